@@ -1,0 +1,111 @@
+"""Commands the engine applies, each stamped by the sequencer with `seq` and `ts_us`.
+
+The engine never reads a clock: `ts_us` is the only time it knows, so a replay
+of the same commands is exact. `order_id` is assigned by the caller (the core
+uses the command's sequence number), which keeps ids deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from matching_engine.types import OrderType, Side, TimeInForce
+
+
+@dataclass(frozen=True, slots=True)
+class AddInstrument:
+    seq: int
+    ts_us: int
+    symbol: str
+    pollutant: str
+    vintage: int
+    tick_fen: int
+    lot_kg: int
+    reference_price_fen: int
+    band_bps: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """A new order. `price_fen` is ignored (use 0) for market orders."""
+
+    seq: int
+    ts_us: int
+    symbol: str
+    order_id: int
+    owner: str
+    side: Side
+    type: OrderType
+    price_fen: int
+    quantity_kg: int
+    tif: TimeInForce
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    seq: int
+    ts_us: int
+    symbol: str
+    order_id: int
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class AmendOrder:
+    """New remaining quantity and/or new price; None leaves it as it is.
+
+    A lower quantity at the same price keeps time priority; a higher quantity
+    or any new price loses it (and a new price may trade at once).
+    """
+
+    seq: int
+    ts_us: int
+    symbol: str
+    order_id: int
+    owner: str
+    quantity_kg: int | None = None
+    price_fen: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HaltMarket:
+    seq: int
+    ts_us: int
+    symbol: str
+    cancel_orders: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeMarket:
+    seq: int
+    ts_us: int
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetReferencePrice:
+    seq: int
+    ts_us: int
+    symbol: str
+    price_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSession:
+    """Expire DAY orders; the session's last trade price becomes the reference."""
+
+    seq: int
+    ts_us: int
+    symbol: str
+
+
+EngineCommand = (
+    AddInstrument
+    | PlaceOrder
+    | CancelOrder
+    | AmendOrder
+    | HaltMarket
+    | ResumeMarket
+    | SetReferencePrice
+    | CloseSession
+)
