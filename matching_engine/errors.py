@@ -18,3 +18,7 @@ class RejectReason(StrEnum):
     NO_CHANGE = "no_change"
     INSTRUMENT_EXISTS = "instrument_exists"
     INVALID_INSTRUMENT = "invalid_instrument"
+
+
+class InvariantViolation(AssertionError):
+    """A book or engine found its own state inconsistent: a bug, never user input."""

@@ -16,6 +16,48 @@ Order of events for one PlaceOrder:
         BookLevelChanged(own side)                       (remainder rests)
         [SelfTradePrevented,] OrderCancelled(reason)     (remainder cancelled)
         nothing                                          (filled)
+
+Details of the above:
+    - Within a level, Trades and cancel_resting pairs interleave in the FIFO
+      order of the resting orders they concern.
+    - cancel_incoming mode: matching stops at the first resting order of the
+      same owner. If the level it sits on had fills, that level's
+      BookLevelChanged comes first; then SelfTradePrevented("incoming") and
+      OrderCancelled(incoming, self_trade) for what remains.
+    - FOK is checked before any fill, counting only what the order could
+      really take (cancel_incoming: up to the first own resting order;
+      cancel_resting: every other owner's order). Not fillable: OrderAccepted,
+      OrderCancelled(fok_not_fillable) and nothing else, even when an own
+      order is the reason.
+    - Remainder reasons: limit IOC `ioc_remainder`, market IOC
+      `market_order_remainder`, FOK (limit or market) `fok_not_fillable`.
+    - A market order's OrderCancelled.price_fen is its band-edge limit.
+
+Other commands:
+    CancelOrder        OrderCancelled(user), BookLevelChanged
+    AmendOrder, same price, lower quantity:
+                       OrderReduced, BookLevelChanged
+    AmendOrder, same price, higher quantity (moves to the back of its level):
+                       OrderReplaced, BookLevelChanged
+    AmendOrder, new price:
+                       OrderReplaced, BookLevelChanged(old level), then the
+                       PlaceOrder sequence after OrderAccepted; the order
+                       keeps its id and time in force, so what is left rests
+                       (unless self-trade prevention cancels it)
+    HaltMarket         MarketHalted, then with cancel_orders for each resting
+                       order in order-id order: OrderCancelled(halt),
+                       BookLevelChanged
+    ResumeMarket       MarketResumed
+    SetReferencePrice  ReferencePriceSet
+    CloseSession       for each resting DAY order in order-id order:
+                       OrderCancelled(expired), BookLevelChanged; then
+                       SessionClosed
+    AddInstrument      InstrumentAdded
+
+A refused command emits exactly one OrderRejected and changes nothing. Its
+`action` is "place", "cancel", "amend", "add_instrument", "halt_market",
+"resume_market", "set_reference_price" or "close_session"; the last five
+carry order_id 0 and owner "".
 """
 
 from __future__ import annotations
