@@ -1,0 +1,79 @@
+"""Allowances per account and symbol: available lots, and counts of the locked
+(lots sit in the sell holds) and the used (lots sit in project bindings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from settlement.events import AllowancePosted
+from settlement.lots import LotBag, Portion
+
+
+@dataclass(slots=True)
+class Holding:
+    available: LotBag = field(default_factory=LotBag)
+    locked_kg: int = 0
+    used_kg: int = 0
+    version: int = 0
+
+    def totals(self) -> tuple[int, int, int]:
+        return self.available.total(), self.locked_kg, self.used_kg
+
+
+class HoldingBook:
+    __slots__ = ("holdings",)
+
+    def __init__(self) -> None:
+        self.holdings: dict[tuple[str, str], Holding] = {}
+
+    def get(self, account_id: str, symbol: str) -> Holding:
+        key = (account_id, symbol)
+        h = self.holdings.get(key)
+        if h is None:
+            h = self.holdings[key] = Holding()
+        return h
+
+    def peek(self, account_id: str, symbol: str) -> Holding:
+        """Read without creating, so queries leave the snapshot unchanged."""
+        return self.holdings.get((account_id, symbol)) or Holding()
+
+    def post(
+        self,
+        seq: int,
+        ts_us: int,
+        account_id: str,
+        symbol: str,
+        portion: Portion,
+        kind: str,
+        d_available: int,
+        d_locked: int,
+        d_used: int,
+        reference: str,
+    ) -> AllowancePosted:
+        """Moves one lot's kilograms within the account; d_available is +kg, -kg or 0."""
+        ordinal, lot_id, kg = portion
+        assert kg > 0
+        h = self.get(account_id, symbol)
+        before = h.totals()
+        if d_available > 0:
+            h.available.add(ordinal, lot_id, d_available)
+        elif d_available < 0:
+            h.available.remove(ordinal, lot_id, -d_available)
+        h.locked_kg += d_locked
+        h.used_kg += d_used
+        assert h.locked_kg >= 0 and h.used_kg >= 0, f"{kind} on {account_id} {symbol}: {h}"
+        h.version += 1
+        after = h.totals()
+        return AllowancePosted(
+            seq,
+            ts_us,
+            account_id,
+            symbol,
+            lot_id,
+            kind,
+            kg,
+            *before,
+            *after,
+            h.version,
+            reference,
+        )

@@ -1,0 +1,98 @@
+"""Lots of allowances and the ordered bags of them that holdings and holds keep."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Lot:
+    """The allowances one verified reduction created, and where they came from.
+
+    `ordinal` counts lots in issue order; bags keep lots in that order, so
+    "first in, first out" means the oldest lot goes first, whoever holds it.
+    """
+
+    lot_id: str
+    ordinal: int
+    symbol: str
+    pollutant: str
+    vintage: int
+    quantity_kg: int
+    claim_id: str
+    source_kind: str
+    city_code: str
+    origin_account_id: str
+    claimant_account_id: str
+    verifier_account_id: str
+    method: str
+    issued_seq: int
+    issued_ts_us: int
+
+
+Portion = tuple[int, str, int]
+"""(lot ordinal, lot id, kg): part of one lot."""
+
+
+class LotBag:
+    """Kilograms per lot, oldest lot first. Selecting never mutates; only add and
+    remove do, so callers can validate a whole command before changing anything."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: list[list] | None = None) -> None:
+        self._entries: list[list] = entries if entries is not None else []
+
+    def total(self) -> int:
+        return sum(e[2] for e in self._entries)
+
+    def portions(self) -> list[Portion]:
+        return [(o, lot_id, kg) for o, lot_id, kg in self._entries]
+
+    def kg_of(self, lot_id: str) -> int:
+        return next((e[2] for e in self._entries if e[1] == lot_id), 0)
+
+    def select_oldest(self, kg: int) -> list[Portion]:
+        return _select(self._entries, kg)
+
+    def select_newest(self, kg: int) -> list[Portion]:
+        return _select(list(reversed(self._entries)), kg)
+
+    def add(self, ordinal: int, lot_id: str, kg: int) -> None:
+        assert kg > 0
+        i = bisect_left(self._entries, ordinal, key=lambda e: e[0])
+        if i < len(self._entries) and self._entries[i][0] == ordinal:
+            self._entries[i][2] += kg
+        else:
+            self._entries.insert(i, [ordinal, lot_id, kg])
+
+    def remove(self, ordinal: int, lot_id: str, kg: int) -> None:
+        i = bisect_left(self._entries, ordinal, key=lambda e: e[0])
+        assert i < len(self._entries) and self._entries[i][0] == ordinal, f"{lot_id} not in bag"
+        entry = self._entries[i]
+        assert 0 < kg <= entry[2], f"removing {kg} kg of {lot_id}, bag has {entry[2]}"
+        entry[2] -= kg
+        if entry[2] == 0:
+            del self._entries[i]
+
+    def to_json(self) -> list[list]:
+        return [list(e) for e in self._entries]
+
+    @classmethod
+    def from_json(cls, data: list[list]) -> LotBag:
+        return cls([[int(o), str(lot_id), int(kg)] for o, lot_id, kg in data])
+
+
+def _select(entries: list[list], kg: int) -> list[Portion]:
+    assert kg >= 0
+    out: list[Portion] = []
+    left = kg
+    for ordinal, lot_id, have in entries:
+        if left == 0:
+            break
+        take = min(have, left)
+        out.append((ordinal, lot_id, take))
+        left -= take
+    assert left == 0, f"bag holds less than {kg} kg"
+    return out

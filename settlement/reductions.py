@@ -1,0 +1,228 @@
+"""Claims of verified emission reductions (減排核定) and their verification, which
+issues lots: the only way allowances come into existence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from settlement.accounts import Role
+from settlement.cities import pool_account_id
+from settlement.commands import ClaimReduction, VerifyReduction
+from settlement.errors import ErrorCode as E
+from settlement.errors import SettlementError
+from settlement.events import LotIssued, ReductionClaimed, ReductionVerified
+from settlement.lots import Lot
+from settlement.validation import require_new_id, require_note, require_positive
+
+if TYPE_CHECKING:
+    from settlement.registry import Registry
+
+SOURCE_KINDS = frozenset(
+    {
+        "structure_upgrade",
+        "deep_treatment",
+        "coal_boiler_phaseout",
+        "clean_energy_substitution",
+        "self_initiated",
+        "eia_approved_unbuilt",
+        "other_lawful",
+    }
+)
+METHODS = frozenset(
+    {"online_monitoring", "on_site_inspection", "periodic_check", "enforcement_inspection"}
+)
+
+PENDING = "pending"
+APPROVED = "approved"
+REJECTED = "rejected"
+
+
+@dataclass(slots=True)
+class Claim:
+    claim_id: str
+    claimant_account_id: str
+    holder_account_id: str
+    """Where an approval issues the lot: the enterprise itself, or the city's pool."""
+    city_code: str
+    symbol: str
+    quantity_kg: int
+    source_kind: str
+    description: str
+    evidence: str
+    claimed_seq: int
+    claimed_ts_us: int
+    status: str = PENDING
+    verifier_account_id: str = ""
+    approved_kg: int = 0
+    method: str = ""
+    note: str = ""
+    lot_id: str = ""
+    decided_seq: int = 0
+    decided_ts_us: int = 0
+
+
+def claim(reg: Registry, cmd: ClaimReduction) -> list:
+    require_new_id(cmd.claim_id, reg._claims, "claim")
+    claimant = reg.require_account(cmd.claimant_account_id)
+    if claimant.role == Role.ENTERPRISE:
+        holder = claimant.account_id
+    elif claimant.role == Role.CITY_BUREAU:
+        holder = pool_account_id(claimant.city_code)
+    else:
+        raise SettlementError(
+            E.NOT_ALLOWED, f"{claimant.account_id} ({claimant.role}) may not claim reductions"
+        )
+    reg.require_listing(cmd.symbol)
+    require_positive(cmd.quantity_kg, "quantity_kg")
+    if cmd.source_kind not in SOURCE_KINDS:
+        raise SettlementError(E.INVALID_SOURCE_KIND, f"unknown source kind {cmd.source_kind!r}")
+    reg._claims[cmd.claim_id] = Claim(
+        cmd.claim_id,
+        claimant.account_id,
+        holder,
+        claimant.city_code,
+        cmd.symbol,
+        cmd.quantity_kg,
+        cmd.source_kind,
+        cmd.description,
+        cmd.evidence,
+        cmd.seq,
+        cmd.ts_us,
+    )
+    return [
+        ReductionClaimed(
+            cmd.seq,
+            cmd.ts_us,
+            cmd.claim_id,
+            claimant.account_id,
+            holder,
+            claimant.city_code,
+            cmd.symbol,
+            cmd.quantity_kg,
+            cmd.source_kind,
+            cmd.description,
+            cmd.evidence,
+        )
+    ]
+
+
+def verify(reg: Registry, cmd: VerifyReduction) -> list:
+    cl = reg.claim(cmd.claim_id)
+    verifier = reg.require_account(cmd.verifier_account_id)
+    if verifier.role == Role.CITY_BUREAU:
+        if verifier.city_code != cl.city_code:
+            raise SettlementError(
+                E.NOT_YOUR_CITY,
+                f"{verifier.account_id} is {verifier.city_code}'s bureau; "
+                f"claim {cl.claim_id} is in {cl.city_code}",
+            )
+    elif verifier.role != Role.PROVINCE:
+        raise SettlementError(
+            E.NOT_ALLOWED, f"{verifier.account_id} ({verifier.role}) may not verify reductions"
+        )
+    if cl.status != PENDING:
+        raise SettlementError(E.ALREADY_VERIFIED, f"claim {cl.claim_id} is {cl.status}")
+    if cmd.approve:
+        if cmd.method not in METHODS:
+            raise SettlementError(E.INVALID_METHOD, f"unknown verification method {cmd.method!r}")
+        require_positive(cmd.approved_kg, "approved_kg")
+        if cmd.approved_kg > cl.quantity_kg:
+            raise SettlementError(
+                E.APPROVED_EXCEEDS_CLAIM,
+                f"approved {cmd.approved_kg} kg of a {cl.quantity_kg} kg claim",
+            )
+        require_new_id(cmd.lot_id, reg._lots, "lot")
+    else:
+        require_note(cmd.note, "a rejection")
+        if cmd.method and cmd.method not in METHODS:
+            raise SettlementError(E.INVALID_METHOD, f"unknown verification method {cmd.method!r}")
+
+    cl.verifier_account_id = verifier.account_id
+    cl.method = cmd.method
+    cl.note = cmd.note
+    cl.decided_seq, cl.decided_ts_us = cmd.seq, cmd.ts_us
+    if not cmd.approve:
+        cl.status = REJECTED
+        return [
+            ReductionVerified(
+                cmd.seq,
+                cmd.ts_us,
+                cl.claim_id,
+                verifier.account_id,
+                False,
+                0,
+                cmd.method,
+                cmd.note,
+                "",
+            )
+        ]
+    cl.status = APPROVED
+    cl.approved_kg = cmd.approved_kg
+    cl.lot_id = cmd.lot_id
+    listing = reg.require_listing(cl.symbol)
+    lot = Lot(
+        lot_id=cmd.lot_id,
+        ordinal=len(reg._lots) + 1,
+        symbol=cl.symbol,
+        pollutant=listing.pollutant,
+        vintage=listing.vintage,
+        quantity_kg=cmd.approved_kg,
+        claim_id=cl.claim_id,
+        source_kind=cl.source_kind,
+        city_code=cl.city_code,
+        origin_account_id=cl.holder_account_id,
+        claimant_account_id=cl.claimant_account_id,
+        verifier_account_id=verifier.account_id,
+        method=cmd.method,
+        issued_seq=cmd.seq,
+        issued_ts_us=cmd.ts_us,
+    )
+    reg._lots[lot.lot_id] = lot
+    reg._issued_kg[lot.symbol] = reg._issued_kg.get(lot.symbol, 0) + lot.quantity_kg
+    reference = f"claim:{cl.claim_id}"
+    portion = (lot.ordinal, lot.lot_id, lot.quantity_kg)
+    return [
+        ReductionVerified(
+            cmd.seq,
+            cmd.ts_us,
+            cl.claim_id,
+            verifier.account_id,
+            True,
+            cmd.approved_kg,
+            cmd.method,
+            cmd.note,
+            cmd.lot_id,
+        ),
+        LotIssued(
+            cmd.seq,
+            cmd.ts_us,
+            lot.lot_id,
+            lot.symbol,
+            lot.pollutant,
+            lot.vintage,
+            lot.quantity_kg,
+            lot.claim_id,
+            lot.source_kind,
+            lot.city_code,
+            lot.origin_account_id,
+            lot.claimant_account_id,
+            lot.verifier_account_id,
+            lot.method,
+        ),
+        reg._holdings.post(
+            cmd.seq,
+            cmd.ts_us,
+            cl.holder_account_id,
+            lot.symbol,
+            portion,
+            "issue",
+            lot.quantity_kg,
+            0,
+            0,
+            reference,
+        ),
+        reg._ledger.record(
+            cmd.seq, cmd.ts_us, lot.city_code, lot.symbol, "added", lot.quantity_kg, reference
+        ),
+    ]

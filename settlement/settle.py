@@ -1,0 +1,299 @@
+"""Applies the matching engine's events: holds for accepted orders, delivery versus
+payment for trades, and the release of what cancels, reductions and replacements
+no longer need.
+
+The pre-trade checks (`Registry.check_order`, `check_amend`) guarantee every lock
+here is covered, and the per-lot ceilings of `pricing.buy_lock_per_lot_fen`
+guarantee every fill is covered by its hold; so nothing here can fail for lack
+of funds. That is asserted, never refused: an assertion here is a bug upstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from matching_engine.events import (
+    InstrumentAdded,
+    OrderAccepted,
+    OrderCancelled,
+    OrderReduced,
+    OrderReplaced,
+    Trade,
+)
+from settlement.accounts import FEES_ACCOUNT, TRADING_ROLES
+from settlement.events import HoldChanged, InstrumentListed, TradeSettled
+from settlement.holds import Hold
+from settlement.pricing import fee_fen, trade_cash_fen
+
+if TYPE_CHECKING:
+    from settlement.registry import Registry
+
+
+def apply_engine_events(reg: Registry, events: Iterable) -> list:
+    out: list = []
+    for event in events:
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            out += handler(reg, event)
+            reg.last_seq = max(reg.last_seq, event.seq)
+    return out
+
+
+def _instrument_added(reg: Registry, e: InstrumentAdded) -> list:
+    from settlement.registry import Listing
+
+    known = reg._listings.get(e.symbol)
+    if known is not None:
+        assert known.lot_kg == e.lot_kg, (
+            f"{e.symbol}: engine lot {e.lot_kg} kg, registry lot {known.lot_kg} kg"
+        )
+        return []
+    reg._list(Listing(e.symbol, e.pollutant, e.vintage, e.lot_kg))
+    return [InstrumentListed(e.seq, e.ts_us, e.symbol, e.pollutant, e.vintage, e.lot_kg)]
+
+
+def _order_accepted(reg: Registry, e: OrderAccepted) -> list:
+    listing = reg._listings.get(e.symbol)
+    assert listing is not None, f"order {e.order_id} on unlisted {e.symbol}"
+    account = reg._accounts.get(e.owner)
+    assert account is not None and account.role in TRADING_ROLES, f"{e.owner} may not trade"
+    assert e.order_id not in reg._holds, f"order {e.order_id} already holds"
+    assert e.quantity_kg > 0 and e.quantity_kg % listing.lot_kg == 0
+    hold = Hold(
+        e.order_id, e.owner, e.symbol, str(e.side), e.price_fen, listing.lot_kg, e.quantity_kg
+    )
+    reg._holds[e.order_id] = hold
+    out = _increase(reg, e.seq, e.ts_us, hold, "placed")
+    return out
+
+
+def _trade(reg: Registry, t: Trade) -> list:
+    if t.taker_side == "buy":
+        buy_id, sell_id = t.taker_order_id, t.maker_order_id
+        buy_left, sell_left = t.taker_remaining_kg, t.maker_remaining_kg
+    else:
+        buy_id, sell_id = t.maker_order_id, t.taker_order_id
+        buy_left, sell_left = t.maker_remaining_kg, t.taker_remaining_kg
+    bh, sh = reg._holds.get(buy_id), reg._holds.get(sell_id)
+    assert bh is not None and bh.is_buy, f"trade {t.trade_id}: buy order {buy_id} holds nothing"
+    assert sh is not None and not sh.is_buy, f"trade {t.trade_id}: sell {sell_id} holds nothing"
+    qty, seq, ts_us, symbol = t.quantity_kg, t.seq, t.ts_us, t.symbol
+    assert qty > 0 and qty <= bh.remaining_kg and qty <= sh.remaining_kg
+    assert t.price_fen <= bh.price_fen, f"trade {t.trade_id} above the buyer's limit"
+    cash = trade_cash_fen(t.price_fen, qty)
+    buyer_fee = fee_fen(cash, reg.fee_bps)
+    seller_fee = fee_fen(cash, reg.fee_bps)
+    assert cash + buyer_fee <= bh.held_fen, (
+        f"trade {t.trade_id}: {cash}+{buyer_fee} fen exceeds hold {bh.held_fen} of {buy_id}"
+    )
+    buyer, seller = bh.account_id, sh.account_id
+    portions = sh.lots.select_oldest(qty)
+    reference = f"trade:{symbol}:{t.trade_id}"
+
+    out: list = [
+        TradeSettled(
+            seq,
+            ts_us,
+            symbol,
+            t.trade_id,
+            t.price_fen,
+            qty,
+            buyer,
+            seller,
+            buy_id,
+            sell_id,
+            reg._accounts[buyer].city_code,
+            reg._accounts[seller].city_code,
+            cash,
+            buyer_fee,
+            seller_fee,
+            tuple((lot_id, kg) for _, lot_id, kg in portions),
+        )
+    ]
+    # Delivery: the seller's locked lots, oldest first, with their provenance.
+    for p in portions:
+        sh.lots.remove(*p)
+    out += reg._transfer(
+        seq,
+        ts_us,
+        symbol,
+        portions,
+        seller,
+        buyer,
+        "deliver",
+        "receive",
+        reference,
+        from_locked=True,
+    )
+    # Payment, and each side's fee to the exchange.
+    post = reg._cash.post
+    if cash:
+        out.append(post(seq, ts_us, buyer, "pay", cash, 0, -cash, reference))
+        out.append(post(seq, ts_us, seller, "receive", cash, cash, 0, reference))
+    if buyer_fee:
+        out.append(post(seq, ts_us, buyer, "fee", buyer_fee, 0, -buyer_fee, reference))
+        out.append(post(seq, ts_us, FEES_ACCOUNT, "fee_income", buyer_fee, buyer_fee, 0, reference))
+    if seller_fee:
+        out.append(post(seq, ts_us, seller, "fee", seller_fee, -seller_fee, 0, reference))
+        out.append(
+            post(seq, ts_us, FEES_ACCOUNT, "fee_income", seller_fee, seller_fee, 0, reference)
+        )
+
+    bh.held_fen -= cash + buyer_fee
+    bh.remaining_kg -= qty
+    sh.remaining_kg -= qty
+    assert bh.remaining_kg == buy_left and sh.remaining_kg == sell_left, (
+        f"trade {t.trade_id}: remaining {bh.remaining_kg}/{sh.remaining_kg}, "
+        f"engine says {buy_left}/{sell_left}"
+    )
+    out.append(_hold_event(seq, ts_us, bh, "posted", cash + buyer_fee))
+    out.append(_hold_event(seq, ts_us, sh, "posted", qty))
+    # A fill below the limit, or a rounding in the buyer's favour, leaves the hold
+    # above what the rest of the order needs: true it up now.
+    out += _release(reg, seq, ts_us, bh, bh.held_fen - bh.requirement_fen(reg.fee_bps), "released")
+    for h in (bh, sh):
+        if h.remaining_kg == 0:
+            assert h.held_fen == 0 and h.lots.total() == 0
+            del reg._holds[h.order_id]
+    return out
+
+
+def _order_cancelled(reg: Registry, e: OrderCancelled) -> list:
+    hold = reg._holds.get(e.order_id)
+    assert hold is not None, f"cancel of order {e.order_id}, which holds nothing"
+    assert hold.remaining_kg == e.cancelled_kg, (
+        f"order {e.order_id}: cancelling {e.cancelled_kg} kg, hold has {hold.remaining_kg}"
+    )
+    hold.remaining_kg = 0
+    amount = hold.held_fen if hold.is_buy else hold.lots.total()
+    out = _release(reg, e.seq, e.ts_us, hold, amount, "voided")
+    del reg._holds[e.order_id]
+    return out
+
+
+def _order_reduced(reg: Registry, e: OrderReduced) -> list:
+    hold = reg._holds.get(e.order_id)
+    assert hold is not None and hold.remaining_kg == e.old_remaining_kg, (
+        f"reduce of order {e.order_id}: hold {hold}"
+    )
+    assert 0 < e.new_remaining_kg <= e.old_remaining_kg
+    hold.remaining_kg = e.new_remaining_kg
+    if hold.is_buy:
+        excess = hold.held_fen - hold.requirement_fen(reg.fee_bps)
+    else:
+        excess = e.old_remaining_kg - e.new_remaining_kg
+    return _release(reg, e.seq, e.ts_us, hold, excess, "released")
+
+
+def _order_replaced(reg: Registry, e: OrderReplaced) -> list:
+    hold = reg._holds.get(e.order_id)
+    assert hold is not None and hold.remaining_kg == e.old_remaining_kg, (
+        f"replace of order {e.order_id}: hold {hold}"
+    )
+    assert e.new_remaining_kg > 0 and e.new_remaining_kg % hold.lot_kg == 0
+    hold.price_fen = e.new_price_fen
+    hold.remaining_kg = e.new_remaining_kg
+    if hold.is_buy:
+        change = hold.requirement_fen(reg.fee_bps) - hold.held_fen
+    else:
+        change = e.new_remaining_kg - e.old_remaining_kg
+    if change > 0:
+        return _increase(reg, e.seq, e.ts_us, hold, "increased")
+    return _release(reg, e.seq, e.ts_us, hold, -change, "released")
+
+
+def _increase(reg: Registry, seq: int, ts_us: int, hold: Hold, action: str) -> list:
+    """Locks what the hold lacks for its remaining quantity at its price."""
+    reference = f"order:{hold.order_id}"
+    out: list = []
+    if hold.is_buy:
+        amount = hold.requirement_fen(reg.fee_bps) - hold.held_fen
+        have = reg._cash.balance(hold.account_id).available_fen
+        assert amount <= have, f"order {hold.order_id} locks {amount} fen, {have} available"
+        if amount:
+            out.append(
+                reg._cash.post(
+                    seq, ts_us, hold.account_id, "hold", amount, -amount, amount, reference
+                )
+            )
+        hold.held_fen += amount
+    else:
+        amount = hold.remaining_kg - hold.lots.total()
+        bag = reg._holdings.get(hold.account_id, hold.symbol).available
+        assert amount <= bag.total(), (
+            f"order {hold.order_id} locks {amount} kg, {bag.total()} available"
+        )
+        for p in bag.select_oldest(amount):
+            out.append(
+                reg._holdings.post(
+                    seq, ts_us, hold.account_id, hold.symbol, p, "hold", -p[2], p[2], 0, reference
+                )
+            )
+            hold.lots.add(*p)
+    out.append(_hold_event(seq, ts_us, hold, action, amount))
+    return out
+
+
+def _release(reg: Registry, seq: int, ts_us: int, hold: Hold, amount: int, action: str) -> list:
+    """Gives `amount` back to available: fen for a buy, kg (newest lots first, so the
+    hold keeps the oldest for delivery) for a sell."""
+    assert amount >= 0
+    if amount == 0 and action == "released":
+        return []
+    reference = f"order:{hold.order_id}"
+    out: list = []
+    if hold.is_buy:
+        if amount:
+            out.append(
+                reg._cash.post(
+                    seq, ts_us, hold.account_id, "release", amount, amount, -amount, reference
+                )
+            )
+        hold.held_fen -= amount
+    else:
+        for p in hold.lots.select_newest(amount):
+            hold.lots.remove(*p)
+            out.append(
+                reg._holdings.post(
+                    seq,
+                    ts_us,
+                    hold.account_id,
+                    hold.symbol,
+                    p,
+                    "release",
+                    p[2],
+                    -p[2],
+                    0,
+                    reference,
+                )
+            )
+    out.append(_hold_event(seq, ts_us, hold, action, amount))
+    return out
+
+
+def _hold_event(seq: int, ts_us: int, hold: Hold, action: str, amount: int) -> HoldChanged:
+    asset, held = ("cash", hold.held_fen) if hold.is_buy else ("allowances", hold.lots.total())
+    return HoldChanged(
+        seq,
+        ts_us,
+        hold.order_id,
+        hold.account_id,
+        hold.symbol,
+        hold.side,
+        asset,
+        action,
+        amount,
+        held,
+        hold.remaining_kg,
+    )
+
+
+_HANDLERS = {
+    InstrumentAdded: _instrument_added,
+    OrderAccepted: _order_accepted,
+    Trade: _trade,
+    OrderCancelled: _order_cancelled,
+    OrderReduced: _order_reduced,
+    OrderReplaced: _order_replaced,
+}

@@ -1,0 +1,87 @@
+"""The registry's whole state as canonical JSON (sorted keys, no spaces), and back.
+
+Lists keep their order where order is state (lots in a bag, project bindings);
+everything keyed is a sorted object, so equal states give equal bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from typing import TYPE_CHECKING
+
+from settlement.accounts import Account, Role
+from settlement.cash import CashBalance
+from settlement.holdings import Holding
+from settlement.holds import Hold
+from settlement.lots import Lot, LotBag
+from settlement.projects import Project
+from settlement.reallocations import Application
+from settlement.reductions import Claim
+
+if TYPE_CHECKING:
+    from settlement.registry import Registry
+
+FORMAT = 1
+
+
+def _plain(obj: object) -> dict:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+def dump(reg: Registry) -> bytes:
+    state = {
+        "format": FORMAT,
+        "fee_bps": reg.fee_bps,
+        "last_seq": reg.last_seq,
+        "listings": {s: lst.to_json() for s, lst in reg._listings.items()},
+        "accounts": {a: {**_plain(acc), "role": str(acc.role)} for a, acc in reg._accounts.items()},
+        "cash": {a: _plain(b) for a, b in reg._cash.balances.items()},
+        "deposited_fen": reg._cash.deposited_fen,
+        "withdrawn_fen": reg._cash.withdrawn_fen,
+        "holdings": {
+            f"{a}|{s}": {**_plain(h), "available": h.available.to_json()}
+            for (a, s), h in reg._holdings.holdings.items()
+        },
+        "lots": {lot_id: _plain(lot) for lot_id, lot in reg._lots.items()},
+        "holds": {str(o): {**_plain(h), "lots": h.lots.to_json()} for o, h in reg._holds.items()},
+        "claims": {k: _plain(v) for k, v in reg._claims.items()},
+        "projects": {k: _plain(v) for k, v in reg._projects.items()},
+        "applications": {k: _plain(v) for k, v in reg._applications.items()},
+        "ledger": {f"{c}|{s}": row for (c, s), row in reg._ledger.rows.items()},
+        "floors": {f"{c}|{s}": kg for (c, s), kg in reg._ledger.floors.items()},
+        "issued_kg": reg._issued_kg,
+    }
+    return json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def load(cls: type[Registry], data: bytes) -> Registry:
+    from settlement.registry import Listing
+
+    s = json.loads(data)
+    assert s["format"] == FORMAT, f"snapshot format {s['format']}, expected {FORMAT}"
+    reg = cls(s["fee_bps"])
+    reg.last_seq = s["last_seq"]
+    reg._listings = {k: Listing(**v) for k, v in s["listings"].items()}
+    reg._accounts = {k: Account(**{**v, "role": Role(v["role"])}) for k, v in s["accounts"].items()}
+    reg._cash.balances = {k: CashBalance(**v) for k, v in s["cash"].items()}
+    reg._cash.deposited_fen = s["deposited_fen"]
+    reg._cash.withdrawn_fen = s["withdrawn_fen"]
+    reg._holdings.holdings = {
+        tuple(k.split("|", 1)): Holding(**{**v, "available": LotBag.from_json(v["available"])})
+        for k, v in s["holdings"].items()
+    }
+    reg._lots = {k: Lot(**v) for k, v in s["lots"].items()}
+    reg._holds = {
+        int(k): Hold(**{**v, "lots": LotBag.from_json(v["lots"])}) for k, v in s["holds"].items()
+    }
+    reg._claims = {k: Claim(**v) for k, v in s["claims"].items()}
+    reg._projects = {k: Project(**v) for k, v in s["projects"].items()}
+    reg._applications = {
+        k: Application(**{**v, "sources": tuple((src, kg) for src, kg in v["sources"])})
+        for k, v in s["applications"].items()
+    }
+    reg._ledger.rows = {tuple(k.split("|", 1)): dict(v) for k, v in s["ledger"].items()}
+    reg._ledger.floors = {tuple(k.split("|", 1)): v for k, v in s["floors"].items()}
+    reg._issued_kg = dict(s["issued_kg"])
+    return reg
