@@ -1,0 +1,61 @@
+"""Snapshots of the core's state, so recovery replays only the journal after the latest one."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from sqlalchemy import Connection, Engine, delete, insert, select
+
+from exchange.db.models import Snapshot
+
+_snapshots = Snapshot.__table__
+
+
+class SnapshotRecord(NamedTuple):
+    seq: int
+    ts_us: int
+    state_hash: str
+    data: bytes
+
+
+def save(
+    conn: Connection,
+    seq: int,
+    ts_us: int,
+    state_hash: str,
+    data: bytes,
+    keep: int | None = None,
+) -> None:
+    """Store the state as of journal `seq` in the caller's transaction.
+
+    Saving the same seq again replaces it (a restart may snapshot at the same point).
+    `keep` bounds the table to the newest N snapshots.
+    """
+    conn.execute(delete(_snapshots).where(_snapshots.c.seq == seq))
+    conn.execute(
+        insert(_snapshots),
+        {"seq": seq, "ts_us": ts_us, "state_hash": state_hash, "data": bytes(data)},
+    )
+    if keep is not None:
+        if keep < 1:
+            raise ValueError("keep must be at least 1")
+        oldest_kept = (
+            select(_snapshots.c.seq)
+            .order_by(_snapshots.c.seq.desc())
+            .offset(keep - 1)
+            .limit(1)
+            .scalar_subquery()
+        )
+        conn.execute(delete(_snapshots).where(_snapshots.c.seq < oldest_kept))
+
+
+def latest(engine: Engine, at_or_before: int | None = None) -> SnapshotRecord | None:
+    """The newest snapshot (optionally not after seq `at_or_before`), or None."""
+    query = select(_snapshots).order_by(_snapshots.c.seq.desc()).limit(1)
+    if at_or_before is not None:
+        query = query.where(_snapshots.c.seq <= at_or_before)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    return SnapshotRecord(row.seq, row.ts_us, row.state_hash, bytes(row.data))
