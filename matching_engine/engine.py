@@ -197,7 +197,7 @@ class MatchingEngine:
             return _rejected(c, "place", _QUANTITY_OFF_LOT)
         book = m.book
         order_id = c.order_id
-        if book.owner_of(order_id) is not None:
+        if order_id in book.orders:
             return _rejected(c, "place", _DUPLICATE_ORDER_ID)
         seq, ts_us, owner = c.seq, c.ts_us, c.owner
         out = [
@@ -214,10 +214,10 @@ class MatchingEngine:
         m = self._markets.get(c.symbol)
         if m is None:
             return _rejected(c, "cancel", _UNKNOWN_SYMBOL)
-        owner = m.book.owner_of(c.order_id)
-        if owner is None:
+        order = m.book.orders.get(c.order_id)
+        if order is None:
             return _rejected(c, "cancel", _ORDER_NOT_OPEN)
-        if owner != c.owner:
+        if order.owner != c.owner:
             return _rejected(c, "cancel", _NOT_ORDER_OWNER)
         out: list[Any] = []
         m.book.cancel(c.seq, c.ts_us, c.order_id, CancelReason.USER, out)
@@ -229,7 +229,7 @@ class MatchingEngine:
             return _rejected(c, "amend", _UNKNOWN_SYMBOL)
         if m.halted:
             return _rejected(c, "amend", _MARKET_HALTED)
-        order = m.book.get_order(c.order_id)
+        order = m.book.orders.get(c.order_id)
         if order is None:
             return _rejected(c, "amend", _ORDER_NOT_OPEN)
         if order.owner != c.owner:

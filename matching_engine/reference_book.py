@@ -49,25 +49,29 @@ class ReferenceBook:
         self.stp = SelfTradePrevention(stp)
         self.trade_count = 0
         self.session_last_price_fen = 0
-        self.orders: list[_Order] = []
+        self.resting: list[_Order] = []
         self._arrivals = 0
 
     # ------------------------------------------------------------ helpers
 
     def _queue(self, side: Side) -> list[_Order]:
         """Resting orders of one side in priority order: best price, then arrival."""
-        mine = [o for o in self.orders if o.side is side]
+        mine = [o for o in self.resting if o.side is side]
         if side is BUY:
             return sorted(mine, key=lambda o: (-o.price_fen, o.arrival))
         return sorted(mine, key=lambda o: (o.price_fen, o.arrival))
 
     def _level_total(self, side: Side, price_fen: int) -> int:
         return sum(
-            o.remaining_kg for o in self.orders if o.side is side and o.price_fen == price_fen
+            o.remaining_kg for o in self.resting if o.side is side and o.price_fen == price_fen
         )
 
+    @property
+    def orders(self) -> dict[int, _Order]:
+        return {o.order_id: o for o in self.resting}
+
     def _find(self, order_id: int) -> _Order | None:
-        for o in self.orders:
+        for o in self.resting:
             if o.order_id == order_id:
                 return o
         return None
@@ -75,7 +79,7 @@ class ReferenceBook:
     def _rest(self, order: _Order) -> None:
         self._arrivals += 1
         order.arrival = self._arrivals
-        self.orders.append(order)
+        self.resting.append(order)
 
     def _level_event(self, seq: int, side: Side, price_fen: int) -> BookLevelChanged:
         return BookLevelChanged(
@@ -140,7 +144,7 @@ class ReferenceBook:
                         )  # fmt: skip
                         out.append(self._cancelled(seq, ts_us, taker, CancelReason.SELF_TRADE))
                         return True
-                    self.orders.remove(maker)
+                    self.resting.remove(maker)
                     out.append(
                         SelfTradePrevented(
                             seq, ts_us, self.symbol, taker.order_id, maker.order_id,
@@ -163,7 +167,7 @@ class ReferenceBook:
                     )
                 )  # fmt: skip
                 if maker.remaining_kg == 0:
-                    self.orders.remove(maker)
+                    self.resting.remove(maker)
             out.append(self._level_event(seq, opposite, price))
         return False
 
@@ -191,7 +195,7 @@ class ReferenceBook:
 
     def cancel(self, seq, ts_us, order_id, reason, out) -> None:
         o = self._find(order_id)
-        self.orders.remove(o)
+        self.resting.remove(o)
         out.append(self._cancelled(seq, ts_us, o, reason))
         out.append(self._level_event(seq, o.side, o.price_fen))
 
@@ -214,7 +218,7 @@ class ReferenceBook:
                 old_remaining, quantity_kg,
             )
         )  # fmt: skip
-        self.orders.remove(o)
+        self.resting.remove(o)
         o.remaining_kg = quantity_kg
         if price_fen == old_price:
             self._rest(o)
@@ -228,13 +232,13 @@ class ReferenceBook:
         out.append(self._level_event(seq, o.side, price_fen))
 
     def expire_day_orders(self, seq, ts_us, out) -> int:
-        day_ids = sorted(o.order_id for o in self.orders if o.tif is DAY)
+        day_ids = sorted(o.order_id for o in self.resting if o.tif is DAY)
         for order_id in day_ids:
             self.cancel(seq, ts_us, order_id, CancelReason.EXPIRED, out)
         return len(day_ids)
 
     def cancel_all(self, seq, ts_us, reason, out) -> int:
-        ids = sorted(o.order_id for o in self.orders)
+        ids = sorted(o.order_id for o in self.resting)
         for order_id in ids:
             self.cancel(seq, ts_us, order_id, reason, out)
         return len(ids)
@@ -292,7 +296,7 @@ class ReferenceBook:
         }
 
     def restore_state(self, state: dict[str, Any]) -> None:
-        require(not self.orders, "restore_state needs an empty book")
+        require(not self.resting, "restore_state needs an empty book")
         self.trade_count = state["trade_count"]
         self.session_last_price_fen = state["session_last_price_fen"]
         for side, levels in ((BUY, state["bids"]), (SELL, state["asks"])):
@@ -302,11 +306,11 @@ class ReferenceBook:
                                       TimeInForce(tif)))  # fmt: skip
 
     def check_invariants(self) -> None:
-        ids = [o.order_id for o in self.orders]
+        ids = [o.order_id for o in self.resting]
         require(len(ids) == len(set(ids)), "an order id rests twice")
-        arrivals = [o.arrival for o in self.orders]
+        arrivals = [o.arrival for o in self.resting]
         require(len(arrivals) == len(set(arrivals)), "two orders share an arrival")
-        for o in self.orders:
+        for o in self.resting:
             require(o.remaining_kg > 0, f"order {o.order_id} rests with nothing left")
             require(o.price_fen > 0, f"order {o.order_id} rests at a non-positive price")
             require(o.tif is GTC or o.tif is DAY, f"order {o.order_id} rests as {o.tif}")
