@@ -391,6 +391,8 @@ class LedgerMovement(Base):
     kind: Mapped[str]
     quantity_kg: Mapped[int]
     ref: Mapped[str | None]
+    # the other city's code or "reserve" for a transfer; empty for added/used
+    counterparty: Mapped[str | None]
 
 
 class LedgerRow(Base):

@@ -1,0 +1,1 @@
+"""The HTTP edge: routes, dependencies, schemas; domain refusals become status codes here."""

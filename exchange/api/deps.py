@@ -1,0 +1,112 @@
+"""Typed dependencies: the database, the caller behind the bearer token, role guards."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Connection, Engine, select
+
+from exchange.api.errors import ApiError
+from exchange.db import models as m
+
+TOKEN_CACHE_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    account_id: str
+    role: str
+    city_code: str | None
+    name: str
+
+
+def get_db(request: Request) -> Engine:
+    return request.app.state.db
+
+
+def connection(request: Request):
+    with request.app.state.db.connect() as conn:
+        yield conn
+
+
+DB = Annotated[Engine, Depends(get_db)]
+Conn = Annotated[Connection, Depends(connection)]
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError("unauthorized", "a bearer token is required", 401)
+    return token.strip()
+
+
+def caller_for_token(app, token: str) -> Caller | None:
+    """Resolve a token (cached briefly: every request would otherwise read the table)."""
+    token_hash = hashlib.sha256(token.encode()).hexdigest()
+    cache: dict = app.state.token_cache
+    now = time.monotonic()
+    hit = cache.get(token_hash)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    t, a = m.Token.__table__, m.Account.__table__
+    with app.state.db.connect() as conn:
+        row = conn.execute(
+            select(t.c.account_id, t.c.role, t.c.expires_us, a.c.city_code, a.c.name)
+            .join(a, a.c.id == t.c.account_id)
+            .where(t.c.token_hash == token_hash)
+        ).first()
+    if row is None:
+        return None
+    if row.expires_us is not None and row.expires_us < time.time_ns() // 1000:
+        return None
+    caller = Caller(row.account_id, row.role, row.city_code, row.name)
+    if len(cache) > 100_000:
+        cache.clear()
+    cache[token_hash] = (now + TOKEN_CACHE_SECONDS, caller)
+    return caller
+
+
+def current_caller(request: Request) -> Caller:
+    caller = caller_for_token(request.app, _bearer(request))
+    if caller is None:
+        raise ApiError("unauthorized", "the token is not valid", 401)
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+def require(*roles: str):
+    def guard(caller: CurrentCaller) -> Caller:
+        if caller.role not in roles:
+            raise ApiError(
+                "forbidden", f"this needs the role {' or '.join(roles)}; you are {caller.role}", 403
+            )
+        return caller
+
+    return Depends(guard)
+
+
+Enterprise = Annotated[Caller, require("enterprise")]
+Operator = Annotated[Caller, require("operator")]
+Province = Annotated[Caller, require("province")]
+Bureau = Annotated[Caller, require("city_bureau")]
+ProvinceOrOperator = Annotated[Caller, require("province", "operator")]
+BureauOrProvince = Annotated[Caller, require("city_bureau", "province")]
+EnterpriseOrBureau = Annotated[Caller, require("enterprise", "city_bureau")]
+EnterpriseOrProvince = Annotated[Caller, require("enterprise", "province")]
+Regulator = Annotated[Caller, require("province", "city_bureau")]
+
+
+async def submit(request: Request, command: dict) -> dict:
+    """Send a command to the core and return its reply; a refusal becomes an ApiError."""
+    reply = await request.app.state.commands.submit(command)
+    if reply.get("error"):
+        err = reply["error"]
+        raise ApiError(err["code"], err["message"])
+    return reply

@@ -1,0 +1,180 @@
+"""Sessions, accounts and cash."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from fastapi import APIRouter, Request
+from sqlalchemy import insert, select
+
+from exchange import auth
+from exchange import commands as k
+from exchange.api.deps import Conn, CurrentCaller, Operator, ProvinceOrOperator, submit
+from exchange.api.errors import ApiError
+from exchange.api.schemas import AccountIn, AmountIn, SessionIn
+from exchange.db import models as m
+from exchange.units import cny, tonnes
+from settlement.cities import CITY_CODES
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+@router.post("/session")
+async def create_session(body: SessionIn, request: Request) -> dict:
+    db = request.app.state.db
+    c = m.Credential.__table__
+
+    def lookup():
+        with db.connect() as conn:
+            return conn.execute(select(c).where(c.c.username == body.username)).first()
+
+    row = await asyncio.to_thread(lookup)
+    # verify even for an unknown user so timing does not reveal which usernames exist
+    stored = row.password_hash if row else request.app.state.dummy_hash
+    ok = await asyncio.to_thread(auth.verify_password, stored, body.password)
+    if row is None or not ok:
+        raise ApiError("invalid_credentials", "wrong username or password", 401)
+    token, token_hash = auth.new_token()
+    now = time.time_ns() // 1000
+    ttl = request.app.state.settings.token_ttl_s
+    with db.begin() as conn:
+        conn.execute(
+            insert(m.Token.__table__),
+            {
+                "token_hash": token_hash,
+                "account_id": row.account_id,
+                "role": row.role,
+                "created_us": now,
+                "expires_us": now + ttl * 1_000_000 if ttl else None,
+            },
+        )
+    return {
+        "token": token,
+        "role": row.role,
+        "account_id": row.account_id,
+        "city_code": row.city_code,
+    }
+
+
+@router.post("/accounts", status_code=201)
+async def create_account(body: AccountIn, caller: Operator, request: Request) -> dict:
+    if body.role in ("enterprise", "city_bureau"):
+        if body.city_code not in CITY_CODES:
+            raise ApiError("unknown_city", f"{body.city_code!r} is not a Guangdong city code")
+    elif body.city_code is not None and body.city_code not in CITY_CODES:
+        raise ApiError("unknown_city", f"{body.city_code!r} is not a Guangdong city code")
+    password_hash = await asyncio.to_thread(auth.hash_password, body.password)
+    reply = await submit(
+        request,
+        {
+            "kind": k.OPEN_ACCOUNT,
+            "username": body.username,
+            "password_hash": password_hash,
+            "name": body.name,
+            "role": body.role,
+            "city_code": body.city_code,
+        },
+    )
+    return {
+        "id": reply["result"]["account_id"],
+        "username": body.username,
+        "name": body.name,
+        "role": body.role,
+        "city_code": body.city_code,
+    }
+
+
+def account_view(conn, account_id: str) -> dict:
+    a, h = m.Account.__table__, m.Holding.__table__
+    acc = conn.execute(select(a).where(a.c.id == account_id)).first()
+    if acc is None:
+        raise ApiError("not_found", f"no account {account_id}")
+    holders = [account_id]
+    pool_id = None
+    if acc.role == "city_bureau" and acc.city_code:
+        pool_id = f"POOL-{acc.city_code}"
+        holders.append(pool_id)
+    holdings = conn.execute(select(h).where(h.c.account_id.in_(holders))).all()
+
+    def allowances(owner: str) -> dict:
+        return {
+            row.symbol: {
+                "available": tonnes(row.available_kg),
+                "locked": tonnes(row.locked_kg),
+                "used": tonnes(row.used_kg),
+            }
+            for row in holdings
+            if row.account_id == owner
+        }
+
+    view = {
+        "id": acc.id,
+        "name": acc.name,
+        "role": acc.role,
+        "city_code": acc.city_code,
+        "cash": {"available": cny(acc.cash_available_fen), "locked": cny(acc.cash_locked_fen)},
+        "allowances": allowances(account_id),
+    }
+    if pool_id:
+        view["city_pool"] = {"id": pool_id, "allowances": allowances(pool_id)}
+    return view
+
+
+@router.get("/accounts/me")
+def me(caller: CurrentCaller, conn: Conn) -> dict:
+    return account_view(conn, caller.account_id)
+
+
+@router.get("/accounts/fees")
+def fees(caller: ProvinceOrOperator, conn: Conn) -> dict:
+    a = m.Account.__table__
+    row = conn.execute(select(a).where(a.c.id == "FEES")).first()
+    return {
+        "id": "FEES",
+        "cash": {
+            "available": cny(row.cash_available_fen if row else 0),
+            "locked": cny(row.cash_locked_fen if row else 0),
+        },
+    }
+
+
+@router.get("/accounts")
+def list_accounts(caller: ProvinceOrOperator, conn: Conn, role: str | None = None) -> dict:
+    a = m.Account.__table__
+    query = select(a).order_by(a.c.id)
+    if role:
+        query = query.where(a.c.role == role)
+    return {
+        "items": [
+            {
+                "id": r.id,
+                "name": r.name,
+                "role": r.role,
+                "city_code": r.city_code,
+                "cash": {"available": cny(r.cash_available_fen), "locked": cny(r.cash_locked_fen)},
+            }
+            for r in conn.execute(query)
+        ]
+    }
+
+
+async def _cash_move(kind: str, account_id: str, body: AmountIn, request: Request) -> dict:
+    a = m.Account.__table__
+    with request.app.state.db.connect() as conn:
+        row = conn.execute(select(a.c.role).where(a.c.id == account_id)).first()
+    if row is None:
+        raise ApiError("not_found", f"no account {account_id}")
+    await submit(request, {"kind": kind, "account_id": account_id, "amount_fen": body.amount})
+    with request.app.state.db.connect() as conn:
+        return account_view(conn, account_id)
+
+
+@router.post("/accounts/{account_id}/deposits", status_code=201)
+async def deposit(account_id: str, body: AmountIn, caller: Operator, request: Request) -> dict:
+    return await _cash_move(k.DEPOSIT, account_id, body, request)
+
+
+@router.post("/accounts/{account_id}/withdrawals", status_code=201)
+async def withdraw(account_id: str, body: AmountIn, caller: Operator, request: Request) -> dict:
+    return await _cash_move(k.WITHDRAW, account_id, body, request)

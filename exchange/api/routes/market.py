@@ -1,0 +1,192 @@
+"""Instruments and public market data, plus the province's market controls."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
+
+from exchange import commands as k
+from exchange.api.deps import Conn, Province, ProvinceOrOperator, submit
+from exchange.api.errors import ApiError
+from exchange.api.schemas import InstrumentIn
+from exchange.db import market as mm
+from exchange.db import models as m
+from exchange.units import cny, iso_time, tonnes
+from exchange.views import levels_view, public_trade_view, ticker_view
+
+router = APIRouter(prefix="/api/v1", tags=["market"])
+
+
+def instrument_view(r) -> dict:
+    bps = r.band_bps
+    return {
+        "symbol": r.symbol,
+        "pollutant": r.pollutant,
+        "vintage": r.vintage,
+        "tick_size": cny(r.tick_fen),
+        "lot_size": tonnes(r.lot_kg),
+        "reference_price": cny(r.reference_price_fen),
+        "price_band_pct": f"{bps // 100}.{bps % 100:02d}",
+        "status": r.status,
+    }
+
+
+def load_instrument(conn, symbol: str):
+    i = m.Instrument.__table__
+    row = conn.execute(select(i).where(i.c.symbol == symbol)).first()
+    if row is None:
+        raise ApiError("not_found", f"no instrument {symbol}")
+    return row
+
+
+@router.get("/instruments")
+def list_instruments(conn: Conn) -> dict:
+    i = m.Instrument.__table__
+    return {"items": [instrument_view(r) for r in conn.execute(select(i).order_by(i.c.symbol))]}
+
+
+def _band_bps(text: str) -> int:
+    try:
+        pct = Decimal(text)
+    except InvalidOperation:
+        raise ApiError("invalid_input", "price_band_pct must be a decimal string") from None
+    if not pct.is_finite() or pct <= 0 or pct > 100 or (pct * 100) != int(pct * 100):
+        raise ApiError(
+            "invalid_input", "price_band_pct must be in (0, 100] with at most 2 decimals"
+        )
+    return int(pct * 100)
+
+
+@router.post("/instruments", status_code=201)
+async def create_instrument(body: InstrumentIn, caller: Province, request: Request) -> dict:
+    bps = _band_bps(body.price_band_pct)
+    if body.reference_price % body.tick_size:
+        raise ApiError("price_off_tick", "reference_price is not on the tick")
+    await submit(
+        request,
+        {
+            "kind": k.LIST_INSTRUMENT,
+            "symbol": body.symbol,
+            "pollutant": body.pollutant,
+            "vintage": body.vintage,
+            "tick_fen": body.tick_size,
+            "lot_kg": body.lot_size,
+            "reference_price_fen": body.reference_price,
+            "band_bps": bps,
+        },
+    )
+    with request.app.state.db.connect() as conn:
+        return instrument_view(load_instrument(conn, body.symbol))
+
+
+async def _control(request: Request, kind: str, symbol: str) -> dict:
+    with request.app.state.db.connect() as conn:
+        load_instrument(conn, symbol)
+    await submit(request, {"kind": kind, "symbol": symbol})
+    with request.app.state.db.connect() as conn:
+        return instrument_view(load_instrument(conn, symbol))
+
+
+@router.post("/market/{symbol}/halt")
+async def halt(symbol: str, caller: Province, request: Request) -> dict:
+    return await _control(request, k.HALT, symbol)
+
+
+@router.post("/market/{symbol}/resume")
+async def resume(symbol: str, caller: Province, request: Request) -> dict:
+    return await _control(request, k.RESUME, symbol)
+
+
+@router.post("/market/{symbol}/close-session")
+async def close_session(symbol: str, caller: ProvinceOrOperator, request: Request) -> dict:
+    return await _control(request, k.CLOSE_SESSION, symbol)
+
+
+def book_snapshot(conn, symbol: str, depth: int) -> dict:
+    load_instrument(conn, symbol)
+    lv, ms = mm.BookLevel.__table__, mm.MarketSession.__table__
+    # one read transaction, so the levels and the seq belong together
+    seq_row = conn.execute(select(ms.c.book_seq).where(ms.c.symbol == symbol)).first()
+    bids = conn.execute(
+        select(lv.c.price_fen, lv.c.quantity_kg)
+        .where(lv.c.symbol == symbol, lv.c.side == "buy")
+        .order_by(lv.c.price_fen.desc())
+        .limit(depth)
+    ).all()
+    asks = conn.execute(
+        select(lv.c.price_fen, lv.c.quantity_kg)
+        .where(lv.c.symbol == symbol, lv.c.side == "sell")
+        .order_by(lv.c.price_fen.asc())
+        .limit(depth)
+    ).all()
+    return {
+        "symbol": symbol,
+        "seq": seq_row.book_seq if seq_row else 0,
+        "bids": levels_view(bids),
+        "asks": levels_view(asks),
+    }
+
+
+@router.get("/market/{symbol}/book")
+def book(symbol: str, conn: Conn, depth: int = Query(20, ge=1, le=1000)) -> dict:
+    with conn.begin():
+        return book_snapshot(conn, symbol, depth)
+
+
+@router.get("/market/{symbol}/trades")
+def trades(
+    symbol: str,
+    conn: Conn,
+    limit: int = Query(100, ge=1, le=1000),
+    before_seq: int | None = Query(None, ge=1),
+) -> dict:
+    load_instrument(conn, symbol)
+    t = m.Trade.__table__
+    query = select(t).where(t.c.symbol == symbol)
+    if before_seq is not None:
+        query = query.where(t.c.seq < before_seq)
+    rows = conn.execute(query.order_by(t.c.seq.desc(), t.c.id.desc()).limit(limit)).mappings().all()
+    items = [public_trade_view(r) for r in rows]
+    next_cursor = str(rows[-1]["seq"]) if len(rows) == limit else None
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/market/{symbol}/ticker")
+def ticker(symbol: str, conn: Conn) -> dict:
+    load_instrument(conn, symbol)
+    ms = mm.MarketSession.__table__
+    row = conn.execute(select(ms).where(ms.c.symbol == symbol)).mappings().first()
+    return {"symbol": symbol, **ticker_view(row)}
+
+
+@router.get("/market/{symbol}/candles")
+def candles(
+    symbol: str,
+    conn: Conn,
+    interval: Literal["1m", "5m", "1h", "1d"] = "1m",
+    limit: int = Query(500, ge=1, le=1000),
+) -> dict:
+    load_instrument(conn, symbol)
+    c = m.Candle.__table__
+    rows = conn.execute(
+        select(c)
+        .where(c.c.symbol == symbol, c.c.interval == interval)
+        .order_by(c.c.bucket_us.desc())
+        .limit(limit)
+    ).all()
+    return {
+        "items": [
+            {
+                "time": iso_time(r.bucket_us),
+                "open": cny(r.open_fen),
+                "high": cny(r.high_fen),
+                "low": cny(r.low_fen),
+                "close": cny(r.close_fen),
+                "volume": tonnes(r.volume_kg),
+            }
+            for r in reversed(rows)
+        ]
+    }

@@ -1,0 +1,256 @@
+"""Orders and the caller's trades."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import or_, select
+
+from exchange import commands as k
+from exchange.api.deps import Conn, Enterprise, EnterpriseOrProvince, submit
+from exchange.api.errors import ApiError
+from exchange.api.schemas import AmendIn, OrderIn
+from exchange.db import models as m
+from exchange.units import cny, iso_time, tonnes
+from exchange.views import order_view, party
+
+router = APIRouter(prefix="/api/v1", tags=["orders"])
+_orders = m.Order.__table__
+_trades = m.Trade.__table__
+_accounts = m.Account.__table__
+
+
+def _instrument_or_422(conn, symbol: str):
+    i = m.Instrument.__table__
+    row = conn.execute(select(i).where(i.c.symbol == symbol)).first()
+    if row is None:
+        raise ApiError("unknown_symbol", f"no instrument {symbol!r}")
+    return row
+
+
+def _check_steps(inst, price_fen: int | None, quantity_kg: int | None) -> None:
+    if price_fen is not None and price_fen % inst.tick_fen:
+        raise ApiError("price_off_tick", f"price must be a multiple of {cny(inst.tick_fen)}")
+    if quantity_kg is not None and quantity_kg % inst.lot_kg:
+        raise ApiError("quantity_off_lot", f"quantity must be a multiple of {tonnes(inst.lot_kg)}")
+
+
+def _request_hash(fields: dict) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def _existing(conn, account_id: str, client_order_id: str):
+    return (
+        conn.execute(
+            select(_orders).where(
+                _orders.c.account_id == account_id, _orders.c.client_order_id == client_order_id
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
+@router.post("/orders", status_code=201)
+async def place_order(
+    body: OrderIn, caller: Enterprise, request: Request, response: Response
+) -> dict:
+    db = request.app.state.db
+    with db.connect() as conn:
+        inst = _instrument_or_422(conn, body.symbol)
+    if body.type == "limit":
+        if body.price is None:
+            raise ApiError("price_required", "a limit order needs a price")
+        tif = body.time_in_force or "GTC"
+    else:
+        if body.price is not None:
+            raise ApiError("price_not_allowed", "a market order takes no price")
+        tif = body.time_in_force or "IOC"
+        if tif not in ("IOC", "FOK"):
+            raise ApiError("invalid_time_in_force", "a market order is IOC (or FOK)")
+    _check_steps(inst, body.price, body.quantity)
+    fields = {
+        "symbol": body.symbol,
+        "side": body.side,
+        "type": body.type,
+        "price_fen": body.price,
+        "quantity_kg": body.quantity,
+        "time_in_force": tif,
+    }
+    request_hash = _request_hash(fields)
+
+    def same_or_conflict(row) -> dict:
+        if row["request_hash"] != request_hash:
+            raise ApiError(
+                "duplicate_client_order_id",
+                f"client_order_id {body.client_order_id!r} was used for a different order",
+            )
+        response.status_code = 200
+        return order_view(row)
+
+    with db.connect() as conn:
+        row = _existing(conn, caller.account_id, body.client_order_id)
+    if row is not None:
+        return same_or_conflict(row)
+    reply = await submit(
+        request,
+        {
+            "kind": k.PLACE_ORDER,
+            "account_id": caller.account_id,
+            "client_order_id": body.client_order_id,
+            "request_hash": request_hash,
+            **fields,
+        },
+    )
+    order_id = str(reply["result"]["order_id"])
+    if reply["result"].get("duplicate"):
+        with db.connect() as conn:
+            return same_or_conflict(_existing(conn, caller.account_id, body.client_order_id))
+    return next(o for o in reply["orders"] if o["id"] == order_id)
+
+
+@router.get("/orders")
+def list_orders(
+    caller: EnterpriseOrProvince,
+    conn: Conn,
+    status: Literal["open", "partially_filled", "filled", "cancelled"] | None = None,
+    symbol: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    cursor: int | None = Query(None, ge=1, description="list orders with a smaller id"),
+) -> dict:
+    query = select(_orders)
+    if caller.role == "enterprise":
+        query = query.where(_orders.c.account_id == caller.account_id)
+    if status:
+        query = query.where(_orders.c.status == status)
+    if symbol:
+        query = query.where(_orders.c.symbol == symbol)
+    if cursor:
+        query = query.where(_orders.c.id < cursor)
+    rows = conn.execute(query.order_by(_orders.c.id.desc()).limit(limit)).mappings().all()
+    items = []
+    for r in rows:
+        view = order_view(r)
+        if caller.role == "province":
+            view["account_id"] = r["account_id"]
+        items.append(view)
+    return {"items": items, "next_cursor": str(rows[-1]["id"]) if len(rows) == limit else None}
+
+
+def _owned(conn, caller, order_id: str):
+    if not order_id.isdigit():
+        raise ApiError("not_found", f"no order {order_id}")
+    row = conn.execute(select(_orders).where(_orders.c.id == int(order_id))).mappings().first()
+    if row is None or (caller.role != "province" and row["account_id"] != caller.account_id):
+        raise ApiError("not_found", f"no order {order_id}")
+    return row
+
+
+@router.get("/orders/{order_id}")
+def get_order(order_id: str, caller: EnterpriseOrProvince, conn: Conn) -> dict:
+    row = _owned(conn, caller, order_id)
+    view = order_view(row)
+    if caller.role == "province":
+        view["account_id"] = row["account_id"]
+    return view
+
+
+def _only(reply: dict, order_id: str) -> dict:
+    return next(o for o in reply["orders"] if o["id"] == order_id)
+
+
+@router.delete("/orders/{order_id}")
+async def cancel_order(order_id: str, caller: Enterprise, request: Request) -> dict:
+    with request.app.state.db.connect() as conn:
+        row = _owned(conn, caller, order_id)
+    if row["status"] not in ("open", "partially_filled"):
+        raise ApiError("order_not_open", f"order {order_id} is {row['status']}")
+    reply = await submit(
+        request, {"kind": k.CANCEL_ORDER, "account_id": caller.account_id, "order_id": row["id"]}
+    )
+    return _only(reply, order_id)
+
+
+@router.patch("/orders/{order_id}")
+async def amend_order(order_id: str, body: AmendIn, caller: Enterprise, request: Request) -> dict:
+    if body.quantity is None and body.price is None:
+        raise ApiError("invalid_input", "give a new quantity, a new price, or both")
+    with request.app.state.db.connect() as conn:
+        row = _owned(conn, caller, order_id)
+        inst = _instrument_or_422(conn, row["symbol"])
+    _check_steps(inst, body.price, body.quantity)
+    if row["status"] not in ("open", "partially_filled"):
+        raise ApiError("order_not_open", f"order {order_id} is {row['status']}")
+    reply = await submit(
+        request,
+        {
+            "kind": k.AMEND_ORDER,
+            "account_id": caller.account_id,
+            "order_id": row["id"],
+            "quantity_kg": body.quantity,
+            "price_fen": body.price,
+        },
+    )
+    return _only(reply, order_id)
+
+
+@router.get("/trades")
+def list_trades(
+    caller: EnterpriseOrProvince,
+    conn: Conn,
+    symbol: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    cursor: int | None = Query(None, ge=1, description="list trades with a smaller seq"),
+) -> dict:
+    query = select(_trades)
+    mine = caller.account_id
+    if caller.role == "enterprise":
+        query = query.where(
+            or_(_trades.c.buyer_account_id == mine, _trades.c.seller_account_id == mine)
+        )
+    if symbol:
+        query = query.where(_trades.c.symbol == symbol)
+    if cursor:
+        query = query.where(_trades.c.seq < cursor)
+    rows = conn.execute(
+        query.order_by(_trades.c.seq.desc(), _trades.c.id.desc()).limit(limit)
+    ).all()
+    names = {}
+    if caller.role == "province" and rows:
+        ids = {r.buyer_account_id for r in rows} | {r.seller_account_id for r in rows}
+        names = {
+            a.id: a
+            for a in conn.execute(
+                select(_accounts.c.id, _accounts.c.name, _accounts.c.city_code).where(
+                    _accounts.c.id.in_(ids)
+                )
+            )
+        }
+    items = []
+    for r in rows:
+        view = {
+            "id": r.id,
+            "symbol": r.symbol,
+            "price": cny(r.price_fen),
+            "quantity": tonnes(r.quantity_kg),
+            "cash": cny(r.cash_fen),
+            "taker_side": r.taker_side,
+            "time": iso_time(r.ts_us),
+            "seq": r.seq,
+        }
+        if caller.role == "enterprise":
+            side = "buy" if r.buyer_account_id == mine else "sell"
+            view["side"] = side
+            view["order_id"] = str(r.buyer_order_id if side == "buy" else r.seller_order_id)
+            view["fee"] = cny(r.buyer_fee_fen if side == "buy" else r.seller_fee_fen)
+        else:
+            b, s = names[r.buyer_account_id], names[r.seller_account_id]
+            view["buyer"] = party(b.id, b.name, b.city_code)
+            view["seller"] = party(s.id, s.name, s.city_code)
+            view["buyer_fee"] = cny(r.buyer_fee_fen)
+            view["seller_fee"] = cny(r.seller_fee_fen)
+        items.append(view)
+    return {"items": items, "next_cursor": str(rows[-1].seq) if len(rows) == limit else None}

@@ -1,0 +1,171 @@
+"""Request bodies. Decimals must arrive as strings (a JSON number is refused),
+and are turned into integer fen or kilograms here, at the edge."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+
+from exchange.units import UnitError, parse_cny, parse_tonnes
+
+ROLE = Literal["enterprise", "city_bureau", "province", "operator"]
+POLLUTANT = Literal["NOx", "SO2", "VOCs", "COD", "NH3-N"]
+SOURCE_KIND = Literal[
+    "structure_upgrade",
+    "deep_treatment",
+    "coal_boiler_phaseout",
+    "clean_energy_substitution",
+    "self_initiated",
+    "eia_approved_unbuilt",
+    "other_lawful",
+]
+PRIORITY = Literal[
+    "key_construction", "major_platform", "strategic_cluster", "county_town_village", "ordinary"
+]
+METHOD = Literal[
+    "online_monitoring", "on_site_inspection", "periodic_check", "enforcement_inspection"
+]
+SYMBOL_PATTERN = r"^[A-Z0-9]{2,8}-[0-9]{4}$"
+
+
+class InvalidAmount(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _positive(parse, what):
+    def check(text: str) -> int:
+        try:
+            value = parse(text, what)
+        except UnitError as exc:
+            raise InvalidAmount("invalid_decimal", str(exc)) from None
+        if value <= 0:
+            raise InvalidAmount("invalid_amount", f"{what} must be greater than zero")
+        return value
+
+    return check
+
+
+def _non_negative(parse, what):
+    def check(text: str) -> int:
+        try:
+            return parse(text, what)
+        except UnitError as exc:
+            raise InvalidAmount("invalid_decimal", str(exc)) from None
+
+    return check
+
+
+# Each of these is a string on the wire and an int (fen or kg) once validated.
+Cny = Annotated[StrictStr, AfterValidator(_positive(parse_cny, "amount"))]
+Price = Annotated[StrictStr, AfterValidator(_positive(parse_cny, "price"))]
+Tonnes = Annotated[StrictStr, AfterValidator(_positive(parse_tonnes, "quantity"))]
+TonnesOrZero = Annotated[StrictStr, AfterValidator(_non_negative(parse_tonnes, "quantity"))]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class SessionIn(Body):
+    username: StrictStr = Field(min_length=1, max_length=100)
+    password: StrictStr = Field(min_length=1, max_length=200)
+
+
+class AccountIn(Body):
+    username: StrictStr = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    password: StrictStr = Field(min_length=8, max_length=200)
+    name: StrictStr = Field(min_length=1, max_length=200)
+    role: ROLE
+    city_code: StrictStr | None = None
+
+
+class AmountIn(Body):
+    amount: Cny
+
+
+class InstrumentIn(Body):
+    symbol: StrictStr = Field(pattern=SYMBOL_PATTERN)
+    pollutant: POLLUTANT
+    vintage: int = Field(ge=2000, le=2100, strict=True)
+    tick_size: Price = "0.01"
+    lot_size: Tonnes = "0.001"
+    reference_price: Price
+    price_band_pct: StrictStr = "10"
+
+
+class OrderIn(Body):
+    client_order_id: StrictStr = Field(min_length=1, max_length=64)
+    symbol: StrictStr = Field(min_length=1, max_length=32)
+    side: Literal["buy", "sell"]
+    type: Literal["limit", "market"] = "limit"
+    price: Price | None = None
+    quantity: Tonnes
+    time_in_force: Literal["GTC", "DAY", "IOC", "FOK"] | None = None
+
+
+class AmendIn(Body):
+    quantity: Tonnes | None = None
+    price: Price | None = None
+
+
+class ReductionIn(Body):
+    symbol: StrictStr = Field(min_length=1, max_length=32)
+    quantity: Tonnes
+    source_kind: SOURCE_KIND
+    description: StrictStr = Field(default="", max_length=4000)
+    evidence: StrictStr = Field(default="", max_length=4000)
+
+
+class VerifyIn(Body):
+    decision: Literal["approve", "reject"]
+    approved_quantity: Tonnes | None = None
+    method: METHOD | None = None
+    note: StrictStr = Field(default="", max_length=4000)
+
+
+class ProjectIn(Body):
+    name: StrictStr = Field(min_length=1, max_length=200)
+    city_code: StrictStr | None = None
+    priority_category: PRIORITY
+    symbol: StrictStr = Field(min_length=1, max_length=32)
+    required_quantity: Tonnes
+    eia_reference: StrictStr = Field(default="", max_length=200)
+
+
+class AllocationIn(Body):
+    symbol: StrictStr = Field(min_length=1, max_length=32)
+    quantity: Tonnes
+
+
+class FloorIn(Body):
+    symbol: StrictStr = Field(min_length=1, max_length=32)
+    quantity: TonnesOrZero
+
+
+class ReallocationIn(Body):
+    project_id: StrictStr = Field(min_length=1, max_length=64)
+    symbol: StrictStr = Field(min_length=1, max_length=32)
+    quantity: Tonnes
+    reason: StrictStr = Field(default="", max_length=4000)
+    priority_category: PRIORITY
+
+
+class SourceIn(Body):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: StrictStr = Field(alias="from", min_length=1, max_length=16)
+    quantity: Tonnes
+
+
+class DecideIn(Body):
+    decision: Literal["approve", "reject"]
+    sources: list[SourceIn] = Field(default_factory=list, max_length=21)
+    note: StrictStr = Field(default="", max_length=4000)
+
+
+class ReserveReleaseIn(Body):
+    city_code: StrictStr
+    symbol: StrictStr = Field(min_length=1, max_length=32)
+    quantity: Tonnes

@@ -1,0 +1,160 @@
+"""The FastAPI application: gateway routes and feeds, plus (unless it is a
+gateway only) the single core with its sequencer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from exchange import auth
+from exchange import commands as k
+from exchange.api import errors
+from exchange.api.routes import accounts, ledger, market, orders, registry
+from exchange.bus import make_bus, make_command_queue
+from exchange.config import Settings, require_bootstrap_passwords
+from exchange.db import migrate
+from exchange.db.engine import make_engine
+from exchange.runtime import ensure_system_accounts, has_credentials, replay
+from exchange.sequencer import Sequencer
+from exchange.ws import router as ws_router
+
+log = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+class CoreRunner:
+    """Owns the sequencer task inside this process."""
+
+    def __init__(self, settings: Settings, db, bus, queue) -> None:
+        self.settings = settings
+        self.db = db
+        self.sequencer = Sequencer(
+            replay(db, settings),
+            db,
+            bus,
+            queue,
+            recover=lambda: replay(db, settings),
+            batch_max=settings.batch_max,
+            snapshot_every=settings.snapshot_every,
+        )
+        ensure_system_accounts(db, self.sequencer.core)
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.sequencer.run(), name="sequencer")
+
+    async def stop(self) -> None:
+        self.sequencer.stop()
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+
+
+async def bootstrap_logins(app: FastAPI, demo: bool) -> None:
+    """Create `operator` and `province` on first start into an empty database."""
+    if has_credentials(app.state.db):
+        return
+    passwords = require_bootstrap_passwords(demo, app.state.settings)
+    for username, role, name, password in (
+        ("operator", "operator", "Exchange operator", passwords.operator),
+        (
+            "province",
+            "province",
+            "Guangdong Department of Ecology and Environment",
+            passwords.province,
+        ),
+    ):
+        reply = await app.state.commands.submit(
+            {
+                "kind": k.OPEN_ACCOUNT,
+                "username": username,
+                "password_hash": await asyncio.to_thread(auth.hash_password, password),
+                "name": name,
+                "role": role,
+                "city_code": None,
+            }
+        )
+        if reply.get("error"):
+            raise RuntimeError(f"could not create {username}: {reply['error']}")
+
+
+def create_app(
+    settings: Settings | None = None, *, demo: bool = False, run_core: bool = True
+) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        db = make_engine(settings.database_url)
+        await asyncio.to_thread(migrate.upgrade, db)
+        app.state.db = db
+        app.state.bus = make_bus(settings)
+        app.state.commands = make_command_queue(settings, role="gateway")
+        await app.state.bus.start()
+        await app.state.commands.start()
+        runner = None
+        if run_core:
+            core_queue = (
+                app.state.commands
+                if not settings.redis_url
+                else make_command_queue(settings, role="core")
+            )
+            if core_queue is not app.state.commands:
+                await core_queue.start()
+            runner = CoreRunner(settings, db, app.state.bus, core_queue)
+            runner.start()
+            await bootstrap_logins(app, demo)
+        app.state.runner = runner
+        traders = None
+        if demo and run_core:
+            from exchange import demo as demo_mod
+
+            await demo_mod.load(app)
+            traders = asyncio.create_task(demo_mod.simulate(app), name="demo-traders")
+        app.state.ready = True
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            if traders is not None:
+                traders.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await traders
+            if runner is not None:
+                await runner.stop()
+            await app.state.commands.close()
+            await app.state.bus.close()
+            db.dispose()
+
+    app = FastAPI(
+        title="Guangdong Emissions Exchange",
+        version="1.0.0",
+        description="Pollutant discharge rights exchange for Guangdong Province (NOx first).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.ready = False
+    app.state.token_cache = {}
+    app.state.dummy_hash = auth.hash_password("not-a-real-password")
+    errors.install(app)
+    for r in (accounts.router, market.router, orders.router, registry.router, ledger.router):
+        app.include_router(r)
+    app.include_router(ws_router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz():
+        if not app.state.ready:
+            return JSONResponse({"status": "starting"}, 503)
+        return {"status": "ok"}
+
+    if WEB_DIR.is_dir():
+        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    return app

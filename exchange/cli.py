@@ -1,0 +1,168 @@
+"""`emx`: serve the exchange, run the core, replay the journal, benchmark, migrate."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+app = typer.Typer(help="Guangdong emissions exchange", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print figures")
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="interface to listen on"),
+    port: int = typer.Option(8000, help="TCP port"),
+    demo: bool = typer.Option(False, "--demo", help="load the demo market and simulated traders"),
+    gateway: bool = typer.Option(
+        False, "--gateway", help="serve the API only; the core runs elsewhere (needs EMX_REDIS_URL)"
+    ),
+    log_level: str = typer.Option("info"),
+) -> None:
+    """Serve the API, the feeds and the pages (and the core, unless --gateway)."""
+    import uvicorn
+
+    from exchange.app import create_app
+    from exchange.config import ConfigError, Settings, require_bootstrap_passwords
+
+    settings = Settings()
+    if gateway and not settings.redis_url:
+        raise typer.BadParameter("--gateway needs EMX_REDIS_URL: the core is in another process")
+    if not gateway and not demo:
+        try:
+            _needs_bootstrap(settings) and require_bootstrap_passwords(False, settings)
+        except ConfigError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    logging.basicConfig(level=log_level.upper())
+    uvicorn.run(
+        create_app(settings, demo=demo, run_core=not gateway),
+        host=host,
+        port=port,
+        log_level=log_level,
+        ws_ping_interval=20,
+    )
+
+
+def _needs_bootstrap(settings) -> bool:
+    from sqlalchemy import inspect, select
+
+    from exchange.db import models as m
+    from exchange.db.engine import make_engine
+
+    db = make_engine(settings.database_url)
+    try:
+        if not inspect(db).has_table("credentials"):
+            return True
+        with db.connect() as conn:
+            return conn.execute(select(m.Credential.__table__.c.username).limit(1)).first() is None
+    finally:
+        db.dispose()
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema to the newest Alembic revision."""
+    from exchange.config import Settings
+    from exchange.db import migrate as mig
+
+    settings = Settings()
+    mig.upgrade(settings.database_url)
+    console.print(f"schema at {mig.current_revision(settings.database_url)}")
+
+
+@app.command()
+def replay(
+    database_url: str = typer.Option(None, help="defaults to EMX_DATABASE_URL"),
+    use_snapshot: bool = typer.Option(False, help="start from the newest snapshot"),
+) -> None:
+    """Verify the journal's hash chain, re-run it from genesis and print the state hash."""
+    from exchange.config import Settings
+    from exchange.db.engine import make_engine
+    from exchange.journal import Journal, JournalCorrupted
+    from exchange.runtime import replay as replay_core
+    from exchange.snapshots import latest
+
+    settings = Settings(**({"database_url": database_url} if database_url else {}))
+    db = make_engine(settings.database_url)
+    journal = Journal(db)
+    last_seq, last_hash = journal.last()
+    try:
+        with _progress() as progress:
+            task = progress.add_task("verifying the chain", total=last_seq)
+            started = time.perf_counter()
+            journal.verify_chain()
+            progress.update(task, completed=last_seq)
+            verify_s = time.perf_counter() - started
+            task = progress.add_task("replaying", total=last_seq)
+            started = time.perf_counter()
+            core = replay_core(
+                db,
+                settings,
+                use_snapshot=use_snapshot,
+                progress=lambda n: progress.update(task, completed=n),
+            )
+            progress.update(task, completed=last_seq)
+            replay_s = time.perf_counter() - started
+    except JournalCorrupted as exc:
+        console.print(f"[red]journal corrupted: {exc}[/red]")
+        raise typer.Exit(1) from None
+    state_hash = core.state_hash()
+    console.print(f"entries     {last_seq}")
+    console.print(f"chain head  {last_hash}")
+    console.print(f"verify      {verify_s:.2f} s")
+    console.print(
+        f"replay      {replay_s:.2f} s ({last_seq / max(replay_s, 1e-9):,.0f} commands/s)"
+    )
+    console.print(f"state hash  {state_hash}")
+    snap = latest(db, at_or_before=last_seq)
+    if snap is not None and snap.seq == last_seq:
+        same = snap.state_hash == state_hash
+        console.print(f"snapshot at seq {snap.seq}: {'matches' if same else '[red]DIFFERS[/red]'}")
+        if not same:
+            raise typer.Exit(1)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=False,
+    )  # fmt: skip
+
+
+@bench_app.command("engine")
+def bench_engine(
+    commands: int = typer.Option(1_000_000, help="commands in the workload"),
+    seed: int = typer.Option(42),
+) -> None:
+    """Matching engine throughput, latency and memory on the standard workload."""
+    from exchange.bench.engine import main as run
+
+    run(commands=commands, seed=seed)
+
+
+@bench_app.command("service")
+def bench_service(
+    orders: int = typer.Option(20_000, help="orders to send"),
+    clients: int = typer.Option(64, help="concurrent HTTP clients"),
+    subscribers: int = typer.Option(1_000, help="WebSocket subscribers to the market feed"),
+    replay_commands: int = typer.Option(1_000_000, help="journal size for the replay figure"),
+) -> None:
+    """The service against PostgreSQL and Redis: orders/s, ack and feed latency, replay."""
+    from exchange.bench.service import main as run
+
+    run(orders=orders, clients=clients, subscribers=subscribers, replay_commands=replay_commands)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,517 @@
+"""The core: applies one sequenced command to the engine and the registry.
+
+It never reads a clock and never does I/O; `apply` is a pure function of the
+previous state and the command, which is what makes the journal replayable.
+A refused command changes nothing and comes back as an error code.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from exchange import commands as k
+from exchange.core.market import SessionStats
+from exchange.core.orders import (
+    OrderRecord,
+    apply_amend,
+    apply_cancel,
+    apply_fill,
+    new_record,
+)
+from exchange.core.surveillance import Surveillance, Thresholds
+from matching_engine import commands as ec
+from matching_engine.engine import MatchingEngine
+from matching_engine.events import (
+    BookLevelChanged,
+    OrderAccepted,
+    OrderCancelled,
+    OrderReduced,
+    OrderRejected,
+    OrderReplaced,
+    SessionClosed,
+    Trade,
+)
+from matching_engine.types import MarketStatus, OrderType, SelfTradePrevention, Side, TimeInForce
+from settlement import commands as sc
+from settlement.errors import SettlementError
+from settlement.registry import Registry
+
+
+class CommandRefused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(slots=True)
+class Outcome:
+    seq: int
+    ts_us: int
+    kind: str
+    result: dict = field(default_factory=dict)
+    error: tuple[str, str] | None = None
+    engine_events: list = field(default_factory=list)
+    settlement_events: list = field(default_factory=list)
+    alerts: list = field(default_factory=list)
+    # order records this command created or changed, as they stand after it
+    orders: list[OrderRecord] = field(default_factory=list)
+
+
+class Core:
+    def __init__(
+        self,
+        fee_bps: int = 0,
+        stp: str = SelfTradePrevention.CANCEL_INCOMING,
+        thresholds: Thresholds | None = None,
+    ) -> None:
+        self.fee_bps = fee_bps
+        self.engine = MatchingEngine(stp=SelfTradePrevention(stp))
+        self.registry = Registry(fee_bps=fee_bps)
+        self.surveillance = Surveillance(thresholds)
+        self.open_orders: dict[int, OrderRecord] = {}
+        # (account_id, client_order_id) -> (order_id, request_hash), for idempotency
+        self.client_orders: dict[tuple[str, str], tuple[int, str]] = {}
+        self.usernames: set[str] = set()
+        self.stats: dict[str, SessionStats] = {}
+        self.last_seq = 0
+        self._handlers = {
+            k.LIST_INSTRUMENT: self._list_instrument,
+            k.OPEN_ACCOUNT: self._open_account,
+            k.DEPOSIT: self._deposit,
+            k.WITHDRAW: self._withdraw,
+            k.PLACE_ORDER: self._place_order,
+            k.CANCEL_ORDER: self._cancel_order,
+            k.AMEND_ORDER: self._amend_order,
+            k.HALT: self._halt,
+            k.RESUME: self._resume,
+            k.CLOSE_SESSION: self._close_session,
+            k.SET_REFERENCE_PRICE: self._set_reference_price,
+            k.CLAIM_REDUCTION: self._claim_reduction,
+            k.VERIFY_REDUCTION: self._verify_reduction,
+            k.REGISTER_PROJECT: self._register_project,
+            k.ALLOCATE: self._allocate,
+            k.SET_FLOOR: self._set_floor,
+            k.APPLY_REALLOCATION: self._apply_reallocation,
+            k.DECIDE_REALLOCATION: self._decide_reallocation,
+            k.RELEASE_RESERVE: self._release_reserve,
+        }
+
+    # ------------------------------------------------------------------ apply
+    def apply(self, seq: int, ts_us: int, command: dict) -> Outcome:
+        if seq != self.last_seq + 1:
+            raise AssertionError(f"sequence gap: expected {self.last_seq + 1}, got {seq}")
+        self.last_seq = seq
+        kind = command["kind"]
+        out = Outcome(seq=seq, ts_us=ts_us, kind=kind)
+        handler = self._handlers.get(kind)
+        try:
+            if handler is None:
+                raise CommandRefused("unknown_command", f"unknown command kind {kind!r}")
+            handler(out, command)
+        except CommandRefused as refused:
+            out.error = (refused.code, refused.message)
+        except SettlementError as refused:
+            out.error = (refused.code, str(refused.message))
+        return out
+
+    # ----------------------------------------------------------- engine glue
+    def _run_engine(self, out: Outcome, cmd, context: dict | None = None) -> list:
+        events = self.engine.process(cmd)
+        out.engine_events.extend(events)
+        settled = self.registry.apply_engine_events(events)
+        out.settlement_events.extend(settled)
+        self._track_orders(out, events, context or {})
+        out.alerts.extend(self.surveillance.observe(events))
+        return events
+
+    def _track_orders(self, out: Outcome, events: list, context: dict) -> None:
+        touched: dict[int, OrderRecord] = {}
+        opened = self.open_orders
+        for ev in events:
+            cls = type(ev)
+            if cls is Trade:
+                stats = self.stats[ev.symbol]
+                stats.on_trade(ev.price_fen, ev.quantity_kg)
+                for oid, remaining in (
+                    (ev.maker_order_id, ev.maker_remaining_kg),
+                    (ev.taker_order_id, ev.taker_remaining_kg),
+                ):
+                    rec = opened[oid]
+                    apply_fill(rec, ev, remaining)
+                    touched[oid] = rec
+            elif cls is BookLevelChanged:
+                self.stats[ev.symbol].book_seq = ev.seq
+            elif cls is OrderAccepted:
+                rec = new_record(ev, context["client_order_id"], context["request_hash"])
+                opened[ev.order_id] = rec
+                self.client_orders[(rec.account_id, rec.client_order_id)] = (
+                    rec.id,
+                    rec.request_hash,
+                )
+                touched[ev.order_id] = rec
+            elif cls is OrderCancelled:
+                rec = opened[ev.order_id]
+                apply_cancel(rec, ev)
+                touched[ev.order_id] = rec
+            elif cls is OrderReduced or cls is OrderReplaced:
+                rec = opened[ev.order_id]
+                apply_amend(rec, ev)
+                touched[ev.order_id] = rec
+            elif cls is SessionClosed:
+                self.stats[ev.symbol].new_session(ev.seq, ev.reference_price_fen)
+        for oid, rec in touched.items():
+            if not rec.is_open:
+                del opened[oid]
+            out.orders.append(rec)
+
+    def _first_rejection(self, events: list) -> None:
+        for ev in events:
+            if type(ev) is OrderRejected:
+                raise CommandRefused(str(ev.reason), f"refused by the engine: {ev.reason}")
+
+    def _instrument(self, symbol: str):
+        try:
+            return self.engine.instrument(symbol)
+        except KeyError:
+            raise CommandRefused("unknown_symbol", f"no instrument {symbol!r}") from None
+
+    def _check_band(self, out: Outcome, account_id: str, inst, price_fen: int) -> None:
+        low, high = inst.band()
+        if not low <= price_fen <= high:
+            out.alerts.append(
+                self.surveillance.band_rejection(
+                    out.seq, out.ts_us, inst.symbol, account_id, price_fen, (low, high)
+                )
+            )
+            raise CommandRefused(
+                "price_outside_band",
+                f"price {price_fen} fen/t is outside the band {low}..{high} fen/t",
+            )
+
+    # -------------------------------------------------------------- handlers
+    def _list_instrument(self, out: Outcome, c: dict) -> None:
+        symbol = c["symbol"]
+        if symbol in self.engine.symbols():
+            raise CommandRefused("instrument_exists", f"{symbol} is already listed")
+        events = self.engine.process(
+            ec.AddInstrument(
+                out.seq,
+                out.ts_us,
+                symbol,
+                c["pollutant"],
+                c["vintage"],
+                c["tick_fen"],
+                c["lot_kg"],
+                c["reference_price_fen"],
+                c["band_bps"],
+            )
+        )
+        self._first_rejection(events)
+        out.engine_events.extend(events)
+        out.settlement_events.extend(
+            self.registry.handle(
+                sc.ListInstrument(
+                    out.seq, out.ts_us, symbol, c["pollutant"], c["vintage"], c["lot_kg"]
+                )
+            )
+        )
+        self.stats[symbol] = SessionStats(
+            symbol=symbol, prev_close_fen=c["reference_price_fen"], session_start_seq=out.seq
+        )
+        out.result = {"symbol": symbol}
+
+    def _open_account(self, out: Outcome, c: dict) -> None:
+        username = c["username"]
+        if username in self.usernames:
+            raise CommandRefused("username_taken", f"username {username!r} is taken")
+        account_id = c.get("account_id") or k.account_id_for(out.seq)
+        out.settlement_events.extend(
+            self.registry.handle(
+                sc.OpenAccount(
+                    out.seq, out.ts_us, account_id, c["name"], c["role"], c.get("city_code") or ""
+                )
+            )
+        )
+        self.usernames.add(username)
+        out.result = {"account_id": account_id}
+
+    def _deposit(self, out: Outcome, c: dict) -> None:
+        out.settlement_events.extend(
+            self.registry.handle(sc.Deposit(out.seq, out.ts_us, c["account_id"], c["amount_fen"]))
+        )
+        out.result = {"account_id": c["account_id"]}
+
+    def _withdraw(self, out: Outcome, c: dict) -> None:
+        out.settlement_events.extend(
+            self.registry.handle(sc.Withdraw(out.seq, out.ts_us, c["account_id"], c["amount_fen"]))
+        )
+        out.result = {"account_id": c["account_id"]}
+
+    def _place_order(self, out: Outcome, c: dict) -> None:
+        account_id = c["account_id"]
+        key = (account_id, c["client_order_id"])
+        known = self.client_orders.get(key)
+        if known is not None:
+            order_id, request_hash = known
+            out.result = {"order_id": order_id, "duplicate": True}
+            if request_hash != c["request_hash"]:
+                raise CommandRefused(
+                    "duplicate_client_order_id",
+                    f"client_order_id {c['client_order_id']!r} was used for another order",
+                )
+            return
+        inst = self._instrument(c["symbol"])
+        if inst.status != MarketStatus.OPEN:
+            raise CommandRefused("market_halted", f"{inst.symbol} is halted")
+        side = Side(c["side"])
+        order_type = OrderType(c["type"])
+        if order_type is OrderType.LIMIT:
+            price_fen = c["price_fen"]
+            self._check_band(out, account_id, inst, price_fen)
+            lock_price = price_fen
+        else:
+            price_fen = 0
+            low, high = inst.band()
+            lock_price = high if side is Side.BUY else low
+        self.registry.check_order(account_id, inst.symbol, side, lock_price, c["quantity_kg"])
+        order_id = k.order_id_for(out.seq)
+        events = self._run_engine(
+            out,
+            ec.PlaceOrder(
+                out.seq,
+                out.ts_us,
+                inst.symbol,
+                order_id,
+                account_id,
+                side,
+                order_type,
+                price_fen,
+                c["quantity_kg"],
+                TimeInForce(c["time_in_force"]),
+            ),
+            {"client_order_id": c["client_order_id"], "request_hash": c["request_hash"]},
+        )
+        self._first_rejection(events)
+        out.result = {"order_id": order_id}
+
+    def _owned_open_order(self, c: dict) -> OrderRecord:
+        rec = self.open_orders.get(c["order_id"])
+        if rec is None:
+            raise CommandRefused("order_not_open", f"order {c['order_id']} is not open")
+        if rec.account_id != c["account_id"]:
+            raise CommandRefused("order_not_found", f"no order {c['order_id']}")
+        return rec
+
+    def _cancel_order(self, out: Outcome, c: dict) -> None:
+        rec = self._owned_open_order(c)
+        events = self._run_engine(
+            out, ec.CancelOrder(out.seq, out.ts_us, rec.symbol, rec.id, rec.account_id)
+        )
+        self._first_rejection(events)
+        out.result = {"order_id": rec.id}
+
+    def _amend_order(self, out: Outcome, c: dict) -> None:
+        rec = self._owned_open_order(c)
+        inst = self._instrument(rec.symbol)
+        if inst.status != MarketStatus.OPEN:
+            raise CommandRefused("market_halted", f"{inst.symbol} is halted")
+        if rec.type != "limit":
+            raise CommandRefused("order_not_open", "a market order cannot be amended")
+        new_price = c.get("price_fen")
+        new_qty = c.get("quantity_kg")
+        if new_price is not None:
+            self._check_band(out, rec.account_id, inst, new_price)
+        self.registry.check_amend(rec.id, new_price, new_qty)
+        events = self._run_engine(
+            out,
+            ec.AmendOrder(
+                out.seq, out.ts_us, rec.symbol, rec.id, rec.account_id, new_qty, new_price
+            ),
+        )
+        self._first_rejection(events)
+        out.result = {"order_id": rec.id}
+
+    def _market_command(self, out: Outcome, cmd) -> None:
+        self._instrument(cmd.symbol)
+        events = self._run_engine(out, cmd)
+        self._first_rejection(events)
+        out.result = {"symbol": cmd.symbol}
+
+    def _halt(self, out: Outcome, c: dict) -> None:
+        self._market_command(
+            out, ec.HaltMarket(out.seq, out.ts_us, c["symbol"], c.get("cancel_orders", False))
+        )
+
+    def _resume(self, out: Outcome, c: dict) -> None:
+        self._market_command(out, ec.ResumeMarket(out.seq, out.ts_us, c["symbol"]))
+
+    def _close_session(self, out: Outcome, c: dict) -> None:
+        self._market_command(out, ec.CloseSession(out.seq, out.ts_us, c["symbol"]))
+
+    def _set_reference_price(self, out: Outcome, c: dict) -> None:
+        self._market_command(
+            out, ec.SetReferencePrice(out.seq, out.ts_us, c["symbol"], c["price_fen"])
+        )
+
+    def _registry(self, out: Outcome, cmd) -> None:
+        out.settlement_events.extend(self.registry.handle(cmd))
+
+    def _claim_reduction(self, out: Outcome, c: dict) -> None:
+        claim_id = k.claim_id_for(out.seq)
+        self._instrument(c["symbol"])
+        self._registry(
+            out,
+            sc.ClaimReduction(
+                out.seq,
+                out.ts_us,
+                claim_id,
+                c["account_id"],
+                c["symbol"],
+                c["quantity_kg"],
+                c["source_kind"],
+                c["description"],
+                c["evidence"],
+            ),
+        )
+        out.result = {"claim_id": claim_id}
+
+    def _verify_reduction(self, out: Outcome, c: dict) -> None:
+        lot_id = k.lot_id_for(out.seq)
+        approve = c["decision"] == "approve"
+        self._registry(
+            out,
+            sc.VerifyReduction(
+                out.seq,
+                out.ts_us,
+                c["claim_id"],
+                c["account_id"],
+                approve,
+                c.get("approved_kg") or 0,
+                c.get("method") or "",
+                c.get("note") or "",
+                lot_id if approve else "",
+            ),
+        )
+        out.result = {"claim_id": c["claim_id"], "lot_id": lot_id if approve else None}
+
+    def _register_project(self, out: Outcome, c: dict) -> None:
+        project_id = k.project_id_for(out.seq)
+        self._instrument(c["symbol"])
+        self._registry(
+            out,
+            sc.RegisterProject(
+                out.seq,
+                out.ts_us,
+                project_id,
+                c["account_id"],
+                c["name"],
+                c["city_code"],
+                c["priority_category"],
+                c["symbol"],
+                c["required_kg"],
+                c["eia_reference"],
+            ),
+        )
+        out.result = {"project_id": project_id}
+
+    def _allocate(self, out: Outcome, c: dict) -> None:
+        self._registry(
+            out,
+            sc.AllocateToProject(
+                out.seq, out.ts_us, c["project_id"], c["account_id"], c["quantity_kg"]
+            ),
+        )
+        out.result = {"project_id": c["project_id"]}
+
+    def _set_floor(self, out: Outcome, c: dict) -> None:
+        self._instrument(c["symbol"])
+        self._registry(
+            out, sc.SetCityFloor(out.seq, out.ts_us, c["city_code"], c["symbol"], c["quantity_kg"])
+        )
+        out.result = {"city_code": c["city_code"], "symbol": c["symbol"]}
+
+    def _apply_reallocation(self, out: Outcome, c: dict) -> None:
+        application_id = k.reallocation_id_for(out.seq)
+        self._instrument(c["symbol"])
+        self._registry(
+            out,
+            sc.ApplyReallocation(
+                out.seq,
+                out.ts_us,
+                application_id,
+                c["account_id"],
+                c["project_id"],
+                c["symbol"],
+                c["quantity_kg"],
+                c["reason"],
+                c["priority_category"],
+            ),
+        )
+        out.result = {"application_id": application_id}
+
+    def _decide_reallocation(self, out: Outcome, c: dict) -> None:
+        self._registry(
+            out,
+            sc.DecideReallocation(
+                out.seq,
+                out.ts_us,
+                c["application_id"],
+                c["account_id"],
+                c["decision"] == "approve",
+                tuple((s["from"], s["quantity_kg"]) for s in c.get("sources", ())),
+                c.get("note") or "",
+            ),
+        )
+        out.result = {"application_id": c["application_id"]}
+
+    def _release_reserve(self, out: Outcome, c: dict) -> None:
+        self._instrument(c["symbol"])
+        self._registry(
+            out,
+            sc.ReleaseReserve(out.seq, out.ts_us, c["city_code"], c["symbol"], c["quantity_kg"]),
+        )
+        out.result = {"city_code": c["city_code"]}
+
+    # ------------------------------------------------------ snapshot and hash
+    def snapshot(self) -> bytes:
+        state = {
+            "version": 1,
+            "last_seq": self.last_seq,
+            "fee_bps": self.fee_bps,
+            "engine": base64.b64encode(self.engine.snapshot()).decode(),
+            "registry": base64.b64encode(self.registry.snapshot()).decode(),
+            "open_orders": [self.open_orders[i].to_dict() for i in sorted(self.open_orders)],
+            "client_orders": sorted(
+                [a, c, oid, h] for (a, c), (oid, h) in self.client_orders.items()
+            ),
+            "usernames": sorted(self.usernames),
+            "stats": [self.stats[s].to_dict() for s in sorted(self.stats)],
+            "surveillance": self.surveillance.snapshot(),
+        }
+        return json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def restore(
+        cls,
+        data: bytes,
+        stp: str = SelfTradePrevention.CANCEL_INCOMING,
+        thresholds: Thresholds | None = None,
+    ) -> Core:
+        state = json.loads(data)
+        core = cls(fee_bps=state["fee_bps"], stp=stp, thresholds=thresholds)
+        core.last_seq = state["last_seq"]
+        core.engine = MatchingEngine.restore(base64.b64decode(state["engine"]))
+        core.registry = Registry.restore(base64.b64decode(state["registry"]))
+        core.open_orders = {d["id"]: OrderRecord.from_dict(d) for d in state["open_orders"]}
+        core.client_orders = {(a, c): (oid, h) for a, c, oid, h in state["client_orders"]}
+        core.usernames = set(state["usernames"])
+        core.stats = {d["symbol"]: SessionStats.from_dict(d) for d in state["stats"]}
+        core.surveillance.restore(state["surveillance"])
+        return core
+
+    def state_hash(self) -> str:
+        return hashlib.sha256(self.snapshot()).hexdigest()

@@ -1,0 +1,295 @@
+"""The demo market: the 21 cities and their bureaus, enterprises with verified
+reductions and cash, projects waiting for quota, NOX-2025, and simulated
+traders that keep the market moving at a human pace."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+from fastapi import FastAPI
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import select
+
+from exchange import auth
+from exchange import commands as k
+from exchange.db import models as m
+from settlement.cities import CITIES
+
+log = logging.getLogger(__name__)
+SYMBOL = "NOX-2025"
+REFERENCE_FEN = 320_000  # 3,200.00 CNY per tonne
+DEMO_PASSWORD = "demo-pass"
+SOURCE_KINDS = (
+    "structure_upgrade",
+    "deep_treatment",
+    "coal_boiler_phaseout",
+    "clean_energy_substitution",
+    "self_initiated",
+    "eia_approved_unbuilt",
+)
+INDUSTRIES = (
+    ("Power", "電力"),
+    ("Ceramics", "陶瓷"),
+    ("Cement", "水泥"),
+    ("Glass", "玻璃"),
+    ("Steel", "鋼鐵"),
+    ("Petrochemical", "石化"),
+)
+ENTERPRISES_PER_CITY = {
+    "440100": 3,
+    "440300": 3,
+    "440600": 3,
+    "441900": 3,
+    "440800": 2,
+    "441300": 2,
+}
+
+
+async def _submit(app: FastAPI, command: dict) -> dict:
+    reply = await app.state.commands.submit(command)
+    if reply.get("error"):
+        raise RuntimeError(f"demo command {command['kind']} refused: {reply['error']}")
+    return reply["result"]
+
+
+def _already_loaded(app: FastAPI) -> bool:
+    i = m.Instrument.__table__
+    with app.state.db.connect() as conn:
+        return conn.execute(select(i.c.symbol).where(i.c.symbol == SYMBOL)).first() is not None
+
+
+def _province_id(app: FastAPI) -> str:
+    c = m.Credential.__table__
+    with app.state.db.connect() as conn:
+        return conn.execute(select(c.c.account_id).where(c.c.username == "province")).scalar_one()
+
+
+def _enterprise_plan() -> list[tuple[str, str, str]]:
+    plan = []
+    for city in CITIES:
+        for n in range(ENTERPRISES_PER_CITY.get(city.code, 1)):
+            industry, industry_zh = INDUSTRIES[(int(city.code) // 100 + n) % len(INDUSTRIES)]
+            username = f"ent-{city.code}-{n + 1}"
+            name = f"{city.name_en} {industry} Co. ({city.name_zh}{industry_zh})"
+            plan.append((username, name, city.code))
+    return plan
+
+
+async def load(app: FastAPI) -> None:
+    console = Console()
+    if _already_loaded(app):
+        console.print("[dim]demo data already loaded[/dim]")
+        _print_logins(console)
+        return
+    rng = random.Random(2024_08_01)
+    password_hash = await asyncio.to_thread(auth.hash_password, DEMO_PASSWORD)
+    province = _province_id(app)
+    plan = _enterprise_plan()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Loading the demo market", total=1 + len(CITIES) + len(plan))
+        await _submit(
+            app,
+            {
+                "kind": k.LIST_INSTRUMENT,
+                "symbol": SYMBOL,
+                "pollutant": "NOx",
+                "vintage": 2025,
+                "tick_fen": 1,
+                "lot_kg": 1,
+                "reference_price_fen": REFERENCE_FEN,
+                "band_bps": 1000,
+            },
+        )
+        progress.advance(task)
+        bureaus = {}
+        for city in CITIES:
+            result = await _submit(
+                app,
+                {
+                    "kind": k.OPEN_ACCOUNT,
+                    "username": f"bureau-{city.code}",
+                    "password_hash": password_hash,
+                    "name": f"{city.name_en} Ecology and Environment Bureau "
+                    f"({city.name_zh}生態環境局)",
+                    "role": "city_bureau",
+                    "city_code": city.code,
+                },
+            )
+            bureaus[city.code] = result["account_id"]
+            # each city's own pool starts with some verified quota
+            pool_kg = rng.randrange(20, 80) * 1000
+            claim = await _submit(
+                app,
+                {
+                    "kind": k.CLAIM_REDUCTION,
+                    "account_id": result["account_id"],
+                    "symbol": SYMBOL,
+                    "quantity_kg": pool_kg,
+                    "source_kind": "structure_upgrade",
+                    "description": f"{city.name_en}: closure of outdated capacity, 2024",
+                    "evidence": f"GD-EEB-{city.code}-2024-STRUCT",
+                },
+            )
+            await _submit(
+                app,
+                {
+                    "kind": k.VERIFY_REDUCTION,
+                    "account_id": province,
+                    "claim_id": claim["claim_id"],
+                    "decision": "approve",
+                    "approved_kg": pool_kg,
+                    "method": "periodic_check",
+                    "note": "verified against the 2024 structural adjustment list",
+                },
+            )
+            progress.advance(task)
+        for i, (username, name, city_code) in enumerate(plan):
+            result = await _submit(
+                app,
+                {
+                    "kind": k.OPEN_ACCOUNT,
+                    "username": username,
+                    "password_hash": password_hash,
+                    "name": name,
+                    "role": "enterprise",
+                    "city_code": city_code,
+                },
+            )
+            account = result["account_id"]
+            await _submit(
+                app,
+                {
+                    "kind": k.DEPOSIT,
+                    "account_id": account,
+                    "amount_fen": rng.randrange(50, 300) * 1_000_000,
+                },
+            )
+            for _ in range(1 + (i % 2)):
+                qty = rng.randrange(5_000, 60_000)
+                claim = await _submit(
+                    app,
+                    {
+                        "kind": k.CLAIM_REDUCTION,
+                        "account_id": account,
+                        "symbol": SYMBOL,
+                        "quantity_kg": qty,
+                        "source_kind": SOURCE_KINDS[(i + qty) % len(SOURCE_KINDS)],
+                        "description": "Low-NOx burner retrofit and SCR denitrification",
+                        "evidence": f"CEMS-{city_code}-{i:03d}-{qty}",
+                    },
+                )
+                await _submit(
+                    app,
+                    {
+                        "kind": k.VERIFY_REDUCTION,
+                        "account_id": bureaus[city_code],
+                        "claim_id": claim["claim_id"],
+                        "decision": "approve",
+                        "approved_kg": qty - qty % 100,
+                        "method": "online_monitoring" if i % 3 else "on_site_inspection",
+                        "note": "CEMS data consistent with the claim",
+                    },
+                )
+            if i % 4 == 1:
+                await _submit(
+                    app,
+                    {
+                        "kind": k.REGISTER_PROJECT,
+                        "account_id": account,
+                        "name": f"{name.split(' (')[0]} expansion line",
+                        "city_code": city_code,
+                        "priority_category": ("key_construction", "strategic_cluster", "ordinary")[
+                            i % 3
+                        ],
+                        "symbol": SYMBOL,
+                        "required_kg": rng.randrange(10, 40) * 1000,
+                        "eia_reference": f"粵環審〔2025〕{100 + i}號",
+                    },
+                )
+            progress.advance(task)
+    _print_logins(console)
+
+
+def _print_logins(console: Console) -> None:
+    table = Table(title="Demo logins (password for bureaus and enterprises: demo-pass)")
+    table.add_column("username")
+    table.add_column("role")
+    table.add_column("password")
+    table.add_row("operator", "operator", "operator-demo (or EMX_OPERATOR_PASSWORD)")
+    table.add_row("province", "province", "province-demo (or EMX_PROVINCE_PASSWORD)")
+    table.add_row("bureau-440100 … bureau-445300", "city_bureau", DEMO_PASSWORD)
+    table.add_row("ent-440100-1, ent-440300-2, …", "enterprise", DEMO_PASSWORD)
+    console.print(table)
+
+
+async def simulate(app: FastAPI, interval_s: float = 0.7, seed: int | None = None) -> None:
+    """Simulated traders: quotes around a drifting fair price, some crossing orders,
+    some cancels. They go through the same command path as real clients."""
+    rng = random.Random(seed)
+    c, a = m.Credential.__table__, m.Account.__table__
+    with app.state.db.connect() as conn:
+        traders = [
+            r.account_id
+            for r in conn.execute(
+                select(c.c.account_id)
+                .join(a, a.c.id == c.c.account_id)
+                .where(a.c.role == "enterprise")
+            )
+        ]
+    if not traders:
+        return
+    fair = REFERENCE_FEN
+    live: list[tuple[str, int]] = []
+    n = 0
+    while True:
+        await asyncio.sleep(interval_s * rng.uniform(0.3, 1.7))
+        n += 1
+        fair = max(
+            REFERENCE_FEN * 92 // 100,
+            min(REFERENCE_FEN * 108 // 100, fair + rng.randint(-300, 300)),
+        )
+        trader = rng.choice(traders)
+        roll = rng.random()
+        try:
+            if roll < 0.2 and live:
+                account, order_id = live.pop(rng.randrange(len(live)))
+                await app.state.commands.submit(
+                    {"kind": k.CANCEL_ORDER, "account_id": account, "order_id": order_id}
+                )
+                continue
+            side = rng.choice(("buy", "sell"))
+            aggressive = roll > 0.8
+            offset = rng.randint(1, 12) * 100
+            if aggressive:
+                price = fair + offset if side == "buy" else fair - offset
+            else:
+                price = fair - offset if side == "buy" else fair + offset
+            reply = await app.state.commands.submit(
+                {
+                    "kind": k.PLACE_ORDER,
+                    "account_id": trader,
+                    "client_order_id": f"sim-{n}-{rng.randrange(1 << 30)}",
+                    "request_hash": "simulated",
+                    "symbol": SYMBOL,
+                    "side": side,
+                    "type": "limit",
+                    "price_fen": price,
+                    "quantity_kg": rng.randrange(1, 40) * 100,
+                    "time_in_force": "GTC",
+                }
+            )
+            if not reply.get("error"):
+                live.append((trader, reply["result"]["order_id"]))
+                if len(live) > 300:
+                    account, order_id = live.pop(0)
+                    await app.state.commands.submit(
+                        {"kind": k.CANCEL_ORDER, "account_id": account, "order_id": order_id}
+                    )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("simulated trader failed")

@@ -1,0 +1,166 @@
+"""Turns a committed batch of outcomes into bus messages for the WebSocket feeds.
+
+Channels: `market:<symbol>` (public: book deltas, trades, ticker),
+`private:<account_id>` (that account's orders and fills), `regulator` (every
+trade with both parties, every alert). Each message carries the core `seq`;
+the WebSocket layer adds its own gap-free per-connection counter.
+"""
+
+from __future__ import annotations
+
+from exchange.core.state import Core, Outcome
+from exchange.units import cny, iso_time, tonnes
+from exchange.views import order_view, party, record_row, ticker_view
+from matching_engine.events import BookLevelChanged, Trade
+from settlement.events import TradeSettled
+
+MARKET = "market:"
+PRIVATE = "private:"
+REGULATOR = "regulator"
+
+
+def messages_for(core: Core, outcomes: list[Outcome]) -> list[tuple[str, dict]]:
+    msgs: list[tuple[str, dict]] = []
+    for out in outcomes:
+        if out.error is not None:
+            for alert in out.alerts:
+                msgs.append((REGULATOR, _alert_msg(alert)))
+            continue
+        book: dict[str, dict[str, dict[int, int]]] = {}
+        traded_symbols: list[str] = []
+        taker_sides: dict[tuple[str, int], str] = {}
+        for ev in out.engine_events:
+            cls = type(ev)
+            if cls is BookLevelChanged:
+                book.setdefault(ev.symbol, {"buy": {}, "sell": {}})[str(ev.side)][ev.price_fen] = (
+                    ev.quantity_kg
+                )
+            elif cls is Trade:
+                taker_sides[(ev.symbol, ev.trade_id)] = str(ev.taker_side)
+                trade_id = f"{ev.symbol}-{ev.trade_id}"
+                msgs.append(
+                    (
+                        MARKET + ev.symbol,
+                        {
+                            "type": "trade",
+                            "symbol": ev.symbol,
+                            "core_seq": ev.seq,
+                            "data": {
+                                "id": trade_id,
+                                "price": cny(ev.price_fen),
+                                "quantity": tonnes(ev.quantity_kg),
+                                "taker_side": str(ev.taker_side),
+                                "time": iso_time(ev.ts_us),
+                                "seq": ev.seq,
+                            },
+                        },
+                    )
+                )
+                if ev.symbol not in traded_symbols:
+                    traded_symbols.append(ev.symbol)
+        for symbol, sides in book.items():
+            data = {"snapshot": False, "book_seq": out.seq}
+            if sides["buy"]:
+                data["bids"] = _levels(sides["buy"], reverse=True)
+            if sides["sell"]:
+                data["asks"] = _levels(sides["sell"], reverse=False)
+            msgs.append(
+                (
+                    MARKET + symbol,
+                    {"type": "book", "symbol": symbol, "core_seq": out.seq, "data": data},
+                )
+            )
+        for symbol in traded_symbols:
+            stats = core.stats[symbol].to_dict()
+            msgs.append(
+                (
+                    MARKET + symbol,
+                    {
+                        "type": "ticker",
+                        "symbol": symbol,
+                        "core_seq": out.seq,
+                        "data": ticker_view(stats),
+                    },
+                )
+            )
+        for ev in out.settlement_events:
+            if type(ev) is TradeSettled:
+                msgs.extend(_settled_msgs(core, ev, taker_sides))
+        for rec in out.orders:
+            msgs.append(
+                (
+                    PRIVATE + rec.account_id,
+                    {
+                        "type": "order",
+                        "symbol": rec.symbol,
+                        "core_seq": out.seq,
+                        "data": order_view(record_row(rec)),
+                    },
+                )
+            )
+        for alert in out.alerts:
+            msgs.append((REGULATOR, _alert_msg(alert)))
+    return msgs
+
+
+def _levels(levels: dict[int, int], reverse: bool) -> list[list[str]]:
+    return [[cny(p), tonnes(levels[p])] for p in sorted(levels, reverse=reverse)]
+
+
+def _settled_msgs(core: Core, ev: TradeSettled, taker_sides: dict) -> list[tuple[str, dict]]:
+    trade_id = f"{ev.symbol}-{ev.trade_id}"
+    common = {
+        "id": trade_id,
+        "price": cny(ev.price_fen),
+        "quantity": tonnes(ev.quantity_kg),
+        "taker_side": taker_sides.get((ev.symbol, ev.trade_id)),
+        "time": iso_time(ev.ts_us),
+        "seq": ev.seq,
+    }
+    buyer = core.registry.account(ev.buyer_account_id)
+    seller = core.registry.account(ev.seller_account_id)
+    regulator = dict(
+        common,
+        symbol=ev.symbol,
+        cash=cny(ev.cash_fen),
+        buyer=party(ev.buyer_account_id, buyer.name, buyer.city_code or None),
+        seller=party(ev.seller_account_id, seller.name, seller.city_code or None),
+    )
+    msgs = [
+        (REGULATOR, {"type": "trade", "symbol": ev.symbol, "core_seq": ev.seq, "data": regulator})
+    ]
+    for account_id, side, order_id, fee in (
+        (ev.buyer_account_id, "buy", ev.buyer_order_id, ev.buyer_fee_fen),
+        (ev.seller_account_id, "sell", ev.seller_order_id, ev.seller_fee_fen),
+    ):
+        fill = dict(
+            common,
+            symbol=ev.symbol,
+            order_id=str(order_id),
+            side=side,
+            cash=cny(ev.cash_fen),
+            fee=cny(fee),
+        )
+        msgs.append(
+            (
+                PRIVATE + account_id,
+                {"type": "fill", "symbol": ev.symbol, "core_seq": ev.seq, "data": fill},
+            )
+        )
+    return msgs
+
+
+def _alert_msg(alert: dict) -> dict:
+    return {
+        "type": "alert",
+        "symbol": alert["symbol"],
+        "core_seq": alert["seq"],
+        "data": {
+            "kind": alert["kind"],
+            "symbol": alert["symbol"],
+            "account_id": alert["account_id"],
+            "detail": alert["detail"],
+            "time": iso_time(alert["ts_us"]),
+            "seq": alert["seq"],
+        },
+    }

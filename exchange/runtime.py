@@ -1,0 +1,89 @@
+"""Starting the core: migrate, recover (snapshot + journal), make sure the
+system accounts have rows, and create the first logins."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import Engine, insert, select
+
+from exchange import snapshots
+from exchange.config import Settings
+from exchange.core.state import Core
+from exchange.core.surveillance import Thresholds
+from exchange.db import models as m
+from exchange.journal import Journal
+
+log = logging.getLogger(__name__)
+LOGIN_ROLES = frozenset({"enterprise", "city_bureau", "province", "operator"})
+
+
+class StateMismatch(RuntimeError):
+    pass
+
+
+def thresholds(settings: Settings) -> Thresholds:
+    return Thresholds(
+        price_move_bps=settings.price_move_alert_bps,
+        concentration_bps=settings.concentration_alert_bps,
+        cancel_ratio_min_orders=settings.order_cancel_ratio_alert,
+    )
+
+
+def new_core(settings: Settings) -> Core:
+    return Core(fee_bps=settings.fee_bps, stp=settings.stp_mode, thresholds=thresholds(settings))
+
+
+def replay(
+    db: Engine,
+    settings: Settings,
+    *,
+    use_snapshot: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> Core:
+    """The core as the durable journal leaves it: the newest snapshot (its hash
+    checked) plus every entry after it, applied in order."""
+    core = None
+    if use_snapshot:
+        snap = snapshots.latest(db)
+        if snap is not None:
+            if hashlib.sha256(snap.data).hexdigest() != snap.state_hash:
+                raise StateMismatch(f"snapshot at seq {snap.seq} does not match its hash")
+            core = Core.restore(snap.data, stp=settings.stp_mode, thresholds=thresholds(settings))
+    if core is None:
+        core = new_core(settings)
+    journal = Journal(db)
+    for n, entry in enumerate(journal.read(after_seq=core.last_seq), start=1):
+        core.apply(entry.seq, entry.ts_us, entry.payload)
+        if progress is not None and n % 10_000 == 0:
+            progress(n)
+    return core
+
+
+def ensure_system_accounts(db: Engine, core: Core) -> None:
+    """FEES, RESERVE and the city pools exist from genesis in the registry; give
+    them read-model rows so postings can refer to them."""
+    a = m.Account.__table__
+    with db.begin() as conn:
+        have = {r.id for r in conn.execute(select(a.c.id))}
+        rows = [
+            {
+                "id": acc.account_id,
+                "name": acc.name,
+                "role": "system",
+                "city_code": acc.city_code or None,
+                "last_seq": 0,
+            }
+            for acc in core.registry.accounts()
+            if str(acc.role) not in LOGIN_ROLES and acc.account_id not in have
+        ]
+        if rows:
+            conn.execute(insert(a), rows)
+
+
+def has_credentials(db: Engine) -> bool:
+    c = m.Credential.__table__
+    with db.connect() as conn:
+        return conn.execute(select(c.c.username).limit(1)).first() is not None

@@ -1,0 +1,65 @@
+"""Decimal strings on the wire, integers inside.
+
+Quantities travel as tonnes with up to 3 decimals (integer kilograms inside),
+prices and cash as CNY with up to 2 decimals (integer fen inside). Parsing is
+strict: digits, one optional point, no sign, no exponent, no NaN.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DECIMAL = re.compile(r"^(\d{1,15})(?:\.(\d*))?$")
+
+
+class UnitError(ValueError):
+    pass
+
+
+def _parse(text: str, scale: int, what: str) -> int:
+    if not isinstance(text, str):
+        raise UnitError(f"{what} must be a decimal string")
+    match = _DECIMAL.match(text)
+    if match is None:
+        raise UnitError(f"{what} must be a plain decimal string like '12.5', got {text!r}")
+    whole, frac = match.group(1), match.group(2) or ""
+    if len(frac) > scale:
+        raise UnitError(f"{what} has more than {scale} decimals: {text!r}")
+    return int(whole) * 10**scale + int(frac.ljust(scale, "0") or 0)
+
+
+def parse_tonnes(text: str, what: str = "quantity") -> int:
+    """'12.5' -> 12500 kg."""
+    return _parse(text, 3, what)
+
+
+def parse_cny(text: str, what: str = "price") -> int:
+    """'3456.7' -> 345670 fen."""
+    return _parse(text, 2, what)
+
+
+def _format(value: int, scale: int) -> str:
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 10**scale)
+    return f"{sign}{whole}.{frac:0{scale}d}"
+
+
+def tonnes(kg: int | None) -> str | None:
+    return None if kg is None else _format(kg, 3)
+
+
+def cny(fen: int | None) -> str | None:
+    return None if fen is None else _format(fen, 2)
+
+
+def iso_time(ts_us: int | None) -> str | None:
+    if ts_us is None:
+        return None
+    stamp = _EPOCH + timedelta(microseconds=ts_us)
+    return stamp.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def round_half_up_div(numerator: int, denominator: int) -> int:
+    return (2 * numerator + denominator) // (2 * denominator)

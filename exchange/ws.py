@@ -1,0 +1,158 @@
+"""WebSocket feeds: /ws/market (public), /ws/private (enterprise), /ws/regulator (province).
+
+Every message is `{"type", "seq", "symbol"?, "data"}` where `seq` counts 1, 2, 3...
+per connection without gaps. The feed subscribes to the bus BEFORE it reads the
+book snapshot, then drops bus messages the snapshot already contains (core seq
+not after the snapshot's), so nothing falls between snapshot and deltas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from exchange.api.deps import caller_for_token
+from exchange.api.routes.market import book_snapshot
+from exchange.feeds import MARKET, PRIVATE, REGULATOR
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+AUTH_TIMEOUT_S = 5.0
+MAX_SYMBOLS = 20
+SNAPSHOT_DEPTH = 50
+
+
+class _Feed:
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.seq = 0
+
+    async def send(self, type_: str, data: dict, symbol: str | None = None) -> None:
+        self.seq += 1
+        msg = {"type": type_, "seq": self.seq, "data": data}
+        if symbol is not None:
+            msg["symbol"] = symbol
+        await self.ws.send_text(json.dumps(msg, separators=(",", ":")))
+
+
+async def _pump(feed: _Feed, subscription, after_seq: dict[str, int] | None = None) -> None:
+    async for _channel, msg in subscription:
+        symbol = msg.get("symbol")
+        if after_seq is not None and msg["core_seq"] <= after_seq.get(symbol, 0):
+            continue
+        await feed.send(msg["type"], msg["data"], symbol)
+
+
+async def _watch_client(ws: WebSocket) -> None:
+    """Read and discard what the client sends, so a close is noticed."""
+    while True:
+        await ws.receive_text()
+
+
+async def _serve(ws: WebSocket, feed: _Feed, subscription, after_seq=None) -> None:
+    pump = asyncio.create_task(_pump(feed, subscription, after_seq))
+    watch = asyncio.create_task(_watch_client(ws))
+    try:
+        done, _ = await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            exc = task.exception()
+            if exc and not isinstance(exc, WebSocketDisconnect):
+                log.info("feed ended: %r", exc)
+    finally:
+        for task in (pump, watch):
+            task.cancel()
+        await subscription.aclose()
+        if ws.application_state != WebSocketState.DISCONNECTED:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+
+@router.websocket("/ws/market")
+async def market_feed(ws: WebSocket) -> None:
+    app = ws.app
+    raw = ws.query_params.get("symbols", "")
+    symbols = [s for s in dict.fromkeys(x.strip() for x in raw.split(",")) if s][:MAX_SYMBOLS]
+    await ws.accept()
+    if not symbols:
+        await ws.close(code=4400, reason="give ?symbols=NOX-2025,...")
+        return
+    subscription = app.state.bus.subscribe([MARKET + s for s in symbols])
+    await subscription.ready()
+    feed = _Feed(ws)
+    after: dict[str, int] = {}
+
+    def snapshots() -> list[dict]:
+        out = []
+        with app.state.db.connect() as conn, conn.begin():
+            for symbol in symbols:
+                out.append(book_snapshot(conn, symbol, SNAPSHOT_DEPTH))
+        return out
+
+    try:
+        books = await asyncio.to_thread(snapshots)
+    except Exception:
+        await subscription.aclose()
+        await ws.close(code=4404, reason="unknown symbol")
+        return
+    for book in books:
+        after[book["symbol"]] = book["seq"]
+        await feed.send(
+            "book",
+            {"snapshot": True, "book_seq": book["seq"], "bids": book["bids"], "asks": book["asks"]},
+            book["symbol"],
+        )
+    await _serve(ws, feed, subscription, after)
+
+
+async def _authenticate(ws: WebSocket, roles: tuple[str, ...]):
+    await ws.accept()
+    try:
+        text = await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S)
+        msg = json.loads(text)
+        token = msg.get("token") if msg.get("type") == "auth" else None
+    except (TimeoutError, ValueError, AttributeError):
+        token = None
+    except WebSocketDisconnect:
+        return None
+    caller = await asyncio.to_thread(caller_for_token, ws.app, token) if token else None
+    if caller is None:
+        await ws.close(code=4401, reason="authenticate with {type: auth, token} first")
+        return None
+    if caller.role not in roles:
+        await ws.close(code=4403, reason="this feed is not for your role")
+        return None
+    await ws.send_text(
+        json.dumps(
+            {
+                "type": "auth_ok",
+                "seq": 0,
+                "data": {"account_id": caller.account_id, "role": caller.role},
+            }
+        )
+    )
+    return caller
+
+
+@router.websocket("/ws/private")
+async def private_feed(ws: WebSocket) -> None:
+    caller = await _authenticate(ws, ("enterprise",))
+    if caller is None:
+        return
+    subscription = ws.app.state.bus.subscribe([PRIVATE + caller.account_id])
+    await subscription.ready()
+    await _serve(ws, _Feed(ws), subscription)
+
+
+@router.websocket("/ws/regulator")
+async def regulator_feed(ws: WebSocket) -> None:
+    caller = await _authenticate(ws, ("province",))
+    if caller is None:
+        return
+    subscription = ws.app.state.bus.subscribe([REGULATOR])
+    await subscription.ready()
+    await _serve(ws, _Feed(ws), subscription)
