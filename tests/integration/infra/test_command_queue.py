@@ -1,0 +1,119 @@
+"""Command queues: gateways submit and wait, the one core drains batches and replies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from exchange.bus import CommandTimeout, InProcessCommandQueue, RedisCommandQueue
+
+
+@pytest.fixture(params=["inprocess", "redis"])
+async def make_queues(request):
+    """make(n) -> n gateway-side queues plus the core side, all on one backend."""
+    created = []
+
+    def make(gateways: int = 1):
+        if request.param == "inprocess":
+            shared = InProcessCommandQueue()
+            created.append(shared)
+            return [shared] * gateways, shared
+        url = request.getfixturevalue("redis_url")
+        prefix = request.getfixturevalue("redis_prefix")
+        queues = [RedisCommandQueue(url, prefix=prefix) for _ in range(gateways + 1)]
+        created.extend(queues)
+        return queues[:-1], queues[-1]
+
+    yield make
+    for queue in created:
+        await queue.aclose()
+
+
+@contextlib.asynccontextmanager
+async def running_core(core, batches: list[int] | None = None, max_n: int = 512):
+    """A stand-in core: answers each command with what it received and its batch size."""
+
+    async def loop():
+        while True:
+            batch = await core.next_batch(max_n, timeout=0.2)
+            if batches is not None and batch:
+                batches.append(len(batch))
+            await core.reply_many(
+                [(handle, {"echo": command, "batch": len(batch)}) for handle, command in batch]
+            )
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_each_submitter_gets_the_reply_to_its_own_command(make_queues):
+    (gateway,), core = make_queues()
+    async with running_core(core):
+        commands = [{"type": "place_order", "n": i, "city": "佛山"} for i in range(100)]
+        replies = await asyncio.gather(*(gateway.submit(c, timeout=5) for c in commands))
+    assert [r["echo"] for r in replies] == commands
+
+
+async def test_replies_go_back_to_the_gateway_that_asked(make_queues):
+    gateways, core = make_queues(gateways=3)
+    async with running_core(core):
+        replies = await asyncio.gather(
+            *(
+                g.submit({"from": i, "k": k}, timeout=5)
+                for i, g in enumerate(gateways)
+                for k in range(5)
+            )
+        )
+    asked = [{"from": i, "k": k} for i in range(3) for k in range(5)]
+    assert [r["echo"] for r in replies] == asked
+
+
+async def test_concurrent_commands_are_drained_in_batches(make_queues):
+    (gateway,), core = make_queues()
+    batches: list[int] = []
+    submissions = [asyncio.create_task(gateway.submit({"n": i}, timeout=5)) for i in range(40)]
+    await asyncio.sleep(0.3)  # let all of them queue up before the core starts
+    async with running_core(core, batches, max_n=16):
+        await asyncio.gather(*submissions)
+    assert sum(batches) == 40
+    assert max(batches) == 16
+    assert len(batches) <= 4
+
+
+async def test_commands_are_taken_first_in_first_out(make_queues):
+    (gateway,), core = make_queues()
+    submissions = []
+    for i in range(10):
+        submissions.append(asyncio.create_task(gateway.submit({"n": i}, timeout=5)))
+        await asyncio.sleep(0.01)  # each lands before the next is sent
+    taken = []
+    while len(taken) < 10:
+        taken.extend(await core.next_batch(3, timeout=1))
+    assert [command["n"] for _handle, command in taken] == list(range(10))
+    await core.reply_many([(h, {"ok": True}) for h, _c in taken])
+    assert await asyncio.gather(*submissions) == [{"ok": True}] * 10
+
+
+async def test_next_batch_returns_nothing_after_its_timeout(make_queues):
+    _gateways, core = make_queues()
+    async with asyncio.timeout(3):
+        assert await core.next_batch(10, timeout=0.1) == []
+
+
+async def test_submit_times_out_when_the_core_does_not_answer(make_queues):
+    (gateway,), core = make_queues()
+    with pytest.raises(CommandTimeout):
+        await gateway.submit({"n": 1}, timeout=0.2)
+    # A late reply to the abandoned command is harmless, and the next one still works.
+    late = await core.next_batch(10, timeout=1)
+    assert [c for _h, c in late] == [{"n": 1}]
+    await core.reply_many([(h, {"late": True}) for h, _c in late])
+    async with running_core(core):
+        assert (await gateway.submit({"n": 2}, timeout=5))["echo"] == {"n": 2}

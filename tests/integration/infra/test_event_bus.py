@@ -1,0 +1,158 @@
+"""Event buses: fan-out, order, slow subscribers cut off, replay; in-process and Redis alike."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from exchange.bus import InProcessBus, RedisBus, SubscriberDropped
+
+
+@pytest.fixture(params=["inprocess", "redis"])
+async def make_bus(request):
+    """A factory of buses on one backend; closes them afterwards."""
+    created = []
+
+    def make(**options):
+        if request.param == "inprocess":
+            bus = InProcessBus(**options)
+        else:
+            url = request.getfixturevalue("redis_url")
+            bus = RedisBus(url, prefix=request.getfixturevalue("redis_prefix"), **options)
+        created.append(bus)
+        return bus
+
+    yield make
+    for bus in created:
+        await bus.aclose()
+
+
+async def _take(sub, n, timeout=5.0):
+    got = []
+    async with asyncio.timeout(timeout):
+        async for item in sub:
+            got.append(item)
+            if len(got) == n:
+                return got
+    return got
+
+
+async def test_every_subscriber_of_a_channel_gets_every_message_in_order(make_bus):
+    bus = make_bus()
+    async with bus.subscribe(["a"]) as one, bus.subscribe(["a"]) as two, bus.subscribe(["b"]):
+        await bus.publish_many([("a", {"n": i}) for i in range(50)])
+        expected = [("a", {"n": i}) for i in range(50)]
+        assert await _take(one, 50) == expected
+        assert await _take(two, 50) == expected
+
+
+async def test_a_subscriber_sees_only_its_channels_in_publication_order(make_bus):
+    bus = make_bus()
+    messages = [("a", {"n": 1}), ("b", {"n": 2}), ("c", {"n": 3}), ("a", {"n": 4})]
+    async with bus.subscribe(["a", "b"]) as sub:
+        await bus.publish_many(messages[:2])
+        await bus.publish("c", {"n": 3})
+        await bus.publish("a", {"n": 4})
+        assert await _take(sub, 3) == [messages[0], messages[1], messages[3]]
+
+
+async def test_a_slow_subscriber_is_cut_off_without_slowing_the_publisher(make_bus):
+    bus = make_bus(max_queue=8)
+    async with bus.subscribe(["a"]) as slow, bus.subscribe(["a"]) as fast:
+        received = []
+
+        async def keep_up():
+            async for _channel, message in fast:
+                received.append(message["n"])
+                if message["n"] == 29:
+                    return
+
+        reader = asyncio.create_task(keep_up())
+        for n in range(30):
+            async with asyncio.timeout(1):  # publishing never waits for a subscriber
+                await bus.publish("a", {"n": n})
+            await asyncio.sleep(0.005)
+        await asyncio.wait_for(reader, 5)
+        assert received == list(range(30))
+        async with asyncio.timeout(5):
+            while not slow.dropped:
+                await asyncio.sleep(0.01)
+        # What it missed is gone; every read says so, until it resubscribes.
+        for _ in range(2):
+            with pytest.raises(SubscriberDropped):
+                await slow.__anext__()
+        assert bus.subscriber_count("a") == 1
+
+
+async def test_closing_a_subscription_ends_its_iteration_and_unregisters_it(make_bus):
+    bus = make_bus()
+    sub = bus.subscribe(["a"])
+    await sub.start()
+    assert bus.subscriber_count("a") == 1
+    await sub.close()
+    assert bus.subscriber_count("a") == 0
+    assert [item async for item in sub] == []
+    await bus.publish("a", {"n": 1})  # nobody listening: not an error
+
+
+async def test_history_replays_a_channel_after_a_given_id(make_bus):
+    bus = make_bus()
+    await bus.publish_many([("a", {"n": i}) for i in range(5)] + [("b", {"n": 99})])
+    everything = await bus.history("a")
+    assert [m for _id, m in everything] == [{"n": i} for i in range(5)]
+    later = await bus.history("a", after=everything[1][0])
+    assert [m for _id, m in later] == [{"n": 2}, {"n": 3}, {"n": 4}]
+    assert await bus.history("a", count=2) == everything[:2]
+
+
+async def test_redis_bus_delivers_from_one_process_to_another(redis_url, redis_prefix):
+    core = RedisBus(redis_url, prefix=redis_prefix)
+    gateway = RedisBus(redis_url, prefix=redis_prefix)
+    try:
+        async with gateway.subscribe(["trades.NOX-2025"]) as sub:
+            await core.publish_many(
+                [("trades.NOX-2025", {"id": f"NOX-2025-{i}", "city": "深圳"}) for i in range(3)]
+            )
+            got = await _take(sub, 3)
+        assert [m["id"] for _c, m in got] == ["NOX-2025-0", "NOX-2025-1", "NOX-2025-2"]
+    finally:
+        await core.aclose()
+        await gateway.aclose()
+
+
+async def test_redis_streams_are_capped(redis_url, redis_prefix):
+    import redis.asyncio as aioredis
+
+    bus = RedisBus(redis_url, prefix=redis_prefix, stream_maxlen=50)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        for start in range(0, 2000, 200):
+            await bus.publish_many([("a", {"n": i}) for i in range(start, start + 200)])
+        length = await client.xlen(f"{redis_prefix}:stream:a")
+        # Approximate trimming removes whole nodes (about 100 entries) at a time.
+        assert 50 <= length <= 250
+    finally:
+        await bus.aclose()
+        await client.aclose()
+
+
+async def test_redis_reader_failure_cuts_off_every_subscriber(redis_url, redis_prefix):
+    bus = RedisBus(redis_url, prefix=redis_prefix)
+    try:
+        sub = bus.subscribe(["a"])
+        await sub.start()
+
+        async def broken(*_args, **_kwargs):
+            raise ConnectionError("connection reset")
+
+        bus._pubsub.get_message = broken
+        with pytest.raises(SubscriberDropped):
+            async with asyncio.timeout(5):
+                await sub.__anext__()
+        # A new subscription after the failure works on a fresh connection.
+        async with bus.subscribe(["a"]) as again:
+            await bus.publish("a", {"n": 1})
+            assert await _take(again, 1) == [("a", {"n": 1})]
+    finally:
+        await bus.aclose()
