@@ -71,12 +71,16 @@ class Subscription:
             self._state = "open"
             await self._bus._attach(self)
 
+    ready = start
+
     async def close(self) -> None:
         if self._state == "open":
             self._state = "closed"
             await self._bus._detach(self)
             self._push(_CLOSED)
         self._state = "closed"
+
+    aclose = close
 
     async def __aenter__(self) -> Subscription:
         await self.start()
@@ -137,8 +141,14 @@ class EventBus(ABC):
     async def publish(self, channel: str, message: Message) -> None:
         await self.publish_many([(channel, message)])
 
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Check the connection at start-up rather than at the first message."""
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         pass
+
+    async def close(self) -> None:
+        await self.aclose()
 
 
 class _FanOutBus(EventBus):
@@ -242,6 +252,9 @@ class RedisBus(_FanOutBus):
         self._reader: asyncio.Task | None = None
         self._confirmations: dict[str, asyncio.Future] = {}
         self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        await self._redis.ping()
 
     def _live(self, channel: str) -> str:
         return f"{self._prefix}:ev:{channel}"
@@ -357,9 +370,12 @@ class CommandQueue(ABC):
 
     @abstractmethod
     async def next_batch(
-        self, max_n: int, timeout: float | None = None
+        self, max_n: int, timeout: float | None = 1.0
     ) -> list[tuple[Any, Message]]:
         """Wait for at least one command (or `timeout` seconds, then []), take up to `max_n`.
+
+        `timeout=None` waits for ever; the default returns now and then so that a
+        loop can notice it was asked to stop.
 
         Returns (reply handle, command) pairs in arrival order.
         """
@@ -370,8 +386,14 @@ class CommandQueue(ABC):
     async def reply(self, handle: Any, result: Message) -> None:
         await self.reply_many([(handle, result)])
 
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Check the connection at start-up rather than at the first command."""
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         pass
+
+    async def close(self) -> None:
+        await self.aclose()
 
 
 class InProcessCommandQueue(CommandQueue):
@@ -389,7 +411,7 @@ class InProcessCommandQueue(CommandQueue):
             raise CommandTimeout("the core did not answer in time") from None
 
     async def next_batch(
-        self, max_n: int, timeout: float | None = None
+        self, max_n: int, timeout: float | None = 1.0
     ) -> list[tuple[Any, Message]]:
         try:
             first = await asyncio.wait_for(self._queue.get(), timeout)
@@ -432,6 +454,9 @@ class RedisCommandQueue(CommandQueue):
         self._waiting: dict[str, asyncio.Future] = {}
         self._dispatcher: asyncio.Task | None = None
 
+    async def start(self) -> None:
+        await self._redis.ping()
+
     async def submit(self, command: Message, timeout: float | None = None) -> Message:
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = asyncio.create_task(self._dispatch_replies())
@@ -467,7 +492,7 @@ class RedisCommandQueue(CommandQueue):
                 future.set_result(reply["result"])
 
     async def next_batch(
-        self, max_n: int, timeout: float | None = None
+        self, max_n: int, timeout: float | None = 1.0
     ) -> list[tuple[Any, Message]]:
         # BRPOP's timeout 0 means "forever"; a sub-millisecond wait would round to it.
         block = 0 if timeout is None else max(timeout, 0.001)
@@ -500,3 +525,29 @@ class RedisCommandQueue(CommandQueue):
                 await self._dispatcher
             self._dispatcher = None
         await self._redis.aclose()
+
+
+# --- wiring ----------------------------------------------------------------------------------
+
+
+def make_bus(settings: Any) -> EventBus:
+    """Redis when EMX_REDIS_URL is set, else in-process."""
+    if settings.redis_url:
+        return RedisBus(settings.redis_url, prefix=settings.redis_prefix)
+    return InProcessBus()
+
+
+def make_command_queue(settings: Any, role: str = "gateway") -> CommandQueue:
+    """The command channel. In-process, gateway and core must share ONE instance.
+
+    `role` ("gateway" or "core") only matters to Redis: each gateway instance
+    gets its own reply list; a core instance only takes commands and replies.
+    """
+    if role not in ("gateway", "core"):
+        raise ValueError(f"role must be 'gateway' or 'core', not {role!r}")
+    timeout = settings.command_timeout_s
+    if settings.redis_url:
+        return RedisCommandQueue(
+            settings.redis_url, prefix=settings.redis_prefix, default_timeout=timeout
+        )
+    return InProcessCommandQueue(default_timeout=timeout)

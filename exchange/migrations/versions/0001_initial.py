@@ -493,33 +493,6 @@ def upgrade() -> None:
     )
     index(t, "seq")
 
-    # Live market data kept by the core for the gateways (exchange/db/market.py).
-    t = "book_levels"
-    op.create_table(
-        t,
-        txt("symbol"),
-        txt("side"),
-        sa.Column("price_fen", sa.BigInteger(), autoincrement=False, nullable=False),
-        big("quantity_kg"),
-        big("last_seq"),
-        pk(t, "symbol", "side", "price_fen"),
-    )
-
-    t = "market_sessions"
-    op.create_table(
-        t,
-        txt("symbol"),
-        big("prev_close_fen"),
-        big("session_start_seq"),
-        big("book_seq"),
-        *(big(c, nullable=True) for c in ("open_fen", "high_fen", "low_fen", "last_fen")),
-        big("volume_kg"),
-        big("value"),
-        big("trade_count"),
-        big("last_seq"),
-        pk(t, "symbol"),
-    )
-
     t = "meta"
     op.create_table(t, txt("key"), txt("value"), pk(t, "key"))
 
@@ -527,8 +500,6 @@ def upgrade() -> None:
 # Children before parents, so foreign keys never block a drop.
 TABLES_IN_DROP_ORDER = (
     "meta",
-    "market_sessions",
-    "book_levels",
     "alerts",
     "candles",
     "reallocations",

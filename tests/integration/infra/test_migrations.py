@@ -9,12 +9,24 @@ from alembic.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 
 from exchange.db.engine import make_engine
-from exchange.db.migrate import all_metadata, current_revision, downgrade, upgrade
+from exchange.db.migrate import (
+    alembic_config,
+    all_metadata,
+    current_revision,
+    downgrade,
+    upgrade,
+)
+
+
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def test_upgrade_reaches_head_and_matches_the_models(database_url):
     upgrade(database_url)
-    assert current_revision(database_url) == "0001"
+    assert current_revision(database_url) == _head()
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
