@@ -17,7 +17,7 @@ from exchange import auth
 from exchange import commands as k
 from exchange.api import errors
 from exchange.api.routes import accounts, ledger, market, orders, registry
-from exchange.bus import make_bus, make_command_queue
+from exchange.bus import InProcessBus, InProcessCommandQueue, RedisBus, RedisCommandQueue
 from exchange.config import Settings, require_bootstrap_passwords
 from exchange.db import migrate
 from exchange.db.engine import make_engine
@@ -27,6 +27,22 @@ from exchange.ws import router as ws_router
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def make_bus(settings: Settings):
+    if settings.redis_url:
+        return RedisBus(settings.redis_url, prefix=settings.redis_prefix)
+    return InProcessBus()
+
+
+def make_command_queue(settings: Settings):
+    if settings.redis_url:
+        return RedisCommandQueue(
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            default_timeout=settings.command_timeout_s,
+        )
+    return InProcessCommandQueue(default_timeout=settings.command_timeout_s)
 
 
 class CoreRunner:
@@ -97,18 +113,12 @@ def create_app(
         await asyncio.to_thread(migrate.upgrade, db)
         app.state.db = db
         app.state.bus = make_bus(settings)
-        app.state.commands = make_command_queue(settings, role="gateway")
-        await app.state.bus.start()
-        await app.state.commands.start()
+        app.state.commands = make_command_queue(settings)
         runner = None
         if run_core:
-            core_queue = (
-                app.state.commands
-                if not settings.redis_url
-                else make_command_queue(settings, role="core")
-            )
-            if core_queue is not app.state.commands:
-                await core_queue.start()
+            # In production the core drains the shared Redis list; a queue object of
+            # its own keeps its blocking reads off the gateway's connection.
+            core_queue = make_command_queue(settings) if settings.redis_url else app.state.commands
             runner = CoreRunner(settings, db, app.state.bus, core_queue)
             runner.start()
             await bootstrap_logins(app, demo)
@@ -130,8 +140,8 @@ def create_app(
                     await traders
             if runner is not None:
                 await runner.stop()
-            await app.state.commands.close()
-            await app.state.bus.close()
+            await app.state.commands.aclose()
+            await app.state.bus.aclose()
             db.dispose()
 
     app = FastAPI(

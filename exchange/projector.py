@@ -57,19 +57,6 @@ def _upsert(conn: Connection, table: Table, rows: list[dict], keys: list[str]) -
     conn.execute(stmt, rows)
 
 
-def _increment(conn: Connection, table: Table, rows: list[dict], keys: list[str]) -> None:
-    if not rows:
-        return
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    stmt = dialect.insert(table)
-    set_ = {}
-    for c in rows[0]:
-        if c in keys:
-            continue
-        set_[c] = stmt.excluded[c] if c == "last_seq" else table.c[c] + stmt.excluded[c]
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=set_), rows)
-
-
 class Projector:
     def __init__(self) -> None:
         # current candles, so each trade updates them without reading the table
@@ -414,7 +401,22 @@ class Projector:
             conn.execute(insert(m.ProjectSource.__table__), p.project_sources)
         if p.ledger_movements:
             conn.execute(insert(m.LedgerMovement.__table__), p.ledger_movements)
-        _increment(conn, m.LedgerRow.__table__, list(p.ledger.values()), ["city_code", "symbol"])
+        # absolute totals from the registry: a delta upsert would trip the CHECKs on insert
+        ledger_rows = []
+        for (city, symbol), row in p.ledger.items():
+            now = core.registry.ledger_row(city, symbol)
+            ledger_rows.append(
+                {
+                    "city_code": city,
+                    "symbol": symbol,
+                    "added_kg": now.added,
+                    "used_kg": now.used,
+                    "transferred_in_kg": now.transferred_in,
+                    "transferred_out_kg": now.transferred_out,
+                    "last_seq": row["last_seq"],
+                }
+            )
+        _upsert(conn, m.LedgerRow.__table__, ledger_rows, ["city_code", "symbol"])
         _upsert(conn, m.CityFloor.__table__, list(p.floors.values()), ["city_code", "symbol"])
         if p.reallocations_new:
             conn.execute(insert(m.Reallocation.__table__), p.reallocations_new)

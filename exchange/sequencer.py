@@ -124,8 +124,9 @@ class Sequencer:
                 for handle, _ in failed:
                     await self.queue.reply(handle, _unavailable())
                 return
-        for handle, out in zip(handles, outcomes, strict=True):
-            await self.queue.reply(handle, reply_for(out).to_dict())
+        await self.queue.reply_many(
+            [(h, reply_for(out).to_dict()) for h, out in zip(handles, outcomes, strict=True)]
+        )
         if failed:
             self.core = self._recover()
             for handle, _ in failed:

@@ -66,7 +66,7 @@ async def _serve(ws: WebSocket, feed: _Feed, subscription, after_seq=None) -> No
     finally:
         for task in (pump, watch):
             task.cancel()
-        await subscription.aclose()
+        await subscription.close()
         if ws.application_state != WebSocketState.DISCONNECTED:
             with contextlib.suppress(Exception):
                 await ws.close()
@@ -82,7 +82,7 @@ async def market_feed(ws: WebSocket) -> None:
         await ws.close(code=4400, reason="give ?symbols=NOX-2025,...")
         return
     subscription = app.state.bus.subscribe([MARKET + s for s in symbols])
-    await subscription.ready()
+    await subscription.start()
     feed = _Feed(ws)
     after: dict[str, int] = {}
 
@@ -96,7 +96,7 @@ async def market_feed(ws: WebSocket) -> None:
     try:
         books = await asyncio.to_thread(snapshots)
     except Exception:
-        await subscription.aclose()
+        await subscription.close()
         await ws.close(code=4404, reason="unknown symbol")
         return
     for book in books:
@@ -144,7 +144,7 @@ async def private_feed(ws: WebSocket) -> None:
     if caller is None:
         return
     subscription = ws.app.state.bus.subscribe([PRIVATE + caller.account_id])
-    await subscription.ready()
+    await subscription.start()
     await _serve(ws, _Feed(ws), subscription)
 
 
@@ -154,5 +154,5 @@ async def regulator_feed(ws: WebSocket) -> None:
     if caller is None:
         return
     subscription = ws.app.state.bus.subscribe([REGULATOR])
-    await subscription.ready()
+    await subscription.start()
     await _serve(ws, _Feed(ws), subscription)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from typing import Annotated
@@ -10,7 +9,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine, select
 
+from exchange import auth
 from exchange.api.errors import ApiError
+from exchange.bus import CommandTimeout
 from exchange.db import models as m
 
 TOKEN_CACHE_SECONDS = 30
@@ -47,7 +48,7 @@ def _bearer(request: Request) -> str:
 
 def caller_for_token(app, token: str) -> Caller | None:
     """Resolve a token (cached briefly: every request would otherwise read the table)."""
-    token_hash = hashlib.sha256(token.encode()).hexdigest()
+    token_hash = auth.token_hash(token)
     cache: dict = app.state.token_cache
     now = time.monotonic()
     hit = cache.get(token_hash)
@@ -105,7 +106,10 @@ Regulator = Annotated[Caller, require("province", "city_bureau")]
 
 async def submit(request: Request, command: dict) -> dict:
     """Send a command to the core and return its reply; a refusal becomes an ApiError."""
-    reply = await request.app.state.commands.submit(command)
+    try:
+        reply = await request.app.state.commands.submit(command)
+    except CommandTimeout:
+        raise ApiError("timeout", "the core did not answer in time; retry", 503) from None
     if reply.get("error"):
         err = reply["error"]
         raise ApiError(err["code"], err["message"])
