@@ -383,6 +383,10 @@ class CommandQueue(ABC):
     @abstractmethod
     async def reply_many(self, replies: Sequence[tuple[Any, Message]]) -> None: ...
 
+    @abstractmethod
+    async def pending(self) -> int:
+        """Commands waiting for the core (queue depth, for monitoring)."""
+
     async def reply(self, handle: Any, result: Message) -> None:
         await self.reply_many([(handle, result)])
 
@@ -421,6 +425,9 @@ class InProcessCommandQueue(CommandQueue):
         while len(batch) < max_n and not self._queue.empty():
             batch.append(self._queue.get_nowait())
         return batch
+
+    async def pending(self) -> int:
+        return self._queue.qsize()
 
     async def reply_many(self, replies: Sequence[tuple[Any, Message]]) -> None:
         for future, result in replies:
@@ -504,6 +511,9 @@ class RedisCommandQueue(CommandQueue):
             raw.extend(await self._redis.rpop(self._commands_key, max_n - 1) or [])
         envelopes = [json.loads(r) for r in raw]
         return [((e["reply_to"], e["id"]), e["command"]) for e in envelopes]
+
+    async def pending(self) -> int:
+        return await self._redis.llen(self._commands_key)
 
     async def reply_many(self, replies: Sequence[tuple[Any, Message]]) -> None:
         if not replies:

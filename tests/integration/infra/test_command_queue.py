@@ -79,7 +79,9 @@ async def test_concurrent_commands_are_drained_in_batches(make_queues):
     (gateway,), core = make_queues()
     batches: list[int] = []
     submissions = [asyncio.create_task(gateway.submit({"n": i}, timeout=5)) for i in range(40)]
-    await asyncio.sleep(0.3)  # let all of them queue up before the core starts
+    async with asyncio.timeout(5):  # all of them queue up before the core starts
+        while await core.pending() < 40:
+            await asyncio.sleep(0.005)
     async with running_core(core, batches, max_n=16):
         await asyncio.gather(*submissions)
     assert sum(batches) == 40
@@ -92,7 +94,9 @@ async def test_commands_are_taken_first_in_first_out(make_queues):
     submissions = []
     for i in range(10):
         submissions.append(asyncio.create_task(gateway.submit({"n": i}, timeout=5)))
-        await asyncio.sleep(0.01)  # each lands before the next is sent
+        async with asyncio.timeout(5):  # each lands before the next is sent
+            while await core.pending() < i + 1:
+                await asyncio.sleep(0.002)
     taken = []
     while len(taken) < 10:
         taken.extend(await core.next_batch(3, timeout=1))

@@ -58,7 +58,7 @@ async def test_a_subscriber_sees_only_its_channels_in_publication_order(make_bus
 
 
 async def test_a_slow_subscriber_is_cut_off_without_slowing_the_publisher(make_bus):
-    bus = make_bus(max_queue=8)
+    bus = make_bus(max_queue=16)
     async with bus.subscribe(["a"]) as slow, bus.subscribe(["a"]) as fast:
         received = []
 
