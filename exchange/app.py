@@ -16,8 +16,8 @@ from fastapi.staticfiles import StaticFiles
 from exchange import auth
 from exchange import commands as k
 from exchange.api import errors
-from exchange.api.routes import accounts, ledger, market, orders, registry
-from exchange.bus import InProcessBus, InProcessCommandQueue, RedisBus, RedisCommandQueue
+from exchange.api.routes import accounts, admin, ledger, market, orders, registry
+from exchange.bus import make_bus, make_command_queue
 from exchange.config import Settings, require_bootstrap_passwords
 from exchange.db import migrate
 from exchange.db.engine import make_engine
@@ -27,22 +27,6 @@ from exchange.ws import router as ws_router
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-
-
-def make_bus(settings: Settings):
-    if settings.redis_url:
-        return RedisBus(settings.redis_url, prefix=settings.redis_prefix)
-    return InProcessBus()
-
-
-def make_command_queue(settings: Settings):
-    if settings.redis_url:
-        return RedisCommandQueue(
-            settings.redis_url,
-            prefix=settings.redis_prefix,
-            default_timeout=settings.command_timeout_s,
-        )
-    return InProcessCommandQueue(default_timeout=settings.command_timeout_s)
 
 
 class CoreRunner:
@@ -113,12 +97,21 @@ def create_app(
         await asyncio.to_thread(migrate.upgrade, db)
         app.state.db = db
         app.state.bus = make_bus(settings)
-        app.state.commands = make_command_queue(settings)
+        app.state.commands = make_command_queue(settings, role="gateway")
+        await app.state.bus.start()
+        await app.state.commands.start()
         runner = None
+        core_queue = None
         if run_core:
             # In production the core drains the shared Redis list; a queue object of
             # its own keeps its blocking reads off the gateway's connection.
-            core_queue = make_command_queue(settings) if settings.redis_url else app.state.commands
+            core_queue = (
+                make_command_queue(settings, role="core")
+                if settings.redis_url
+                else app.state.commands
+            )
+            if core_queue is not app.state.commands:
+                await core_queue.start()
             runner = CoreRunner(settings, db, app.state.bus, core_queue)
             runner.start()
             await bootstrap_logins(app, demo)
@@ -140,6 +133,8 @@ def create_app(
                     await traders
             if runner is not None:
                 await runner.stop()
+            if core_queue is not None and core_queue is not app.state.commands:
+                await core_queue.aclose()
             await app.state.commands.aclose()
             await app.state.bus.aclose()
             db.dispose()
@@ -155,7 +150,14 @@ def create_app(
     app.state.token_cache = {}
     app.state.dummy_hash = auth.hash_password("not-a-real-password")
     errors.install(app)
-    for r in (accounts.router, market.router, orders.router, registry.router, ledger.router):
+    for r in (
+        accounts.router,
+        market.router,
+        orders.router,
+        registry.router,
+        ledger.router,
+        admin.router,
+    ):
         app.include_router(r)
     app.include_router(ws_router)
 

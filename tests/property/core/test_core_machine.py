@@ -1,0 +1,168 @@
+"""Random command streams through the whole core (engine + registry + order
+records), checking after every step that nothing is created or lost."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from exchange.core.state import Core
+from tests.core_driver import SYMBOL, CoreDriver
+
+PRICES = st.integers(min_value=310_000, max_value=330_000).map(lambda p: p - p % 50)
+QUANTITIES = st.integers(min_value=1, max_value=40).map(lambda n: n * 250)
+
+
+class CoreMachine(RuleBasedStateMachine):
+    @initialize(fee_bps=st.sampled_from([0, 7, 25]))
+    def open_market(self, fee_bps):
+        self.d = CoreDriver(fee_bps=fee_bps)
+        self.d.list_nox(reference_fen=320_000, band_bps=500)
+        self.bureau = self.d.account("bureau", "city_bureau", "440100")
+        self.traders = [
+            self.d.account(f"t{i}", city=("440100", "440300", "441900")[i % 3]) for i in range(4)
+        ]
+        self.deposited = 0
+        self.withdrawn = 0
+        self.issued = 0
+        self.placed: list[int] = []
+        self.halted = False
+
+    @rule(who=st.integers(0, 3), fen=st.integers(1, 50_000_000))
+    def deposit(self, who, fen):
+        self.d.deposit(self.traders[who], fen)
+        self.deposited += fen
+
+    @rule(who=st.integers(0, 3), fen=st.integers(1, 20_000_000))
+    def withdraw(self, who, fen):
+        out = self.d.apply({"kind": "withdraw", "account_id": self.traders[who], "amount_fen": fen})
+        if out.error is None:
+            self.withdrawn += fen
+        else:
+            assert out.error[0] == "insufficient_cash"
+
+    @rule(who=st.integers(0, 3), kg=QUANTITIES)
+    def issue(self, who, kg):
+        trader = self.traders[who]
+        if self.d.core.registry.account(trader).city_code == "440100":
+            self.d.issue(trader, self.bureau, kg)
+            self.issued += kg
+
+    @rule(
+        who=st.integers(0, 3),
+        side=st.sampled_from(["buy", "sell"]),
+        price=PRICES,
+        kg=QUANTITIES,
+        tif=st.sampled_from(["GTC", "GTC", "DAY", "IOC", "FOK"]),
+        market=st.booleans(),
+    )
+    def place(self, who, side, price, kg, tif, market):
+        if market:
+            out = self.d.order(
+                self.traders[who], side, None, kg, tif=tif if tif in ("IOC", "FOK") else "IOC",
+                order_type="market",
+            )  # fmt: skip
+        else:
+            out = self.d.order(self.traders[who], side, price, kg, tif=tif)
+        if out.error is None:
+            self.placed.append(out.result["order_id"])
+        elif self.halted:
+            assert out.error[0] == "market_halted", out.error
+        else:
+            refusals = {"insufficient_cash", "insufficient_allowances", "price_outside_band"}
+            assert out.error[0] in refusals, out.error
+
+    @precondition(lambda self: self.placed)
+    @rule(pick=st.integers(0, 10_000))
+    def cancel(self, pick):
+        order_id = self.placed[pick % len(self.placed)]
+        rec = self.d.core.open_orders.get(order_id)
+        owner = rec.account_id if rec else self.traders[0]
+        out = self.d.apply({"kind": "cancel_order", "account_id": owner, "order_id": order_id})
+        assert (out.error is None) == (rec is not None)
+
+    @precondition(lambda self: self.placed)
+    @rule(pick=st.integers(0, 10_000), kg=st.none() | QUANTITIES, price=st.none() | PRICES)
+    def amend(self, pick, kg, price):
+        order_id = self.placed[pick % len(self.placed)]
+        rec = self.d.core.open_orders.get(order_id)
+        if rec is None or (kg is None and price is None):
+            return
+        self.d.apply(
+            {
+                "kind": "amend_order",
+                "account_id": rec.account_id,
+                "order_id": order_id,
+                "quantity_kg": kg,
+                "price_fen": price,
+            }
+        )
+
+    @rule()
+    def close_session(self):
+        self.d.ok({"kind": "close_session", "symbol": SYMBOL})
+
+    @rule(halt=st.booleans())
+    def halt_or_resume(self, halt):
+        self.d.ok({"kind": "halt" if halt else "resume", "symbol": SYMBOL})
+        self.halted = halt
+
+    @rule(who=st.integers(0, 3), need=QUANTITIES, use=QUANTITIES)
+    def use_for_a_project(self, who, need, use):
+        trader = self.traders[who]
+        project = self.d.ok(
+            {
+                "kind": "register_project",
+                "account_id": trader,
+                "name": "line",
+                "city_code": "440300",
+                "priority_category": "ordinary",
+                "symbol": SYMBOL,
+                "required_kg": need,
+                "eia_reference": "EIA",
+            }
+        )["project_id"]
+        out = self.d.apply(
+            {"kind": "allocate", "account_id": trader, "project_id": project, "quantity_kg": use}
+        )
+        if out.error:
+            assert out.error[0] in {"insufficient_allowances", "exceeds_project_requirement"}
+
+    @invariant()
+    def books_registry_and_records_agree(self):
+        core = self.d.core
+        core.engine.check_invariants()
+        core.registry.check_invariants()
+        book = core.engine.book(SYMBOL)
+        for order_id, rec in core.open_orders.items():
+            view = book.get_order(order_id)
+            assert view is not None, f"open record {order_id} is not in the book"
+            assert view.remaining_kg == rec.remaining_kg
+            assert rec.filled_kg + rec.remaining_kg == rec.quantity_kg
+
+    @invariant()
+    def cash_and_allowances_are_conserved(self):
+        reg = self.d.core.registry
+        accounts = [a.account_id for a in reg.accounts()]
+        cash = [reg.cash(a) for a in accounts]
+        assert all(avail >= 0 and locked >= 0 for avail, locked in cash)
+        assert sum(a + b for a, b in cash) == self.deposited - self.withdrawn
+        held = [reg.allowances(a, SYMBOL) for a in accounts]
+        assert all(min(h) >= 0 for h in held)
+        assert sum(sum(h) for h in held) == self.issued
+
+    def teardown(self):
+        if not hasattr(self, "d"):
+            return
+        assert self.d.replay().state_hash() == self.d.core.state_hash()
+        assert Core.restore(self.d.core.snapshot()).state_hash() == self.d.core.state_hash()
+
+
+CoreMachine.TestCase.settings = settings(
+    max_examples=60,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_core_machine = CoreMachine.TestCase
