@@ -90,8 +90,9 @@ class InstrumentIn(Body):
     symbol: StrictStr = Field(pattern=SYMBOL_PATTERN)
     pollutant: POLLUTANT
     vintage: int = Field(ge=2000, le=2100, strict=True)
-    tick_size: Price = "0.01"
-    lot_size: Tonnes = "0.001"
+    # validate_default: the defaults go through the same parsing as a value sent in the body
+    tick_size: Price = Field(default="0.01", validate_default=True)
+    lot_size: Tonnes = Field(default="0.001", validate_default=True)
     reference_price: Price
     price_band_pct: StrictStr = "10"
 
