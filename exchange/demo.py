@@ -85,7 +85,6 @@ async def load(app: FastAPI) -> None:
         console.print("[dim]demo data already loaded[/dim]")
         _print_logins(console)
         return
-    rng = random.Random(2024_08_01)
     password_hash = await asyncio.to_thread(auth.hash_password, DEMO_PASSWORD)
     province = _province_id(app)
     plan = _enterprise_plan()
@@ -105,113 +104,135 @@ async def load(app: FastAPI) -> None:
             },
         )
         progress.advance(task)
-        bureaus = {}
-        for city in CITIES:
-            result = await _submit(
-                app,
-                {
-                    "kind": k.OPEN_ACCOUNT,
-                    "username": f"bureau-{city.code}",
-                    "password_hash": password_hash,
-                    "name": f"{city.name_en} Ecology and Environment Bureau "
-                    f"({city.name_zh}生態環境局)",
-                    "role": "city_bureau",
-                    "city_code": city.code,
-                },
-            )
-            bureaus[city.code] = result["account_id"]
-            # each city's own pool starts with some verified quota
-            pool_kg = rng.randrange(20, 80) * 1000
-            claim = await _submit(
-                app,
-                {
-                    "kind": k.CLAIM_REDUCTION,
-                    "account_id": result["account_id"],
-                    "symbol": SYMBOL,
-                    "quantity_kg": pool_kg,
-                    "source_kind": "structure_upgrade",
-                    "description": f"{city.name_en}: closure of outdated capacity, 2024",
-                    "evidence": f"GD-EEB-{city.code}-2024-STRUCT",
-                },
-            )
-            await _submit(
-                app,
-                {
-                    "kind": k.VERIFY_REDUCTION,
-                    "account_id": province,
-                    "claim_id": claim["claim_id"],
-                    "decision": "approve",
-                    "approved_kg": pool_kg,
-                    "method": "periodic_check",
-                    "note": "verified against the 2024 structural adjustment list",
-                },
-            )
+
+        async def city_chain(city) -> None:
+            # one chain per city, all cities at once: the sequencer group-commits them
+            rng = random.Random(int(city.code))
+            bureau = await _open_bureau(app, city, password_hash, province, rng)
             progress.advance(task)
-        for i, (username, name, city_code) in enumerate(plan):
-            result = await _submit(
-                app,
-                {
-                    "kind": k.OPEN_ACCOUNT,
-                    "username": username,
-                    "password_hash": password_hash,
-                    "name": name,
-                    "role": "enterprise",
-                    "city_code": city_code,
-                },
-            )
-            account = result["account_id"]
-            await _submit(
-                app,
-                {
-                    "kind": k.DEPOSIT,
-                    "account_id": account,
-                    "amount_fen": rng.randrange(50, 300) * 1_000_000,
-                },
-            )
-            for _ in range(1 + (i % 2)):
-                qty = rng.randrange(5_000, 60_000)
-                claim = await _submit(
-                    app,
-                    {
-                        "kind": k.CLAIM_REDUCTION,
-                        "account_id": account,
-                        "symbol": SYMBOL,
-                        "quantity_kg": qty,
-                        "source_kind": SOURCE_KINDS[(i + qty) % len(SOURCE_KINDS)],
-                        "description": "Low-NOx burner retrofit and SCR denitrification",
-                        "evidence": f"CEMS-{city_code}-{i:03d}-{qty}",
-                    },
-                )
-                await _submit(
-                    app,
-                    {
-                        "kind": k.VERIFY_REDUCTION,
-                        "account_id": bureaus[city_code],
-                        "claim_id": claim["claim_id"],
-                        "decision": "approve",
-                        "approved_kg": qty - qty % 100,
-                        "method": "online_monitoring" if i % 3 else "on_site_inspection",
-                        "note": "CEMS data consistent with the claim",
-                    },
-                )
-            if i % 4 == 1:
-                await _submit(
-                    app,
-                    {
-                        "kind": k.REGISTER_PROJECT,
-                        "account_id": account,
-                        "name": f"{name.split(' (')[0]} expansion line",
-                        "city_code": city_code,
-                        "priority_category": ("key_construction", "strategic_cluster", "ordinary")[
-                            i % 3
-                        ],
-                        "symbol": SYMBOL,
-                        "required_kg": rng.randrange(10, 40) * 1000,
-                        "eia_reference": f"粵環審〔2025〕{100 + i}號",
-                    },
-                )
-            progress.advance(task)
+            for i, (username, name, city_code) in enumerate(plan):
+                if city_code == city.code:
+                    await _open_enterprise(
+                        app, i, username, name, city_code, bureau, password_hash, rng
+                    )
+                    progress.advance(task)
+
+        await asyncio.gather(*(city_chain(city) for city in CITIES))
     _print_logins(console)
+
+
+async def _open_bureau(app: FastAPI, city, password_hash: str, province: str, rng) -> str:
+    result = await _submit(
+        app,
+        {
+            "kind": k.OPEN_ACCOUNT,
+            "username": f"bureau-{city.code}",
+            "password_hash": password_hash,
+            "name": f"{city.name_en} Ecology and Environment Bureau ({city.name_zh}生態環境局)",
+            "role": "city_bureau",
+            "city_code": city.code,
+        },
+    )
+    # each city's own pool starts with some verified quota
+    pool_kg = rng.randrange(20, 80) * 1000
+    claim = await _submit(
+        app,
+        {
+            "kind": k.CLAIM_REDUCTION,
+            "account_id": result["account_id"],
+            "symbol": SYMBOL,
+            "quantity_kg": pool_kg,
+            "source_kind": "structure_upgrade",
+            "description": f"{city.name_en}: closure of outdated capacity, 2024",
+            "evidence": f"GD-EEB-{city.code}-2024-STRUCT",
+        },
+    )
+    await _submit(
+        app,
+        {
+            "kind": k.VERIFY_REDUCTION,
+            "account_id": province,
+            "claim_id": claim["claim_id"],
+            "decision": "approve",
+            "approved_kg": pool_kg,
+            "method": "periodic_check",
+            "note": "verified against the 2024 structural adjustment list",
+        },
+    )
+    return result["account_id"]
+
+
+async def _open_enterprise(
+    app: FastAPI,
+    i: int,
+    username: str,
+    name: str,
+    city_code: str,
+    bureau: str,
+    password_hash: str,
+    rng,
+) -> None:
+    account = (
+        await _submit(
+            app,
+            {
+                "kind": k.OPEN_ACCOUNT,
+                "username": username,
+                "password_hash": password_hash,
+                "name": name,
+                "role": "enterprise",
+                "city_code": city_code,
+            },
+        )
+    )["account_id"]
+    await _submit(
+        app,
+        {
+            "kind": k.DEPOSIT,
+            "account_id": account,
+            "amount_fen": rng.randrange(50, 300) * 1_000_000,
+        },
+    )
+    for _ in range(1 + (i % 2)):
+        qty = rng.randrange(5_000, 60_000)
+        claim = await _submit(
+            app,
+            {
+                "kind": k.CLAIM_REDUCTION,
+                "account_id": account,
+                "symbol": SYMBOL,
+                "quantity_kg": qty,
+                "source_kind": SOURCE_KINDS[(i + qty) % len(SOURCE_KINDS)],
+                "description": "Low-NOx burner retrofit and SCR denitrification",
+                "evidence": f"CEMS-{city_code}-{i:03d}-{qty}",
+            },
+        )
+        await _submit(
+            app,
+            {
+                "kind": k.VERIFY_REDUCTION,
+                "account_id": bureau,
+                "claim_id": claim["claim_id"],
+                "decision": "approve",
+                "approved_kg": qty - qty % 100,
+                "method": "online_monitoring" if i % 3 else "on_site_inspection",
+                "note": "CEMS data consistent with the claim",
+            },
+        )
+    if i % 4 == 1:
+        await _submit(
+            app,
+            {
+                "kind": k.REGISTER_PROJECT,
+                "account_id": account,
+                "name": f"{name.split(' (')[0]} expansion line",
+                "city_code": city_code,
+                "priority_category": ("key_construction", "strategic_cluster", "ordinary")[i % 3],
+                "symbol": SYMBOL,
+                "required_kg": rng.randrange(10, 40) * 1000,
+                "eia_reference": f"粵環審〔2025〕{100 + i}號",
+            },
+        )
 
 
 def _print_logins(console: Console) -> None:
