@@ -21,7 +21,7 @@ from exchange.bus import make_bus, make_command_queue
 from exchange.config import Settings, require_bootstrap_passwords
 from exchange.db import migrate
 from exchange.db.engine import make_engine
-from exchange.runtime import ensure_system_accounts, has_credentials, replay
+from exchange.runtime import CoreLock, ensure_system_accounts, has_credentials, replay
 from exchange.sequencer import Sequencer
 from exchange.ws import router as ws_router
 
@@ -35,6 +35,7 @@ class CoreRunner:
     def __init__(self, settings: Settings, db, bus, queue) -> None:
         self.settings = settings
         self.db = db
+        self.lock = CoreLock(db)
         self.sequencer = Sequencer(
             replay(db, settings),
             db,
@@ -56,6 +57,7 @@ class CoreRunner:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
+        self.lock.release()
 
 
 async def bootstrap_logins(app: FastAPI, demo: bool) -> None:

@@ -87,3 +87,35 @@ def has_credentials(db: Engine) -> bool:
     c = m.Credential.__table__
     with db.connect() as conn:
         return conn.execute(select(c.c.username).limit(1)).first() is not None
+
+
+# Any constant; PostgreSQL advisory locks are per database.
+_CORE_LOCK_KEY = 0x454D58_C0DE
+
+
+class CoreAlreadyRunning(RuntimeError):
+    pass
+
+
+class CoreLock:
+    """Only one core may write the journal. On PostgreSQL a session advisory lock,
+    held on a connection of its own for the core's lifetime, makes a second core
+    refuse to start instead of racing the first. (SQLite is single-process.)"""
+
+    def __init__(self, db: Engine) -> None:
+        self._conn = None
+        if db.dialect.name != "postgresql":
+            return
+        conn = db.connect()
+        got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({_CORE_LOCK_KEY})").scalar()
+        conn.commit()
+        if not got:
+            conn.close()
+            raise CoreAlreadyRunning("another core process holds this database's journal")
+        self._conn = conn
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_CORE_LOCK_KEY})")
+            self._conn.close()
+            self._conn = None
