@@ -186,6 +186,20 @@ class FastBook:
     so insort moves few elements.
     """
 
+    __slots__ = (
+        "_arrivals",
+        "_ask_keys",
+        "_asks",
+        "_bid_keys",
+        "_bids",
+        "_cancel_incoming",
+        "orders",
+        "session_last_price_fen",
+        "stp",
+        "symbol",
+        "trade_count",
+    )
+
     def __init__(
         self, symbol: str, stp: SelfTradePrevention = SelfTradePrevention.CANCEL_INCOMING
     ) -> None:

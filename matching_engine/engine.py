@@ -45,6 +45,7 @@ from matching_engine.types import (
     BUY,
     FOK,
     IOC,
+    SELL,
     CancelReason,
     Instrument,
     MarketStatus,
@@ -63,6 +64,7 @@ _SIDES = {s: s for s in Side}
 _TYPES = {t: t for t in OrderType}
 _TIFS = {t: t for t in TimeInForce}
 _MARKET = OrderType.MARKET
+_LIMIT = OrderType.LIMIT
 
 _UNKNOWN_SYMBOL = RejectReason.UNKNOWN_SYMBOL
 _MARKET_HALTED = RejectReason.MARKET_HALTED
@@ -173,11 +175,15 @@ class MatchingEngine:
             return _rejected(c, "place", _UNKNOWN_SYMBOL)
         if m.halted:
             return _rejected(c, "place", _MARKET_HALTED)
-        side = _SIDES[c.side]
-        order_type = _TYPES[c.type]
-        tif = _TIFS.get(c.tif)
-        if tif is None:
-            return _rejected(c, "place", _INVALID_TIF)
+        side, order_type, tif = c.side, c.type, c.tif
+        if side is not BUY and side is not SELL:
+            side = _SIDES[side]
+        if order_type is not _LIMIT and order_type is not _MARKET:
+            order_type = _TYPES[order_type]
+        if tif.__class__ is not TimeInForce:
+            tif = _TIFS.get(tif)
+            if tif is None:
+                return _rejected(c, "place", _INVALID_TIF)
         if order_type is _MARKET:
             if tif is not IOC and tif is not FOK:
                 return _rejected(c, "place", _INVALID_TIF)
