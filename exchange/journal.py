@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select
 
 from exchange.db.models import JournalEntry
 
@@ -43,11 +43,15 @@ class Entry(NamedTuple):
     hash: str
 
 
+# Built once: json.dumps with options would build a new encoder on every call.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def encode_payload(value: Any) -> str:
     """Canonical JSON: one spelling per value, so the hash of a payload never varies."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _CANONICAL.encode(value)
 
 
 def decode_payload(text: str) -> Any:
@@ -81,18 +85,9 @@ class Journal:
                 raise JournalError(f"seq {seq} does not follow {last_seq}")
             text = encode_payload(payload)
             digest = link_hash(prev, seq, ts_us, kind, text)
-            rows.append(
-                {
-                    "seq": seq,
-                    "ts_us": ts_us,
-                    "kind": kind,
-                    "payload": text,
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
-            )
+            rows.append((seq, ts_us, kind, text, prev, digest))
             last_seq, prev = seq, digest
-        conn.execute(insert(_journal), rows)
+        _insert(conn, rows)
         return last_seq, prev
 
     def last(self) -> tuple[int, str]:
@@ -139,6 +134,25 @@ class Journal:
             if len(rows) < batch:
                 return
             after_seq = rows[-1][0]
+
+
+_COLUMNS = ("seq", "ts_us", "kind", "payload", "prev_hash", "hash")
+_SQLITE_INSERT = f"INSERT INTO journal ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)"
+
+
+def _insert(conn: Connection, rows: list[tuple]) -> None:
+    if conn.dialect.name == "postgresql":
+        # COPY is several times faster than a pipelined executemany, and this is
+        # the one write every command waits for. Same connection, same transaction.
+        raw = conn.connection.dbapi_connection
+        with (
+            raw.cursor() as cur,
+            cur.copy(f"COPY journal ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+    else:
+        conn.exec_driver_sql(_SQLITE_INSERT, rows)
 
 
 def _tail(conn: Connection) -> tuple[int, str]:
