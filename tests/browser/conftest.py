@@ -155,6 +155,8 @@ def browser(service, _chrome_service):
             if errors:
                 print("browser console errors:", *errors, sep="\n  ")
         driver.quit()
+        if service.proc.poll() is not None:
+            pytest.fail(f"emx serve died ({service.proc.returncode}):\n{service.log_tail()}")
 
 
 def login(driver, base_url: str, username: str, password: str, landing: str) -> None:

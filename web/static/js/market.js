@@ -369,7 +369,8 @@ export class MarketView {
       this.candles.setData(bars.map(({ volume, ...c }) => c));
       this.volume.setData(bars.map((c) => ({ time: c.time, value: c.volume, color: c.close >= c.open ? "rgba(208,52,60,.45)" : "rgba(13,138,86,.45)" })));
       this.lastCandle = bars.at(-1) || null;
-      this.chart.timeScale().fitContent();
+      if (bars.length >= 80) this.chart.timeScale().fitContent();
+      else this.chart.timeScale().setVisibleLogicalRange({ from: bars.length - 80, to: bars.length + 2 });
     } catch (e) {
       flashError(this.el.error, e);
     }

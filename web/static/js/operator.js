@@ -81,7 +81,7 @@ function main() {
     const role = $("#f-role").value;
     try {
       const r = await get(`/accounts${role ? `?role=${encodeURIComponent(role)}` : ""}`);
-      accounts = r.items || [];
+      accounts = (r.items || []).slice().sort((a, b) => String(a.id).localeCompare(String(b.id), undefined, { numeric: true }));
       $("#l-msg").hidden = true;
     } catch (e) {
       accounts = [];
@@ -98,7 +98,7 @@ function main() {
       h("td", {}, h("code", {}, a.id)),
       h("td", {}, a.name),
       h("td", {}, badge(ROLES[a.role] || a.role, a.role === "enterprise" ? "info" : "neutral")),
-      h("td", {}, a.city_code ? cityName(a.city_code) : "—"),
+      h("td", { style: "white-space:nowrap" }, a.city_code ? cityName(a.city_code) : "—"),
       h("td", { class: "num" }, cny(a.cash?.available)),
       h("td", { class: "num" }, cny(a.cash?.locked)),
       h("td", {}, h("div", { class: "actions" }, h("button", {

@@ -580,7 +580,7 @@ function main() {
   });
 
   function renderMonthly(r) {
-    const scalars = Object.entries(r).filter(([, v]) => v === null || typeof v !== "object");
+    const scalars = Object.entries(r).filter(([k, v]) => (v === null || typeof v !== "object") && k !== "name" && k !== "name_zh");
     const lists = Object.entries(r).filter(([, v]) => Array.isArray(v));
     const nested = Object.entries(r).filter(([, v]) => v && typeof v === "object" && !Array.isArray(v));
     const box = h("div", {});
