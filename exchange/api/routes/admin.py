@@ -1,0 +1,41 @@
+"""The live core's position and state hash, for checking a restart or a replay.
+
+`GET /api/v1/admin/state` (province) answers `{seq, state_hash, journal_seq}` from
+the core in this process: `state_hash` is what `emx replay` prints for a journal
+ending at `seq`. Only a process that runs the core can answer; a gateway says
+`409 core_not_in_this_process`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+
+from exchange.api.deps import Province
+from exchange.api.errors import ApiError
+from exchange.journal import Journal
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+ATTEMPTS = 50
+RETRY_S = 0.02
+
+
+@router.get("/state")
+async def core_state(caller: Province, request: Request) -> dict:
+    runner = request.app.state.runner
+    if runner is None:
+        raise ApiError(
+            "core_not_in_this_process", "this process is a gateway; ask the core process", 409
+        )
+    journal = Journal(request.app.state.db)
+    for _ in range(ATTEMPTS):
+        # Hashed on the event loop, so no batch is half-applied; reported only once the
+        # journal holds that seq, so the answer describes durable state.
+        core = runner.sequencer.core
+        seq, state_hash = core.last_seq, core.state_hash()
+        journal_seq, _ = await asyncio.to_thread(journal.last)
+        if journal_seq >= seq:
+            return {"seq": seq, "state_hash": state_hash, "journal_seq": journal_seq}
+        await asyncio.sleep(RETRY_S)
+    raise ApiError("busy", "the core is committing; retry", 409)
