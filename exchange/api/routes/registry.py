@@ -164,6 +164,9 @@ def _project(conn, project_id: str):
 
 
 def _visible_project(conn, caller, project_id: str, owner_only: bool = False):
+    # a role that never sees projects is refused as a role (403), before any lookup
+    if caller.role not in ("enterprise", "city_bureau", "province"):
+        raise ApiError("forbidden", f"{caller.role} accounts do not see projects", 403)
     p = _project(conn, project_id)
     allowed = p is not None and (
         (caller.role == "enterprise" and p.owner_account_id == caller.account_id)
