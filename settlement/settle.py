@@ -22,7 +22,7 @@ from matching_engine.events import (
     Trade,
 )
 from settlement.accounts import FEES_ACCOUNT, TRADING_ROLES
-from settlement.events import HoldChanged, InstrumentListed, TradeSettled
+from settlement.events import HoldChanged, TradeSettled
 from settlement.holds import Hold
 from settlement.pricing import fee_fen, trade_cash_fen
 
@@ -41,16 +41,13 @@ def apply_engine_events(reg: Registry, events: Iterable) -> list:
 
 
 def _instrument_added(reg: Registry, e: InstrumentAdded) -> list:
-    from settlement.registry import Listing
-
+    """Listing is the registry's own command (ListInstrument); an engine instrument it
+    already knows must agree on the lot size, or every buy hold would be wrong."""
     known = reg._listings.get(e.symbol)
-    if known is not None:
-        assert known.lot_kg == e.lot_kg, (
-            f"{e.symbol}: engine lot {e.lot_kg} kg, registry lot {known.lot_kg} kg"
-        )
-        return []
-    reg._list(Listing(e.symbol, e.pollutant, e.vintage, e.lot_kg))
-    return [InstrumentListed(e.seq, e.ts_us, e.symbol, e.pollutant, e.vintage, e.lot_kg)]
+    assert known is None or known.lot_kg == e.lot_kg, (
+        f"{e.symbol}: engine lot {e.lot_kg} kg, registry lot {known.lot_kg} kg"
+    )
+    return []
 
 
 def _order_accepted(reg: Registry, e: OrderAccepted) -> list:

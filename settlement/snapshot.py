@@ -25,8 +25,15 @@ if TYPE_CHECKING:
 FORMAT = 1
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _plain(obj: object) -> dict:
-    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+    cls = type(obj)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(obj))
+    return {name: getattr(obj, name) for name in names}
 
 
 def dump(reg: Registry) -> bytes:

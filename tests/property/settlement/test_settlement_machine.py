@@ -1,0 +1,596 @@
+"""Random sequences of every registry command and of orders through the real matching
+engine. After every step: the registry's own invariants, and conservation re-derived
+independently from the emitted postings alone. At the end: a replay of the same inputs
+into fresh components, and a restore from a mid-run snapshot, reach the same hash."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from matching_engine.commands import (
+    AddInstrument,
+    AmendOrder,
+    CancelOrder,
+    CloseSession,
+    HaltMarket,
+    PlaceOrder,
+    ResumeMarket,
+)
+from matching_engine.engine import MatchingEngine
+from matching_engine.events import Trade
+from matching_engine.types import BUY, DAY, FOK, GTC, IOC, LIMIT, MARKET, SELL
+from settlement import commands as c
+from settlement import events as ev
+from settlement.cities import CITY_CODES
+from settlement.errors import SettlementError
+from settlement.registry import Registry
+
+GZ, SZ, FS = "440100", "440300", "440600"
+CITIES = (GZ, SZ, FS)
+# (symbol, lot_kg, reference_fen, band_bps): a heavy lot at a high price, and 1 kg lots
+# at 1500 fen/t where nearly every fill rounds half a fen.
+INSTRUMENTS = (("NOX-2025", 100, 300_000, 2_000), ("NOX-2026", 1, 1_500, 5_000))
+SYMBOLS = tuple(s for s, *_ in INSTRUMENTS)
+ENTERPRISES = {"E0": GZ, "E1": GZ, "E2": SZ, "E3": SZ, "E4": FS}
+BUREAUS = {"B-GZ": GZ, "B-SZ": SZ, "B-FS": FS}
+TRADERS = (*ENTERPRISES, "RESERVE")
+SOURCE_KINDS = (
+    "structure_upgrade",
+    "deep_treatment",
+    "coal_boiler_phaseout",
+    "self_initiated",
+    "clean_energy_substitution",
+    "eia_approved_unbuilt",
+    "other_lawful",
+)
+METHODS = ("online_monitoring", "on_site_inspection", "periodic_check", "enforcement_inspection")
+CATEGORIES = (
+    "key_construction",
+    "major_platform",
+    "strategic_cluster",
+    "county_town_village",
+    "ordinary",
+)
+
+CASH_DELTAS = {  # kind -> (available, locked) per fen
+    "deposit": (1, 0),
+    "withdrawal": (-1, 0),
+    "hold": (-1, 1),
+    "release": (1, -1),
+    "pay": (0, -1),
+    "receive": (1, 0),
+    "fee_income": (1, 0),
+}
+KG_DELTAS = {  # kind -> (available, locked, used) per kg
+    "issue": (1, 0, 0),
+    "hold": (-1, 1, 0),
+    "release": (1, -1, 0),
+    "deliver": (0, -1, 0),
+    "receive": (1, 0, 0),
+    "use": (-1, 0, 1),
+    "transfer_out": (-1, 0, 0),
+    "transfer_in": (1, 0, 0),
+}
+LEDGER_SIGN = {"added": 1, "transferred_in": 1, "transferred_out": -1, "used": -1}
+
+
+class PostingAudit:
+    """Balances rebuilt from the postings alone, each posting chained to the last."""
+
+    def __init__(self) -> None:
+        self.cash: dict[str, tuple[int, int, int]] = {}
+        self.kg: dict[tuple[str, str], tuple[int, int, int, int]] = {}
+        self.net_deposits = 0
+        self.issued: dict[str, int] = {}
+        self.fees = 0
+        self.fees_withdrawn = 0
+        self.trades = 0
+        self.ledger: dict[tuple[str, str], int] = {}
+        self.city_of: dict[str, str | None] = {f"POOL-{code}": code for code in CITY_CODES}
+
+    def take(self, events: list) -> None:
+        batch_cash = batch_kg = batch_deposits = batch_issued = 0
+        for e in events:
+            t = type(e)
+            if t is ev.AccountOpened:
+                self.city_of[e.account_id] = e.city_code if e.role == "enterprise" else None
+            elif t is ev.CashPosted:
+                a, lk, version = self.cash.get(e.account_id, (0, 0, 0))
+                assert (e.available_before_fen, e.locked_before_fen) == (a, lk), e
+                assert e.version == version + 1 and e.amount_fen > 0, e
+                da, dl = e.available_after_fen - a, e.locked_after_fen - lk
+                if e.kind == "fee":  # the buyer's from its hold, the seller's from proceeds
+                    assert (da, dl) in ((0, -e.amount_fen), (-e.amount_fen, 0)), e
+                else:
+                    pa, pl = CASH_DELTAS[e.kind]
+                    assert (da, dl) == (pa * e.amount_fen, pl * e.amount_fen), e
+                assert e.available_after_fen >= 0 and e.locked_after_fen >= 0, e
+                self.cash[e.account_id] = (e.available_after_fen, e.locked_after_fen, e.version)
+                batch_cash += da + dl
+                if e.kind in ("deposit", "withdrawal"):
+                    batch_deposits += da
+                if e.kind == "fee_income":
+                    self.fees += e.amount_fen
+                if e.kind == "withdrawal" and e.account_id == "FEES":
+                    self.fees_withdrawn += e.amount_fen
+            elif t is ev.AllowancePosted:
+                key = (e.account_id, e.symbol)
+                a, lk, u, version = self.kg.get(key, (0, 0, 0, 0))
+                assert (e.available_before_kg, e.locked_before_kg, e.used_before_kg) == (a, lk, u)
+                assert e.version == version + 1 and e.quantity_kg > 0, e
+                pa, pl, pu = KG_DELTAS[e.kind]
+                q = e.quantity_kg
+                after = (a + pa * q, lk + pl * q, u + pu * q)
+                assert after == (e.available_after_kg, e.locked_after_kg, e.used_after_kg), e
+                assert min(after) >= 0, e
+                self.kg[key] = (*after, e.version)
+                batch_kg += (pa + pl + pu) * q
+            elif t is ev.LotIssued:
+                self.issued[e.symbol] = self.issued.get(e.symbol, 0) + e.quantity_kg
+                batch_issued += e.quantity_kg
+            elif t is ev.LedgerMoved:
+                key = (e.city_code, e.symbol)
+                self.ledger[key] = self.ledger.get(key, 0) + LEDGER_SIGN[e.kind] * e.quantity_kg
+        # Within one step money and allowances only move, except what enters from outside.
+        assert batch_cash == batch_deposits, (batch_cash, batch_deposits)
+        assert batch_kg == batch_issued, (batch_kg, batch_issued)
+        self.net_deposits += batch_deposits
+        self.trades += sum(1 for e in events if type(e) is ev.TradeSettled)
+        self._trades_settle_both_legs(events)
+
+    @staticmethod
+    def _trades_settle_both_legs(events: list) -> None:
+        for t in (e for e in events if type(e) is ev.TradeSettled):
+            ref = f"trade:{t.symbol}:{t.trade_id}"
+            mine = [e for e in events if getattr(e, "reference", None) == ref]
+            kg = {(e.account_id, e.kind): 0 for e in mine if type(e) is ev.AllowancePosted}
+            fen = {(e.account_id, e.kind): 0 for e in mine if type(e) is ev.CashPosted}
+            for e in mine:
+                if type(e) is ev.AllowancePosted:
+                    kg[(e.account_id, e.kind)] += e.quantity_kg
+                elif type(e) is ev.CashPosted:
+                    fen[(e.account_id, e.kind)] += e.amount_fen
+            b, s = t.buyer_account_id, t.seller_account_id
+            assert kg.get((s, "deliver")) == t.quantity_kg == kg.get((b, "receive")), t
+            assert fen.get((b, "pay"), 0) == t.cash_fen == fen.get((s, "receive"), 0), t
+            fees = fen.get((b, "fee"), 0) + fen.get((s, "fee"), 0)
+            assert fees == t.buyer_fee_fen + t.seller_fee_fen == fen.get(("FEES", "fee_income"), 0)
+            assert sum(kg for _, kg in t.lots) == t.quantity_kg
+
+
+class World:
+    """Registry and engine, fed exactly as the service core feeds them; every input
+    that reached them is logged so the run can be replayed."""
+
+    def __init__(self, fee_bps: int) -> None:
+        self.fee_bps = fee_bps
+        self.reg = Registry(fee_bps)
+        self.engine = MatchingEngine()
+        self.log: list[tuple[str, object]] = []
+
+    def registry(self, cmd) -> list:
+        events = self.reg.handle(cmd)
+        self.log.append(("reg", cmd))
+        return events
+
+    def engine_cmd(self, cmd) -> tuple[list, list]:
+        engine_events = self.engine.process(cmd)
+        self.log.append(("eng", cmd))
+        return engine_events, self.reg.apply_engine_events(engine_events)
+
+
+def replay(fee_bps: int, log: list, reg: Registry | None = None, engine=None) -> Registry:
+    w = World(fee_bps)
+    if reg is not None:
+        w.reg, w.engine = reg, engine
+    for kind, cmd in log:
+        if kind == "reg":
+            w.registry(cmd)
+        else:
+            w.engine_cmd(cmd)
+    return w.reg
+
+
+class SettlementMachine(RuleBasedStateMachine):
+    @initialize(
+        fee_bps=st.sampled_from([0, 7, 30, 10_000]),
+        seed_cash=st.integers(1_000_000, 20_000_000),
+        seed_kg=st.integers(1, 5_000),
+    )
+    def setup(self, fee_bps, seed_cash, seed_kg):
+        self.w = World(fee_bps)
+        self.audit = PostingAudit()
+        self.seq = 0
+        self.claims: list[str] = []
+        self.projects: list[str] = []
+        self.applications: list[str] = []
+        self.trades = 0
+        self.mid: tuple[bytes, bytes, int] | None = None
+        self.checking_refusals = False  # the seeding below is known to be accepted
+        for symbol, lot_kg, ref, band in INSTRUMENTS:
+            self._registry(c.ListInstrument, symbol, "NOx", int(symbol[-4:]), lot_kg)
+            seq, ts = self._stamp()
+            self.w.engine_cmd(
+                AddInstrument(seq, ts, symbol, "NOx", int(symbol[-4:]), 1, lot_kg, ref, band)
+            )
+        self._registry(c.OpenAccount, "PROV", "Province", "province", "")
+        for account, city in ENTERPRISES.items():
+            self._registry(c.OpenAccount, account, account, "enterprise", city)
+        for account, city in BUREAUS.items():
+            self._registry(c.OpenAccount, account, account, "city_bureau", city)
+        # A market needs money and allowances from the first step; seeded through the
+        # same commands (and logged like the rest), so replays see them too.
+        for account in (*ENTERPRISES, *BUREAUS):
+            if account in ENTERPRISES:
+                self._registry(c.Deposit, account, seed_cash)
+            for symbol in SYMBOLS:
+                claim_id = f"RED-{self.seq + 1}"
+                self._registry(
+                    c.ClaimReduction,
+                    claim_id,
+                    account,
+                    symbol,
+                    seed_kg,
+                    "self_initiated",
+                    "seed",
+                    "seed",
+                )
+                assert self._registry(
+                    c.VerifyReduction,
+                    claim_id,
+                    "PROV",
+                    True,
+                    seed_kg,
+                    "online_monitoring",
+                    "",
+                    f"LOT-{self.seq + 1}",
+                )
+        self._registry(c.Deposit, "RESERVE", seed_cash)
+        self.checking_refusals = True
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _stamp(self) -> tuple[int, int]:
+        self.seq += 1
+        return self.seq, 1_722_441_600_000_000 + self.seq * 1_000
+
+    def _registry(self, cls, *args) -> bool:
+        """Applies a registry command; a refusal must leave the state untouched."""
+        before = self.w.reg.snapshot() if self.checking_refusals else None
+        seq, ts = self._stamp()
+        try:
+            events = self.w.registry(cls(seq, ts, *args))
+        except SettlementError as refused:
+            assert self.w.reg.snapshot() == before
+            event(f"{cls.__name__} refused: {refused.code}")
+            return False
+        self.audit.take(events)
+        event(f"{cls.__name__} applied")
+        return True
+
+    def _engine(self, cmd) -> None:
+        engine_events, events = self.w.engine_cmd(cmd)
+        trades = sum(1 for e in engine_events if type(e) is Trade)
+        self.trades += trades
+        if trades:
+            event("trades settled")
+        self.audit.take(events)
+
+    def _open_orders(self) -> list[tuple[int, str, str]]:
+        return sorted(
+            (h, self.w.reg.hold(h).account_id, self.w.reg.hold(h).symbol) for h in self.w.reg._holds
+        )
+
+    # ---------------------------------------------------------------- cash
+
+    @rule(account=st.sampled_from(TRADERS), amount=st.integers(-10, 5_000_000))
+    def deposit(self, account, amount):
+        self._registry(c.Deposit, account, amount)
+
+    @rule(account=st.sampled_from((*TRADERS, "FEES")), amount=st.integers(1, 3_000_000))
+    def withdraw(self, account, amount):
+        available, _ = self.w.reg.cash(account)
+        assert self._registry(c.Withdraw, account, amount) == (amount <= available)
+
+    # ---------------------------------------------------------------- reductions
+
+    @rule(
+        claimant=st.sampled_from((*ENTERPRISES, *BUREAUS, "PROV")),
+        symbol=st.sampled_from(SYMBOLS),
+        kg=st.integers(0, 20_000),
+        kind=st.sampled_from((*SOURCE_KINDS, "hearsay")),
+    )
+    def claim(self, claimant, symbol, kg, kind):
+        claim_id = f"RED-{self.seq + 1}"
+        if self._registry(c.ClaimReduction, claim_id, claimant, symbol, kg, kind, "d", "e"):
+            self.claims.append(claim_id)
+
+    @rule(
+        data=st.data(),
+        verifier=st.sampled_from((*BUREAUS, "PROV", "PROV", "E0")),
+        approve=st.booleans(),
+        share=st.integers(0, 110),
+        method=st.sampled_from((*METHODS, "guess")),
+    )
+    def verify(self, data, verifier, approve, share, method):
+        if not self.claims:
+            return
+        claim_id = data.draw(st.sampled_from(self.claims))
+        claim = self.w.reg.claim(claim_id)
+        kg = claim.quantity_kg * share // 100
+        ok = self._registry(
+            c.VerifyReduction,
+            claim_id,
+            verifier,
+            approve,
+            kg,
+            method,
+            "note",
+            f"LOT-{self.seq + 1}",
+        )
+        if ok and approve:
+            assert 0 < kg <= claim.quantity_kg and method in METHODS
+
+    # ---------------------------------------------------------------- trading
+
+    def _place(self, owner, symbol, side, price, quantity, tif, order_type) -> None:
+        inst = self.w.engine.instrument(symbol)
+        low, high = inst.band()
+        lock_price = (high if side is BUY else low) if order_type is MARKET else price
+        before = self.w.reg.snapshot()
+        try:
+            self.w.reg.check_order(owner, symbol, side, lock_price, quantity)
+        except SettlementError as refused:
+            assert self.w.reg.snapshot() == before
+            event(f"order refused: {refused.code}")
+            return
+        seq, ts = self._stamp()
+        price = 0 if order_type is MARKET else price
+        self._engine(
+            PlaceOrder(seq, ts, symbol, seq, owner, side, order_type, price, quantity, tif)
+        )
+
+    @rule(
+        owner=st.sampled_from(TRADERS),
+        instrument=st.sampled_from(INSTRUMENTS),
+        side=st.sampled_from((BUY, SELL)),
+        ticks=st.integers(-12, 12),
+        lots=st.integers(1, 30),
+        tif=st.sampled_from((GTC, GTC, DAY, IOC, FOK)),
+        market=st.booleans(),
+    )
+    def place(self, owner, instrument, side, ticks, lots, tif, market):
+        symbol, lot_kg, _, _ = instrument
+        reference = self.w.engine.instrument(symbol).reference_price_fen
+        # Steps of ~1% plus an odd fen, so fills round in both directions.
+        price = reference + ticks * (reference // 97 or 1) + (ticks % 3)
+        order_type = MARKET if market and tif in (IOC, FOK) else LIMIT
+        self._place(owner, symbol, side, price, lots * lot_kg, tif, order_type)
+
+    @rule(
+        owner=st.sampled_from(TRADERS),
+        instrument=st.sampled_from(INSTRUMENTS),
+        side=st.sampled_from((BUY, SELL)),
+        through=st.integers(0, 3),
+        lots=st.integers(1, 40),
+        tif=st.sampled_from((GTC, IOC, FOK)),
+    )
+    def place_against_the_book(self, owner, instrument, side, through, lots, tif):
+        """Crosses the spread on purpose, a few ticks through, so trades are common."""
+        symbol, lot_kg, _, _ = instrument
+        book = self.w.engine.book(symbol)
+        best = book.best_ask() if side is BUY else book.best_bid()
+        if best is None:
+            # Nothing to cross: another trader rests an order at the reference first.
+            other = TRADERS[(TRADERS.index(owner) + 1 + through) % len(TRADERS)]
+            reference = self.w.engine.instrument(symbol).reference_price_fen
+            rest_side = SELL if side is BUY else BUY
+            self._place(other, symbol, rest_side, reference + 1, lots * lot_kg, GTC, LIMIT)
+            best = book.best_ask() if side is BUY else book.best_bid()
+            if best is None:
+                return
+        price = best + through if side is BUY else best - through
+        self._place(owner, symbol, side, price, lots * lot_kg, tif, LIMIT)
+
+    @rule(data=st.data())
+    def cancel(self, data):
+        orders = self._open_orders()
+        if orders:
+            order_id, owner, symbol = data.draw(st.sampled_from(orders))
+            seq, ts = self._stamp()
+            self._engine(CancelOrder(seq, ts, symbol, order_id, owner))
+
+    @rule(data=st.data(), lots=st.none() | st.integers(1, 40), ticks=st.none() | st.integers(-8, 8))
+    def amend(self, data, lots, ticks):
+        orders = self._open_orders()
+        if not orders or (lots is None and ticks is None):
+            return
+        order_id, owner, symbol = data.draw(st.sampled_from(orders))
+        hold = self.w.reg.hold(order_id)
+        reference = self.w.engine.instrument(symbol).reference_price_fen
+        qty = None if lots is None else lots * hold.lot_kg
+        price = None if ticks is None else reference + ticks * (reference // 97 or 1)
+        before = self.w.reg.snapshot()
+        try:
+            self.w.reg.check_amend(order_id, price, qty)
+        except SettlementError:
+            assert self.w.reg.snapshot() == before
+            return
+        seq, ts = self._stamp()
+        self._engine(AmendOrder(seq, ts, symbol, order_id, owner, qty, price))
+
+    @rule(symbol=st.sampled_from(SYMBOLS))
+    def close_session(self, symbol):
+        seq, ts = self._stamp()
+        self._engine(CloseSession(seq, ts, symbol))
+
+    @rule(symbol=st.sampled_from(SYMBOLS), cancel_orders=st.booleans())
+    def halt_and_resume(self, symbol, cancel_orders):
+        seq, ts = self._stamp()
+        self._engine(HaltMarket(seq, ts, symbol, cancel_orders))
+        seq, ts = self._stamp()
+        self._engine(ResumeMarket(seq, ts, symbol))
+
+    # ---------------------------------------------------------------- projects
+
+    @rule(
+        owner=st.sampled_from((*ENTERPRISES, "B-GZ")),
+        city=st.sampled_from(("", *CITIES)),
+        symbol=st.sampled_from(SYMBOLS),
+        required=st.integers(0, 30_000),
+        category=st.sampled_from((*CATEGORIES, "whim")),
+    )
+    def register_project(self, owner, city, symbol, required, category):
+        project_id = f"PRJ-{self.seq + 1}"
+        if self._registry(
+            c.RegisterProject, project_id, owner, "plant", city, category, symbol, required, "EIA"
+        ):
+            self.projects.append(project_id)
+
+    @rule(data=st.data(), by_pool=st.booleans(), share=st.integers(0, 120))
+    def allocate(self, data, by_pool, share):
+        if not self.projects:
+            return
+        project = self.w.reg.project(data.draw(st.sampled_from(self.projects)))
+        holder = f"POOL-{project.city_code}" if by_pool else project.owner_account_id
+        available = self.w.reg.allowances(holder, project.symbol)[0]
+        outstanding = project.outstanding_kg
+        kg = max(available, outstanding) * share // 100
+        ok = self._registry(c.AllocateToProject, project.project_id, holder, kg)
+        assert ok == (0 < kg <= min(available, outstanding))
+
+    # ---------------------------------------------------------------- the province
+
+    @rule(city=st.sampled_from(CITIES), symbol=st.sampled_from(SYMBOLS), kg=st.integers(0, 5_000))
+    def set_floor(self, city, symbol, kg):
+        assert self._registry(c.SetCityFloor, city, symbol, kg)
+
+    @rule(data=st.data(), own_city=st.booleans(), share=st.integers(0, 110))
+    def apply_reallocation(self, data, own_city, share):
+        if not self.projects:
+            return
+        project_id = data.draw(st.sampled_from(self.projects))
+        project = self.w.reg.project(project_id)
+        symbol = project.symbol
+        kg = project.outstanding_kg * share // 100
+        city = project.city_code if own_city else data.draw(st.sampled_from(CITIES))
+        bureau = next(b for b, bc in BUREAUS.items() if bc == city)
+        application_id = f"APP-{self.seq + 1}"
+        if self._registry(
+            c.ApplyReallocation,
+            application_id,
+            bureau,
+            project_id,
+            symbol,
+            kg,
+            "short",
+            "key_construction",
+        ):
+            self.applications.append(application_id)
+
+    @rule(
+        data=st.data(),
+        approve=st.booleans(),
+        sources=st.lists(st.sampled_from((*CITIES, "reserve", "other")), min_size=1, max_size=3),
+        off_by=st.sampled_from((0, 0, 0, 1, -1)),
+    )
+    def decide_reallocation(self, data, approve, sources, off_by):
+        if not self.applications:
+            return
+        app = self.w.reg.application(data.draw(st.sampled_from(self.applications)))
+        others = [city for city in CITIES if city != app.city_code]
+        sources = [data.draw(st.sampled_from(others)) if s == "other" else s for s in sources]
+        # Split the quantity over the sources, sometimes wrongly.
+        total = app.quantity_kg + off_by
+        parts = [total // len(sources)] * len(sources)
+        parts[0] += total - sum(parts)
+        split = tuple(zip(sources, parts, strict=True))
+        ok = self._registry(
+            c.DecideReallocation, app.application_id, "PROV", approve, split, "decided"
+        )
+        if ok and approve:
+            assert off_by == 0
+            for city in {s for s in sources if s != "reserve"}:
+                row = self.w.reg.ledger_row(city, app.symbol)
+                assert row.remaining >= self.w.reg.floor(city, app.symbol)
+
+    @rule(city=st.sampled_from(CITIES), symbol=st.sampled_from(SYMBOLS), share=st.integers(1, 110))
+    def release_reserve(self, city, symbol, share):
+        available = self.w.reg.allowances("RESERVE", symbol)[0]
+        kg = max(1, available * share // 100)
+        assert self._registry(c.ReleaseReserve, city, symbol, kg) == (kg <= available)
+
+    @rule()
+    def remember_mid_run_snapshot(self):
+        if self.mid is None:
+            self.mid = (self.w.reg.snapshot(), self.w.engine.snapshot(), len(self.w.log))
+
+    # ---------------------------------------------------------------- checks
+
+    @invariant()
+    def registry_invariants_hold(self):
+        self.w.reg.check_invariants()
+
+    @invariant()
+    def postings_alone_account_for_every_balance(self):
+        reg, audit = self.w.reg, self.audit
+        total_cash = 0
+        for account, (a, lk, _) in audit.cash.items():
+            assert reg.cash(account) == (a, lk)
+            total_cash += a + lk
+        assert total_cash == audit.net_deposits
+        assert reg.cash("FEES")[0] + audit.fees_withdrawn == audit.fees
+        assert audit.trades == self.trades
+        for symbol in SYMBOLS:
+            held = sum(a + lk + u for (_, s), (a, lk, u, _) in audit.kg.items() if s == symbol)
+            assert held == audit.issued.get(symbol, 0) == reg.issued_kg(symbol)
+            for (account, s), (a, lk, u, _) in audit.kg.items():
+                if s == symbol:
+                    assert reg.allowances(account, symbol) == (a, lk, u)
+            by_city: dict[str, int] = {}
+            for (account, s), (a, lk, _, _) in audit.kg.items():
+                city = audit.city_of.get(account)
+                if s == symbol and city:
+                    by_city[city] = by_city.get(city, 0) + a + lk
+            for row in reg.ledger_rows(symbol):
+                from_events = audit.ledger.get((row.city_code, symbol), 0)
+                assert row.remaining == from_events == by_city.get(row.city_code, 0), row
+
+    @invariant()
+    def holds_match_the_engine_books(self):
+        resting = {}
+        for symbol in SYMBOLS:
+            book = self.w.engine.book(symbol)
+            for order_id in list(self.w.reg._holds):
+                view = book.get_order(order_id)
+                if view is not None:
+                    resting[order_id] = view.remaining_kg
+        assert resting.keys() == self.w.reg._holds.keys()
+        for order_id, remaining in resting.items():
+            assert self.w.reg.hold(order_id).remaining_kg == remaining
+
+    def teardown(self):
+        if not hasattr(self, "w"):
+            return
+        w = self.w
+        assert replay(w.fee_bps, w.log).state_hash() == w.reg.state_hash()
+        if self.mid is not None:
+            reg_bytes, engine_bytes, at = self.mid
+            restored = replay(
+                w.fee_bps,
+                w.log[at:],
+                Registry.restore(reg_bytes),
+                MatchingEngine.restore(engine_bytes),
+            )
+            assert restored.snapshot() == w.reg.snapshot()
+
+
+SettlementMachine.TestCase.settings = settings(
+    max_examples=60,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+test_settlement_machine = SettlementMachine.TestCase
