@@ -33,11 +33,19 @@ class _Feed:
         self.seq = 0
 
     async def send(self, type_: str, data: dict, symbol: str | None = None) -> None:
+        await self.send_encoded(type_, _encode(data), symbol)
+
+    async def send_encoded(self, type_: str, data_json: str, symbol: str | None) -> None:
+        # Only `seq` differs between subscribers, so the body is encoded once per
+        # message (see _pump) and spliced in: a trade fanned out to a thousand
+        # sockets costs one json.dumps, not a thousand.
         self.seq += 1
-        msg = {"type": type_, "seq": self.seq, "data": data}
-        if symbol is not None:
-            msg["symbol"] = symbol
-        await self.ws.send_text(json.dumps(msg, separators=(",", ":")))
+        sym = "" if symbol is None else f',"symbol":{_encode(symbol)}'
+        await self.ws.send_text(f'{{"type":"{type_}","seq":{self.seq}{sym},"data":{data_json}}}')
+
+
+def _encode(value) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 async def _pump(feed: _Feed, subscription, after_seq: dict[str, int] | None = None) -> None:
@@ -45,7 +53,11 @@ async def _pump(feed: _Feed, subscription, after_seq: dict[str, int] | None = No
         symbol = msg.get("symbol")
         if after_seq is not None and msg["core_seq"] <= after_seq.get(symbol, 0):
             continue
-        await feed.send(msg["type"], msg["data"], symbol)
+        # the same dict reaches every local subscriber, so the cache is shared
+        data_json = msg.get("_data_json")
+        if data_json is None:
+            data_json = msg["_data_json"] = _encode(msg["data"])
+        await feed.send_encoded(msg["type"], data_json, symbol)
 
 
 async def _watch_client(ws: WebSocket) -> None:
