@@ -585,10 +585,10 @@ function main() {
       btn.disabled = true;
       try {
         await post(`/projects/${encodeURIComponent(p.id)}/allocations`, { symbol: sym.value, quantity: q.value.trim() });
-        flash(msg, "ok", `${q.value.trim()} t bound to ${p.name}. 指标已配置`);
-        toast(`Allocated ${q.value.trim()} t to ${p.name}`, "ok");
+        toast(`Allocated ${q.value.trim()} t to ${p.name}. 指标已配置`, "ok");
+        openAlloc = null;
         refreshBalances();
-        setTimeout(loadProjects, 1200);
+        loadProjects();
       } catch (e) {
         flashError(msg, e);
       } finally {
