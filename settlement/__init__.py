@@ -1,0 +1,15 @@
+"""Registry and clearing house: accounts, cash, lots of allowances with their
+provenance, order holds, delivery versus payment, projects, reallocations and the
+provincial ledger. Pure and deterministic like the matching engine: no I/O, no
+clock, no randomness; imports the standard library and matching_engine only.
+
+The single-writer core drives one `registry.Registry`:
+
+    reg.handle(cmd)                      settlement.commands.* -> [settlement.events.*]
+    reg.check_order(...), check_amend()  before an order or amendment reaches the engine
+    reg.apply_engine_events(events)      what the engine emitted -> [settlement.events.*]
+
+A refusal raises `errors.SettlementError(code, message)` and changes nothing.
+`reports.monthly_city_report` and `reports.to_csv` build the monthly city report
+from `LedgerMoved` events alone.
+"""

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from settlement import commands as c
 from settlement import invariants, projects, reallocations, reductions, settle, snapshot
 from settlement.accounts import (
     CASH_ROLES,
     FEES_ACCOUNT,
-    HOLDING_ROLES,
     OPENABLE_ROLES,
     RESERVE_ACCOUNT,
     RESERVE_SOURCE,
@@ -40,21 +40,14 @@ from settlement.validation import is_int as _is_int
 from settlement.validation import require_new_id, require_positive, require_role
 
 
+@dataclass(frozen=True, slots=True)
 class Listing:
     """What the registry needs of an instrument: its pollutant, vintage and lot size."""
 
-    __slots__ = ("lot_kg", "pollutant", "symbol", "vintage")
-
-    def __init__(self, symbol: str, pollutant: str, vintage: int, lot_kg: int) -> None:
-        self.symbol, self.pollutant, self.vintage, self.lot_kg = symbol, pollutant, vintage, lot_kg
-
-    def to_json(self) -> dict:
-        return {
-            "symbol": self.symbol,
-            "pollutant": self.pollutant,
-            "vintage": self.vintage,
-            "lot_kg": self.lot_kg,
-        }
+    symbol: str
+    pollutant: str
+    vintage: int
+    lot_kg: int
 
 
 class Registry:
@@ -151,8 +144,7 @@ class Registry:
                 )
 
     def apply_engine_events(self, events: Iterable) -> list:
-        out = settle.apply_engine_events(self, events)
-        return out
+        return settle.apply_engine_events(self, events)
 
     # ------------------------------------------------------------------ queries
 
@@ -463,4 +455,4 @@ _HANDLERS = {
     c.ReleaseReserve: _release_reserve,
 }
 
-__all__ = ["HOLDING_ROLES", "Listing", "Registry"]
+__all__ = ["Listing", "Registry"]

@@ -41,7 +41,7 @@ def dump(reg: Registry) -> bytes:
         "format": FORMAT,
         "fee_bps": reg.fee_bps,
         "last_seq": reg.last_seq,
-        "listings": {s: lst.to_json() for s, lst in reg._listings.items()},
+        "listings": {s: _plain(lst) for s, lst in reg._listings.items()},
         "accounts": {a: {**_plain(acc), "role": str(acc.role)} for a, acc in reg._accounts.items()},
         "cash": {a: _plain(b) for a, b in reg._cash.balances.items()},
         "deposited_fen": reg._cash.deposited_fen,

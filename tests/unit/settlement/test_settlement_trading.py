@@ -37,11 +37,12 @@ def test_accepted_buy_locks_a_ceiled_amount_per_lot_plus_a_ceiled_fee(make_world
 def test_accepted_sell_locks_allowances_oldest_lot_first(world):
     world.enterprise("S")
     first = world.issue("S", 300)
-    world.issue("S", 500)
+    second = world.issue("S", 500)
     order_id, _ = world.place("S", SELL, 300_000, 400)
     assert world.reg.allowances("S", SYMBOL) == (400, 400, 0)
-    assert world.reg.hold(order_id).lots.portions()[0][1:] == (first, 300)
-    assert [lot for lot, _ in world.reg.available_lots("S", SYMBOL)] != [first]
+    held = [(lot_id, kg) for _, lot_id, kg in world.reg.hold(order_id).lots.portions()]
+    assert held == [(first, 300), (second, 100)]
+    assert world.reg.available_lots("S", SYMBOL) == [(second, 400)]
 
 
 def test_buy_without_enough_cash_is_refused_before_the_book(world):
@@ -316,16 +317,27 @@ def test_every_cash_change_of_a_trade_is_a_posting_with_balances(make_world):
         assert sum(world.reg.cash(account)) == total
 
 
-def test_engine_events_that_do_not_concern_settlement_are_ignored(world):
-    assert world.reg.apply_engine_events([]) == []
+def test_engine_events_that_move_nothing_are_ignored(world):
+    seller_with(world)
+    world.enterprise("B", cash_fen=1_000_000)
+    before = world.reg.snapshot()
+    # A rejected order, a halt and a resume: book and market news, nothing to settle.
+    world.reg.check_order("B", SYMBOL, BUY, 1, 1)
+    assert world.place("B", BUY, 1, 1)[1] == []  # outside the band: OrderRejected
+    assert world.halt(cancel_orders=False) == []
+    assert world.reg.snapshot() == before
+
+
+def test_an_engine_event_the_registry_cannot_cover_is_asserted_not_absorbed(world):
     seller_with(world)
     before = world.reg.state_hash()
-    # A trade the registry never saw accepted is a bug upstream, asserted loudly.
+    # A trade for orders the registry never saw accepted is a bug upstream.
     with pytest.raises(AssertionError):
         world.reg.apply_engine_events(
             [Trade(99, 0, SYMBOL, 1, 300_000, 1, BUY, 7, "S", 0, 8, "B", 0)]
         )
     assert world.reg.state_hash() == before
+    # So is an accepted sell the pre-trade check would have refused.
     with pytest.raises(AssertionError):
         world.reg.apply_engine_events(
             [OrderAccepted(99, 0, SYMBOL, 99, "S", SELL, LIMIT, 300_000, 10**9, IOC)]
