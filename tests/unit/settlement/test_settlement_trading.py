@@ -342,3 +342,22 @@ def test_an_engine_event_the_registry_cannot_cover_is_asserted_not_absorbed(worl
         world.reg.apply_engine_events(
             [OrderAccepted(99, 0, SYMBOL, 99, "S", SELL, LIMIT, 300_000, 10**9, IOC)]
         )
+
+
+def test_pre_trade_check_counts_a_quantity_off_the_lot_as_whole_lots(make_world):
+    world = make_world(lot_kg=100)
+    world.enterprise("B", cash_fen=30_000)  # one 100 kg lot at 300000 fen/t
+    world.reg.check_order("B", SYMBOL, BUY, 300_000, 100)
+    with pytest.raises(SettlementError) as err:
+        world.reg.check_order("B", SYMBOL, BUY, 300_000, 101)  # the engine refuses it anyway
+    assert err.value.code == "insufficient_cash"
+
+
+def test_a_fee_rate_outside_0_to_10000_bps_is_refused():
+    from settlement.registry import Registry
+
+    for bps in (-1, 10_001):
+        with pytest.raises(SettlementError) as err:
+            Registry(fee_bps=bps)
+        assert err.value.code == "invalid_amount"
+    assert Registry(fee_bps=10_000).fee_bps == 10_000
