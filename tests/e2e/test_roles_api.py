@@ -234,6 +234,7 @@ ENDPOINTS = [
         {"decision": "reject", "sources": [], "note": "n"},
     ),
     Endpoint("GET", "/surveillance/alerts", ("province",)),
+    Endpoint("GET", "/admin/state", ("province",)),
 ]
 
 WRONG_ROLE_CASES = [

@@ -1,0 +1,95 @@
+"""The OpenAPI document served at /openapi.json stays true to API.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.e2e.helpers import Exchange, ok
+
+API_MD = Path("/work/shared/API.md")
+
+# Every endpoint of API.md, as (method, path under /api/v1). Kept here as well as parsed
+# from API.md (when it is at hand) so the check runs on any checkout.
+DOCUMENTED = {
+    ("post", "/session"),
+    ("post", "/accounts"),
+    ("get", "/accounts/me"),
+    ("post", "/accounts/{}/deposits"),
+    ("post", "/accounts/{}/withdrawals"),
+    ("get", "/accounts/fees"),
+    ("get", "/instruments"),
+    ("post", "/instruments"),
+    ("post", "/market/{}/halt"),
+    ("post", "/market/{}/resume"),
+    ("post", "/market/{}/close-session"),
+    ("get", "/market/{}/book"),
+    ("get", "/market/{}/trades"),
+    ("get", "/market/{}/ticker"),
+    ("get", "/market/{}/candles"),
+    ("post", "/orders"),
+    ("get", "/orders"),
+    ("get", "/orders/{}"),
+    ("delete", "/orders/{}"),
+    ("patch", "/orders/{}"),
+    ("get", "/trades"),
+    ("post", "/reductions"),
+    ("post", "/reductions/{}/verify"),
+    ("get", "/reductions"),
+    ("post", "/projects"),
+    ("post", "/projects/{}/allocations"),
+    ("get", "/projects/{}/sources"),
+    ("get", "/ledger/cities"),
+    ("get", "/ledger/cities/{}/monthly"),
+    ("put", "/ledger/cities/{}/floor"),
+    ("post", "/reallocations"),
+    ("post", "/reallocations/{}/decide"),
+    ("get", "/surveillance/alerts"),
+    ("get", "/admin/state"),
+}
+
+
+def _normalise(path: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", path.split("?")[0])
+
+
+def _from_api_md() -> set[tuple[str, str]]:
+    """The first column of API.md's endpoint tables, e.g. `GET /orders, GET /orders/{id}`
+    or `POST /accounts/{id}/deposits, /withdrawals` (a sibling of the previous path)."""
+    found = set()
+    for line in API_MD.read_text().splitlines():
+        match = re.match(r"\|\s*((?:GET|POST|PUT|PATCH|DELETE) [^|]*)\|", line)
+        if not match:
+            continue
+        method, previous = "", ""
+        for part in match.group(1).split(","):
+            words = part.split()
+            if words[0].isupper():
+                method, path = words[0].lower(), words[1]
+            else:
+                path = previous.rsplit("/", 1)[0] + words[0]
+            found.add((method, _normalise(path)))
+            previous = path
+    return found
+
+
+def documented() -> set[tuple[str, str]]:
+    """This file's list plus whatever API.md lists today (it grows)."""
+    return DOCUMENTED | (_from_api_md() if API_MD.exists() else set())
+
+
+def test_api_md_table_parses_to_at_least_the_known_endpoints():
+    if API_MD.exists():
+        assert _from_api_md() >= DOCUMENTED
+
+
+def test_openapi_lists_every_api_md_endpoint(exchange: Exchange):
+    doc = ok(exchange.client.get("/openapi.json"), 200)
+    served = {
+        (method.lower(), _normalise(path.removeprefix("/api/v1")))
+        for path, ops in doc["paths"].items()
+        for method in ops
+        if path.startswith("/api/v1/")
+    }
+    missing = documented() - served
+    assert not missing, sorted(missing)
