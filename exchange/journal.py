@@ -76,9 +76,13 @@ class Journal:
 
         Seqs must continue the journal without a gap. Returns the new (last seq, last hash).
         """
-        last_seq, prev = _tail(conn)
         if not entries:
-            return last_seq, prev
+            return _tail(conn)
+        if conn.dialect.name == "sqlite":
+            # Write before reading the tail: the write lock is then held (waiting for it if
+            # need be) before the read, so the read-then-insert cannot hit SQLITE_BUSY.
+            conn.exec_driver_sql("DELETE FROM journal WHERE seq < 0")
+        last_seq, prev = _tail(conn)
         rows = []
         for seq, ts_us, kind, payload in entries:
             if seq != last_seq + 1:
