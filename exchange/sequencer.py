@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from exchange import snapshots
 from exchange.core.state import Core, Outcome
+from exchange.db.engine import for_writing
 from exchange.feeds import messages_for
 from exchange.journal import Journal
 from exchange.projector import Projector
@@ -66,6 +67,9 @@ class Sequencer:
     ) -> None:
         self.core = core
         self.db = db
+        # SQLite: take the write lock at BEGIN, so a login's token insert in between
+        # makes the commit wait its turn instead of failing with SQLITE_BUSY
+        self._db_write = for_writing(db)
         self.bus = bus
         self.queue = queue
         self.journal = Journal(db)
@@ -143,7 +147,7 @@ class Sequencer:
                 log.exception("publishing to the bus failed")
 
     def _commit(self, entries: list, applied: list[tuple[Outcome, dict]]) -> None:
-        with self.db.begin() as conn:
+        with self._db_write.begin() as conn:
             self.journal.append(conn, entries)
             self.projector.project(conn, self.core, applied)
             self._since_snapshot += len(entries)
@@ -156,7 +160,7 @@ class Sequencer:
 
     def snapshot_now(self) -> None:
         data = self.core.snapshot()
-        with self.db.begin() as conn:
+        with self._db_write.begin() as conn:
             snapshots.save(
                 conn, self.core.last_seq, self._last_ts_us, hashlib.sha256(data).hexdigest(), data
             )
