@@ -27,6 +27,9 @@ METHOD = Literal[
     "online_monitoring", "on_site_inspection", "periodic_check", "enforcement_inspection"
 ]
 SYMBOL_PATTERN = r"^[A-Z0-9]{2,8}-[0-9]{4}$"
+# Ids, sequence numbers and cursors are 64-bit integers in the database; a larger
+# number in a path or query can name nothing and must not reach the driver.
+MAX_ID = 2**63 - 1
 
 
 class InvalidAmount(ValueError):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from exchange import commands as k
 from exchange.api.deps import Bureau, Conn, Province, Regulator, submit
 from exchange.api.errors import ApiError
-from exchange.api.schemas import DecideIn, FloorIn, ReallocationIn, ReserveReleaseIn
+from exchange.api.schemas import MAX_ID, DecideIn, FloorIn, ReallocationIn, ReserveReleaseIn
 from exchange.db import models as m
 from exchange.units import iso_time, tonnes
 from settlement.cities import CITIES, CITIES_BY_CODE, CITY_CODES
@@ -302,7 +302,7 @@ def alerts(
     conn: Conn,
     kind: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    cursor: int | None = Query(None, ge=1),
+    cursor: int | None = Query(None, ge=1, le=MAX_ID),
 ) -> dict:
     query = select(_alerts)
     if kind:

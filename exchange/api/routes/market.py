@@ -11,7 +11,7 @@ from sqlalchemy import select
 from exchange import commands as k
 from exchange.api.deps import Conn, Province, ProvinceOrOperator, submit
 from exchange.api.errors import ApiError
-from exchange.api.schemas import InstrumentIn
+from exchange.api.schemas import MAX_ID, InstrumentIn
 from exchange.db import market as mm
 from exchange.db import models as m
 from exchange.units import cny, iso_time, tonnes
@@ -141,7 +141,7 @@ def trades(
     symbol: str,
     conn: Conn,
     limit: int = Query(100, ge=1, le=1000),
-    before_seq: int | None = Query(None, ge=1),
+    before_seq: int | None = Query(None, ge=1, le=MAX_ID),
 ) -> dict:
     load_instrument(conn, symbol)
     t = m.Trade.__table__

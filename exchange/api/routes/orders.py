@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from exchange import commands as k
 from exchange.api.deps import Conn, Enterprise, EnterpriseOrProvince, submit
 from exchange.api.errors import ApiError
-from exchange.api.schemas import AmendIn, OrderIn
+from exchange.api.schemas import MAX_ID, AmendIn, OrderIn
 from exchange.db import models as m
 from exchange.units import cny, iso_time, tonnes
 from exchange.views import order_view, party
@@ -119,7 +119,7 @@ def list_orders(
     status: Literal["open", "partially_filled", "filled", "cancelled"] | None = None,
     symbol: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    cursor: int | None = Query(None, ge=1, description="list orders with a smaller id"),
+    cursor: int | None = Query(None, ge=1, le=MAX_ID, description="list orders with a smaller id"),
 ) -> dict:
     query = select(_orders)
     if caller.role == "enterprise":
@@ -141,7 +141,7 @@ def list_orders(
 
 
 def _owned(conn, caller, order_id: str):
-    if not order_id.isdigit():
+    if not (order_id.isascii() and order_id.isdigit()) or int(order_id) > MAX_ID:
         raise ApiError("not_found", f"no order {order_id}")
     row = conn.execute(select(_orders).where(_orders.c.id == int(order_id))).mappings().first()
     if row is None or (caller.role != "province" and row["account_id"] != caller.account_id):
@@ -203,7 +203,7 @@ def list_trades(
     conn: Conn,
     symbol: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    cursor: int | None = Query(None, ge=1, description="list trades with a smaller seq"),
+    cursor: int | None = Query(None, ge=1, le=MAX_ID, description="list trades with a smaller seq"),
 ) -> dict:
     query = select(_trades)
     mine = caller.account_id
