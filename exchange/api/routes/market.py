@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
@@ -48,7 +49,14 @@ def list_instruments(conn: Conn) -> dict:
     return {"items": [instrument_view(r) for r in conn.execute(select(i).order_by(i.c.symbol))]}
 
 
+_PLAIN_DECIMAL = re.compile(r"^\d{1,3}(?:\.\d*)?$")
+
+
 def _band_bps(text: str) -> int:
+    # the same plain-decimal rule as every other decimal on the wire: no exponent, sign,
+    # NaN or spaces (Decimal() alone would take '1e1' and ' 10')
+    if not _PLAIN_DECIMAL.match(text):
+        raise ApiError("invalid_input", "price_band_pct must be a plain decimal string like '10'")
     try:
         pct = Decimal(text)
     except InvalidOperation:
