@@ -38,6 +38,18 @@ DB = Annotated[Engine, Depends(get_db)]
 Conn = Annotated[Connection, Depends(connection)]
 
 
+def no_nul_characters(request: Request) -> None:
+    """A NUL in the path or the query names nothing, and PostgreSQL text cannot hold
+    one: refuse it as invalid input before it reaches a query (it was a 500)."""
+    if "\x00" in request.scope.get("path", "") or any(
+        "\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()
+    ):
+        raise ApiError("invalid_input", "the path or query contains a NUL character", 422)
+
+
+NoNul = Depends(no_nul_characters)
+
+
 def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

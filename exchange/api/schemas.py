@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from exchange.units import UnitError, parse_cny, parse_tonnes
 
@@ -70,6 +70,15 @@ TonnesOrZero = Annotated[StrictStr, AfterValidator(_non_negative(parse_tonnes, "
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL text and JSONB cannot hold U+0000: one such string in a command
+        # failed the whole group commit (503 for every command in the batch)
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text may not contain NUL characters")
+        return value
 
 
 class SessionIn(Body):

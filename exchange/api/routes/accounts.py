@@ -10,14 +10,14 @@ from sqlalchemy import insert, select
 
 from exchange import auth
 from exchange import commands as k
-from exchange.api.deps import Conn, CurrentCaller, Operator, ProvinceOrOperator, submit
+from exchange.api.deps import Conn, CurrentCaller, NoNul, Operator, ProvinceOrOperator, submit
 from exchange.api.errors import ApiError
 from exchange.api.schemas import AccountIn, AmountIn, SessionIn
 from exchange.db import models as m
 from exchange.units import cny, tonnes
 from settlement.cities import CITY_CODES
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"])
+router = APIRouter(prefix="/api/v1", tags=["accounts"], dependencies=[NoNul])
 
 
 @router.post("/session")

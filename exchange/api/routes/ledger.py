@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 
 from exchange import commands as k
-from exchange.api.deps import Bureau, Conn, Province, Regulator, submit
+from exchange.api.deps import Bureau, Conn, NoNul, Province, Regulator, submit
 from exchange.api.errors import ApiError
 from exchange.api.schemas import MAX_ID, DecideIn, FloorIn, ReallocationIn, ReserveReleaseIn
 from exchange.db import models as m
@@ -21,7 +21,7 @@ from settlement.cities import CITIES, CITIES_BY_CODE, CITY_CODES
 from settlement.events import LedgerMoved
 from settlement.reports import monthly_city_report, to_csv
 
-router = APIRouter(prefix="/api/v1", tags=["ledger"])
+router = APIRouter(prefix="/api/v1", tags=["ledger"], dependencies=[NoNul])
 _rows = m.LedgerRow.__table__
 _mov = m.LedgerMovement.__table__
 _floor = m.CityFloor.__table__

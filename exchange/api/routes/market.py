@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from exchange import commands as k
-from exchange.api.deps import Conn, Province, ProvinceOrOperator, submit
+from exchange.api.deps import Conn, NoNul, Province, ProvinceOrOperator, submit
 from exchange.api.errors import ApiError
 from exchange.api.schemas import MAX_ID, InstrumentIn
 from exchange.db import market as mm
@@ -18,7 +18,7 @@ from exchange.db import models as m
 from exchange.units import cny, iso_time, tonnes
 from exchange.views import levels_view, public_trade_view, ticker_view
 
-router = APIRouter(prefix="/api/v1", tags=["market"])
+router = APIRouter(prefix="/api/v1", tags=["market"], dependencies=[NoNul])
 
 
 def instrument_view(r) -> dict:

@@ -10,14 +10,14 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import or_, select
 
 from exchange import commands as k
-from exchange.api.deps import Conn, Enterprise, EnterpriseOrProvince, submit
+from exchange.api.deps import Conn, Enterprise, EnterpriseOrProvince, NoNul, submit
 from exchange.api.errors import ApiError
 from exchange.api.schemas import MAX_ID, AmendIn, OrderIn
 from exchange.db import models as m
 from exchange.units import cny, iso_time, tonnes
 from exchange.views import order_view, party
 
-router = APIRouter(prefix="/api/v1", tags=["orders"])
+router = APIRouter(prefix="/api/v1", tags=["orders"], dependencies=[NoNul])
 _orders = m.Order.__table__
 _trades = m.Trade.__table__
 _accounts = m.Account.__table__

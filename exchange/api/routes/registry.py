@@ -12,6 +12,7 @@ from exchange.api.deps import (
     CurrentCaller,
     Enterprise,
     EnterpriseOrBureau,
+    NoNul,
     submit,
 )
 from exchange.api.errors import ApiError
@@ -20,7 +21,7 @@ from exchange.db import models as m
 from exchange.units import iso_time, tonnes
 from settlement.cities import CITY_CODES
 
-router = APIRouter(prefix="/api/v1", tags=["registry"])
+router = APIRouter(prefix="/api/v1", tags=["registry"], dependencies=[NoNul])
 _red = m.Reduction.__table__
 _prj = m.Project.__table__
 _src = m.ProjectSource.__table__
