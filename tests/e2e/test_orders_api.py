@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -556,3 +557,42 @@ def test_unknown_client_field_is_422(exchange: Exchange):
         "account_id": "someone-else",
     }
     assert_error(buyer.post("/orders", body), 422)
+
+
+def test_ticker_shows_a_fall_with_a_signed_change_and_resets_with_a_new_session(
+    exchange: Exchange,
+):
+    symbol = exchange.new_instrument("100.00")
+    seller, buyer = exchange.seller(symbol), exchange.new_enterprise()
+    seller.place(symbol, "sell", "1.000", "97.50")
+    buyer.place(symbol, "buy", "1.000", "97.50")
+    ticker = ok(exchange.client.get(f"/api/v1/market/{symbol}/ticker"), 200)
+    assert ticker["change"] == "-2.50" and ticker["change_pct"] == "-2.50"
+    ok(exchange.province.post(f"/market/{symbol}/close-session"), 200)
+    ticker = ok(exchange.client.get(f"/api/v1/market/{symbol}/ticker"), 200)
+    for name in ("last", "open", "high", "low", "vwap", "change", "change_pct"):
+        assert ticker[name] is None, ticker
+
+
+def test_one_minute_candles_start_on_the_minute(exchange: Exchange):
+    symbol = exchange.new_instrument("100.00")
+    seller, buyer = exchange.seller(symbol), exchange.new_enterprise()
+    seller.place(symbol, "sell", "1.000", "100.00")
+    buyer.place(symbol, "buy", "1.000", "100.00")
+    r = exchange.client.get(f"/api/v1/market/{symbol}/candles", params={"interval": "1m"})
+    (candle,) = ok(r, 200)["items"]
+    stamp = datetime.fromisoformat(candle["time"].replace("Z", "+00:00"))
+    assert (stamp.second, stamp.microsecond) == (0, 0)
+    assert abs((datetime.now(UTC) - stamp).total_seconds()) < 180
+
+
+def test_order_list_pages_with_next_cursor(exchange: Exchange):
+    symbol = exchange.new_instrument()
+    buyer = exchange.new_enterprise()
+    placed = [buyer.place(symbol, "buy", "1.000", f"9{i}.00")["id"] for i in range(3)]
+    first = ok(buyer.get("/orders", params={"limit": 2}), 200)
+    assert [o["id"] for o in first["items"]] == placed[::-1][:2]
+    assert first["next_cursor"]
+    rest = ok(buyer.get("/orders", params={"limit": 2, "cursor": first["next_cursor"]}), 200)
+    assert [o["id"] for o in rest["items"]] == [placed[0]]
+    assert rest["next_cursor"] is None
