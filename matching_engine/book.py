@@ -414,6 +414,9 @@ class FastBook:
         traded_price = 0
         # Makers are always consumed from the head of a level, so the loop only
         # walks forward and relinks the head once when it leaves the level.
+        # Each removed maker drops its forward link (and an emptied level its
+        # tail) so that no reference cycle outlives it: refcounting frees it
+        # at once instead of leaving work for the cyclic collector.
         while keys and remaining and keys[-1] >= limit_key:
             level = levels[keys[-1]]
             price = level.price_fen
@@ -461,7 +464,7 @@ class FastBook:
                              price, maker_remaining, _SELF_TRADE),
                         )
                     )  # fmt: skip
-                    maker = maker.next
+                    maker.next, maker = None, maker.next
                     continue
                 maker_remaining = maker.remaining_kg
                 trade_count += 1
@@ -477,7 +480,7 @@ class FastBook:
                              maker.order_id, maker_owner, 0, order_id, owner, remaining),
                         )
                     )  # fmt: skip
-                    maker = maker.next
+                    maker.next, maker = None, maker.next
                     if not remaining:
                         break
                 else:
@@ -495,6 +498,7 @@ class FastBook:
                     break
             level.total_kg = total
             if maker is None:
+                level.tail = None
                 del levels[keys.pop()]
             else:
                 level.head = maker
