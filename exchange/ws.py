@@ -138,16 +138,13 @@ async def _authenticate(ws: WebSocket, roles: tuple[str, ...]):
     if caller.role not in roles:
         await ws.close(code=4403, reason="this feed is not for your role")
         return None
-    await ws.send_text(
-        json.dumps(
-            {
-                "type": "auth_ok",
-                "seq": 0,
-                "data": {"account_id": caller.account_id, "role": caller.role},
-            }
-        )
-    )
     return caller
+
+
+async def _auth_ok(ws: WebSocket, caller) -> None:
+    # sent only once the subscription is live, so nothing after it can be missed
+    data = {"account_id": caller.account_id, "role": caller.role}
+    await ws.send_text(json.dumps({"type": "auth_ok", "seq": 0, "data": data}))
 
 
 @router.websocket("/ws/private")
@@ -157,6 +154,7 @@ async def private_feed(ws: WebSocket) -> None:
         return
     subscription = ws.app.state.bus.subscribe([PRIVATE + caller.account_id])
     await subscription.start()
+    await _auth_ok(ws, caller)
     await _serve(ws, _Feed(ws), subscription)
 
 
@@ -167,4 +165,5 @@ async def regulator_feed(ws: WebSocket) -> None:
         return
     subscription = ws.app.state.bus.subscribe([REGULATOR])
     await subscription.start()
+    await _auth_ok(ws, caller)
     await _serve(ws, _Feed(ws), subscription)
