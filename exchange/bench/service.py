@@ -1,6 +1,6 @@
 """Service benchmark: the real `emx serve` process against PostgreSQL and Redis.
 
-Four figures, each measured on its own so that one does not distort another:
+Four figures in three phases, each run on its own so that one does not distort another:
 
 1. throughput and ack latency: `clients` concurrent HTTP clients (httpx, keep-alive),
    one enterprise each, place `orders` limit orders (about a third cross the spread),
@@ -12,6 +12,10 @@ Four figures, each measured on its own so that one does not distort another:
 3. replay: a journal of `replay_commands` commands, generated through the Core and
    appended with `Journal.append` in large batches, then timed through
    `exchange.runtime.replay` from genesis.
+
+With EMX_BENCH_GATEWAYS=n, n gateway processes run beside the core and the HTTP
+clients and subscribers are spread over all of them. httpx (a test dependency) is
+needed: install with `pip install -e '.[test]'`.
 
 The process helpers (`ServiceProcess`, `setup_market`, ...) are also used by the
 integration tests that kill and restart the service.
@@ -646,13 +650,15 @@ def main(
     clients: int = 64,
     subscribers: int = 1_000,
     replay_commands: int = 1_000_000,
-    gateways: int = 0,
+    gateways: int | None = None,
     feed_trades: int = 50,
     feed_rate_per_s: float = 10.0,
 ) -> dict:
     from rich.console import Console
 
     console = Console()
+    if gateways is None:  # `emx bench service` takes no option for it
+        gateways = int(os.environ.get("EMX_BENCH_GATEWAYS", "0"))
     results: dict = {}
     db_name, db_url = create_pg_database()
     prefix = f"emx-bench-{secrets.token_hex(5)}"
@@ -686,7 +692,7 @@ def main(
         console.print(f"ack latency p50      {r['ack_ms_p50']:.1f} ms")
         console.print(f"ack latency p99      {r['ack_ms_p99']:.1f} ms  (max {r['ack_ms_max']:.1f})")
         if subscribers:
-            ws_urls = [p.ws_url for p in procs[1:]] or [core.ws_url]
+            ws_urls = [p.ws_url for p in procs]
             f = asyncio.run(
                 feed_latency(
                     core.base_url,
