@@ -86,7 +86,7 @@ async def _stream_then_kill(server: ServiceProcess, setup) -> dict[str, dict]:
 
     async def client(n: int, ent) -> None:
         rng = random.Random(n)
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=10.0) as http:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30.0) as http:
             for i in range(MAX_ORDERS_PER_CLIENT):
                 if killed.is_set():
                     return
@@ -126,7 +126,7 @@ async def _stream_then_kill(server: ServiceProcess, setup) -> dict[str, dict]:
                     assert r.status_code in (409, 503), r.text  # refusals are fine, 5xx are not
 
     await asyncio.wait_for(
-        asyncio.gather(*(client(n, e) for n, e in enumerate(setup.enterprises))), timeout=60
+        asyncio.gather(*(client(n, e) for n, e in enumerate(setup.enterprises))), timeout=120
     )
     assert killed.is_set(), "the stream ended before the kill"
     return acked
