@@ -106,6 +106,10 @@ class OrderBook(Protocol):
 
     def best_ask(self) -> int | None: ...
 
+    def crossable_orders(self, side: Side, limit_fen: int, cap: int) -> int:
+        """Resting orders of the other side an incoming `side` order limited at
+        `limit_fen` could meet, best first, at most `cap`. Read-only."""
+
     def depth(self, n: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]: ...
 
     def snapshot_state(self) -> dict[str, Any]:
@@ -600,6 +604,23 @@ class FastBook:
         if o is None:
             return None
         return OrderView(o.order_id, o.owner, o.side, o.price_fen, o.remaining_kg, o.tif)
+
+    def crossable_orders(self, side, limit_fen, cap) -> int:
+        # Levels keep no order count (it would cost every place and fill), so the
+        # walk follows each crossing level's queue, and stops as soon as it has `cap`.
+        if side is BUY:
+            levels, keys, limit_key = self._asks, self._ask_keys, -limit_fen
+        else:
+            levels, keys, limit_key = self._bids, self._bid_keys, limit_fen
+        n = 0
+        for key in reversed(keys):
+            if key < limit_key or n >= cap:
+                break
+            o = levels[key].head
+            while o is not None and n < cap:
+                n += 1
+                o = o.next
+        return n
 
     def best_bid(self) -> int | None:
         return self._bid_keys[-1] if self._bid_keys else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from matching_engine.types import OrderType, Side, TimeInForce
+from matching_engine.types import CancelReason, OrderType, Side, TimeInForce
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +43,15 @@ class PlaceOrder:
 
 @dataclass(frozen=True, slots=True)
 class CancelOrder:
+    """Cancel what remains; `reason` is the one the OrderCancelled event carries (the
+    owner's own cancel by default; the exchange may cancel for insufficient funds)."""
+
     seq: int
     ts_us: int
     symbol: str
     order_id: int
     owner: str
+    reason: CancelReason = CancelReason.USER
 
 
 @dataclass(frozen=True, slots=True)

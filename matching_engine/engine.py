@@ -167,6 +167,15 @@ class MatchingEngine:
     def symbols(self) -> list[str]:
         return sorted(self._markets)
 
+    def crossable_orders(self, symbol: str, side: Side | str, limit_fen: int, cap: int) -> int:
+        """How many resting orders of the opposite side an incoming `side` order
+        limited at `limit_fen` could meet (asks at or below it for a buy, bids at or
+        above it for a sell), counted best first and at most `cap`. Its owner's own
+        orders count too, so it bounds the fills from above. Changes nothing.
+        Raises KeyError for an unknown symbol, like `book`."""
+        book = self._markets[symbol].book
+        return book.crossable_orders(_SIDES[side], limit_fen, cap)
+
     # -------------------------------------------------------------- orders
 
     def _place(self, c: PlaceOrder) -> list[Any]:
@@ -225,8 +234,11 @@ class MatchingEngine:
             return _rejected(c, "cancel", _ORDER_NOT_OPEN)
         if order.owner != c.owner:
             return _rejected(c, "cancel", _NOT_ORDER_OWNER)
+        reason = c.reason
+        if reason.__class__ is not CancelReason:
+            reason = CancelReason(reason)
         out: list[Any] = []
-        m.book.cancel(c.seq, c.ts_us, c.order_id, CancelReason.USER, out)
+        m.book.cancel(c.seq, c.ts_us, c.order_id, reason, out)
         return out
 
     def _amend(self, c: AmendOrder) -> list[Any]:

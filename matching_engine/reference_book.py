@@ -255,6 +255,15 @@ class ReferenceBook:
             return None
         return OrderView(o.order_id, o.owner, o.side, o.price_fen, o.remaining_kg, o.tif)
 
+    def crossable_orders(self, side: Side, limit_fen: int, cap: int) -> int:
+        probe = _Order(0, "", side, limit_fen, 0, IOC)
+        n = 0
+        for maker in self._queue(SELL if side is BUY else BUY):
+            if n >= cap or not self._crosses(probe, maker.price_fen):
+                break
+            n += 1
+        return n
+
     def best_bid(self) -> int | None:
         queue = self._queue(BUY)
         return queue[0].price_fen if queue else None

@@ -40,6 +40,9 @@ class CancelReason(StrEnum):
     EXPIRED = "expired"
     MARKET_ORDER_REMAINDER = "market_order_remainder"
     HALT = "halt"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    """A resting buy whose hold a fill left short and whose owner could not top it up
+    (cancelled by the exchange core, never by the book itself)."""
 
 
 class SelfTradePrevention(StrEnum):

@@ -136,10 +136,17 @@ class TwoBooks(RuleBasedStateMachine):
         order_id = self.next_order_id
         self.next_order_id += 1
         self.owners[order_id] = owner
-        self.send(
+        limit = price
+        if order_type is OrderType.MARKET:
+            low, high = self.fast.instrument(SYMBOL).band()
+            limit = high if side is BUY else low
+        could_meet = self.fast.crossable_orders(SYMBOL, side, limit, 10**6)
+        events = self.send(
             PlaceOrder, order_id=order_id, owner=owner, side=side, type=order_type,
             price_fen=price, quantity_kg=quantity, tif=tif,
         )  # fmt: skip
+        # The settlement's rounding reserve relies on it: no more fills than this.
+        assert sum(1 for e in events if isinstance(e, Trade)) <= could_meet
         return order_id
 
     @rule(order_id=order_ids, side=st.sampled_from([BUY, SELL]))
@@ -165,10 +172,16 @@ class TwoBooks(RuleBasedStateMachine):
         price=st.one_of(st.none(), prices),
     )
     def amend(self, order_id, quantity, price):
-        self.send(
+        view = self.fast.book(SYMBOL).get_order(order_id)
+        could_meet = 0
+        if view is not None and price is not None:
+            could_meet = self.fast.crossable_orders(SYMBOL, view.side, price, 10**6)
+        events = self.send(
             AmendOrder, order_id=order_id, owner=self.owners[order_id],
             quantity_kg=quantity, price_fen=price,
         )  # fmt: skip
+        # Only a new price can trade at once, and no more than it could meet.
+        assert sum(1 for e in events if isinstance(e, Trade)) <= could_meet
 
     @rule(cancel_orders=st.booleans())
     def halt(self, cancel_orders):
@@ -190,6 +203,14 @@ class TwoBooks(RuleBasedStateMachine):
     @rule()
     def take_snapshot(self):
         self.snapshot_at = (len(self.history), self.fast.snapshot())
+
+    @invariant()
+    def both_books_count_the_same_crossable_orders(self):
+        for side in (BUY, SELL):
+            for limit in (9_000, 9_990, 10_000, 10_010, 11_000):
+                for cap in (1, 2, 10**6):
+                    fast = self.fast.crossable_orders(SYMBOL, side, limit, cap)
+                    assert fast == self.reference.crossable_orders(SYMBOL, side, limit, cap)
 
     @invariant()
     def every_committed_kilogram_is_traded_cancelled_or_resting(self):
