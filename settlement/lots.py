@@ -39,13 +39,16 @@ class LotBag:
     """Kilograms per lot, oldest lot first. Selecting never mutates; only add and
     remove do, so callers can validate a whole command before changing anything."""
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_entries", "_total")
 
     def __init__(self, entries: list[list] | None = None) -> None:
         self._entries: list[list] = entries if entries is not None else []
+        # kept with every add and remove: totals are read on every posting, and a
+        # bag that has received many lots would otherwise be summed each time
+        self._total = sum(e[2] for e in self._entries)
 
     def total(self) -> int:
-        return sum(e[2] for e in self._entries)
+        return self._total
 
     def portions(self) -> list[Portion]:
         return [(o, lot_id, kg) for o, lot_id, kg in self._entries]
@@ -66,6 +69,7 @@ class LotBag:
             self._entries[i][2] += kg
         else:
             self._entries.insert(i, [ordinal, lot_id, kg])
+        self._total += kg
 
     def remove(self, ordinal: int, lot_id: str, kg: int) -> None:
         i = bisect_left(self._entries, ordinal, key=lambda e: e[0])
@@ -73,6 +77,7 @@ class LotBag:
         entry = self._entries[i]
         assert 0 < kg <= entry[2], f"removing {kg} kg of {lot_id}, bag has {entry[2]}"
         entry[2] -= kg
+        self._total -= kg
         if entry[2] == 0:
             del self._entries[i]
 
