@@ -150,6 +150,7 @@ def create_app(
     app.state.settings = settings
     app.state.ready = False
     app.state.token_cache = {}
+    app.state.instrument_steps = {}
     app.state.dummy_hash = auth.hash_password("not-a-real-password")
     errors.install(app)
     for r in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Annotated
@@ -84,8 +85,19 @@ def caller_for_token(app, token: str) -> Caller | None:
     return caller
 
 
-def current_caller(request: Request) -> Caller:
-    caller = caller_for_token(request.app, _bearer(request))
+def _cached_caller(app, token: str) -> Caller | None:
+    hit = app.state.token_cache.get(auth.token_hash(token))
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    return None
+
+
+async def current_caller(request: Request) -> Caller:
+    # async, so a cached token costs no hop to the thread pool; a miss reads the table there
+    token = _bearer(request)
+    caller = _cached_caller(request.app, token)
+    if caller is None:
+        caller = await asyncio.to_thread(caller_for_token, request.app, token)
     if caller is None:
         raise ApiError("unauthorized", "the token is not valid", 401)
     return caller
@@ -95,7 +107,7 @@ CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
 def require(*roles: str):
-    def guard(caller: CurrentCaller) -> Caller:
+    async def guard(caller: CurrentCaller) -> Caller:
         if caller.role not in roles:
             raise ApiError(
                 "forbidden", f"this needs the role {' or '.join(roles)}; you are {caller.role}", 403

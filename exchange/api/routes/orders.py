@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import or_, select
@@ -54,13 +55,32 @@ def _existing(conn, account_id: str, client_order_id: str):
     )
 
 
+async def _instrument_steps(request: Request, symbol: str):
+    """(tick_fen, lot_kg) of a listed symbol. They never change once listed, so each
+    gateway keeps them: the order path then reads nothing from the database."""
+    cache: dict = request.app.state.instrument_steps
+    steps = cache.get(symbol)
+    if steps is None:
+
+        def load():
+            with request.app.state.db.connect() as conn:
+                return _instrument_or_422(conn, symbol)
+
+        inst = await asyncio.to_thread(load)
+        steps = cache[symbol] = _Steps(inst.tick_fen, inst.lot_kg)
+    return steps
+
+
+class _Steps(NamedTuple):
+    tick_fen: int
+    lot_kg: int
+
+
 @router.post("/orders", status_code=201)
 async def place_order(
     body: OrderIn, caller: Enterprise, request: Request, response: Response
 ) -> dict:
-    db = request.app.state.db
-    with db.connect() as conn:
-        inst = _instrument_or_422(conn, body.symbol)
+    inst = await _instrument_steps(request, body.symbol)
     if body.type == "limit":
         if body.price is None:
             raise ApiError("price_required", "a limit order needs a price")
@@ -80,35 +100,28 @@ async def place_order(
         "quantity_kg": body.quantity,
         "time_in_force": tif,
     }
-    request_hash = _request_hash(fields)
-
-    def same_or_conflict(row) -> dict:
-        if row["request_hash"] != request_hash:
-            raise ApiError(
-                "duplicate_client_order_id",
-                f"client_order_id {body.client_order_id!r} was used for a different order",
-            )
-        response.status_code = 200
-        return order_view(row)
-
-    with db.connect() as conn:
-        row = _existing(conn, caller.account_id, body.client_order_id)
-    if row is not None:
-        return same_or_conflict(row)
+    # The core remembers every client_order_id it accepted and answers a repeat
+    # with the original id (or duplicate_client_order_id for another body), so
+    # the gateway need not look it up first.
     reply = await submit(
         request,
         {
             "kind": k.PLACE_ORDER,
             "account_id": caller.account_id,
             "client_order_id": body.client_order_id,
-            "request_hash": request_hash,
+            "request_hash": _request_hash(fields),
             **fields,
         },
     )
     order_id = str(reply["result"]["order_id"])
     if reply["result"].get("duplicate"):
-        with db.connect() as conn:
-            return same_or_conflict(_existing(conn, caller.account_id, body.client_order_id))
+
+        def original():
+            with request.app.state.db.connect() as conn:
+                return _existing(conn, caller.account_id, body.client_order_id)
+
+        response.status_code = 200
+        return order_view(await asyncio.to_thread(original))
     return next(o for o in reply["orders"] if o["id"] == order_id)
 
 
@@ -158,14 +171,21 @@ def get_order(order_id: str, caller: EnterpriseOrProvince, conn: Conn) -> dict:
     return view
 
 
+async def _owned_off_loop(request: Request, caller, order_id: str):
+    def read():
+        with request.app.state.db.connect() as conn:
+            return _owned(conn, caller, order_id)
+
+    return await asyncio.to_thread(read)
+
+
 def _only(reply: dict, order_id: str) -> dict:
     return next(o for o in reply["orders"] if o["id"] == order_id)
 
 
 @router.delete("/orders/{order_id}")
 async def cancel_order(order_id: str, caller: Enterprise, request: Request) -> dict:
-    with request.app.state.db.connect() as conn:
-        row = _owned(conn, caller, order_id)
+    row = await _owned_off_loop(request, caller, order_id)
     if row["status"] not in ("open", "partially_filled"):
         raise ApiError("order_not_open", f"order {order_id} is {row['status']}")
     reply = await submit(
@@ -178,10 +198,8 @@ async def cancel_order(order_id: str, caller: Enterprise, request: Request) -> d
 async def amend_order(order_id: str, body: AmendIn, caller: Enterprise, request: Request) -> dict:
     if body.quantity is None and body.price is None:
         raise ApiError("invalid_input", "give a new quantity, a new price, or both")
-    with request.app.state.db.connect() as conn:
-        row = _owned(conn, caller, order_id)
-        inst = _instrument_or_422(conn, row["symbol"])
-    _check_steps(inst, body.price, body.quantity)
+    row = await _owned_off_loop(request, caller, order_id)
+    _check_steps(await _instrument_steps(request, row["symbol"]), body.price, body.quantity)
     if row["status"] not in ("open", "partially_filled"):
         raise ApiError("order_not_open", f"order {order_id} is {row['status']}")
     reply = await submit(
