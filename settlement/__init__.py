@@ -7,7 +7,9 @@ The single-writer core drives one `registry.Registry`:
 
     reg.handle(cmd)                      settlement.commands.* -> [settlement.events.*]
     reg.check_order(...), check_amend()  before an order or amendment reaches the engine
-    reg.apply_engine_events(events)      what the engine emitted -> [settlement.events.*]
+                                         (a buy that can trade at once: + rounding reserve)
+    reg.apply_engine_events(events, reserves)  what the engine emitted -> [settlement.events.*]
+    reg.take_shortfalls()                buy orders to shrink or cancel (core-issued)
 
 A refusal raises `errors.SettlementError(code, message)` and changes nothing.
 `reports.monthly_city_report` and `reports.to_csv` build the monthly city report

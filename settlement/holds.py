@@ -21,7 +21,8 @@ class Hold:
     lot_kg: int
     remaining_kg: int
     held_fen: int = 0
-    """Buy holds: cash locked, always exactly `requirement_fen` between events."""
+    """Buy holds: cash locked, exactly `requirement_fen` between commands; within one,
+    it may also carry the rounding reserve of an order that trades at once."""
     lots: LotBag = field(default_factory=LotBag)
     """Sell holds: the locked lots, oldest first, totalling `remaining_kg`."""
 
@@ -30,4 +31,4 @@ class Hold:
         return self.side == "buy"
 
     def requirement_fen(self, fee_bps: int) -> int:
-        return buy_hold_fen(self.price_fen, self.remaining_kg, self.lot_kg, fee_bps)
+        return buy_hold_fen(self.price_fen, self.remaining_kg, fee_bps)

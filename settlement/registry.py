@@ -11,7 +11,7 @@ inputs gives the same `state_hash`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from settlement import commands as c
@@ -67,6 +67,8 @@ class Registry:
         self._ledger = CityLedger()
         self._issued_kg: dict[str, int] = {}
         self.last_seq = 0
+        self._shortfalls: list[tuple[int, int]] = []
+        """Buy orders left short by the last engine events; transient, never snapshotted."""
         self._add_account(Account(FEES_ACCOUNT, "Exchange fees", Role.FEES, ""))
         self._add_account(Account(RESERVE_ACCOUNT, "Provincial reserve", Role.RESERVE, ""))
         for city in CITIES:
@@ -90,18 +92,29 @@ class Registry:
         return out
 
     def check_order(
-        self, account_id: str, symbol: str, side: str, price_fen: int, quantity_kg: int
+        self,
+        account_id: str,
+        symbol: str,
+        side: str,
+        price_fen: int,
+        quantity_kg: int,
+        rounding_reserve_fen: int = 0,
     ) -> None:
         """Refuses an order the account could not lock for. For a market buy pass the
-        price it will be accepted at: the top of the band.
+        price it will be accepted at: the top of the band. A buy that can trade at once
+        must also cover `rounding_reserve_fen` (`pricing.rounding_reserve_fen` of the
+        resting orders it could meet), locked only while its own command settles.
 
         Malformed prices and quantities pass here; the engine refuses them."""
         account = self.require_account(account_id)
         if account.role not in TRADING_ROLES:
             raise SettlementError(E.NOT_ALLOWED, f"{account_id} ({account.role}) may not trade")
-        listing = self.require_listing(symbol)
+        self.require_listing(symbol)
         if side == "buy":
-            need = _buy_need(price_fen, quantity_kg, listing.lot_kg, self.fee_bps)
+            reserve = _reserve(rounding_reserve_fen)
+            need = _buy_need(price_fen, quantity_kg, self.fee_bps)
+            if need:
+                need += reserve
             have = self._cash.balance(account_id).available_fen
             if need > have:
                 raise SettlementError(
@@ -118,16 +131,25 @@ class Registry:
             raise SettlementError(E.INVALID_SIDE, f"side must be buy or sell, got {side!r}")
 
     def check_amend(
-        self, order_id: int, new_price_fen: int | None, new_quantity_kg: int | None
+        self,
+        order_id: int,
+        new_price_fen: int | None,
+        new_quantity_kg: int | None,
+        rounding_reserve_fen: int = 0,
     ) -> None:
-        """Refuses an amendment whose order would need more lock than is available."""
+        """Refuses an amendment whose order would need more lock than is available;
+        a re-priced buy that can trade at once must cover its rounding reserve too."""
         hold = self._holds.get(order_id)
         if hold is None:
             raise SettlementError(E.ORDER_NOT_OPEN, f"order {order_id} holds nothing")
         price = hold.price_fen if new_price_fen is None else new_price_fen
         quantity = hold.remaining_kg if new_quantity_kg is None else new_quantity_kg
         if hold.is_buy:
-            extra = _buy_need(price, quantity, hold.lot_kg, self.fee_bps) - hold.held_fen
+            reserve = _reserve(rounding_reserve_fen)
+            need = _buy_need(price, quantity, self.fee_bps)
+            if need:
+                need += reserve
+            extra = need - hold.held_fen
             have = self._cash.balance(hold.account_id).available_fen
             if extra > have:
                 raise SettlementError(
@@ -143,8 +165,27 @@ class Registry:
                     f"{hold.account_id} needs {extra} more kg of {hold.symbol}, has {have}",
                 )
 
-    def apply_engine_events(self, events: Iterable) -> list:
-        return settle.apply_engine_events(self, events)
+    def apply_engine_events(
+        self, events: Iterable, rounding_reserve_fen: Mapping[int, int] | None = None
+    ) -> list:
+        """Settles what the engine emitted for one command. `rounding_reserve_fen`
+        (order id -> fen) is locked on top of that order's hold when it is placed or
+        re-priced, and whatever of it the fills did not use is released at the end,
+        when every buy hold the events touched is trued to exactly its requirement.
+
+        A hold that cannot be trued (a maker left a fen or two short by rounding, its
+        owner with no cash available) is not refused: it is reported through
+        `take_shortfalls`, and the caller must shrink or cancel that order before
+        the command ends."""
+        return settle.apply_engine_events(self, events, rounding_reserve_fen or {})
+
+    def take_shortfalls(self) -> list[tuple[int, int]]:
+        """(order_id, remaining_kg) for each buy order whose hold the last
+        `apply_engine_events` could not bring up to its requirement: the largest
+        remaining quantity, a multiple of the lot and possibly 0, that the hold now
+        covers. Cleared on read."""
+        out, self._shortfalls = self._shortfalls, []
+        return out
 
     # ------------------------------------------------------------------ queries
 
@@ -341,10 +382,18 @@ class Registry:
 # ---------------------------------------------------------------------- validation helpers
 
 
-def _buy_need(price_fen: object, quantity_kg: object, lot_kg: int, fee_bps: int) -> int:
+def _buy_need(price_fen: object, quantity_kg: object, fee_bps: int) -> int:
     if not (_is_int(price_fen) and _is_int(quantity_kg)) or price_fen <= 0 or quantity_kg <= 0:
         return 0
-    return buy_hold_fen(price_fen, quantity_kg, lot_kg, fee_bps)
+    return buy_hold_fen(price_fen, quantity_kg, fee_bps)
+
+
+def _reserve(rounding_reserve_fen: object) -> int:
+    if not _is_int(rounding_reserve_fen) or rounding_reserve_fen < 0:
+        raise SettlementError(
+            E.INVALID_AMOUNT, f"rounding reserve must be >= 0 fen, got {rounding_reserve_fen!r}"
+        )
+    return rounding_reserve_fen
 
 
 # ---------------------------------------------------------------------- simple handlers

@@ -2,15 +2,35 @@
 payment for trades, and the release of what cancels, reductions and replacements
 no longer need.
 
-The pre-trade checks (`Registry.check_order`, `check_amend`) guarantee every lock
-here is covered, and the per-lot ceilings of `pricing.buy_lock_per_lot_fen`
-guarantee every fill is covered by its hold; so nothing here can fail for lack
-of funds. That is asserted, never refused: an assertion here is a bug upstream.
+A buy hold is exactly `pricing.buy_hold_fen` of what the order has left at its limit
+between commands. Within one command:
+
+- An incoming buy (placed, or re-priced by an amendment) locks its hold plus the
+  rounding reserve the caller passes for it (`pricing.rounding_reserve_fen` of the
+  resting sells it could meet). The pre-trade checks (`Registry.check_order`,
+  `check_amend`) made sure the account had both available.
+- Each trade takes its cash and the buyer's fee out of the buy hold, and nothing
+  goes back per trade: giving back the excess mid-sweep would give back the reserve
+  that the later fills of the same sweep may need. That every fill fits is asserted,
+  never refused, because it is proved:
+    * the incoming buy: `pricing.rounding_reserve_fen` shows any n fills cost at
+      most hold + reserve, and still leave H(remaining) for what rests;
+    * a resting (maker) buy holds H(R) and meets a single taker per fill: a fill
+      of q <= R kg at its own limit P costs rhu(P q/1000) <= ceil(P R/1000) = C and
+      a fee rhu(cash b) <= ceil(C b), so cash + fee <= H(R) (`buy_hold_fen`).
+- At the end of the batch every buy hold the events touched is trued to exactly its
+  requirement: the excess (price improvement, the unused reserve) is released; a
+  hold that is short -- a maker after a partial fill can be, by a few fen of
+  rounding -- is topped up from the owner's available cash, and if that is not
+  enough it is recorded as a shortfall for the core to shrink or cancel the order
+  (`Registry.take_shortfalls`), never refused.
+
+An assertion here is a bug upstream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from matching_engine.events import (
@@ -24,23 +44,71 @@ from matching_engine.events import (
 from settlement.accounts import FEES_ACCOUNT, TRADING_ROLES
 from settlement.events import HoldChanged, TradeSettled
 from settlement.holds import Hold
-from settlement.pricing import fee_fen, trade_cash_fen
+from settlement.pricing import buy_hold_fen, fee_fen, trade_cash_fen
 
 if TYPE_CHECKING:
     from settlement.registry import Registry
 
 
-def apply_engine_events(reg: Registry, events: Iterable) -> list:
+class _Batch:
+    """One call's bookkeeping: the reserves to lock and the buy holds to true."""
+
+    __slots__ = ("reserves", "touched")
+
+    def __init__(self, reserves: Mapping[int, int]) -> None:
+        self.reserves = reserves
+        self.touched: dict[int, tuple[int, int]] = {}
+        """Buy order id -> (seq, ts_us) of the last event that touched it, first touch first."""
+
+    def touch(self, hold: Hold, seq: int, ts_us: int) -> None:
+        if hold.is_buy:
+            self.touched[hold.order_id] = (seq, ts_us)
+
+
+def apply_engine_events(reg: Registry, events: Iterable, reserves: Mapping[int, int]) -> list:
     out: list = []
+    batch = _Batch(reserves)
+    reg._shortfalls = []
     for event in events:
         handler = _HANDLERS.get(type(event))
         if handler is not None:
-            out += handler(reg, event)
+            out += handler(reg, event, batch)
             reg.last_seq = max(reg.last_seq, event.seq)
+    for order_id, (seq, ts_us) in batch.touched.items():
+        out += _true_up(reg, seq, ts_us, order_id)
     return out
 
 
-def _instrument_added(reg: Registry, e: InstrumentAdded) -> list:
+def _true_up(reg: Registry, seq: int, ts_us: int, order_id: int) -> list:
+    """Brings a buy hold to exactly its requirement, or reports it short."""
+    hold = reg._holds.get(order_id)
+    if hold is None:  # filled or cancelled: nothing left held
+        return []
+    need = hold.requirement_fen(reg.fee_bps)
+    if hold.held_fen >= need:
+        return _release(reg, seq, ts_us, hold, hold.held_fen - need, "released")
+    short = need - hold.held_fen
+    have = reg._cash.balance(hold.account_id).available_fen
+    out = _lock_cash(reg, seq, ts_us, hold, min(short, have), "increased") if have else []
+    if have < short:
+        reg._shortfalls.append((order_id, _affordable_kg(reg, hold)))
+    return out
+
+
+def _affordable_kg(reg: Registry, hold: Hold) -> int:
+    """The largest remaining quantity, a whole number of lots, whose requirement the
+    hold covers (binary search: the requirement grows with the quantity)."""
+    low, high = 0, hold.remaining_kg // hold.lot_kg  # low lots always fit (0 needs 0)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if buy_hold_fen(hold.price_fen, mid * hold.lot_kg, reg.fee_bps) <= hold.held_fen:
+            low = mid
+        else:
+            high = mid - 1
+    return low * hold.lot_kg
+
+
+def _instrument_added(reg: Registry, e: InstrumentAdded, batch: _Batch) -> list:
     """Listing is the registry's own command (ListInstrument); an engine instrument it
     already knows must agree on the lot size, or every buy hold would be wrong."""
     known = reg._listings.get(e.symbol)
@@ -50,7 +118,7 @@ def _instrument_added(reg: Registry, e: InstrumentAdded) -> list:
     return []
 
 
-def _order_accepted(reg: Registry, e: OrderAccepted) -> list:
+def _order_accepted(reg: Registry, e: OrderAccepted, batch: _Batch) -> list:
     listing = reg._listings.get(e.symbol)
     assert listing is not None, f"order {e.order_id} on unlisted {e.symbol}"
     account = reg._accounts.get(e.owner)
@@ -61,11 +129,11 @@ def _order_accepted(reg: Registry, e: OrderAccepted) -> list:
         e.order_id, e.owner, e.symbol, str(e.side), e.price_fen, listing.lot_kg, e.quantity_kg
     )
     reg._holds[e.order_id] = hold
-    out = _increase(reg, e.seq, e.ts_us, hold, "placed")
-    return out
+    batch.touch(hold, e.seq, e.ts_us)
+    return _increase(reg, e.seq, e.ts_us, hold, "placed", batch.reserves.get(e.order_id, 0))
 
 
-def _trade(reg: Registry, t: Trade) -> list:
+def _trade(reg: Registry, t: Trade, batch: _Batch) -> list:
     if t.taker_side == "buy":
         buy_id, sell_id = t.taker_order_id, t.maker_order_id
         buy_left, sell_left = t.taker_remaining_kg, t.maker_remaining_kg
@@ -146,9 +214,13 @@ def _trade(reg: Registry, t: Trade) -> list:
     )
     out.append(_hold_event(seq, ts_us, bh, "posted", cash + buyer_fee))
     out.append(_hold_event(seq, ts_us, sh, "posted", qty))
-    # A fill below the limit, or a rounding in the buyer's favour, leaves the hold
-    # above what the rest of the order needs: true it up now.
-    out += _release(reg, seq, ts_us, bh, bh.held_fen - bh.requirement_fen(reg.fee_bps), "released")
+    # What a fill below the limit or a rounding in the buyer's favour leaves over
+    # stays in the hold until the batch ends (it may be the reserve a later fill of
+    # this sweep needs); a filled order has no later fill and gives it all back now.
+    if bh.remaining_kg == 0:
+        out += _release(reg, seq, ts_us, bh, bh.held_fen, "released")
+    else:
+        batch.touch(bh, seq, ts_us)
     for h in (bh, sh):
         if h.remaining_kg == 0:
             assert h.held_fen == 0 and h.lots.total() == 0
@@ -156,7 +228,7 @@ def _trade(reg: Registry, t: Trade) -> list:
     return out
 
 
-def _order_cancelled(reg: Registry, e: OrderCancelled) -> list:
+def _order_cancelled(reg: Registry, e: OrderCancelled, batch: _Batch) -> list:
     hold = reg._holds.get(e.order_id)
     assert hold is not None, f"cancel of order {e.order_id}, which holds nothing"
     assert hold.remaining_kg == e.cancelled_kg, (
@@ -169,7 +241,7 @@ def _order_cancelled(reg: Registry, e: OrderCancelled) -> list:
     return out
 
 
-def _order_reduced(reg: Registry, e: OrderReduced) -> list:
+def _order_reduced(reg: Registry, e: OrderReduced, batch: _Batch) -> list:
     hold = reg._holds.get(e.order_id)
     assert hold is not None and hold.remaining_kg == e.old_remaining_kg, (
         f"reduce of order {e.order_id}: hold {hold}"
@@ -183,7 +255,7 @@ def _order_reduced(reg: Registry, e: OrderReduced) -> list:
     return _release(reg, e.seq, e.ts_us, hold, excess, "released")
 
 
-def _order_replaced(reg: Registry, e: OrderReplaced) -> list:
+def _order_replaced(reg: Registry, e: OrderReplaced, batch: _Batch) -> list:
     hold = reg._holds.get(e.order_id)
     assert hold is not None and hold.remaining_kg == e.old_remaining_kg, (
         f"replace of order {e.order_id}: hold {hold}"
@@ -191,43 +263,62 @@ def _order_replaced(reg: Registry, e: OrderReplaced) -> list:
     assert e.new_remaining_kg > 0 and e.new_remaining_kg % hold.lot_kg == 0
     hold.price_fen = e.new_price_fen
     hold.remaining_kg = e.new_remaining_kg
+    reserve = batch.reserves.get(e.order_id, 0)
     if hold.is_buy:
-        change = hold.requirement_fen(reg.fee_bps) - hold.held_fen
+        batch.touch(hold, e.seq, e.ts_us)
+        change = hold.requirement_fen(reg.fee_bps) + reserve - hold.held_fen
     else:
         change = e.new_remaining_kg - e.old_remaining_kg
     if change > 0:
-        return _increase(reg, e.seq, e.ts_us, hold, "increased")
+        return _increase(reg, e.seq, e.ts_us, hold, "increased", reserve)
     return _release(reg, e.seq, e.ts_us, hold, -change, "released")
 
 
-def _increase(reg: Registry, seq: int, ts_us: int, hold: Hold, action: str) -> list:
-    """Locks what the hold lacks for its remaining quantity at its price."""
-    reference = f"order:{hold.order_id}"
-    out: list = []
+def _increase(
+    reg: Registry, seq: int, ts_us: int, hold: Hold, action: str, reserve_fen: int = 0
+) -> list:
+    """Locks what the hold lacks for its remaining quantity at its price (and, for a
+    buy that may trade at once, its rounding reserve)."""
     if hold.is_buy:
-        amount = hold.requirement_fen(reg.fee_bps) - hold.held_fen
+        amount = hold.requirement_fen(reg.fee_bps) + reserve_fen - hold.held_fen
         have = reg._cash.balance(hold.account_id).available_fen
         assert amount <= have, f"order {hold.order_id} locks {amount} fen, {have} available"
-        if amount:
-            out.append(
-                reg._cash.post(
-                    seq, ts_us, hold.account_id, "hold", amount, -amount, amount, reference
-                )
+        return _lock_cash(reg, seq, ts_us, hold, amount, action)
+    reference = f"order:{hold.order_id}"
+    out: list = []
+    amount = hold.remaining_kg - hold.lots.total()
+    bag = reg._holdings.get(hold.account_id, hold.symbol).available
+    assert amount <= bag.total(), (
+        f"order {hold.order_id} locks {amount} kg, {bag.total()} available"
+    )
+    for p in bag.select_oldest(amount):
+        out.append(
+            reg._holdings.post(
+                seq, ts_us, hold.account_id, hold.symbol, p, "hold", -p[2], p[2], 0, reference
             )
-        hold.held_fen += amount
-    else:
-        amount = hold.remaining_kg - hold.lots.total()
-        bag = reg._holdings.get(hold.account_id, hold.symbol).available
-        assert amount <= bag.total(), (
-            f"order {hold.order_id} locks {amount} kg, {bag.total()} available"
         )
-        for p in bag.select_oldest(amount):
-            out.append(
-                reg._holdings.post(
-                    seq, ts_us, hold.account_id, hold.symbol, p, "hold", -p[2], p[2], 0, reference
-                )
+        hold.lots.add(*p)
+    out.append(_hold_event(seq, ts_us, hold, action, amount))
+    return out
+
+
+def _lock_cash(reg: Registry, seq: int, ts_us: int, hold: Hold, amount: int, action: str) -> list:
+    assert amount >= 0
+    out: list = []
+    if amount:
+        out.append(
+            reg._cash.post(
+                seq,
+                ts_us,
+                hold.account_id,
+                "hold",
+                amount,
+                -amount,
+                amount,
+                f"order:{hold.order_id}",
             )
-            hold.lots.add(*p)
+        )
+    hold.held_fen += amount
     out.append(_hold_event(seq, ts_us, hold, action, amount))
     return out
 

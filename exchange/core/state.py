@@ -34,10 +34,21 @@ from matching_engine.events import (
     SessionClosed,
     Trade,
 )
-from matching_engine.types import MarketStatus, OrderType, SelfTradePrevention, Side, TimeInForce
+from matching_engine.types import (
+    CancelReason,
+    MarketStatus,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
 from settlement import commands as sc
 from settlement.errors import SettlementError
+from settlement.pricing import rounding_reserve_fen
 from settlement.registry import Registry
+
+CROSSABLE_CAP = 1_000_000
+"""The most resting orders counted for one incoming buy's rounding reserve."""
 
 
 class CommandRefused(Exception):
@@ -119,14 +130,63 @@ class Core:
         return out
 
     # ----------------------------------------------------------- engine glue
-    def _run_engine(self, out: Outcome, cmd, context: dict | None = None) -> list:
+    def _run_engine(
+        self,
+        out: Outcome,
+        cmd,
+        context: dict | None = None,
+        rounding_reserve_fen: dict[int, int] | None = None,
+    ) -> list:
         events = self.engine.process(cmd)
         out.engine_events.extend(events)
-        settled = self.registry.apply_engine_events(events)
+        settled = self.registry.apply_engine_events(events, rounding_reserve_fen)
         out.settlement_events.extend(settled)
         self._track_orders(out, events, context or {})
         out.alerts.extend(self.surveillance.observe(events))
+        shortfalls = self.registry.take_shortfalls()
+        if shortfalls:
+            for order_id, affordable_kg in shortfalls:
+                self._shrink(out, order_id, affordable_kg)
+            # a shrunk order was already reported by its fill: list each record once
+            unique = {id(rec): rec for rec in out.orders}
+            out.orders[:] = unique.values()
         return events
+
+    def _shrink(self, out: Outcome, order_id: int, affordable_kg: int) -> None:
+        """A resting buy that a fill left a few fen short of its lock, whose owner has
+        no cash available to top it up, keeps what its hold still covers: reduced to
+        that (keeping its time priority), or cancelled for insufficient funds. The
+        follow-up carries the command's own seq and ts_us, so a replay repeats it."""
+        rec = self.open_orders[order_id]
+        if affordable_kg > 0:
+            cmd = ec.AmendOrder(
+                out.seq, out.ts_us, rec.symbol, rec.id, rec.account_id, affordable_kg, None
+            )
+        else:
+            cmd = ec.CancelOrder(
+                out.seq,
+                out.ts_us,
+                rec.symbol,
+                rec.id,
+                rec.account_id,
+                CancelReason.INSUFFICIENT_FUNDS,
+            )
+        events = self._run_engine(out, cmd)
+        assert not any(type(ev) is OrderRejected for ev in events), (
+            f"shrinking order {order_id} to {affordable_kg} kg was refused: {events}"
+        )
+
+    def _rounding_reserve(self, inst, limit_fen: int, quantity_kg: int) -> int:
+        """The reserve a buy limited at `limit_fen` locks on top of its hold while its
+        own command settles: `pricing.rounding_reserve_fen` of the resting sells it
+        could meet. Every fill is at least one lot, so it meets at most
+        ceil(quantity / lot) of them: that caps the walk (and the reserve)."""
+        if not (isinstance(limit_fen, int) and isinstance(quantity_kg, int)) or quantity_kg <= 0:
+            return 0  # the engine refuses it
+        cap = min(CROSSABLE_CAP, -(-quantity_kg // inst.lot_kg))
+        return rounding_reserve_fen(
+            self.engine.crossable_orders(inst.symbol, Side.BUY, limit_fen, cap)
+        )
 
     def _track_orders(self, out: Outcome, events: list, context: dict) -> None:
         touched: dict[int, OrderRecord] = {}
@@ -277,7 +337,12 @@ class Core:
             price_fen = 0
             low, high = inst.band()
             lock_price = high if side is Side.BUY else low
-        self.registry.check_order(account_id, inst.symbol, side, lock_price, c["quantity_kg"])
+        reserve = 0
+        if side is Side.BUY:
+            reserve = self._rounding_reserve(inst, lock_price, c["quantity_kg"])
+        self.registry.check_order(
+            account_id, inst.symbol, side, lock_price, c["quantity_kg"], reserve
+        )
         order_id = k.order_id_for(out.seq)
         events = self._run_engine(
             out,
@@ -294,6 +359,7 @@ class Core:
                 TimeInForce(c["time_in_force"]),
             ),
             {"client_order_id": c["client_order_id"], "request_hash": c["request_hash"]},
+            {order_id: reserve} if reserve else None,
         )
         self._first_rejection(events)
         out.result = {"order_id": order_id}
@@ -325,12 +391,19 @@ class Core:
         new_qty = c.get("quantity_kg")
         if new_price is not None:
             self._check_band(out, rec.account_id, inst, new_price)
-        self.registry.check_amend(rec.id, new_price, new_qty)
+        reserve = 0
+        if rec.side == Side.BUY and new_price is not None:
+            # Only a new price can trade at once: the book is never left crossed.
+            quantity = rec.remaining_kg if new_qty is None else new_qty
+            reserve = self._rounding_reserve(inst, new_price, quantity)
+        self.registry.check_amend(rec.id, new_price, new_qty, reserve)
         events = self._run_engine(
             out,
             ec.AmendOrder(
                 out.seq, out.ts_us, rec.symbol, rec.id, rec.account_id, new_qty, new_price
             ),
+            None,
+            {rec.id: reserve} if reserve else None,
         )
         self._first_rejection(events)
         out.result = {"order_id": rec.id}

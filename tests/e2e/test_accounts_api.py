@@ -154,12 +154,6 @@ def test_withdrawal_never_touches_locked_cash(exchange: Exchange):
     assert ent.me()["cash"] == {"available": "0.00", "locked": cash["locked"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="settlement/pricing.buy_hold_fen rounds the fee UP per lot: with 10 bps and a "
-    "0.001 t lot a 5 t buy at 100.00 locks 550.00 (11 fen per kg) instead of "
-    "500.00 + 0.50 fee, so a buyer needs 10% more cash than API.md says",
-)
 def test_buy_locks_price_times_quantity_plus_fee(exchange: Exchange):
     symbol = exchange.new_instrument("100.00")
     ent = exchange.new_enterprise(cash="1000.00")

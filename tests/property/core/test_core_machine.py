@@ -8,10 +8,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from exchange.core.state import Core
+from settlement.pricing import buy_hold_fen
 from tests.core_driver import SYMBOL, CoreDriver
 
 PRICES = st.integers(min_value=310_000, max_value=330_000).map(lambda p: p - p % 50)
 QUANTITIES = st.integers(min_value=1, max_value=40).map(lambda n: n * 250)
+# Odd fen and odd kilograms: fills that round half up in cash and fee, small enough to
+# sweep many resting orders at once.
+ODD_PRICES = st.integers(min_value=310_000, max_value=330_000)
+ODD_QUANTITIES = st.integers(min_value=1, max_value=999)
 
 
 class CoreMachine(RuleBasedStateMachine):
@@ -28,6 +33,11 @@ class CoreMachine(RuleBasedStateMachine):
         self.issued = 0
         self.placed: list[int] = []
         self.halted = False
+        # A market from the first step: cash for every trader, allowances for those of
+        # the bureau's city (the others buy theirs).
+        for trader in self.traders:
+            self.deposit(self.traders.index(trader), 200_000_000)
+            self.issue(self.traders.index(trader), 20_000)
 
     @rule(who=st.integers(0, 3), fen=st.integers(1, 50_000_000))
     def deposit(self, who, fen):
@@ -72,6 +82,36 @@ class CoreMachine(RuleBasedStateMachine):
         else:
             refusals = {"insufficient_cash", "insufficient_allowances", "price_outside_band"}
             assert out.error[0] in refusals, out.error
+
+    @rule(
+        who=st.integers(0, 3),
+        side=st.sampled_from(["buy", "sell"]),
+        price=ODD_PRICES,
+        kg=ODD_QUANTITIES,
+        tif=st.sampled_from(["GTC", "GTC", "IOC"]),
+    )
+    def place_odd(self, who, side, price, kg, tif):
+        self.place(who, side, price, kg, tif, False)
+
+    @rule(seller=st.integers(0, 3), kg=ODD_QUANTITIES | QUANTITIES)
+    def best_bidder_spends_everything_then_is_hit(self, seller, kg):
+        """The owner of the best bid withdraws all its available cash, then a sell meets
+        the bid: a fill that leaves it a few fen short of its requirement cannot be
+        topped up, so the core shrinks or cancels it within the same command."""
+        core = self.d.core
+        best = core.engine.book(SYMBOL).best_bid()
+        owners = sorted(
+            rec.account_id
+            for rec in core.open_orders.values()
+            if rec.side == "buy" and rec.price_fen == best
+        )
+        if not owners or self.traders[seller] in owners:
+            return
+        available, _ = core.registry.cash(owners[0])
+        if available:
+            self.d.ok({"kind": "withdraw", "account_id": owners[0], "amount_fen": available})
+            self.withdrawn += available
+        self.place(seller, "sell", best, kg, "IOC", False)
 
     @precondition(lambda self: self.placed)
     @rule(pick=st.integers(0, 10_000))
@@ -140,6 +180,22 @@ class CoreMachine(RuleBasedStateMachine):
             assert view is not None, f"open record {order_id} is not in the book"
             assert view.remaining_kg == rec.remaining_kg
             assert rec.filled_kg + rec.remaining_kg == rec.quantity_kg
+
+    @invariant()
+    def every_resting_buy_holds_exactly_the_api_md_amount(self):
+        """price x remaining rounded up plus the fee on that rounded up, and nothing
+        more locked: no per-lot excess, no rounding reserve left behind."""
+        core = self.d.core
+        book = core.engine.book(SYMBOL)
+        locked: dict[str, int] = {}
+        for order_id, rec in core.open_orders.items():
+            if rec.side == "buy":
+                view = book.get_order(order_id)
+                exact = buy_hold_fen(view.price_fen, view.remaining_kg, core.fee_bps)
+                assert core.registry.hold(order_id).held_fen == exact, (order_id, exact)
+                locked[rec.account_id] = locked.get(rec.account_id, 0) + exact
+        for trader in self.traders:
+            assert core.registry.cash(trader)[1] == locked.get(trader, 0)
 
     @invariant()
     def cash_and_allowances_are_conserved(self):

@@ -19,12 +19,13 @@ from matching_engine.commands import (
     ResumeMarket,
 )
 from matching_engine.engine import MatchingEngine
-from matching_engine.events import Trade
-from matching_engine.types import BUY, DAY, FOK, GTC, IOC, LIMIT, MARKET, SELL
+from matching_engine.events import OrderRejected, Trade
+from matching_engine.types import BUY, DAY, FOK, GTC, IOC, LIMIT, MARKET, SELL, CancelReason
 from settlement import commands as c
 from settlement import events as ev
 from settlement.cities import CITY_CODES
 from settlement.errors import SettlementError
+from settlement.pricing import buy_hold_fen, rounding_reserve_fen
 from settlement.registry import Registry
 
 GZ, SZ, FS = "440100", "440300", "440600"
@@ -175,10 +176,37 @@ class World:
         self.log.append(("reg", cmd))
         return events
 
-    def engine_cmd(self, cmd) -> tuple[list, list]:
+    def engine_cmd(self, cmd, reserves: dict[int, int] | None = None) -> tuple[list, list]:
         engine_events = self.engine.process(cmd)
-        self.log.append(("eng", cmd))
-        return engine_events, self.reg.apply_engine_events(engine_events)
+        self.log.append(("eng", (cmd, reserves)))
+        events = self.reg.apply_engine_events(engine_events, reserves)
+        # As the core does, in the same step: an order a fill left short, whose owner
+        # has no cash to top it up, is reduced to what its hold covers, or cancelled.
+        for order_id, kg in self.reg.take_shortfalls():
+            hold = self.reg.hold(order_id)
+            assert hold is not None and hold.is_buy and 0 <= kg < hold.remaining_kg
+            assert kg % hold.lot_kg == 0
+            assert buy_hold_fen(hold.price_fen, kg, self.fee_bps) <= hold.held_fen
+            bigger = kg + hold.lot_kg
+            assert buy_hold_fen(hold.price_fen, bigger, self.fee_bps) > hold.held_fen
+            assert self.reg.cash(hold.account_id)[0] == 0  # it took all there was first
+            event("shortfall: reduced" if kg else "shortfall: cancelled")
+            if kg:
+                follow = AmendOrder(cmd.seq, cmd.ts_us, hold.symbol, order_id, hold.account_id, kg)
+            else:
+                follow = CancelOrder(
+                    cmd.seq,
+                    cmd.ts_us,
+                    hold.symbol,
+                    order_id,
+                    hold.account_id,
+                    CancelReason.INSUFFICIENT_FUNDS,
+                )
+            more = self.engine.process(follow)
+            assert not any(type(e) is OrderRejected for e in more), more
+            engine_events = engine_events + more
+            events += self.reg.apply_engine_events(more)
+        return engine_events, events
 
 
 def replay(fee_bps: int, log: list, reg: Registry | None = None, engine=None) -> Registry:
@@ -189,7 +217,7 @@ def replay(fee_bps: int, log: list, reg: Registry | None = None, engine=None) ->
         if kind == "reg":
             w.registry(cmd)
         else:
-            w.engine_cmd(cmd)
+            w.engine_cmd(*cmd)
     return w.reg
 
 
@@ -270,8 +298,8 @@ class SettlementMachine(RuleBasedStateMachine):
         event(f"{cls.__name__} applied")
         return True
 
-    def _engine(self, cmd) -> None:
-        engine_events, events = self.w.engine_cmd(cmd)
+    def _engine(self, cmd, reserves: dict[int, int] | None = None) -> None:
+        engine_events, events = self.w.engine_cmd(cmd, reserves)
         trades = sum(1 for e in engine_events if type(e) is Trade)
         self.trades += trades
         if trades:
@@ -293,6 +321,31 @@ class SettlementMachine(RuleBasedStateMachine):
     def withdraw(self, account, amount):
         available, _ = self.w.reg.cash(account)
         assert self._registry(c.Withdraw, account, amount) == (amount <= available)
+
+    @rule(
+        instrument=st.sampled_from(INSTRUMENTS),
+        seller=st.sampled_from(TRADERS),
+        lots=st.integers(1, 5),
+        tif=st.sampled_from((GTC, IOC)),
+    )
+    def best_bidder_spends_everything_then_is_hit(self, instrument, seller, lots, tif):
+        """The owner of the best bid withdraws all its available cash, then a sell meets
+        that bid: a fill that leaves the bid a few fen short of its requirement cannot
+        be topped up, and the order must shrink (or go) in the same step."""
+        symbol, lot_kg, _, _ = instrument
+        best = self.w.engine.book(symbol).best_bid()
+        owners = sorted(
+            h.account_id
+            for h in self.w.reg._holds.values()
+            if h.is_buy and h.symbol == symbol and h.price_fen == best
+        )
+        if not owners or seller in owners:
+            event("no best bid of another trader to hit")
+            return
+        available, _ = self.w.reg.cash(owners[0])
+        if available:
+            assert self._registry(c.Withdraw, owners[0], available)
+        self._place(seller, symbol, SELL, best, lots * lot_kg, tif, LIMIT)
 
     # ---------------------------------------------------------------- reductions
 
@@ -339,9 +392,10 @@ class SettlementMachine(RuleBasedStateMachine):
         inst = self.w.engine.instrument(symbol)
         low, high = inst.band()
         lock_price = (high if side is BUY else low) if order_type is MARKET else price
+        reserve = self._reserve(symbol, side, lock_price, quantity)
         before = self.w.reg.snapshot()
         try:
-            self.w.reg.check_order(owner, symbol, side, lock_price, quantity)
+            self.w.reg.check_order(owner, symbol, side, lock_price, quantity, reserve)
         except SettlementError as refused:
             assert self.w.reg.snapshot() == before
             event(f"order refused: {refused.code}")
@@ -349,8 +403,19 @@ class SettlementMachine(RuleBasedStateMachine):
         seq, ts = self._stamp()
         price = 0 if order_type is MARKET else price
         self._engine(
-            PlaceOrder(seq, ts, symbol, seq, owner, side, order_type, price, quantity, tif)
+            PlaceOrder(seq, ts, symbol, seq, owner, side, order_type, price, quantity, tif),
+            {seq: reserve},
         )
+
+    def _reserve(self, symbol, side, limit, quantity) -> int:
+        """As the core sizes it: every fill is at least a lot, so at most that many."""
+        if side is not BUY:
+            return 0
+        lots = -(-quantity // self.w.engine.instrument(symbol).lot_kg)
+        n = self.w.engine.crossable_orders(symbol, BUY, limit, lots)
+        if n:
+            event("buy that can trade at once")
+        return rounding_reserve_fen(n)
 
     @rule(
         owner=st.sampled_from(TRADERS),
@@ -412,14 +477,17 @@ class SettlementMachine(RuleBasedStateMachine):
         reference = self.w.engine.instrument(symbol).reference_price_fen
         qty = None if lots is None else lots * hold.lot_kg
         price = None if ticks is None else reference + ticks * (reference // 97 or 1)
+        reserve = 0
+        if hold.is_buy and price is not None:
+            reserve = self._reserve(symbol, BUY, price, hold.remaining_kg if qty is None else qty)
         before = self.w.reg.snapshot()
         try:
-            self.w.reg.check_amend(order_id, price, qty)
+            self.w.reg.check_amend(order_id, price, qty, reserve)
         except SettlementError:
             assert self.w.reg.snapshot() == before
             return
         seq, ts = self._stamp()
-        self._engine(AmendOrder(seq, ts, symbol, order_id, owner, qty, price))
+        self._engine(AmendOrder(seq, ts, symbol, order_id, owner, qty, price), {order_id: reserve})
 
     @rule(symbol=st.sampled_from(SYMBOLS))
     def close_session(self, symbol):
@@ -557,6 +625,21 @@ class SettlementMachine(RuleBasedStateMachine):
             for row in reg.ledger_rows(symbol):
                 from_events = audit.ledger.get((row.city_code, symbol), 0)
                 assert row.remaining == from_events == by_city.get(row.city_code, 0), row
+
+    @invariant()
+    def every_resting_buy_holds_exactly_the_api_md_amount(self):
+        """price x remaining rounded up plus the fee on that rounded up: no per-lot
+        excess, and no rounding reserve left behind once a step is over."""
+        locked: dict[str, int] = {}
+        for order_id, hold in self.w.reg._holds.items():
+            if hold.is_buy:
+                view = self.w.engine.book(hold.symbol).get_order(order_id)
+                assert view is not None and view.price_fen == hold.price_fen
+                exact = buy_hold_fen(view.price_fen, view.remaining_kg, self.w.fee_bps)
+                assert hold.held_fen == exact, (order_id, hold.held_fen, exact)
+                locked[hold.account_id] = locked.get(hold.account_id, 0) + exact
+        for account in (*TRADERS, "FEES"):
+            assert self.w.reg.cash(account)[1] == locked.get(account, 0), account
 
     @invariant()
     def holds_match_the_engine_books(self):

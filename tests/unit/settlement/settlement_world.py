@@ -1,7 +1,8 @@
 """Test helper (named uniquely: test directories here are not packages).
 
 A registry wired to a real matching engine the way the service core wires them:
-check_order / check_amend, then the engine, then apply_engine_events."""
+check_order / check_amend (with the rounding reserve of a buy that can trade at once),
+then the engine, then apply_engine_events, then shrinking any order left short."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from matching_engine.commands import (
     PlaceOrder,
 )
 from matching_engine.engine import MatchingEngine
-from matching_engine.types import GTC, LIMIT, MARKET, OrderType, TimeInForce
+from matching_engine.types import BUY, GTC, LIMIT, MARKET, CancelReason, OrderType, TimeInForce
 from settlement import commands as c
+from settlement.pricing import rounding_reserve_fen
 from settlement.registry import Registry
 
 SYMBOL = "NOX-2025"
@@ -27,8 +29,10 @@ class World:
     def __init__(self, fee_bps: int = 0, lot_kg: int = 1, band_bps: int = 5_000) -> None:
         self.reg = Registry(fee_bps=fee_bps)
         self.engine = MatchingEngine()
+        self.lot_kg = lot_kg
         self.seq = 0
         self.events: list = []
+        self.shrunk: list[tuple[int, int]] = []  # (order_id, kg kept) the world shrank
         self.cmd(c.ListInstrument, SYMBOL, "NOx", 2025, lot_kg)
         self.seq += 1
         self.apply(
@@ -50,11 +54,30 @@ class World:
         self.events += events
         return events
 
-    def apply(self, engine_events):
-        events = self.reg.apply_engine_events(engine_events)
+    def apply(self, engine_events, reserves=None):
+        events = self.reg.apply_engine_events(engine_events, reserves)
+        # As the core does: an order left short is reduced to what its hold covers,
+        # or cancelled, in the same step.
+        for order_id, kg in self.reg.take_shortfalls():
+            self.shrunk.append((order_id, kg))
+            owner = self.reg.hold(order_id).account_id
+            if kg:
+                cmd = AmendOrder(self.seq, self.ts(), SYMBOL, order_id, owner, kg, None)
+            else:
+                cmd = CancelOrder(
+                    self.seq, self.ts(), SYMBOL, order_id, owner, CancelReason.INSUFFICIENT_FUNDS
+                )
+            events += self.reg.apply_engine_events(self.engine.process(cmd))
         self.reg.check_invariants()
         self.events += events
         return events
+
+    def reserve(self, side, limit_fen, qty_kg) -> int:
+        """The rounding reserve the core adds for a buy that can trade at once."""
+        if side != BUY:
+            return 0
+        cap = -(-qty_kg // self.lot_kg)
+        return rounding_reserve_fen(self.engine.crossable_orders(SYMBOL, BUY, limit_fen, cap))
 
     # ------------------------------------------------------------ parties
 
@@ -83,12 +106,13 @@ class World:
         lock_price = price_fen
         if order_type is MARKET:
             lock_price = self.engine.instrument(SYMBOL).band()[1]
-        self.reg.check_order(owner, SYMBOL, str(side), lock_price, qty_kg)
+        reserve = self.reserve(side, lock_price, qty_kg)
+        self.reg.check_order(owner, SYMBOL, str(side), lock_price, qty_kg, reserve)
         self.seq += 1
         cmd = PlaceOrder(
             self.seq, self.ts(), SYMBOL, self.seq, owner, side, order_type, price_fen, qty_kg, tif
         )
-        return self.seq, self.apply(self.engine.process(cmd))
+        return self.seq, self.apply(self.engine.process(cmd), {self.seq: reserve})
 
     def cancel(self, order_id, owner):
         self.seq += 1
@@ -97,10 +121,15 @@ class World:
         )
 
     def amend(self, order_id, owner, quantity_kg=None, price_fen=None):
-        self.reg.check_amend(order_id, price_fen, quantity_kg)
+        hold = self.reg.hold(order_id)
+        reserve = 0
+        if hold is not None and price_fen is not None:
+            qty = hold.remaining_kg if quantity_kg is None else quantity_kg
+            reserve = self.reserve(hold.side, price_fen, qty)
+        self.reg.check_amend(order_id, price_fen, quantity_kg, reserve)
         self.seq += 1
         cmd = AmendOrder(self.seq, self.ts(), SYMBOL, order_id, owner, quantity_kg, price_fen)
-        return self.apply(self.engine.process(cmd))
+        return self.apply(self.engine.process(cmd), {order_id: reserve})
 
     def close_session(self):
         self.seq += 1

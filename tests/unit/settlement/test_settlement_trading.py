@@ -10,7 +10,7 @@ from matching_engine.types import BUY, DAY, FOK, IOC, LIMIT, MARKET, SELL
 from settlement import commands as c
 from settlement.errors import SettlementError
 from settlement.events import CashPosted, HoldChanged, LedgerMoved, TradeSettled
-from settlement.pricing import buy_hold_fen
+from settlement.pricing import buy_hold_fen, rounding_reserve_fen
 
 
 def seller_with(world, account_id="S", kg=10_000, city=GZ):
@@ -19,19 +19,34 @@ def seller_with(world, account_id="S", kg=10_000, city=GZ):
     return account_id
 
 
-def test_accepted_buy_locks_a_ceiled_amount_per_lot_plus_a_ceiled_fee(make_world):
+def test_accepted_buy_locks_price_times_quantity_rounded_up_plus_the_fee_rounded_up(make_world):
     world = make_world(fee_bps=30, lot_kg=100)
     world.enterprise("B", cash_fen=10_000_000)
     order_id, events = world.place("B", BUY, 300_001, 700)
-    # per 100 kg lot: ceil(300001 * 100 / 1000) = 30001, fee ceil(30001 * 0.003) = 91
-    assert world.reg.cash("B") == (10_000_000 - 7 * 30_092, 7 * 30_092)
+    # API.md: ceil(300001 * 700 / 1000) = ceil(210000.7) = 210001 fen, and the fee on
+    # that rounded up: ceil(210001 * 0.003) = ceil(630.003) = 631 (not 7 lots x 30092)
+    assert buy_hold_fen(300_001, 700, 30) == 210_632
+    assert world.reg.cash("B") == (10_000_000 - 210_632, 210_632)
     (hold,) = [e for e in events if type(e) is HoldChanged]
     assert (hold.order_id, hold.action, hold.amount, hold.remaining_kg) == (
         order_id,
         "placed",
-        7 * 30_092,
+        210_632,
         700,
     )
+
+
+def test_a_buyer_with_exactly_the_api_md_amount_may_place_a_resting_buy(make_world):
+    # 5 t at 100.00 CNY/t, 10 bps: 500.00 + 0.50 locked, where per lot it took 550.00.
+    world = make_world(fee_bps=10, band_bps=10_000)
+    world.enterprise("B", cash_fen=50_050)
+    order_id, _ = world.place("B", BUY, 10_000, 5_000)
+    assert world.reg.cash("B") == (0, 50_050)
+    assert world.reg.hold(order_id).held_fen == 50_050
+    world.enterprise("C", cash_fen=50_049)
+    with pytest.raises(SettlementError) as err:
+        world.place("C", BUY, 10_000, 5_000)
+    assert err.value.code == "insufficient_cash"
 
 
 def test_accepted_sell_locks_allowances_oldest_lot_first(world):
@@ -111,23 +126,33 @@ def test_a_fill_at_a_better_price_releases_the_difference(world):
     world.place("S", SELL, 290_000, 1_000)
     order_id, events = world.place("B", BUY, 310_000, 1_000)
     assert world.reg.cash("B") == (1_000_000 - 290_000, 0)
+    # It could meet one resting sell, so it locked the rounding reserve for one fill
+    # too; the release gives back the difference and the unused reserve together.
+    placed = next(e for e in events if type(e) is HoldChanged and e.action == "placed")
+    assert placed.amount == 310_000 + rounding_reserve_fen(1)
     released = [e for e in events if type(e) is HoldChanged and e.action == "released"]
-    assert [e.amount for e in released] == [20_000]
+    assert [e.amount for e in released] == [20_000 + rounding_reserve_fen(1)]
     assert world.reg.hold(order_id) is None
 
 
-def test_many_small_fills_each_rounded_up_never_exceed_the_hold(make_world):
+def test_many_small_fills_each_rounded_up_are_covered_by_the_rounding_reserve(make_world):
     # 1500 fen/t in 1 kg fills: each rounds 1.5 fen up to 2, ten of them cost 20 fen
-    # where ceil(1500 * 10 / 1000) = 15 would have been locked for the whole order.
+    # where ceil(1500 * 10 / 1000) = 15 is the hold of the whole order. Meeting ten
+    # resting sells, the buy must also have the reserve for ten fills available.
     world = make_world(fee_bps=0, band_bps=10_000)  # a band wide enough to admit 1500
     seller_with(world, kg=100)
-    world.enterprise("B", cash_fen=buy_hold_fen(1_500, 10, 1, 0))
-    assert world.reg.cash("B") == (20, 0)
+    need = buy_hold_fen(1_500, 10, 0) + rounding_reserve_fen(10)
+    assert need == 15 + 22
+    world.enterprise("B", cash_fen=need - 1)
     for _ in range(10):
         world.place("S", SELL, 1_500, 1)
+    with pytest.raises(SettlementError) as err:
+        world.place("B", BUY, 1_500, 10)
+    assert err.value.code == "insufficient_cash"
+    world.cmd(c.Deposit, "B", 1)
     world.place("B", BUY, 1_500, 10)
     assert len(world.of(TradeSettled)) == 10
-    assert world.reg.cash("B") == (0, 0)
+    assert world.reg.cash("B") == (need - 20, 0)  # the reserve is never left locked
     assert world.reg.cash("S") == (20, 0)
 
 
@@ -224,7 +249,7 @@ def test_market_buy_locks_at_the_band_top_and_releases_what_it_did_not_spend(wor
     band_top = world.engine.instrument(SYMBOL).band()[1]
     _, events = world.place("B", BUY, 0, 2_000, IOC, MARKET)
     placed = next(e for e in events if type(e) is HoldChanged)
-    assert placed.amount == band_top * 2
+    assert placed.amount == band_top * 2 + rounding_reserve_fen(1)  # one sell to meet
     assert world.reg.cash("B") == (700_000, 0)
 
 
@@ -344,12 +369,13 @@ def test_an_engine_event_the_registry_cannot_cover_is_asserted_not_absorbed(worl
         )
 
 
-def test_pre_trade_check_counts_a_quantity_off_the_lot_as_whole_lots(make_world):
+def test_pre_trade_check_of_a_quantity_off_the_lot_asks_its_exact_amount(make_world):
     world = make_world(lot_kg=100)
     world.enterprise("B", cash_fen=30_000)  # one 100 kg lot at 300000 fen/t
     world.reg.check_order("B", SYMBOL, BUY, 300_000, 100)
     with pytest.raises(SettlementError) as err:
-        world.reg.check_order("B", SYMBOL, BUY, 300_000, 101)  # the engine refuses it anyway
+        # 30300 fen for 101 kg (the engine refuses the quantity anyway)
+        world.reg.check_order("B", SYMBOL, BUY, 300_000, 101)
     assert err.value.code == "insufficient_cash"
 
 
