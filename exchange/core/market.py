@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass(slots=True)
@@ -40,7 +40,9 @@ class SessionStats:
         self.volume_kg = self.value = self.trade_count = 0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # dataclasses.asdict deep-copies every field; these are flat, so a plain
+        # dict of the slots is the same and several times faster on the hot path
+        return {name: getattr(self, name) for name in self.__slots__}
 
     @classmethod
     def from_dict(cls, data: dict) -> SessionStats:

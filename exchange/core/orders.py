@@ -3,7 +3,7 @@ price), kept in step with the engine's events."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from matching_engine.events import (
     OrderAccepted,
@@ -51,7 +51,9 @@ class OrderRecord:
         return (2 * self.filled_value + self.filled_kg) // (2 * self.filled_kg)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # dataclasses.asdict deep-copies every field; these are flat, so a plain
+        # dict of the slots is the same and several times faster on the hot path
+        return {name: getattr(self, name) for name in self.__slots__}
 
     @classmethod
     def from_dict(cls, data: dict) -> OrderRecord:
