@@ -112,6 +112,7 @@ export const CANCEL_REASONS = {
   self_trade: "self-trade prevented",
   expired: "expired (DAY)",
   market_order_remainder: "market order remainder",
+  insufficient_funds: "insufficient funds (a fill left its lock short)",
 };
 
 export const ALERT_KINDS = {
