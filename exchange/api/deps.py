@@ -39,7 +39,7 @@ DB = Annotated[Engine, Depends(get_db)]
 Conn = Annotated[Connection, Depends(connection)]
 
 
-def no_nul_characters(request: Request) -> None:
+async def no_nul_characters(request: Request) -> None:
     """A NUL in the path or the query names nothing, and PostgreSQL text cannot hold
     one: refuse it as invalid input before it reaches a query (it was a 500)."""
     if "\x00" in request.scope.get("path", "") or any(
