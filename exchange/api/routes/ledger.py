@@ -14,6 +14,7 @@ from sqlalchemy import select
 from exchange import commands as k
 from exchange.api.deps import Bureau, Conn, NoNul, Province, Regulator, submit
 from exchange.api.errors import ApiError
+from exchange.api.lookups import instrument_or_422
 from exchange.api.schemas import MAX_ID, DecideIn, FloorIn, ReallocationIn, ReserveReleaseIn
 from exchange.db import models as m
 from exchange.units import iso_time, tonnes
@@ -27,13 +28,7 @@ _mov = m.LedgerMovement.__table__
 _floor = m.CityFloor.__table__
 _ral = m.Reallocation.__table__
 _alerts = m.Alert.__table__
-_ins = m.Instrument.__table__
 SHANGHAI = timezone(timedelta(hours=8))
-
-
-def _symbol_or_422(conn, symbol: str) -> None:
-    if conn.execute(select(_ins.c.symbol).where(_ins.c.symbol == symbol)).first() is None:
-        raise ApiError("unknown_symbol", f"no instrument {symbol!r}")
 
 
 def _city_allowed(caller, code: str) -> None:
@@ -45,7 +40,7 @@ def _city_allowed(caller, code: str) -> None:
 
 @router.get("/ledger/cities")
 def ledger_cities(caller: Regulator, conn: Conn, symbol: str = "NOX-2025") -> dict:
-    _symbol_or_422(conn, symbol)
+    instrument_or_422(conn, symbol)
     stored = {r.city_code: r for r in conn.execute(select(_rows).where(_rows.c.symbol == symbol))}
     floors = {
         r.city_code: r.quantity_kg
@@ -101,7 +96,7 @@ def monthly(
     format: str = Query("json", pattern="^(json|csv)$"),
 ):
     _city_allowed(caller, code)
-    _symbol_or_422(conn, symbol)
+    instrument_or_422(conn, symbol)
     start_us, end_us = month_bounds_us(month)
     rows = conn.execute(
         select(_mov)
@@ -162,7 +157,7 @@ async def set_floor(code: str, body: FloorIn, caller: Province, request: Request
     if code not in CITY_CODES:
         raise ApiError("not_found", f"no city {code}")
     with request.app.state.db.connect() as conn:
-        _symbol_or_422(conn, body.symbol)
+        instrument_or_422(conn, body.symbol)
     await submit(
         request,
         {
@@ -202,7 +197,7 @@ def _reallocation(conn, application_id: str):
 @router.post("/reallocations", status_code=201)
 async def apply_reallocation(body: ReallocationIn, caller: Bureau, request: Request) -> dict:
     with request.app.state.db.connect() as conn:
-        _symbol_or_422(conn, body.symbol)
+        instrument_or_422(conn, body.symbol)
         p = m.Project.__table__
         project = conn.execute(select(p).where(p.c.id == body.project_id)).first()
     if project is None or project.city_code != caller.city_code:
@@ -271,7 +266,7 @@ async def release_reserve(body: ReserveReleaseIn, caller: Province, request: Req
     if body.city_code not in CITY_CODES:
         raise ApiError("unknown_city", f"{body.city_code!r} is not a Guangdong city code")
     with request.app.state.db.connect() as conn:
-        _symbol_or_422(conn, body.symbol)
+        instrument_or_422(conn, body.symbol)
     await submit(
         request,
         {

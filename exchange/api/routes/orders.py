@@ -13,6 +13,7 @@ from sqlalchemy import or_, select
 from exchange import commands as k
 from exchange.api.deps import Conn, Enterprise, EnterpriseOrProvince, NoNul, submit
 from exchange.api.errors import ApiError
+from exchange.api.lookups import instrument_or_422
 from exchange.api.schemas import MAX_ID, AmendIn, OrderIn
 from exchange.db import models as m
 from exchange.units import cny, iso_time, tonnes
@@ -22,14 +23,6 @@ router = APIRouter(prefix="/api/v1", tags=["orders"], dependencies=[NoNul])
 _orders = m.Order.__table__
 _trades = m.Trade.__table__
 _accounts = m.Account.__table__
-
-
-def _instrument_or_422(conn, symbol: str):
-    i = m.Instrument.__table__
-    row = conn.execute(select(i).where(i.c.symbol == symbol)).first()
-    if row is None:
-        raise ApiError("unknown_symbol", f"no instrument {symbol!r}")
-    return row
 
 
 def _check_steps(inst, price_fen: int | None, quantity_kg: int | None) -> None:
@@ -64,7 +57,7 @@ async def _instrument_steps(request: Request, symbol: str):
 
         def load():
             with request.app.state.db.connect() as conn:
-                return _instrument_or_422(conn, symbol)
+                return instrument_or_422(conn, symbol)
 
         inst = await asyncio.to_thread(load)
         steps = cache[symbol] = _Steps(inst.tick_fen, inst.lot_kg)

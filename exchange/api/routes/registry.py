@@ -16,6 +16,7 @@ from exchange.api.deps import (
     submit,
 )
 from exchange.api.errors import ApiError
+from exchange.api.lookups import instrument_or_422
 from exchange.api.schemas import AllocationIn, ProjectIn, ReductionIn, VerifyIn
 from exchange.db import models as m
 from exchange.units import iso_time, tonnes
@@ -25,7 +26,6 @@ router = APIRouter(prefix="/api/v1", tags=["registry"], dependencies=[NoNul])
 _red = m.Reduction.__table__
 _prj = m.Project.__table__
 _src = m.ProjectSource.__table__
-_ins = m.Instrument.__table__
 
 
 def reduction_view(r) -> dict:
@@ -65,11 +65,6 @@ def project_view(r) -> dict:
     }
 
 
-def _symbol_or_422(conn, symbol: str) -> None:
-    if conn.execute(select(_ins.c.symbol).where(_ins.c.symbol == symbol)).first() is None:
-        raise ApiError("unknown_symbol", f"no instrument {symbol!r}")
-
-
 def _reduction(conn, claim_id: str):
     return conn.execute(select(_red).where(_red.c.id == claim_id)).first()
 
@@ -77,7 +72,7 @@ def _reduction(conn, claim_id: str):
 @router.post("/reductions", status_code=201)
 async def claim_reduction(body: ReductionIn, caller: EnterpriseOrBureau, request: Request) -> dict:
     with request.app.state.db.connect() as conn:
-        _symbol_or_422(conn, body.symbol)
+        instrument_or_422(conn, body.symbol)
     reply = await submit(
         request,
         {
@@ -185,7 +180,7 @@ async def register_project(body: ProjectIn, caller: Enterprise, request: Request
     if city not in CITY_CODES:
         raise ApiError("unknown_city", f"{city!r} is not a Guangdong city code")
     with request.app.state.db.connect() as conn:
-        _symbol_or_422(conn, body.symbol)
+        instrument_or_422(conn, body.symbol)
     reply = await submit(
         request,
         {
@@ -227,7 +222,7 @@ async def allocate(
 ) -> dict:
     with request.app.state.db.connect() as conn:
         p = _visible_project(conn, caller, project_id, owner_only=True)
-        _symbol_or_422(conn, body.symbol)
+        instrument_or_422(conn, body.symbol)
     if body.symbol != p.symbol:
         raise ApiError("symbol_mismatch", f"project {project_id} needs {p.symbol}")
     await submit(
