@@ -21,7 +21,14 @@ from exchange.bus import make_bus, make_command_queue
 from exchange.config import Settings, require_bootstrap_passwords
 from exchange.db import migrate
 from exchange.db.engine import make_engine
-from exchange.runtime import CoreLock, ensure_system_accounts, has_credentials, replay
+from exchange.runtime import (
+    CoreLock,
+    check_parameters,
+    ensure_system_accounts,
+    genesis_command,
+    has_credentials,
+    replay,
+)
 from exchange.sequencer import Sequencer
 from exchange.ws import router as ws_router
 
@@ -58,6 +65,17 @@ class CoreRunner:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
         self.lock.release()
+
+
+async def ensure_genesis(app: FastAPI, runner: CoreRunner) -> None:
+    """A new journal starts with the parameters; an old one must be run with its own."""
+    core = runner.sequencer.core
+    if core.last_seq == 0:
+        reply = await app.state.commands.submit(genesis_command(app.state.settings))
+        if reply.get("error"):
+            raise RuntimeError(f"could not write the genesis entry: {reply['error']}")
+    else:
+        check_parameters(core, app.state.settings)
 
 
 async def bootstrap_logins(app: FastAPI, demo: bool) -> None:
@@ -116,6 +134,7 @@ def create_app(
                 await core_queue.start()
             runner = CoreRunner(settings, db, app.state.bus, core_queue)
             runner.start()
+            await ensure_genesis(app, runner)
             await bootstrap_logins(app, demo)
         app.state.runner = runner
         traders = None

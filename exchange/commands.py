@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
+GENESIS: Final = "genesis"
 LIST_INSTRUMENT: Final = "list_instrument"
 OPEN_ACCOUNT: Final = "open_account"
 DEPOSIT: Final = "deposit"
@@ -33,6 +34,7 @@ RELEASE_RESERVE: Final = "release_reserve"
 
 ALL_KINDS: Final = frozenset(
     {
+        GENESIS,
         LIST_INSTRUMENT,
         OPEN_ACCOUNT,
         DEPOSIT,

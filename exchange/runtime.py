@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import asdict
 
 from sqlalchemy import Engine, insert, select
 
@@ -30,6 +31,33 @@ def thresholds(settings: Settings) -> Thresholds:
         concentration_bps=settings.concentration_alert_bps,
         cancel_ratio_min_orders=settings.order_cancel_ratio_alert,
     )
+
+
+def genesis_command(settings: Settings) -> dict:
+    """The first journal entry: the parameters the state depends on."""
+    return {
+        "kind": "genesis",
+        "fee_bps": settings.fee_bps,
+        "stp": str(settings.stp_mode),
+        "thresholds": asdict(thresholds(settings)),
+    }
+
+
+class ParametersChanged(RuntimeError):
+    pass
+
+
+def check_parameters(core: Core, settings: Settings) -> None:
+    """A journal keeps the fee, self-trade mode and alert thresholds it started with;
+    starting it with others would make replay disagree with what was acknowledged."""
+    want = {k: v for k, v in genesis_command(settings).items() if k != "kind"}
+    have = core.parameters()
+    if have != want:
+        changed = ", ".join(sorted(k for k in want if want[k] != have[k]))
+        raise ParametersChanged(
+            f"this journal was started with other {changed} ({have}); start with the same "
+            "settings (EMX_FEE_BPS, EMX_STP_MODE, alert thresholds) or a new database"
+        )
 
 
 def new_core(settings: Settings) -> Core:

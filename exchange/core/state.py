@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from exchange import commands as k
 from exchange.core.market import SessionStats
@@ -90,6 +90,7 @@ class Core:
         self.stats: dict[str, SessionStats] = {}
         self.last_seq = 0
         self._handlers = {
+            k.GENESIS: self._genesis,
             k.LIST_INSTRUMENT: self._list_instrument,
             k.OPEN_ACCOUNT: self._open_account,
             k.DEPOSIT: self._deposit,
@@ -253,6 +254,22 @@ class Core:
             )
 
     # -------------------------------------------------------------- handlers
+    def parameters(self) -> dict:
+        """What the state depends on besides the commands: fixed by the journal's
+        genesis entry, so a replay never takes them from today's configuration."""
+        return {
+            "fee_bps": self.fee_bps,
+            "stp": str(self.engine.stp),
+            "thresholds": asdict(self.surveillance.thresholds),
+        }
+
+    def _genesis(self, out: Outcome, c: dict) -> None:
+        if out.seq != 1:
+            raise CommandRefused("genesis_not_first", "genesis can only be the first command")
+        self.__init__(fee_bps=c["fee_bps"], stp=c["stp"], thresholds=Thresholds(**c["thresholds"]))
+        self.last_seq = out.seq
+        out.result = self.parameters()
+
     def _list_instrument(self, out: Outcome, c: dict) -> None:
         symbol = c["symbol"]
         if symbol in self.engine.symbols():
@@ -555,6 +572,7 @@ class Core:
             "version": 1,
             "last_seq": self.last_seq,
             "fee_bps": self.fee_bps,
+            "thresholds": asdict(self.surveillance.thresholds),
             "engine": base64.b64encode(self.engine.snapshot()).decode(),
             "registry": base64.b64encode(self.registry.snapshot()).decode(),
             "open_orders": [self.open_orders[i].to_dict() for i in sorted(self.open_orders)],
@@ -575,6 +593,8 @@ class Core:
         thresholds: Thresholds | None = None,
     ) -> Core:
         state = json.loads(data)
+        if "thresholds" in state:  # snapshots carry their own parameters
+            thresholds = Thresholds(**state["thresholds"])
         core = cls(fee_bps=state["fee_bps"], stp=stp, thresholds=thresholds)
         core.last_seq = state["last_seq"]
         core.engine = MatchingEngine.restore(base64.b64decode(state["engine"]))
