@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from exchange import auth
 from exchange import commands as k
 from exchange.api import errors
-from exchange.api.routes import accounts, admin, ledger, market, orders, registry
+from exchange.api.routes import accounts, admin, ledger, market, orders, registry, reserve
 from exchange.bus import make_bus, make_command_queue
 from exchange.config import Settings, require_bootstrap_passwords
 from exchange.db import migrate
@@ -177,6 +177,7 @@ def create_app(
         market.router,
         orders.router,
         registry.router,
+        reserve.router,
         ledger.router,
         admin.router,
     ):

@@ -15,7 +15,7 @@ from exchange import commands as k
 from exchange.api.deps import Bureau, Conn, NoNul, Province, Regulator, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
-from exchange.api.schemas import MAX_ID, DecideIn, FloorIn, ReallocationIn, ReserveReleaseIn
+from exchange.api.schemas import MAX_ID, DecideIn, FloorIn, ReallocationIn
 from exchange.db import models as m
 from exchange.units import iso_time, tonnes
 from settlement.cities import CITIES, CITIES_BY_CODE, CITY_CODES
@@ -259,24 +259,6 @@ async def decide_reallocation(
     )
     with request.app.state.db.connect() as conn:
         return reallocation_view(_reallocation(conn, application_id))
-
-
-@router.post("/reserve/releases", status_code=201)
-async def release_reserve(body: ReserveReleaseIn, caller: Province, request: Request) -> dict:
-    if body.city_code not in CITY_CODES:
-        raise ApiError("unknown_city", f"{body.city_code!r} is not a Guangdong city code")
-    with request.app.state.db.connect() as conn:
-        instrument_or_422(conn, body.symbol)
-    await submit(
-        request,
-        {
-            "kind": k.RELEASE_RESERVE,
-            "city_code": body.city_code,
-            "symbol": body.symbol,
-            "quantity_kg": body.quantity,
-        },
-    )
-    return {"city_code": body.city_code, "symbol": body.symbol, "quantity": tonnes(body.quantity)}
 
 
 def alert_view(r) -> dict:

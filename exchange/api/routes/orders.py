@@ -73,6 +73,11 @@ class _Steps(NamedTuple):
 async def place_order(
     body: OrderIn, caller: Enterprise, request: Request, response: Response
 ) -> dict:
+    return await place_for(caller.account_id, body, request, response)
+
+
+async def place_for(account_id: str, body: OrderIn, request: Request, response: Response) -> dict:
+    """Place an order owned by `account_id` (an enterprise, or the provincial reserve)."""
     inst = await _instrument_steps(request, body.symbol)
     if body.type == "limit":
         if body.price is None:
@@ -100,7 +105,7 @@ async def place_order(
         request,
         {
             "kind": k.PLACE_ORDER,
-            "account_id": caller.account_id,
+            "account_id": account_id,
             "client_order_id": body.client_order_id,
             "request_hash": _request_hash(fields),
             **fields,
@@ -111,7 +116,7 @@ async def place_order(
 
         def original():
             with request.app.state.db.connect() as conn:
-                return _existing(conn, caller.account_id, body.client_order_id)
+                return _existing(conn, account_id, body.client_order_id)
 
         response.status_code = 200
         return order_view(await asyncio.to_thread(original))
@@ -146,13 +151,18 @@ def list_orders(
     return {"items": items, "next_cursor": str(rows[-1]["id"]) if len(rows) == limit else None}
 
 
-def _owned(conn, caller, order_id: str):
+def _row_of(conn, account_id: str | None, order_id: str):
+    """The order's row; `account_id` None means any owner (the province's view)."""
     if not (order_id.isascii() and order_id.isdigit()) or int(order_id) > MAX_ID:
         raise ApiError("not_found", f"no order {order_id}")
     row = conn.execute(select(_orders).where(_orders.c.id == int(order_id))).mappings().first()
-    if row is None or (caller.role != "province" and row["account_id"] != caller.account_id):
+    if row is None or (account_id is not None and row["account_id"] != account_id):
         raise ApiError("not_found", f"no order {order_id}")
     return row
+
+
+def _owned(conn, caller, order_id: str):
+    return _row_of(conn, None if caller.role == "province" else caller.account_id, order_id)
 
 
 @router.get("/orders/{order_id}")
@@ -178,11 +188,21 @@ def _only(reply: dict, order_id: str) -> dict:
 
 @router.delete("/orders/{order_id}")
 async def cancel_order(order_id: str, caller: Enterprise, request: Request) -> dict:
-    row = await _owned_off_loop(request, caller, order_id)
+    return await cancel_for(caller.account_id, order_id, request)
+
+
+async def cancel_for(account_id: str, order_id: str, request: Request) -> dict:
+    """Cancel what remains of `account_id`'s order; anyone else's is not found."""
+
+    def read():
+        with request.app.state.db.connect() as conn:
+            return _row_of(conn, account_id, order_id)
+
+    row = await asyncio.to_thread(read)
     if row["status"] not in ("open", "partially_filled"):
         raise ApiError("order_not_open", f"order {order_id} is {row['status']}")
     reply = await submit(
-        request, {"kind": k.CANCEL_ORDER, "account_id": caller.account_id, "order_id": row["id"]}
+        request, {"kind": k.CANCEL_ORDER, "account_id": account_id, "order_id": row["id"]}
     )
     return _only(reply, order_id)
 
