@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import json
 import logging
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections import deque
@@ -424,7 +425,8 @@ class InProcessCommandQueue(CommandQueue):
         batch = [first]
         while len(batch) < max_n and not self._queue.empty():
             batch.append(self._queue.get_nowait())
-        return batch
+        # A submitter that timed out was told its command failed: never apply it later.
+        return [(future, command) for future, command in batch if not future.done()]
 
     async def pending(self) -> int:
         return self._queue.qsize()
@@ -470,7 +472,14 @@ class RedisCommandQueue(CommandQueue):
         request_id = uuid.uuid4().hex
         future = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
-        envelope = {"id": request_id, "reply_to": self._reply_key, "command": command}
+        wait = timeout or self._default_timeout
+        envelope = {
+            "id": request_id,
+            "reply_to": self._reply_key,
+            "command": command,
+            # past this the gateway has answered "timeout": the core must drop it
+            "deadline_ms": time.time_ns() // 1_000_000 + int(wait * 1000),
+        }
         try:
             async with asyncio.timeout(timeout or self._default_timeout):
                 await self._redis.lpush(self._commands_key, _dumps(envelope))
@@ -510,7 +519,13 @@ class RedisCommandQueue(CommandQueue):
         if max_n > 1:
             raw.extend(await self._redis.rpop(self._commands_key, max_n - 1) or [])
         envelopes = [json.loads(r) for r in raw]
-        return [((e["reply_to"], e["id"]), e["command"]) for e in envelopes]
+        now_ms = time.time_ns() // 1_000_000
+        live = [e for e in envelopes if e.get("deadline_ms", now_ms) >= now_ms]
+        if len(live) < len(envelopes):
+            log.warning(
+                "dropped %d commands whose gateways stopped waiting", len(envelopes) - len(live)
+            )
+        return [((e["reply_to"], e["id"]), e["command"]) for e in live]
 
     async def pending(self) -> int:
         return await self._redis.llen(self._commands_key)

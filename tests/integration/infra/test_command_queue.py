@@ -115,9 +115,19 @@ async def test_submit_times_out_when_the_core_does_not_answer(make_queues):
     (gateway,), core = make_queues()
     with pytest.raises(CommandTimeout):
         await gateway.submit({"n": 1}, timeout=0.2)
-    # A late reply to the abandoned command is harmless, and the next one still works.
-    late = await core.next_batch(10, timeout=1)
-    assert [c for _h, c in late] == [{"n": 1}]
-    await core.reply_many([(h, {"late": True}) for h, _c in late])
+    # The submitter was told it failed, so the core never gets it to apply later.
+    assert await core.next_batch(10, timeout=0.5) == []
+    async with running_core(core):
+        assert (await gateway.submit({"n": 2}, timeout=5))["echo"] == {"n": 2}
+
+
+async def test_a_late_reply_to_a_command_already_taken_is_harmless(make_queues):
+    (gateway,), core = make_queues()
+    submitted = asyncio.create_task(gateway.submit({"n": 1}, timeout=0.5))
+    taken = await core.next_batch(10, timeout=2)
+    assert [c for _h, c in taken] == [{"n": 1}]
+    with pytest.raises(CommandTimeout):
+        await submitted
+    await core.reply_many([(h, {"late": True}) for h, _c in taken])
     async with running_core(core):
         assert (await gateway.submit({"n": 2}, timeout=5))["echo"] == {"n": 2}
