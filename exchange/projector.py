@@ -354,11 +354,11 @@ class Projector:
         if p.account_cash:
             conn.execute(
                 update(m.Account.__table__)
-                .where(m.Account.__table__.c.id == _bind("b_id"))
+                .where(m.Account.__table__.c.id == bindparam("b_id"))
                 .values(
-                    cash_available_fen=_bind("b_available"),
-                    cash_locked_fen=_bind("b_locked"),
-                    last_seq=_bind("b_seq"),
+                    cash_available_fen=bindparam("b_available"),
+                    cash_locked_fen=bindparam("b_locked"),
+                    last_seq=bindparam("b_seq"),
                 ),
                 [
                     {
@@ -521,10 +521,6 @@ class Projector:
             .first()
         )
         return dict(row) if row else None
-
-
-def _bind(name: str):
-    return bindparam(name)
 
 
 class _BatchRows:

@@ -158,13 +158,6 @@ class Sequencer:
                     conn, self.core.last_seq, entries[-1][1], hashlib.sha256(data).hexdigest(), data
                 )
 
-    def snapshot_now(self) -> None:
-        data = self.core.snapshot()
-        with self._db_write.begin() as conn:
-            snapshots.save(
-                conn, self.core.last_seq, self._last_ts_us, hashlib.sha256(data).hexdigest(), data
-            )
-
 
 def _unavailable() -> dict:
     return {

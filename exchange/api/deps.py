@@ -61,12 +61,11 @@ def _bearer(request: Request) -> str:
 
 def caller_for_token(app, token: str) -> Caller | None:
     """Resolve a token (cached briefly: every request would otherwise read the table)."""
+    cached = _cached_caller(app, token)
+    if cached is not None:
+        return cached
     token_hash = auth.token_hash(token)
     cache: dict = app.state.token_cache
-    now = time.monotonic()
-    hit = cache.get(token_hash)
-    if hit is not None and hit[0] > now:
-        return hit[1]
     t, a = m.Token.__table__, m.Account.__table__
     with app.state.db.connect() as conn:
         row = conn.execute(
@@ -81,7 +80,7 @@ def caller_for_token(app, token: str) -> Caller | None:
     caller = Caller(row.account_id, row.role, row.city_code, row.name)
     if len(cache) > 100_000:
         cache.clear()
-    cache[token_hash] = (now + TOKEN_CACHE_SECONDS, caller)
+    cache[token_hash] = (time.monotonic() + TOKEN_CACHE_SECONDS, caller)
     return caller
 
 

@@ -174,10 +174,12 @@ def get_order(order_id: str, caller: EnterpriseOrProvince, conn: Conn) -> dict:
     return view
 
 
-async def _owned_off_loop(request: Request, caller, order_id: str):
+async def _row_off_loop(request: Request, account_id: str, order_id: str):
+    """`_row_of` in the thread pool, so the event loop never waits on the database."""
+
     def read():
         with request.app.state.db.connect() as conn:
-            return _owned(conn, caller, order_id)
+            return _row_of(conn, account_id, order_id)
 
     return await asyncio.to_thread(read)
 
@@ -193,12 +195,7 @@ async def cancel_order(order_id: str, caller: Enterprise, request: Request) -> d
 
 async def cancel_for(account_id: str, order_id: str, request: Request) -> dict:
     """Cancel what remains of `account_id`'s order; anyone else's is not found."""
-
-    def read():
-        with request.app.state.db.connect() as conn:
-            return _row_of(conn, account_id, order_id)
-
-    row = await asyncio.to_thread(read)
+    row = await _row_off_loop(request, account_id, order_id)
     if row["status"] not in ("open", "partially_filled"):
         raise ApiError("order_not_open", f"order {order_id} is {row['status']}")
     reply = await submit(
@@ -211,7 +208,7 @@ async def cancel_for(account_id: str, order_id: str, request: Request) -> dict:
 async def amend_order(order_id: str, body: AmendIn, caller: Enterprise, request: Request) -> dict:
     if body.quantity is None and body.price is None:
         raise ApiError("invalid_input", "give a new quantity, a new price, or both")
-    row = await _owned_off_loop(request, caller, order_id)
+    row = await _row_off_loop(request, caller.account_id, order_id)
     _check_steps(await _instrument_steps(request, row["symbol"]), body.price, body.quantity)
     if row["status"] not in ("open", "partially_filled"):
         raise ApiError("order_not_open", f"order {order_id} is {row['status']}")
