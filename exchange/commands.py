@@ -31,6 +31,8 @@ SET_FLOOR: Final = "set_floor"
 APPLY_REALLOCATION: Final = "apply_reallocation"
 DECIDE_REALLOCATION: Final = "decide_reallocation"
 RELEASE_RESERVE: Final = "release_reserve"
+SUBMIT_MONTHLY: Final = "submit_monthly"
+ACKNOWLEDGE_ALERT: Final = "acknowledge_alert"
 
 ALL_KINDS: Final = frozenset(
     {
@@ -54,6 +56,8 @@ ALL_KINDS: Final = frozenset(
         APPLY_REALLOCATION,
         DECIDE_REALLOCATION,
         RELEASE_RESERVE,
+        SUBMIT_MONTHLY,
+        ACKNOWLEDGE_ALERT,
     }
 )
 

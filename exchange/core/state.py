@@ -21,6 +21,7 @@ from exchange.core.orders import (
     apply_fill,
     new_record,
 )
+from exchange.core.regulation import BadMonth, Regulation, month_bounds_us
 from exchange.core.surveillance import Surveillance, Thresholds
 from matching_engine import commands as ec
 from matching_engine.engine import MatchingEngine
@@ -83,6 +84,7 @@ class Core:
         self.engine = MatchingEngine(stp=SelfTradePrevention(stp))
         self.registry = Registry(fee_bps=fee_bps)
         self.surveillance = Surveillance(thresholds)
+        self.regulation = Regulation()
         self.open_orders: dict[int, OrderRecord] = {}
         # (account_id, client_order_id) -> (order_id, request_hash), for idempotency
         self.client_orders: dict[tuple[str, str], tuple[int, str]] = {}
@@ -110,6 +112,8 @@ class Core:
             k.APPLY_REALLOCATION: self._apply_reallocation,
             k.DECIDE_REALLOCATION: self._decide_reallocation,
             k.RELEASE_RESERVE: self._release_reserve,
+            k.SUBMIT_MONTHLY: self._submit_monthly,
+            k.ACKNOWLEDGE_ALERT: self._acknowledge_alert,
         }
 
     # ------------------------------------------------------------------ apply
@@ -566,6 +570,56 @@ class Core:
         )
         out.result = {"city_code": c["city_code"]}
 
+    def _submit_monthly(self, out: Outcome, c: dict) -> None:
+        city, symbol, month = c["city_code"], c["symbol"], c["month"]
+        bureau = self.registry.account(c["account_id"])
+        if bureau.role != "city_bureau" or bureau.city_code != city:
+            raise CommandRefused("not_your_city", f"only the bureau of {city} submits its report")
+        self._instrument(symbol)
+        try:
+            start_us, end_us = month_bounds_us(month)
+        except BadMonth as bad:
+            raise CommandRefused("invalid_input", str(bad)) from None
+        if out.ts_us < start_us:
+            raise CommandRefused("future_month", f"{month} has not begun")
+        if out.ts_us < end_us:
+            raise CommandRefused("month_not_ended", f"{month} has not ended yet")
+        reason = c.get("correction_reason") or None
+        submitted = self.regulation.versions(city, symbol, month)
+        if submitted and reason is None:
+            raise CommandRefused(
+                "already_submitted",
+                f"{month} was submitted as version {len(submitted)}; "
+                "a correction needs a correction_reason",
+            )
+        if not submitted and reason is not None:
+            raise CommandRefused("nothing_to_correct", f"{month} has not been submitted yet")
+        version = self.regulation.submit(
+            out.seq, out.ts_us, c["account_id"], city, symbol, month, reason
+        )
+        out.result = {
+            "city_code": city,
+            "symbol": symbol,
+            "month": month,
+            "version": version.version,
+        }
+
+    def _acknowledge_alert(self, out: Outcome, c: dict) -> None:
+        alert = (c["alert_seq"], c["alert_ordinal"])
+        if not 0 < alert[0] < out.seq:
+            raise CommandRefused("alert_not_found", f"no alert at seq {alert[0]}")
+        regulator = self.registry.account(c["account_id"])
+        if regulator.role == "city_bureau":
+            subject = c.get("alert_account_id")
+            if not subject or self.registry.account(subject).city_code != regulator.city_code:
+                raise CommandRefused("alert_not_found", "no such alert in your city")
+        elif regulator.role != "province":
+            raise CommandRefused("forbidden", "only regulators acknowledge alerts")
+        if alert in self.regulation.acknowledged:
+            raise CommandRefused("already_acknowledged", "the alert was already acknowledged")
+        self.regulation.acknowledge(out.seq, out.ts_us, alert, c["account_id"], c["note"])
+        out.result = {"alert_seq": alert[0], "alert_ordinal": alert[1]}
+
     # ------------------------------------------------------ snapshot and hash
     def snapshot(self) -> bytes:
         state = {
@@ -583,6 +637,7 @@ class Core:
             "stats": [self.stats[s].to_dict() for s in sorted(self.stats)],
             "surveillance": self.surveillance.snapshot(),
         }
+        self.regulation.snapshot_into(state)
         return json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
@@ -604,6 +659,7 @@ class Core:
         core.usernames = set(state["usernames"])
         core.stats = {d["symbol"]: SessionStats.from_dict(d) for d in state["stats"]}
         core.surveillance.restore(state["surveillance"])
+        core.regulation.restore_from(state)
         return core
 
     def state_hash(self) -> str:
