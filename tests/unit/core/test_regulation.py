@@ -24,7 +24,9 @@ def test_months_are_cut_at_midnight_in_shanghai():
     assert due_us("2025-12", 10) == start + 10 * 24 * HOUR_US
 
 
-@pytest.mark.parametrize("month", ["2026-13", "2026-00", "2026-1", "26-01", "２０２６-01", "0001-01"])
+@pytest.mark.parametrize(
+    "month", ["2026-13", "2026-00", "2026-1", "26-01", "２０２６-01", "0001-01"]
+)
 def test_malformed_or_absurd_months_are_refused(month):
     with pytest.raises(BadMonth):
         month_bounds_us(month)
