@@ -16,7 +16,16 @@ from fastapi.staticfiles import StaticFiles
 from exchange import auth
 from exchange import commands as k
 from exchange.api import errors
-from exchange.api.routes import accounts, admin, ledger, market, orders, registry, reserve
+from exchange.api.routes import (
+    accounts,
+    admin,
+    ledger,
+    market,
+    orders,
+    registry,
+    regulation,
+    reserve,
+)
 from exchange.bus import make_bus, make_command_queue
 from exchange.config import Settings, require_bootstrap_passwords
 from exchange.db import migrate
@@ -179,6 +188,7 @@ def create_app(
         registry.router,
         reserve.router,
         ledger.router,
+        regulation.router,
         admin.router,
     ):
         app.include_router(r)

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     concentration_alert_bps: int = Field(default=5_000, ge=1, le=10_000)
     order_cancel_ratio_alert: int = Field(default=20, ge=1)
 
+    # A month's city report is late after this day of the next month (Asia/Shanghai).
+    report_due_day: int = Field(default=10, ge=1, le=28)
+
     token_ttl_s: int | None = Field(default=None, ge=1)
     # Argon2id cost; RFC 9106's second recommended option by default. Tests lower it.
     argon2_time_cost: int = Field(default=3, ge=1)

@@ -2,29 +2,33 @@
 
 Channels: `market:<symbol>` (public: book deltas, trades, ticker),
 `private:<account_id>` (that account's orders and fills), `regulator` (every
-trade with both parties, every alert). Each message carries the core `seq`;
+trade with both parties, every alert and acknowledgement) and `regulator:<city>`
+(the same messages, only those about that city's accounts: a city bureau's feed
+subscribes to its own channel alone). Each message carries the core `seq`;
 the WebSocket layer adds its own gap-free per-connection counter.
 """
 
 from __future__ import annotations
 
+from exchange.commands import ACKNOWLEDGE_ALERT
 from exchange.core.state import Core, Outcome
 from exchange.units import cny, iso_time, tonnes
 from exchange.views import order_view, party, record_row, ticker_view
 from matching_engine.events import BookLevelChanged, Trade
+from settlement.errors import SettlementError
 from settlement.events import TradeSettled
 
 MARKET = "market:"
 PRIVATE = "private:"
 REGULATOR = "regulator"
+REGULATOR_CITY = "regulator:"
 
 
 def messages_for(core: Core, outcomes: list[Outcome]) -> list[tuple[str, dict]]:
     msgs: list[tuple[str, dict]] = []
     for out in outcomes:
         if out.error is not None:
-            for alert in out.alerts:
-                msgs.append((REGULATOR, _alert_msg(alert)))
+            _alert_msgs(core, out, msgs)
             continue
         book: dict[str, dict[str, dict[int, int]]] = {}
         traded_symbols: list[str] = []
@@ -98,9 +102,50 @@ def messages_for(core: Core, outcomes: list[Outcome]) -> list[tuple[str, dict]]:
                     },
                 )
             )
-        for alert in out.alerts:
-            msgs.append((REGULATOR, _alert_msg(alert)))
+        _alert_msgs(core, out, msgs)
+        if out.kind == ACKNOWLEDGE_ALERT:
+            _regulator(msgs, _ack_msg(out), _cities(core, out.result["alert_account_id"]))
     return msgs
+
+
+def _regulator(msgs: list, msg: dict, cities: set[str]) -> None:
+    msgs.append((REGULATOR, msg))
+    for city in sorted(cities):
+        msgs.append((REGULATOR_CITY + city, msg))
+
+
+def _cities(core: Core, *account_ids: str | None) -> set[str]:
+    cities = set()
+    for account_id in account_ids:
+        try:
+            cities.add(core.registry.account(account_id).city_code)
+        except SettlementError:  # a refused command's alert may name no real account
+            continue
+    return cities - {""}
+
+
+def _alert_msgs(core: Core, out: Outcome, msgs: list) -> None:
+    for ordinal, alert in enumerate(out.alerts):
+        _regulator(msgs, _alert_msg(alert, ordinal), _cities(core, alert["account_id"]))
+
+
+def _ack_msg(out: Outcome) -> dict:
+    r = out.result
+    return {
+        "type": "alert_ack",
+        "symbol": None,
+        "core_seq": out.seq,
+        "data": {
+            "id": r.get("alert_id"),
+            "seq": r["alert_seq"],
+            "ordinal": r["alert_ordinal"],
+            "account_id": r["alert_account_id"],
+            "status": "acknowledged",
+            "acknowledged_by": r["acknowledged_by"],
+            "acknowledged_at": iso_time(out.ts_us),
+            "note": r["note"],
+        },
+    }
 
 
 def _levels(levels: dict[int, int], reverse: bool) -> list[list[str]]:
@@ -126,9 +171,12 @@ def _settled_msgs(core: Core, ev: TradeSettled, taker_sides: dict) -> list[tuple
         buyer=party(ev.buyer_account_id, buyer.name, buyer.city_code or None),
         seller=party(ev.seller_account_id, seller.name, seller.city_code or None),
     )
-    msgs = [
-        (REGULATOR, {"type": "trade", "symbol": ev.symbol, "core_seq": ev.seq, "data": regulator})
-    ]
+    msgs: list[tuple[str, dict]] = []
+    _regulator(
+        msgs,
+        {"type": "trade", "symbol": ev.symbol, "core_seq": ev.seq, "data": regulator},
+        _cities(core, ev.buyer_account_id, ev.seller_account_id),
+    )
     for account_id, side, order_id, fee in (
         (ev.buyer_account_id, "buy", ev.buyer_order_id, ev.buyer_fee_fen),
         (ev.seller_account_id, "sell", ev.seller_order_id, ev.seller_fee_fen),
@@ -150,7 +198,7 @@ def _settled_msgs(core: Core, ev: TradeSettled, taker_sides: dict) -> list[tuple
     return msgs
 
 
-def _alert_msg(alert: dict) -> dict:
+def _alert_msg(alert: dict, ordinal: int) -> dict:
     return {
         "type": "alert",
         "symbol": alert["symbol"],
@@ -162,5 +210,7 @@ def _alert_msg(alert: dict) -> dict:
             "detail": alert["detail"],
             "time": iso_time(alert["ts_us"]),
             "seq": alert["seq"],
+            "ordinal": ordinal,
+            "status": "open",
         },
     }

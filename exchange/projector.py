@@ -13,6 +13,8 @@ import json
 from sqlalchemy import Connection, Table, bindparam, delete, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from exchange import commands as k
+from exchange import monthly
 from exchange.core.state import Core, Outcome
 from exchange.db import market as mm
 from exchange.db import models as m
@@ -67,8 +69,7 @@ class Projector:
         p = _BatchRows()
         for out, command in batch:
             if out.error is not None:
-                if out.alerts:
-                    p.alerts.extend(out.alerts)
+                p.alerts.extend(enumerate(out.alerts))
                 continue
             if out.kind == "open_account":
                 p.credentials.append(
@@ -85,7 +86,11 @@ class Projector:
                 row["filled_value_fen"] = row.pop("filled_value")
                 row["last_seq"] = out.seq
                 p.orders[rec.id] = row
-            p.alerts.extend(out.alerts)
+            p.alerts.extend(enumerate(out.alerts))
+            if out.kind == k.SUBMIT_MONTHLY:
+                p.submissions.append((out, command))
+            elif out.kind == k.ACKNOWLEDGE_ALERT:
+                p.acks.append((out, command))
             taker_sides = {}
             for ev in out.engine_events:
                 self._engine_event(p, ev, taker_sides)
@@ -449,9 +454,44 @@ class Projector:
                         "account_id": a["account_id"],
                         "detail": json.dumps(a["detail"], sort_keys=True),
                         "ts_us": a["ts_us"],
+                        "ordinal": ordinal,
                     }
-                    for a in p.alerts
+                    for ordinal, a in p.alerts
                 ],
+            )
+        self._write_regulation(conn, p)
+
+    @staticmethod
+    def _write_regulation(conn: Connection, p: _BatchRows) -> None:
+        # After the movements: a submission's month ended before its own stamp, so every
+        # movement of the month has a smaller seq and is already written, in this batch
+        # or before it; later ones are stamped after the month and never change it.
+        for out, c in p.submissions:
+            report = monthly.load_report(conn, c["city_code"], c["symbol"], c["month"])
+            conn.execute(
+                insert(m.MonthlySubmission.__table__).values(
+                    city_code=c["city_code"],
+                    symbol=c["symbol"],
+                    month=c["month"],
+                    version=out.result["version"],
+                    seq=out.seq,
+                    ts_us=out.ts_us,
+                    account_id=c["account_id"],
+                    correction_reason=c.get("correction_reason") or None,
+                    **monthly.figures(report),
+                )
+            )
+        alerts = m.Alert.__table__
+        for out, c in p.acks:
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.seq == c["alert_seq"], alerts.c.ordinal == c["alert_ordinal"])
+                .values(
+                    status="acknowledged",
+                    acknowledged_by=c["account_id"],
+                    acknowledged_us=out.ts_us,
+                    ack_note=c["note"],
+                )
             )
 
     def _write_levels(self, conn: Connection, p: _BatchRows) -> None:
@@ -550,4 +590,7 @@ class _BatchRows:
         self.floors: dict[tuple[str, str], dict] = {}
         self.reallocations_new: list[dict] = []
         self.reallocation_updates: list[dict] = []
-        self.alerts: list[dict] = []
+        # (ordinal within its command, alert)
+        self.alerts: list[tuple[int, dict]] = []
+        self.submissions: list[tuple[Outcome, dict]] = []
+        self.acks: list[tuple[Outcome, dict]] = []

@@ -1,4 +1,5 @@
-"""WebSocket feeds: /ws/market (public), /ws/private (enterprise), /ws/regulator (province).
+"""WebSocket feeds: /ws/market (public), /ws/private (enterprise), /ws/regulator (province;
+a city bureau gets its city's channel only).
 
 Every message is `{"type", "seq", "symbol"?, "data"}` where `seq` counts 1, 2, 3...
 per connection without gaps. The feed subscribes to the bus BEFORE it reads the
@@ -18,7 +19,7 @@ from starlette.websockets import WebSocketState
 
 from exchange.api.deps import caller_for_token
 from exchange.api.routes.market import book_snapshot
-from exchange.feeds import MARKET, PRIVATE, REGULATOR
+from exchange.feeds import MARKET, PRIVATE, REGULATOR, REGULATOR_CITY
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -160,10 +161,11 @@ async def private_feed(ws: WebSocket) -> None:
 
 @router.websocket("/ws/regulator")
 async def regulator_feed(ws: WebSocket) -> None:
-    caller = await _authenticate(ws, ("province",))
+    caller = await _authenticate(ws, ("province", "city_bureau"))
     if caller is None:
         return
-    subscription = ws.app.state.bus.subscribe([REGULATOR])
+    channel = REGULATOR if caller.role == "province" else REGULATOR_CITY + caller.city_code
+    subscription = ws.app.state.bus.subscribe([channel])
     await subscription.start()
     await _auth_ok(ws, caller)
     await _serve(ws, _Feed(ws), subscription)

@@ -12,6 +12,6 @@ The single-writer core drives one `registry.Registry`:
     reg.take_shortfalls()                buy orders to shrink or cancel (core-issued)
 
 A refusal raises `errors.SettlementError(code, message)` and changes nothing.
-`reports.monthly_city_report` and `reports.to_csv` build the monthly city report
-from `LedgerMoved` events alone.
+`reports.monthly_city_report` builds the monthly city report from `LedgerMoved`
+events alone (the service writes it out as CSV).
 """

@@ -7,8 +7,6 @@ microseconds; this module knows no calendar and no clock.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,19 +14,6 @@ from settlement.events import LedgerMoved
 from settlement.ledger import ADDED, TRANSFERRED_IN, TRANSFERRED_OUT, USED
 
 _SIGN = {ADDED: 1, TRANSFERRED_IN: 1, TRANSFERRED_OUT: -1, USED: -1}
-
-CSV_HEADER = (
-    "row",
-    "city_code",
-    "symbol",
-    "seq",
-    "ts_us",
-    "kind",
-    "quantity_kg",
-    "reference",
-    "counterparty",
-    "remaining_kg",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,43 +63,3 @@ def monthly_city_report(
         closing,
         tuple(month),
     )
-
-
-def to_csv(report: MonthlyReport) -> str:
-    """One table with a header row: the opening, each movement with the remaining
-    after it, the month's totals per kind, and the closing."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_HEADER)
-    city, sym = report.city_code, report.symbol
-    w.writerow(
-        ["opening", city, sym, "", report.start_us, "", "", "", "", report.opening_remaining_kg]
-    )
-    remaining = report.opening_remaining_kg
-    for m in report.movements:
-        remaining += _SIGN[m.kind] * m.quantity_kg
-        w.writerow(
-            [
-                "movement",
-                city,
-                sym,
-                m.seq,
-                m.ts_us,
-                m.kind,
-                m.quantity_kg,
-                m.reference,
-                m.counterparty,
-                remaining,
-            ]
-        )
-    for kind, kg in (
-        (ADDED, report.added_kg),
-        (USED, report.used_kg),
-        (TRANSFERRED_IN, report.transferred_in_kg),
-        (TRANSFERRED_OUT, report.transferred_out_kg),
-    ):
-        w.writerow(["total", city, sym, "", "", kind, kg, "", "", ""])
-    w.writerow(
-        ["closing", city, sym, "", report.end_us, "", "", "", "", report.closing_remaining_kg]
-    )
-    return buf.getvalue()

@@ -19,6 +19,7 @@ NOT_FOUND = frozenset(
         "unknown_application",
         "unknown_instrument",
         "not_your_city",
+        "alert_not_found",
     }
 )
 CONFLICT = frozenset(
@@ -39,6 +40,10 @@ CONFLICT = frozenset(
         "exceeds_project_requirement",
         "no_change",
         "duplicate_id",
+        "month_not_ended",
+        "already_submitted",
+        "nothing_to_correct",
+        "already_acknowledged",
     }
 )
 FORBIDDEN = frozenset({"forbidden", "not_allowed"})

@@ -182,3 +182,13 @@ class ReserveReleaseIn(Body):
     city_code: StrictStr
     symbol: StrictStr = Field(min_length=1, max_length=32)
     quantity: Tonnes
+
+
+class SubmitMonthIn(Body):
+    symbol: StrictStr = Field(default="NOX-2025", pattern=SYMBOL_PATTERN)
+    # only for a correction: why the month is submitted again
+    correction_reason: StrictStr | None = Field(default=None, min_length=1, max_length=4000)
+
+
+class AcknowledgeIn(Body):
+    note: StrictStr = Field(default="", max_length=4000)

@@ -618,7 +618,15 @@ class Core:
         if alert in self.regulation.acknowledged:
             raise CommandRefused("already_acknowledged", "the alert was already acknowledged")
         self.regulation.acknowledge(out.seq, out.ts_us, alert, c["account_id"], c["note"])
-        out.result = {"alert_seq": alert[0], "alert_ordinal": alert[1]}
+        out.result = {
+            "alert_seq": alert[0],
+            "alert_ordinal": alert[1],
+            "alert_account_id": c.get("alert_account_id"),
+            # the read model's id, for the feeds; the journal names the alert by (seq, ordinal)
+            "alert_id": c.get("alert_id"),
+            "acknowledged_by": c["account_id"],
+            "note": c["note"],
+        }
 
     # ------------------------------------------------------ snapshot and hash
     def snapshot(self) -> bytes:

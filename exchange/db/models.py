@@ -490,6 +490,35 @@ class Alert(Base):
     account_id: Mapped[str | None]
     detail: Mapped[str] = mapped_column(default="{}")  # JSON object
     ts_us: Mapped[int]
+    # the alert's place among its command's alerts: (seq, ordinal) names it in the journal
+    ordinal: Mapped[int] = mapped_column(default=0, server_default="0")
+    status: Mapped[str] = mapped_column(default="open", server_default="open")
+    acknowledged_by: Mapped[str | None]
+    acknowledged_us: Mapped[int | None]
+    ack_note: Mapped[str | None]
+
+
+class MonthlySubmission(Base):
+    """A month's report as a city bureau submitted it: frozen, never updated."""
+
+    __tablename__ = "monthly_submissions"
+
+    city_code: Mapped[str] = mapped_column(primary_key=True)
+    symbol: Mapped[str] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int]
+    ts_us: Mapped[int]
+    account_id: Mapped[str]
+    correction_reason: Mapped[str | None]
+    opening_remaining_kg: Mapped[int]
+    added_kg: Mapped[int]
+    used_kg: Mapped[int]
+    transferred_in_kg: Mapped[int]
+    transferred_out_kg: Mapped[int]
+    closing_remaining_kg: Mapped[int]
+    movements: Mapped[int]
+    csv_sha256: Mapped[str]
 
 
 class Meta(Base):
@@ -519,5 +548,6 @@ READ_MODEL_TABLES = (
     "reallocations",
     "candles",
     "alerts",
+    "monthly_submissions",
     "meta",
 )

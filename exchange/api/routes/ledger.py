@@ -4,11 +4,9 @@ reserve, and surveillance alerts."""
 from __future__ import annotations
 
 import json
-import re
-from datetime import UTC, datetime, timedelta, timezone
+from typing import Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 
 from exchange import commands as k
@@ -16,11 +14,23 @@ from exchange.api.deps import Bureau, Conn, NoNul, Province, Regulator, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
 from exchange.api.schemas import MAX_ID, DecideIn, FloorIn, ReallocationIn
+from exchange.core import regulation
 from exchange.db import models as m
+from exchange.exports import (
+    MAX_ROWS,
+    Column,
+    Format,
+    download,
+    local_time,
+    period_label,
+    period_us,
+    readable_detail,
+    too_many,
+)
+from exchange.monthly import COLUMNS as MONTHLY_COLUMNS
+from exchange.monthly import load_report, monthly_table
 from exchange.units import iso_time, tonnes
 from settlement.cities import CITIES, CITIES_BY_CODE, CITY_CODES
-from settlement.events import LedgerMoved
-from settlement.reports import monthly_city_report, to_csv
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"], dependencies=[NoNul])
 _rows = m.LedgerRow.__table__
@@ -28,7 +38,7 @@ _mov = m.LedgerMovement.__table__
 _floor = m.CityFloor.__table__
 _ral = m.Reallocation.__table__
 _alerts = m.Alert.__table__
-SHANGHAI = timezone(timedelta(hours=8))
+_accounts = m.Account.__table__
 
 
 def _city_allowed(caller, code: str) -> None:
@@ -38,52 +48,111 @@ def _city_allowed(caller, code: str) -> None:
         raise ApiError("not_found", f"no city {code} in your view")
 
 
+_LEDGER_COLUMNS = [
+    Column("城市代码", "city_code"),
+    Column("城市", "city"),
+    Column("品种", "symbol"),
+    Column("期初结余(吨)", "opening_remaining_t", "tonnes"),
+    Column("新增(吨)", "added_t", "tonnes"),
+    Column("使用(吨)", "used_t", "tonnes"),
+    Column("调入(吨)", "transferred_in_t", "tonnes"),
+    Column("调出(吨)", "transferred_out_t", "tonnes"),
+    Column("结余(吨)", "remaining_t", "tonnes"),
+    Column("底线(吨)", "floor_t", "tonnes"),
+]
+_KIND_INDEX = {"added": 0, "used": 1, "transferred_in": 2, "transferred_out": 3}
+
+
+def _period_totals(conn, symbol: str, start_us: int | None, end_us: int | None) -> dict:
+    """city -> ([added, used, in, out] within the period, remaining before it)."""
+    query = select(_mov.c.city_code, _mov.c.kind, _mov.c.ts_us, _mov.c.quantity_kg).where(
+        _mov.c.symbol == symbol
+    )
+    if end_us is not None:
+        query = query.where(_mov.c.ts_us < end_us)
+    totals: dict[str, tuple[list[int], list[int]]] = {}
+    for r in conn.execute(query):
+        within, before = totals.setdefault(r.city_code, ([0] * 4, [0]))
+        if start_us is not None and r.ts_us < start_us:
+            sign = 1 if r.kind in ("added", "transferred_in") else -1
+            before[0] += sign * r.quantity_kg
+        else:
+            within[_KIND_INDEX[r.kind]] += r.quantity_kg
+    return {city: (within, before[0]) for city, (within, before) in totals.items()}
+
+
 @router.get("/ledger/cities")
-def ledger_cities(caller: Regulator, conn: Conn, symbol: str = "NOX-2025") -> dict:
+def ledger_cities(
+    caller: Regulator,
+    conn: Conn,
+    symbol: str = "NOX-2025",
+    from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, Asia/Shanghai"),
+    to: str | None = Query(None, description="YYYY-MM-DD, Asia/Shanghai, inclusive"),
+    format: Format = "json",
+):
+    """Each city's totals; with from/to, the movements of that period and the
+    remaining before (opening) and after it."""
     instrument_or_422(conn, symbol)
-    stored = {r.city_code: r for r in conn.execute(select(_rows).where(_rows.c.symbol == symbol))}
+    start_us, end_us = period_us(from_, to)
+    period = from_ is not None or to is not None
+    if period:
+        sums = _period_totals(conn, symbol, start_us, end_us)
+    else:
+        sums = {
+            r.city_code: ([r.added_kg, r.used_kg, r.transferred_in_kg, r.transferred_out_kg], 0)
+            for r in conn.execute(select(_rows).where(_rows.c.symbol == symbol))
+        }
     floors = {
         r.city_code: r.quantity_kg
         for r in conn.execute(select(_floor).where(_floor.c.symbol == symbol))
     }
-    items = []
+    items, table = [], []
     for city in CITIES:
         if caller.role == "city_bureau" and city.code != caller.city_code:
             continue
-        r = stored.get(city.code)
-        added, used, t_in, t_out = (
-            (r.added_kg, r.used_kg, r.transferred_in_kg, r.transferred_out_kg) if r else (0,) * 4
+        (added, used, t_in, t_out), opening = sums.get(city.code, ([0] * 4, 0))
+        remaining = opening + added + t_in - t_out - used
+        item = {
+            "city_code": city.code,
+            "name": city.name_en,
+            "name_zh": city.name_zh,
+            "symbol": symbol,
+            "added": tonnes(added),
+            "used": tonnes(used),
+            "transferred_in": tonnes(t_in),
+            "transferred_out": tonnes(t_out),
+            "remaining": tonnes(remaining),
+            "floor": tonnes(floors.get(city.code, 0)),
+        }
+        if period:
+            item["opening_remaining"] = tonnes(opening)
+        items.append(item)
+        table.append(
+            [
+                city.code,
+                city.name_zh,
+                symbol,
+                tonnes(opening),
+                item["added"],
+                item["used"],
+                item["transferred_in"],
+                item["transferred_out"],
+                item["remaining"],
+                item["floor"],
+            ]
         )
-        items.append(
-            {
-                "city_code": city.code,
-                "name": city.name_en,
-                "name_zh": city.name_zh,
-                "symbol": symbol,
-                "added": tonnes(added),
-                "used": tonnes(used),
-                "transferred_in": tonnes(t_in),
-                "transferred_out": tonnes(t_out),
-                "remaining": tonnes(added + t_in - t_out - used),
-                "floor": tonnes(floors.get(city.code, 0)),
-            }
-        )
+    if format != "json":
+        stem = f"ledger-cities-{symbol}_{period_label(from_, to)}"
+        return download(format, stem, _LEDGER_COLUMNS, table)
     return {"items": items}
-
-
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def month_bounds_us(month: str) -> tuple[int, int]:
     """[start, end) of a calendar month in Asia/Shanghai, in epoch microseconds."""
-    match = _MONTH.match(month)
-    if not match:
-        raise ApiError("invalid_input", "month must be YYYY-MM")
-    year, mon = int(match.group(1)), int(match.group(2))
-    start = datetime(year, mon, 1, tzinfo=SHANGHAI)
-    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=SHANGHAI)
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    return (start - epoch) // timedelta(microseconds=1), (end - epoch) // timedelta(microseconds=1)
+    try:
+        return regulation.month_bounds_us(month)
+    except regulation.BadMonth as bad:
+        raise ApiError("invalid_input", str(bad)) from None
 
 
 @router.get("/ledger/cities/{code}/monthly")
@@ -93,37 +162,15 @@ def monthly(
     conn: Conn,
     month: str = Query(..., description="YYYY-MM, Asia/Shanghai"),
     symbol: str = "NOX-2025",
-    format: str = Query("json", pattern="^(json|csv)$"),
+    format: Format = "json",
 ):
     _city_allowed(caller, code)
     instrument_or_422(conn, symbol)
-    start_us, end_us = month_bounds_us(month)
-    rows = conn.execute(
-        select(_mov)
-        .where(_mov.c.city_code == code, _mov.c.symbol == symbol, _mov.c.ts_us < end_us)
-        .order_by(_mov.c.seq, _mov.c.id)
-    )
-    movements = [
-        LedgerMoved(
-            r.seq,
-            r.ts_us,
-            r.city_code,
-            r.symbol,
-            r.kind,
-            r.quantity_kg,
-            r.ref or "",
-            r.counterparty or "",
-        )
-        for r in rows
-    ]
-    report = monthly_city_report(movements, code, symbol, start_us, end_us)
-    if format == "csv":
-        return PlainTextResponse(
-            to_csv(report),
-            media_type="text/csv",
-            headers={
-                "Content-Disposition": f'attachment; filename="ledger-{code}-{symbol}-{month}.csv"'
-            },
+    month_bounds_us(month)
+    report = load_report(conn, code, symbol, month)
+    if format != "json":
+        return download(
+            format, f"ledger-{code}-{symbol}-{month}", MONTHLY_COLUMNS, monthly_table(report)
         )
     city = CITIES_BY_CODE[code]
     return {
@@ -267,23 +314,79 @@ def alert_view(r) -> dict:
         "kind": r.kind,
         "symbol": r.symbol,
         "account_id": r.account_id,
+        "city_code": r.city_code,
         "detail": json.loads(r.detail),
         "time": iso_time(r.ts_us),
         "seq": r.seq,
+        "ordinal": r.ordinal,
+        "status": r.status,
+        "acknowledged_by": r.acknowledged_by,
+        "acknowledged_at": iso_time(r.acknowledged_us),
+        "note": r.ack_note,
     }
+
+
+_ALERT_COLUMNS = [
+    Column("编号", "id", "int"),
+    Column("时间", "time"),
+    Column("类型", "kind"),
+    Column("品种", "symbol"),
+    Column("账户", "account_id"),
+    Column("城市代码", "city_code"),
+    Column("详情", "detail"),
+    Column("状态", "status"),
+    Column("处理人", "acknowledged_by"),
+    Column("处理时间", "acknowledged_at"),
+    Column("处理意见", "note"),
+]
 
 
 @router.get("/surveillance/alerts")
 def alerts(
-    caller: Province,
+    caller: Regulator,
     conn: Conn,
     kind: str | None = None,
+    status: Literal["open", "acknowledged"] | None = None,
+    from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, Asia/Shanghai"),
+    to: str | None = Query(None, description="YYYY-MM-DD, Asia/Shanghai, inclusive"),
     limit: int = Query(100, ge=1, le=1000),
     cursor: int | None = Query(None, ge=1, le=MAX_ID),
-) -> dict:
-    query = select(_alerts)
+    format: Format = "json",
+):
+    start_us, end_us = period_us(from_, to)
+    query = select(_alerts, _accounts.c.city_code).outerjoin(
+        _accounts, _accounts.c.id == _alerts.c.account_id
+    )
+    if caller.role == "city_bureau":
+        query = query.where(_accounts.c.city_code == caller.city_code)
     if kind:
         query = query.where(_alerts.c.kind == kind)
+    if status:
+        query = query.where(_alerts.c.status == status)
+    if start_us is not None:
+        query = query.where(_alerts.c.ts_us >= start_us)
+    if end_us is not None:
+        query = query.where(_alerts.c.ts_us < end_us)
+    if format != "json":
+        rows = conn.execute(query.order_by(_alerts.c.id).limit(MAX_ROWS + 1)).all()
+        too_many(len(rows))
+        table = [
+            [
+                r.id,
+                local_time(r.ts_us),
+                r.kind,
+                r.symbol,
+                r.account_id,
+                r.city_code,
+                readable_detail(json.loads(r.detail)),
+                r.status,
+                r.acknowledged_by,
+                local_time(r.acknowledged_us),
+                r.ack_note,
+            ]
+            for r in rows
+        ]
+        return download(format, f"alerts_{period_label(from_, to)}", _ALERT_COLUMNS, table)
     if cursor:
         query = query.where(_alerts.c.id < cursor)
     rows = conn.execute(query.order_by(_alerts.c.id.desc()).limit(limit)).all()

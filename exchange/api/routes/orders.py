@@ -16,6 +16,16 @@ from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
 from exchange.api.schemas import MAX_ID, AmendIn, OrderIn
 from exchange.db import models as m
+from exchange.exports import (
+    MAX_ROWS,
+    Column,
+    Format,
+    download,
+    local_time,
+    period_label,
+    period_us,
+    too_many,
+)
 from exchange.units import cny, iso_time, tonnes
 from exchange.views import order_view, party
 
@@ -131,7 +141,11 @@ def list_orders(
     symbol: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
     cursor: int | None = Query(None, ge=1, le=MAX_ID, description="list orders with a smaller id"),
-) -> dict:
+    from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, Asia/Shanghai"),
+    to: str | None = Query(None, description="YYYY-MM-DD, Asia/Shanghai, inclusive"),
+    format: Format = "json",
+):
+    start_us, end_us = period_us(from_, to)
     query = select(_orders)
     if caller.role == "enterprise":
         query = query.where(_orders.c.account_id == caller.account_id)
@@ -139,6 +153,18 @@ def list_orders(
         query = query.where(_orders.c.status == status)
     if symbol:
         query = query.where(_orders.c.symbol == symbol)
+    if start_us is not None:
+        query = query.where(_orders.c.created_us >= start_us)
+    if end_us is not None:
+        query = query.where(_orders.c.created_us < end_us)
+    if format != "json":
+        rows = conn.execute(query.order_by(_orders.c.id).limit(MAX_ROWS + 1)).mappings().all()
+        too_many(len(rows))
+        return download(
+            format,
+            f"orders_{period_label(from_, to)}",
+            *orders_table(rows, with_account=caller.role == "province"),
+        )
     if cursor:
         query = query.where(_orders.c.id < cursor)
     rows = conn.execute(query.order_by(_orders.c.id.desc()).limit(limit)).mappings().all()
@@ -232,7 +258,11 @@ def list_trades(
     symbol: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
     cursor: int | None = Query(None, ge=1, le=MAX_ID, description="list trades with a smaller seq"),
-) -> dict:
+    from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, Asia/Shanghai"),
+    to: str | None = Query(None, description="YYYY-MM-DD, Asia/Shanghai, inclusive"),
+    format: Format = "json",
+):
+    start_us, end_us = period_us(from_, to)
     query = select(_trades)
     mine = caller.account_id
     if caller.role == "enterprise":
@@ -241,11 +271,19 @@ def list_trades(
         )
     if symbol:
         query = query.where(_trades.c.symbol == symbol)
-    if cursor:
-        query = query.where(_trades.c.seq < cursor)
-    rows = conn.execute(
-        query.order_by(_trades.c.seq.desc(), _trades.c.id.desc()).limit(limit)
-    ).all()
+    if start_us is not None:
+        query = query.where(_trades.c.ts_us >= start_us)
+    if end_us is not None:
+        query = query.where(_trades.c.ts_us < end_us)
+    if format != "json":
+        rows = conn.execute(query.order_by(_trades.c.seq, _trades.c.id).limit(MAX_ROWS + 1)).all()
+        too_many(len(rows))
+    else:
+        if cursor:
+            query = query.where(_trades.c.seq < cursor)
+        rows = conn.execute(
+            query.order_by(_trades.c.seq.desc(), _trades.c.id.desc()).limit(limit)
+        ).all()
     names = {}
     if caller.role == "province" and rows:
         ids = {r.buyer_account_id for r in rows} | {r.seller_account_id for r in rows}
@@ -281,4 +319,111 @@ def list_trades(
             view["buyer_fee"] = cny(r.buyer_fee_fen)
             view["seller_fee"] = cny(r.seller_fee_fen)
         items.append(view)
+    if format != "json":
+        stem = f"trades_{period_label(from_, to)}"
+        return download(format, stem, *trades_table(rows, items, caller.role == "enterprise"))
     return {"items": items, "next_cursor": str(rows[-1].seq) if len(rows) == limit else None}
+
+
+_ORDER_COLUMNS = [
+    Column("委托号", "id", "int"),
+    Column("客户委托号", "client_order_id"),
+    Column("品种", "symbol"),
+    Column("方向", "side"),
+    Column("类型", "type"),
+    Column("价格(元/吨)", "price_cny_per_t", "cny"),
+    Column("数量(吨)", "quantity_t", "tonnes"),
+    Column("未成交(吨)", "remaining_t", "tonnes"),
+    Column("已成交(吨)", "filled_t", "tonnes"),
+    Column("成交均价(元/吨)", "average_price_cny_per_t", "cny"),
+    Column("有效期", "time_in_force"),
+    Column("状态", "status"),
+    Column("撤单原因", "cancel_reason"),
+    Column("委托时间", "created_at"),
+    Column("更新时间", "updated_at"),
+]
+
+
+def orders_table(rows, with_account: bool) -> tuple[list[Column], list[list]]:
+    columns = [*_ORDER_COLUMNS, Column("账户", "account_id")] if with_account else _ORDER_COLUMNS
+    table = []
+    for r in rows:
+        v = order_view(r)
+        row = [
+            int(v["id"]),
+            v["client_order_id"],
+            v["symbol"],
+            v["side"],
+            v["type"],
+            v["price"],
+            v["quantity"],
+            v["remaining_quantity"],
+            v["filled_quantity"],
+            v["average_price"],
+            v["time_in_force"],
+            v["status"],
+            v["cancel_reason"],
+            local_time(r["created_us"]),
+            local_time(r["updated_us"]),
+        ]
+        table.append([*row, r["account_id"]] if with_account else row)
+    return columns, table
+
+
+_TRADE_COLUMNS = [
+    Column("成交时间", "time"),
+    Column("成交编号", "id"),
+    Column("序号", "seq", "int"),
+    Column("品种", "symbol"),
+    Column("价格(元/吨)", "price_cny_per_t", "cny"),
+    Column("数量(吨)", "quantity_t", "tonnes"),
+    Column("金额(元)", "cash_cny", "cny"),
+    Column("主动方", "taker_side"),
+]
+_OWN_TRADE_COLUMNS = [
+    Column("方向", "side"),
+    Column("委托号", "order_id"),
+    Column("手续费(元)", "fee_cny", "cny"),
+]
+_ALL_TRADE_COLUMNS = [
+    Column("买方账户", "buyer_account_id"),
+    Column("买方", "buyer"),
+    Column("买方城市", "buyer_city_code"),
+    Column("卖方账户", "seller_account_id"),
+    Column("卖方", "seller"),
+    Column("卖方城市", "seller_city_code"),
+    Column("买方手续费(元)", "buyer_fee_cny", "cny"),
+    Column("卖方手续费(元)", "seller_fee_cny", "cny"),
+]
+
+
+def trades_table(rows, items: list[dict], own: bool) -> tuple[list[Column], list[list]]:
+    """The views above as rows: an enterprise's own side, or both parties."""
+    table = []
+    for r, v in zip(rows, items, strict=True):
+        row = [
+            local_time(r.ts_us),
+            v["id"],
+            v["seq"],
+            v["symbol"],
+            v["price"],
+            v["quantity"],
+            v["cash"],
+            v["taker_side"],
+        ]
+        if own:
+            row += [v["side"], v["order_id"], v["fee"]]
+        else:
+            b, s = v["buyer"], v["seller"]
+            row += [
+                b["account_id"],
+                b["name"],
+                b["city_code"],
+                s["account_id"],
+                s["name"],
+                s["city_code"],
+                v["buyer_fee"],
+                v["seller_fee"],
+            ]
+        table.append(row)
+    return [*_TRADE_COLUMNS, *(_OWN_TRADE_COLUMNS if own else _ALL_TRADE_COLUMNS)], table

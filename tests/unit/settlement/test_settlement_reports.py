@@ -1,14 +1,11 @@
 from __future__ import annotations
 
-import csv
-import io
-
 from settlement_world import GZ, SYMBOL, SZ
 
 from matching_engine.types import BUY, SELL
 from settlement import commands as c
 from settlement.events import LedgerMoved
-from settlement.reports import CSV_HEADER, monthly_city_report, to_csv
+from settlement.reports import monthly_city_report
 
 
 def busy_month(world):
@@ -44,22 +41,3 @@ def test_movements_outside_the_month_only_count_towards_the_opening(world):
     assert report.added_kg == 5_000 and report.closing_remaining_kg == 5_000
     other_city = monthly_city_report(world.of(LedgerMoved), SZ, SYMBOL, start - 10**12, start)
     assert other_city.movements == ()
-
-
-def test_report_csv_has_a_header_row_and_a_running_remaining(world):
-    start, end = busy_month(world)
-    report = monthly_city_report(world.of(LedgerMoved), GZ, SYMBOL, start, end)
-    rows = list(csv.reader(io.StringIO(to_csv(report))))
-    assert tuple(rows[0]) == CSV_HEADER
-    assert rows[1][0] == "opening" and rows[1][-1] == "5000"
-    movements = [r for r in rows if r[0] == "movement"]
-    assert [r[-1] for r in movements] == ["3500", "3100", "3400"]
-    assert movements[0][8] == SZ  # counterparty
-    assert rows[-1][0] == "closing" and rows[-1][-1] == "3400"
-    totals = {r[5]: r[6] for r in rows if r[0] == "total"}
-    assert totals == {
-        "added": "300",
-        "used": "400",
-        "transferred_in": "0",
-        "transferred_out": "1500",
-    }

@@ -1,0 +1,149 @@
+"""Tables regulators take away: CSV that Excel on Chinese Windows opens (UTF-8 with a
+byte-order mark), or .xlsx; tonnes and CNY as decimals, times in Asia/Shanghai.
+
+Each column has a bilingual header ("成交时间 time") and a kind, so the .xlsx gets
+real numbers where the CSV has decimal strings.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from fastapi.responses import Response
+from openpyxl import Workbook
+
+from exchange.api.errors import ApiError
+from exchange.core.regulation import FIRST_YEAR, LAST_YEAR, SHANGHAI
+from exchange.units import cny, tonnes
+
+BOM = "\ufeff"
+Format = Literal["json", "csv", "xlsx"]
+MAX_ROWS = 100_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,120}$")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    zh: str
+    en: str
+    kind: Literal["text", "int", "tonnes", "cny"] = "text"
+
+    @property
+    def header(self) -> str:
+        return f"{self.zh} {self.en}"
+
+
+def local_time(ts_us: int | None) -> str | None:
+    """ISO 8601 in Asia/Shanghai, e.g. 2026-11-30T23:59:59.123456+08:00."""
+    if ts_us is None:
+        return None
+    moment = (_EPOCH + timedelta(microseconds=ts_us)).astimezone(SHANGHAI)
+    return moment.isoformat(timespec="microseconds")
+
+
+def parse_day(text: str, what: str) -> date:
+    if not (text.isascii() and _DATE.match(text)):
+        raise ApiError("invalid_input", f"{what} must be a date YYYY-MM-DD")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ApiError("invalid_input", f"{what} {text} is not a date") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ApiError("invalid_input", f"{what} must be in {FIRST_YEAR}..{LAST_YEAR}")
+    return day
+
+
+def day_start_us(day: date) -> int:
+    start = datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+    return (start - _EPOCH) // timedelta(microseconds=1)
+
+
+def period_us(from_: str | None, to: str | None) -> tuple[int | None, int | None]:
+    """[start of `from`, end of `to`) in epoch microseconds, days in Asia/Shanghai;
+    None where a bound is not given."""
+    start = parse_day(from_, "from") if from_ is not None else None
+    end = parse_day(to, "to") if to is not None else None
+    if start is not None and end is not None and end < start:
+        raise ApiError("invalid_input", "to is before from")
+    return (
+        day_start_us(start) if start is not None else None,
+        day_start_us(end + timedelta(days=1)) if end is not None else None,
+    )
+
+
+def period_label(from_: str | None, to: str | None) -> str:
+    """For a file name; call after `period_us` validated both."""
+    return f"{from_ or 'start'}_{to or 'now'}"
+
+
+def too_many(count: int) -> None:
+    if count > MAX_ROWS:
+        raise ApiError(
+            "export_too_large",
+            f"more than {MAX_ROWS} rows; choose a shorter period with from/to",
+        )
+
+
+def csv_bytes(columns: list[Column], rows: list[list]) -> bytes:
+    buf = io.StringIO()
+    # CRLF rows, as Excel writes them
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([c.header for c in columns])
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return (BOM + buf.getvalue()).encode("utf-8")
+
+
+def xlsx_bytes(title: str, columns: list[Column], rows: list[list]) -> bytes:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title[:31])
+    sheet.append([c.header for c in columns])
+    for row in rows:
+        sheet.append([_cell(c, v) for c, v in zip(columns, row, strict=True)])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _cell(column: Column, value):
+    if value is None or value == "":
+        return None
+    if column.kind in ("tonnes", "cny"):
+        return Decimal(value)
+    return value
+
+
+def download(fmt: Format, stem: str, columns: list[Column], rows: list[list]) -> Response:
+    # `stem` is made of validated values only; refuse anything else rather than quote it
+    assert _SAFE_NAME.match(stem), stem
+    if fmt == "xlsx":
+        body, media, ext = xlsx_bytes(stem, columns, rows), XLSX_TYPE, "xlsx"
+    else:
+        body, media, ext = csv_bytes(columns, rows), "text/csv; charset=utf-8", "csv"
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{stem}.{ext}"'},
+    )
+
+
+def readable_detail(detail: dict) -> str:
+    """An alert's detail with fen and kg shown as CNY and tonnes: `price=3500.00`."""
+    parts = []
+    for key in sorted(detail):
+        value = detail[key]
+        if key.endswith("_fen") and isinstance(value, int):
+            key, value = key[: -len("_fen")], cny(value)
+        elif key.endswith("_kg") and isinstance(value, int):
+            key, value = key[: -len("_kg")], tonnes(value)
+        parts.append(f"{key}={value}")
+    return "; ".join(parts)
