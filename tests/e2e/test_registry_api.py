@@ -316,12 +316,16 @@ def test_monthly_report_json_and_csv_agree(exchange: Exchange):
         assert [m["quantity"] for m in report["movements"]] == ["3.000", "1.500"]
     r = bureau.get(path, params={**params, "format": "csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(r.text)))
-    header = rows[0]
-    assert "kind" in header and "city_code" in header
+    assert r.content.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    header = [name.split(" ")[-1] for name in rows[0]]
+    assert "kind" in header and "city_code" in header and "类别 kind" in rows[0]
     assert all(len(row) == len(header) for row in rows)
+    movements = [row for row in rows if row[0] == "movement"]
+    assert [row[header.index("quantity_t")] for row in movements] == ["3.000", "1.500"]
+    assert all(row[header.index("time")].endswith("+08:00") for row in movements)
     closing = next(row for row in rows if row[0] == "closing")
-    assert closing[header.index("remaining_kg")] == "4500"
+    assert closing[header.index("remaining_t")] == "4.500"
 
 
 def test_monthly_report_of_an_earlier_month_has_no_movements(exchange: Exchange):

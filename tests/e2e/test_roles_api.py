@@ -233,7 +233,17 @@ ENDPOINTS = [
         ("province",),
         {"decision": "reject", "sources": [], "note": "n"},
     ),
-    Endpoint("GET", "/surveillance/alerts", ("province",)),
+    Endpoint("GET", "/surveillance/alerts", ("city_bureau", "province")),
+    Endpoint("POST", "/surveillance/alerts/1/acknowledge", ("city_bureau", "province"), {}),
+    Endpoint(
+        "POST",
+        "/ledger/cities/{city}/monthly/2025-01/submit",
+        ("city_bureau",),
+        {"symbol": "{symbol}"},
+    ),
+    Endpoint(
+        "GET", "/ledger/submissions?month=2025-01&symbol={symbol}", ("city_bureau", "province")
+    ),
     Endpoint("GET", "/admin/state", ("province",)),
 ]
 
