@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from datetime import datetime
 
 from fastapi import FastAPI
 from rich.console import Console
@@ -16,8 +17,9 @@ from sqlalchemy import select
 
 from exchange import auth
 from exchange import commands as k
+from exchange.core.regulation import SHANGHAI
 from exchange.db import models as m
-from settlement.cities import CITIES
+from settlement.cities import CITIES, CITY_CODES
 
 log = logging.getLogger(__name__)
 SYMBOL = "NOX-2025"
@@ -116,6 +118,7 @@ async def load(app: FastAPI) -> None:
                         app, i, username, name, city_code, bureau, password_hash, rng
                     )
                     progress.advance(task)
+            await _submit_reports(app, city, bureau)
 
         await asyncio.gather(*(city_chain(city) for city in CITIES))
     _print_logins(console)
@@ -160,6 +163,41 @@ async def _open_bureau(app: FastAPI, city, password_hash: str, province: str, rn
         },
     )
     return result["account_id"]
+
+
+def _past_months(count: int) -> list[str]:
+    """The `count` months before this one in Asia/Shanghai, latest first."""
+    now = datetime.now(SHANGHAI)
+    index = now.year * 12 + now.month - 1
+    return [f"{(index - n) // 12:04d}-{(index - n) % 12 + 1:02d}" for n in range(1, count + 1)]
+
+
+async def _submit_reports(app: FastAPI, city, bureau: str) -> None:
+    """Monthly reports through the same command a bureau sends: two cities in three
+    have filed last month (one in seven of them twice, with a correction); half have
+    filed the month before, which they can only have done late now. The rest are
+    missing, or late once the due day of their month has passed."""
+    last, before = _past_months(2)
+    n = CITY_CODES.index(city.code)
+    filings = []
+    if n % 3 != 2:
+        filings.append((last, None))
+        if n % 7 == 0:
+            filings.append((last, "补报一笔已核证的减排量 a verified reduction was left out"))
+    if n % 2 == 0:
+        filings.append((before, None))
+    for month, reason in filings:
+        await _submit(
+            app,
+            {
+                "kind": k.SUBMIT_MONTHLY,
+                "account_id": bureau,
+                "city_code": city.code,
+                "symbol": SYMBOL,
+                "month": month,
+                "correction_reason": reason,
+            },
+        )
 
 
 async def _open_enterprise(
