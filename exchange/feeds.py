@@ -204,6 +204,7 @@ def _alert_msg(alert: dict, ordinal: int) -> dict:
         "symbol": alert["symbol"],
         "core_seq": alert["seq"],
         "data": {
+            "id": alert.get("id"),
             "kind": alert["kind"],
             "symbol": alert["symbol"],
             "account_id": alert["account_id"],

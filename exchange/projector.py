@@ -444,8 +444,9 @@ class Projector:
                     rows.append(row)
             _upsert(conn, mm.MarketSession.__table__, rows, ["symbol"])
         if p.alerts:
-            conn.execute(
-                insert(m.Alert.__table__),
+            table = m.Alert.__table__
+            ids = conn.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True),
                 [
                     {
                         "seq": a["seq"],
@@ -458,7 +459,10 @@ class Projector:
                     }
                     for ordinal, a in p.alerts
                 ],
-            )
+            ).scalars()
+            # the feeds name each new alert by the id the API acknowledges it by
+            for (_, alert), alert_id in zip(p.alerts, ids, strict=True):
+                alert["id"] = str(alert_id)
         self._write_regulation(conn, p)
 
     @staticmethod

@@ -126,6 +126,15 @@ def test_each_bureau_receives_its_citys_trades_and_alerts_and_nothing_else(excha
     for feed, messages in got.items():
         assert [identity(m) for m in messages] == expected[feed], feed
         assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1)), feed
+    # a live alert carries the id it is acknowledged by
+    (live_gz_alert,) = [
+        m
+        for m in got[GUANGZHOU]
+        if m["type"] == "alert" and m["data"]["account_id"] == gz_alerted.account_id
+    ]
+    assert live_gz_alert["data"]["id"] == gz_alert["id"]
+    assert live_gz_alert["data"]["seq"] == gz_alert["seq"]
+    assert live_gz_alert["data"]["ordinal"] == gz_alert["ordinal"] == 0
     # a trade reaches a bureau with both parties, as the province sees it
     (cross_for_shenzhen,) = [m for m in got[SHENZHEN] if m["type"] == "trade"]
     (cross_for_province,) = [
