@@ -46,6 +46,20 @@ def _holds(reg: Registry) -> None:
             )
             key = (h.account_id, h.symbol)
             locked_kg[key] = locked_kg.get(key, 0) + h.remaining_kg
+    for bid in reg._bids.values():
+        assert bid.held_fen >= 0 and (bid.held_fen == 0 or bid.status == "open"), f"bid {bid}"
+        locked_fen[bid.account_id] = locked_fen.get(bid.account_id, 0) + bid.held_fen
+    for auction in reg._auctions.values():
+        assert auction.status == "open" or auction.lots.total() == 0, f"auction {auction}"
+        assert auction.status != "open" or auction.lots.total() == auction.quantity_kg
+        assert auction.sold_kg <= auction.quantity_kg
+        key = (RESERVE_ACCOUNT, auction.symbol)
+        locked_kg[key] = locked_kg.get(key, 0) + auction.lots.total()
+    for block in reg._blocks.values():
+        assert block.status == "pending" or block.lots.total() == 0, f"block trade {block}"
+        assert block.status != "pending" or block.lots.total() == block.quantity_kg
+        key = (block.seller_account_id, block.symbol)
+        locked_kg[key] = locked_kg.get(key, 0) + block.lots.total()
     for account_id, b in reg._cash.balances.items():
         assert b.locked_fen == locked_fen.get(account_id, 0), (
             f"{account_id} has {b.locked_fen} fen locked, its holds add up to "
@@ -76,6 +90,9 @@ def _lots_and_allowances(reg: Registry) -> None:
             per_lot[lot_id] = per_lot.get(lot_id, 0) + kg
     for p in reg._projects.values():
         for lot_id, _account, kg in p.bindings:
+            per_lot[lot_id] = per_lot.get(lot_id, 0) + kg
+    for bag in [a.lots for a in reg._auctions.values()] + [b.lots for b in reg._blocks.values()]:
+        for _, lot_id, kg in bag.portions():
             per_lot[lot_id] = per_lot.get(lot_id, 0) + kg
     for symbol in set(held) | set(reg._issued_kg):
         assert held.get(symbol, 0) == reg._issued_kg.get(symbol, 0), (
