@@ -16,7 +16,17 @@ from fastapi.staticfiles import StaticFiles
 from exchange import auth
 from exchange import commands as k
 from exchange.api import errors
-from exchange.api.routes import accounts, admin, ledger, market, orders, registry, reserve
+from exchange.api.routes import (
+    accounts,
+    admin,
+    auctions,
+    block_trades,
+    ledger,
+    market,
+    orders,
+    registry,
+    reserve,
+)
 from exchange.bus import make_bus, make_command_queue
 from exchange.config import Settings, require_bootstrap_passwords
 from exchange.db import migrate
@@ -180,6 +190,8 @@ def create_app(
         reserve.router,
         ledger.router,
         admin.router,
+        auctions.router,
+        block_trades.router,
     ):
         app.include_router(r)
     app.include_router(ws_router)

@@ -31,6 +31,12 @@ SET_FLOOR: Final = "set_floor"
 APPLY_REALLOCATION: Final = "apply_reallocation"
 DECIDE_REALLOCATION: Final = "decide_reallocation"
 RELEASE_RESERVE: Final = "release_reserve"
+OPEN_AUCTION: Final = "open_auction"
+PLACE_BID: Final = "place_bid"
+WITHDRAW_BID: Final = "withdraw_bid"
+CLOSE_AUCTION: Final = "close_auction"
+PROPOSE_BLOCK_TRADE: Final = "propose_block_trade"
+DECIDE_BLOCK_TRADE: Final = "decide_block_trade"
 
 ALL_KINDS: Final = frozenset(
     {
@@ -54,6 +60,12 @@ ALL_KINDS: Final = frozenset(
         APPLY_REALLOCATION,
         DECIDE_REALLOCATION,
         RELEASE_RESERVE,
+        OPEN_AUCTION,
+        PLACE_BID,
+        WITHDRAW_BID,
+        CLOSE_AUCTION,
+        PROPOSE_BLOCK_TRADE,
+        DECIDE_BLOCK_TRADE,
     }
 )
 
@@ -80,6 +92,18 @@ def project_id_for(seq: int) -> str:
 
 def reallocation_id_for(seq: int) -> str:
     return f"RAL-{seq}"
+
+
+def auction_id_for(seq: int) -> str:
+    return f"AUC-{seq}"
+
+
+def bid_id_for(seq: int) -> str:
+    return f"BID-{seq}"
+
+
+def block_trade_id_for(seq: int) -> str:
+    return f"BLK-{seq}"
 
 
 def trade_id_for(symbol: str, trade_no: int) -> str:

@@ -19,6 +19,9 @@ NOT_FOUND = frozenset(
         "unknown_application",
         "unknown_instrument",
         "not_your_city",
+        "auction_not_found",
+        "bid_not_found",
+        "block_trade_not_found",
     }
 )
 CONFLICT = frozenset(
@@ -37,11 +40,15 @@ CONFLICT = frozenset(
         "instrument_exists",
         "below_city_floor",
         "exceeds_project_requirement",
+        "instrument_expired",
+        "auction_closed",
+        "bid_below_reserve",
+        "block_trade_not_pending",
         "no_change",
         "duplicate_id",
     }
 )
-FORBIDDEN = frozenset({"forbidden", "not_allowed"})
+FORBIDDEN = frozenset({"forbidden", "not_allowed", "not_your_block_trade"})
 UNAVAILABLE = frozenset({"unavailable", "timeout"})
 
 
