@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
@@ -16,11 +16,10 @@ from exchange.api.errors import ApiError
 from exchange.api.schemas import MAX_ID, InstrumentIn
 from exchange.db import market as mm
 from exchange.db import models as m
-from exchange.units import cny, iso_time, tonnes
+from exchange.units import cny, end_of_day_us, iso_time, tonnes
 from exchange.views import levels_view, public_trade_view, ticker_view
 
 router = APIRouter(prefix="/api/v1", tags=["market"], dependencies=[NoNul])
-SHANGHAI = timezone(timedelta(hours=8))
 
 
 def instrument_view(r) -> dict:
@@ -38,15 +37,11 @@ def instrument_view(r) -> dict:
     }
 
 
-def end_of_day_us(day: str) -> int:
-    """The first microsecond after `day` (YYYY-MM-DD) in Asia/Shanghai: from then on
-    the instrument is expired."""
+def _end_of_day_us(day: str) -> int:
     try:
-        start = date.fromisoformat(day)
+        return end_of_day_us(date.fromisoformat(day))
     except ValueError:
         raise ApiError("invalid_date", f"valid_until {day!r} is not a date") from None
-    end = datetime.combine(start + timedelta(days=1), time(0), tzinfo=SHANGHAI)
-    return int(end.timestamp()) * 1_000_000
 
 
 def load_instrument(conn, symbol: str):
@@ -91,7 +86,7 @@ async def create_instrument(body: InstrumentIn, caller: Province, request: Reque
     if body.valid_until is not None:
         validity = {
             "valid_until": body.valid_until,
-            "valid_until_end_us": end_of_day_us(body.valid_until),
+            "valid_until_end_us": _end_of_day_us(body.valid_until),
         }
     await submit(
         request,
