@@ -24,9 +24,10 @@ from settlement.cities import CITIES
 log = logging.getLogger(__name__)
 SYMBOL = "NOX-2025"
 REFERENCE_FEN = 320_000  # 3,200.00 CNY per tonne
-# Last year's vintage, valid only until the end of today (Asia/Shanghai): the demo shows
-# an instrument that expires, its resting orders cancelled with reason `expired`.
-EXPIRING_SYMBOL = "NOX-2024"
+# Last year's SO2 vintage, valid only until the end of today (Asia/Shanghai): the demo
+# shows an instrument that expires, its resting orders cancelled with reason `expired`.
+# It sorts after NOX-2025, so the pages still open on the main market.
+EXPIRING_SYMBOL = "SO2-2024"
 DEMO_PASSWORD = "demo-pass"
 SOURCE_KINDS = (
     "structure_upgrade",
@@ -114,7 +115,7 @@ async def load(app: FastAPI) -> None:
             {
                 "kind": k.LIST_INSTRUMENT,
                 "symbol": EXPIRING_SYMBOL,
-                "pollutant": "NOx",
+                "pollutant": "SO2",
                 "vintage": 2024,
                 "tick_fen": 1,
                 "lot_kg": 1,
@@ -250,7 +251,7 @@ async def _open_enterprise(
                 "symbol": EXPIRING_SYMBOL,
                 "quantity_kg": qty,
                 "source_kind": "self_initiated",
-                "description": "2024 vintage: boiler upgrade finished last year",
+                "description": "2024 vintage: desulfurisation upgrade finished last year",
                 "evidence": f"CEMS-{city_code}-{i:03d}-2024",
             },
         )

@@ -189,11 +189,16 @@ def _settle(reg: Registry, seq: int, ts_us: int, block: BlockTrade) -> list:
         seq, ts_us, symbol, portions, seller, buyer, "deliver", "receive", reference, True
     )
     post = reg._cash.post
+    # held for the instant of settlement, so payment and fee come out of a lock exactly
+    # as they do for a trade on the book
+    if cash + buyer_fee:
+        total = cash + buyer_fee
+        out.append(post(seq, ts_us, buyer, "hold", total, -total, total, reference))
     if cash:
-        out.append(post(seq, ts_us, buyer, "pay", cash, -cash, 0, reference))
+        out.append(post(seq, ts_us, buyer, "pay", cash, 0, -cash, reference))
         out.append(post(seq, ts_us, seller, "receive", cash, cash, 0, reference))
     if buyer_fee:
-        out.append(post(seq, ts_us, buyer, "fee", buyer_fee, -buyer_fee, 0, reference))
+        out.append(post(seq, ts_us, buyer, "fee", buyer_fee, 0, -buyer_fee, reference))
         out.append(post(seq, ts_us, FEES_ACCOUNT, "fee_income", buyer_fee, buyer_fee, 0, reference))
     if seller_fee:
         # paid out of the cash just received: the fee never exceeds it

@@ -20,7 +20,7 @@ from tests.core_driver import T0_US, CoreDriver
 
 HERE = Path(__file__).parent
 LINES = [json.loads(x) for x in (HERE / "primary_market_session.jsonl").read_text().splitlines()]
-STATE_HASH = "0f8bdf19dc5d44404a7bd06b204ac20f595b616a772c7b72ed5b770c98a96637"
+STATE_HASH = "a06f2d4037a0fb5319bd07ed6d0ae7239843c45c1cea90baf6b2014b7fefd89e"
 
 
 def run() -> tuple[CoreDriver, list]:
