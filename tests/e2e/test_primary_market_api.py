@@ -259,3 +259,59 @@ def test_an_invalid_valid_until_is_422(exchange: Exchange):
         "valid_until": "2024-02-30",
     }
     assert_error(exchange.province.post("/instruments", body), 422, "invalid_date")
+
+
+def test_a_refused_command_that_arrives_after_the_term_still_expires_the_instrument(
+    exchange: Exchange,
+):
+    """The expiry happens in whichever command first arrives after the day's end, even
+    one that is itself refused: here the order on the expired instrument."""
+    today = datetime.now(SHANGHAI).date()
+    symbol = f"X{secrets.token_hex(3).upper()}-2024"
+    body = {
+        "symbol": symbol,
+        "pollutant": "SO2",
+        "vintage": 2024,
+        "reference_price": "100.00",
+        "valid_until": (today - timedelta(days=1)).isoformat(),
+    }
+    ok(exchange.province.post("/instruments", body), 201)
+    assert exchange.instrument(symbol)["status"] == "open"  # no command since the listing
+    response = exchange.province.post(
+        "/reserve/orders",
+        {
+            "client_order_id": unique("r"),
+            "symbol": symbol,
+            "side": "buy",
+            "price": "100.00",
+            "quantity": "1.000",
+        },
+    )
+    assert_error(response, 409, "instrument_expired")
+    assert exchange.instrument(symbol)["status"] == "expired"
+
+
+def test_expired_holdings_stay_in_the_ledger_and_the_monthly_report(exchange: Exchange):
+    today = datetime.now(SHANGHAI).date()
+    symbol = f"X{secrets.token_hex(3).upper()}-2024"
+    body = {
+        "symbol": symbol,
+        "pollutant": "NOx",
+        "vintage": 2024,
+        "reference_price": "100.00",
+        "valid_until": (today - timedelta(days=1)).isoformat(),
+    }
+    ok(exchange.province.post("/instruments", body), 201)
+    holder = exchange.seller(symbol, "7.500", city_code="440300")
+    assert exchange.instrument(symbol)["status"] == "expired"
+    rows = ok(exchange.province.get("/ledger/cities", params={"symbol": symbol}))["items"]
+    (shenzhen,) = [r for r in rows if r["city_code"] == "440300"]
+    assert shenzhen["added"] == "7.500" and shenzhen["remaining"] == "7.500"
+    month = today.strftime("%Y-%m")
+    report = ok(
+        exchange.province.get(
+            "/ledger/cities/440300/monthly", params={"month": month, "symbol": symbol}
+        )
+    )
+    assert report["added"] == "7.500"
+    assert holder.me()["allowances"][symbol]["available"] == "7.500"
