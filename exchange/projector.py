@@ -344,6 +344,20 @@ class Projector:
                     "kind": "block",
                 }
             )
+        elif cls is se.LotFromReserve:
+            p.lots.append(
+                {
+                    "id": ev.lot_id,
+                    "reduction_id": None,
+                    "symbol": ev.symbol,
+                    "source_kind": "reserve_auction",
+                    "origin_city_code": "reserve",
+                    "origin_account_id": "RESERVE",
+                    "quantity_kg": ev.quantity_kg,
+                    "issued_us": ev.ts_us,
+                    "last_seq": ev.seq,
+                }
+            )
         elif cls is se.InstrumentExpired:
             p.expired[ev.symbol] = (ev.ts_us, ev.seq)
         elif cls is se.ReallocationDecided:

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-from settlement.accounts import FEES_ACCOUNT, RESERVE_ACCOUNT, Role
+from settlement.accounts import FEES_ACCOUNT, RESERVE_ACCOUNT, RESERVE_SOURCE, Role
 from settlement.commands import CloseAuction, OpenAuction, PlaceBid, WithdrawBid
 from settlement.errors import ErrorCode as E
 from settlement.errors import SettlementError
-from settlement.events import AuctionChanged, AuctionCleared, BidChanged
-from settlement.lots import LotBag
+from settlement.events import AuctionChanged, AuctionCleared, BidChanged, LotFromReserve
+from settlement.lots import Lot, LotBag
 from settlement.pricing import buy_hold_fen, fee_fen, trade_cash_fen
 from settlement.validation import is_int, require_new_id, require_positive, require_role
 
@@ -38,6 +38,9 @@ BID_WITHDRAWN = "withdrawn"
 BID_WON = "won"
 BID_LOST = "lost"
 BID_CANCELLED = "cancelled"
+
+RESERVE_AUCTION = "reserve_auction"
+"""The source kind of a lot re-issued to an auction's winner."""
 
 
 @dataclass(slots=True)
@@ -262,21 +265,7 @@ def close_auction(reg: Registry, cmd: CloseAuction) -> list:
         cash = trade_cash_fen(price, kg)
         fee = fee_fen(cash, reg.fee_bps)
         assert cash + fee <= bid.held_fen, f"award of bid {bid_id} exceeds its lock"
-        portions = auction.lots.select_oldest(kg)
-        for p in portions:
-            auction.lots.remove(*p)
-        out += reg._transfer(
-            seq,
-            ts_us,
-            symbol,
-            portions,
-            RESERVE_ACCOUNT,
-            buyer,
-            "deliver",
-            "receive",
-            reference,
-            from_locked=True,
-        )
+        out += _reissue(reg, seq, ts_us, auction, bid, kg)
         if cash:
             out.append(post(seq, ts_us, buyer, "pay", cash, 0, -cash, reference))
             out.append(post(seq, ts_us, RESERVE_ACCOUNT, "receive", cash, cash, 0, reference))
@@ -308,6 +297,73 @@ def close_auction(reg: Registry, cmd: CloseAuction) -> list:
             tuple(awards),
         )
     )
+    return out
+
+
+def _reissue(reg: Registry, seq: int, ts_us: int, auction: Auction, bid: Bid, kg: int) -> list:
+    """The winner's quota becomes a new lot whose provenance is the reserve (so a
+    project that binds it shows where it came from); the reserve's locked lots it
+    replaces are retired by as much. The ledger sees a transfer from the reserve into
+    the winner's city."""
+    reference = f"auction:{auction.auction_id}"
+    listing = reg.require_listing(auction.symbol)
+    out: list = []
+    retired: list[tuple[str, int]] = []
+    for p in auction.lots.select_oldest(kg):
+        auction.lots.remove(*p)
+        out.append(
+            reg._holdings.post(
+                seq, ts_us, RESERVE_ACCOUNT, auction.symbol, p, "retire", 0, -p[2], 0, reference
+            )
+        )
+        reg._retired_kg[p[1]] = reg._retired_kg.get(p[1], 0) + p[2]
+        retired.append((p[1], p[2]))
+    lot = Lot(
+        lot_id=f"{auction.auction_id}-{bid.bid_id}",
+        ordinal=len(reg._lots) + 1,
+        symbol=auction.symbol,
+        pollutant=listing.pollutant,
+        vintage=listing.vintage,
+        quantity_kg=kg,
+        claim_id="",
+        source_kind=RESERVE_AUCTION,
+        city_code=RESERVE_SOURCE,
+        origin_account_id=RESERVE_ACCOUNT,
+        claimant_account_id=bid.account_id,
+        verifier_account_id="",
+        method=auction.auction_id,
+        issued_seq=seq,
+        issued_ts_us=ts_us,
+    )
+    reg._lots[lot.lot_id] = lot
+    out.append(
+        LotFromReserve(
+            seq,
+            ts_us,
+            lot.lot_id,
+            lot.symbol,
+            kg,
+            bid.account_id,
+            auction.auction_id,
+            tuple(retired),
+        )
+    )
+    out.append(
+        reg._holdings.post(
+            seq,
+            ts_us,
+            bid.account_id,
+            lot.symbol,
+            (lot.ordinal, lot.lot_id, kg),
+            "receive",
+            kg,
+            0,
+            0,
+            reference,
+        )
+    )
+    buyer_city = reg._accounts[bid.account_id].ledger_city
+    out += reg._ledger_transfer(seq, ts_us, lot.symbol, None, buyer_city, kg, reference)
     return out
 
 

@@ -50,7 +50,8 @@ class CashPosted(NamedTuple):
 class AllowancePosted(NamedTuple):
     """One lot's kilograms moving in one account.
 
-    kind: issue, hold, release, deliver, receive, use, transfer_out, transfer_in.
+    kind: issue, hold, release, deliver, receive, use, transfer_out, transfer_in, retire
+    (reserve quota sold at auction and re-issued to the winner as a new lot).
     Balances are the account's totals for the symbol.
     """
 
@@ -331,3 +332,18 @@ class InstrumentExpired(NamedTuple):
     seq: int
     ts_us: int
     symbol: str
+
+
+class LotFromReserve(NamedTuple):
+    """Quota the reserve sold at auction, re-issued to the winner as a lot of its own
+    whose provenance is the reserve: the reserve's lots it came from are retired by as
+    much, so nothing is issued twice."""
+
+    seq: int
+    ts_us: int
+    lot_id: str
+    symbol: str
+    quantity_kg: int
+    account_id: str
+    auction_id: str
+    retired: tuple[tuple[str, int], ...]

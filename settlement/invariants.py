@@ -100,13 +100,27 @@ def _lots_and_allowances(reg: Registry) -> None:
             f"held + locked + used {held.get(symbol, 0)} kg"
         )
     for lot_id, lot in reg._lots.items():
-        assert per_lot.get(lot_id, 0) == lot.quantity_kg, (
-            f"lot {lot_id} of {lot.quantity_kg} kg found as {per_lot.get(lot_id, 0)} kg"
+        found = per_lot.get(lot_id, 0) + reg._retired_kg.get(lot_id, 0)
+        assert found == lot.quantity_kg, (
+            f"lot {lot_id} of {lot.quantity_kg} kg found as {found} kg (retired included)"
         )
+        if lot.source_kind == "reserve_auction":
+            assert lot_id not in reg._retired_kg and lot.city_code == "reserve", lot
+            continue
         claim = reg._claims[lot.claim_id]
         assert claim.status == "approved" and claim.lot_id == lot_id, f"lot {lot_id}: {claim}"
         assert claim.approved_kg == lot.quantity_kg <= claim.quantity_kg
     assert set(per_lot) <= set(reg._lots), f"unknown lots {set(per_lot) - set(reg._lots)}"
+    for symbol in reg._listings:
+        reissued = sum(
+            lot.quantity_kg
+            for lot in reg._lots.values()
+            if lot.symbol == symbol and lot.source_kind == "reserve_auction"
+        )
+        retired = sum(
+            kg for lot_id, kg in reg._retired_kg.items() if reg._lots[lot_id].symbol == symbol
+        )
+        assert reissued == retired, f"{symbol}: re-issued {reissued} kg, retired {retired} kg"
 
 
 def _projects(reg: Registry) -> None:

@@ -85,6 +85,8 @@ class Registry:
         self._bids: dict[str, auctions.Bid] = {}
         self._blocks: dict[str, block_trades.BlockTrade] = {}
         self._expired: set[str] = set()
+        self._retired_kg: dict[str, int] = {}
+        """kg of each lot the reserve sold at auction and that was re-issued as new lots."""
         self.last_seq = 0
         self._shortfalls: list[tuple[int, int]] = []
         """Buy orders left short by the last engine events; transient, never snapshotted."""

@@ -73,6 +73,8 @@ def dump(reg: Registry) -> bytes:
         }
     if reg._expired:
         state["expired"] = sorted(reg._expired)
+    if reg._retired_kg:
+        state["retired_kg"] = reg._retired_kg
     return json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -115,4 +117,5 @@ def load(cls: type[Registry], data: bytes) -> Registry:
         for k, v in s.get("blocks", {}).items()
     }
     reg._expired = set(s.get("expired", ()))
+    reg._retired_kg = dict(s.get("retired_kg", {}))
     return reg

@@ -99,6 +99,25 @@ def test_an_auction_clears_at_one_price_within_the_cap_and_the_bids_stay_sealed(
         assert Decimal(me["cash"]["available"]) == Decimal("100000.00") - paid
         assert me["cash"]["locked"] == "0.00"
     assert ok(exchange.province.get("/reserve"))["allowances"][symbol]["available"] == "0.000"
+    # the quota won is a lot from the reserve: a project that binds it shows so
+    body = {
+        "name": "二号机组扩建",
+        "priority_category": "ordinary",
+        "symbol": symbol,
+        "required_quantity": "5.000",
+        "eia_reference": "EIA-2026-0001",
+    }
+    project = ok(a.post("/projects", body), 201)
+    ok(a.post(f"/projects/{project['id']}/allocations", {"symbol": symbol, "quantity": "5"}))
+    (source,) = ok(a.get(f"/projects/{project['id']}/sources"))["items"]
+    assert source == {
+        "lot_id": f"{auction['id']}-{bid_a['id']}",
+        "reduction_id": None,
+        "source_kind": "reserve_auction",
+        "origin_city_code": "reserve",
+        "origin_account_id": "RESERVE",
+        "quantity": "5.000",
+    }
 
 
 def test_unsold_quota_stays_in_the_reserve(exchange: Exchange):

@@ -20,7 +20,7 @@ from tests.core_driver import T0_US, CoreDriver
 
 HERE = Path(__file__).parent
 LINES = [json.loads(x) for x in (HERE / "primary_market_session.jsonl").read_text().splitlines()]
-STATE_HASH = "a06f2d4037a0fb5319bd07ed6d0ae7239843c45c1cea90baf6b2014b7fefd89e"
+STATE_HASH = "36a1a253e4ef374fb9a5d27c821f18df4efc4c7e7b44e2166f226fe9b69c3554"
 
 
 def run() -> tuple[CoreDriver, list]:
@@ -81,6 +81,10 @@ def test_the_session_leaves_exactly_the_golden_balances():
         "CAROL": (6_000, 0, 0),
         "RESERVE": (5_000, 0, 0),
     }
+    # what the auction sold is re-issued as lots whose provenance is the reserve
+    assert reg.available_lots("BOB", "NOX-2025") == [("LOT-13", 12_000), ("AUC-18-BID-19", 9_000)]
+    assert reg.available_lots("CAROL", "NOX-2025") == [("AUC-18-BID-20", 6_000)]
+    assert reg.lot("AUC-18-BID-19").origin_account_id == "RESERVE"
     # the expired vintage stays on record
     assert reg.allowances("CAROL", "NOX-2024") == (3_000, 0, 0)
     assert outcomes[-1].expired == ["NOX-2024"]

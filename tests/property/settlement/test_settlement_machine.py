@@ -73,6 +73,7 @@ KG_DELTAS = {  # kind -> (available, locked, used) per kg
     "use": (-1, 0, 1),
     "transfer_out": (-1, 0, 0),
     "transfer_in": (1, 0, 0),
+    "retire": (0, -1, 0),
 }
 LEDGER_SIGN = {"added": 1, "transferred_in": 1, "transferred_out": -1, "used": -1}
 

@@ -237,3 +237,22 @@ def test_a_snapshot_with_auctions_restores_to_the_same_hash():
     restored = type(world.reg).restore(world.reg.snapshot())
     assert restored.state_hash() == world.reg.state_hash()
     restored.check_invariants()
+
+
+def test_awarded_quota_is_a_lot_from_the_reserve_and_a_project_shows_it():
+    world = World()
+    reserve_with(world, 500)
+    world.enterprise("A", cash_fen=100_000_000)
+    world.cmd(c.OpenAuction, "AUC-1", SYMBOL, 500, 250_000, 100, "")
+    world.cmd(c.PlaceBid, "B1", "AUC-1", "A", 260_000, 300)
+    world.cmd(c.CloseAuction, "AUC-1")
+    assert world.reg.available_lots("A", SYMBOL) == [("AUC-1-B1", 300)]
+    world.cmd(c.RegisterProject, "PRJ-1", "A", "Kiln", "", "ordinary", SYMBOL, 300, "EIA-1")
+    world.cmd(c.AllocateToProject, "PRJ-1", "A", 300)
+    assert world.reg.project_sources("PRJ-1") == [
+        ("AUC-1-B1", "", "reserve_auction", "reserve", RESERVE_ACCOUNT, 300)
+    ]
+    # the ledger sees the quota arrive in A's city from the reserve, not added twice
+    row = world.reg.ledger_row("440100", SYMBOL)
+    assert (row.transferred_in, row.used) == (300, 300)
+    assert world.reg.issued_kg(SYMBOL) == 500
