@@ -334,3 +334,28 @@ def test_expired_holdings_stay_in_the_ledger_and_the_monthly_report(exchange: Ex
     )
     assert report["added"] == "7.500"
     assert holder.me()["allowances"][symbol]["available"] == "7.500"
+
+
+def test_the_private_feeds_follow_bids_and_block_trades(exchange: Exchange):
+    symbol = exchange.new_instrument("100.00")
+    _stock_reserve(exchange, symbol, "3.000")
+    seller = exchange.seller(symbol, "20.000")
+    buyer = exchange.new_enterprise()
+    auction = _open(exchange, symbol, "3.000", "90.00", 100)
+    with exchange.ws("/ws/private") as ws:
+        assert authenticate(ws, buyer.token)["type"] == "auth_ok"
+        bid = ok(buyer.post(f"/auctions/{auction['id']}/bids", {"price": "95.00", "quantity": "2"}))
+        ok(exchange.province.post(f"/auctions/{auction['id']}/close"))
+        proposal = ok(_propose(seller, buyer, symbol), 201)
+        ok(buyer.post(f"/block-trades/{proposal['id']}/accept"))
+        messages = drain(ws, quiet=1.0)
+    bids = [m["data"] for m in messages if m["type"] == "bid"]
+    assert [(b["id"], b["status"], b["awarded_quantity"]) for b in bids] == [
+        (bid["id"], "open", None),
+        (bid["id"], "won", "2.000"),
+    ]
+    blocks = [m["data"] for m in messages if m["type"] == "block_trade"]
+    assert [(b["id"], b["status"]) for b in blocks] == [
+        (proposal["id"], "pending"),
+        (proposal["id"], "accepted"),
+    ]
