@@ -524,5 +524,8 @@ READ_MODEL_TABLES = (
     "reallocations",
     "candles",
     "alerts",
+    "auctions",
+    "auction_bids",
+    "block_trades",
     "meta",
 )
