@@ -19,6 +19,8 @@ from exchange.api import errors
 from exchange.api.routes import (
     accounts,
     admin,
+    auctions,
+    block_trades,
     ledger,
     market,
     orders,
@@ -190,6 +192,8 @@ def create_app(
         ledger.router,
         regulation.router,
         admin.router,
+        auctions.router,
+        block_trades.router,
     ):
         app.include_router(r)
     app.include_router(ws_router)

@@ -33,6 +33,12 @@ DECIDE_REALLOCATION: Final = "decide_reallocation"
 RELEASE_RESERVE: Final = "release_reserve"
 SUBMIT_MONTHLY: Final = "submit_monthly"
 ACKNOWLEDGE_ALERT: Final = "acknowledge_alert"
+OPEN_AUCTION: Final = "open_auction"
+PLACE_BID: Final = "place_bid"
+WITHDRAW_BID: Final = "withdraw_bid"
+CLOSE_AUCTION: Final = "close_auction"
+PROPOSE_BLOCK_TRADE: Final = "propose_block_trade"
+DECIDE_BLOCK_TRADE: Final = "decide_block_trade"
 
 ALL_KINDS: Final = frozenset(
     {
@@ -58,6 +64,12 @@ ALL_KINDS: Final = frozenset(
         RELEASE_RESERVE,
         SUBMIT_MONTHLY,
         ACKNOWLEDGE_ALERT,
+        OPEN_AUCTION,
+        PLACE_BID,
+        WITHDRAW_BID,
+        CLOSE_AUCTION,
+        PROPOSE_BLOCK_TRADE,
+        DECIDE_BLOCK_TRADE,
     }
 )
 
@@ -84,6 +96,18 @@ def project_id_for(seq: int) -> str:
 
 def reallocation_id_for(seq: int) -> str:
     return f"RAL-{seq}"
+
+
+def auction_id_for(seq: int) -> str:
+    return f"AUC-{seq}"
+
+
+def bid_id_for(seq: int) -> str:
+    return f"BID-{seq}"
+
+
+def block_trade_id_for(seq: int) -> str:
+    return f"BLK-{seq}"
 
 
 def trade_id_for(symbol: str, trade_no: int) -> str:

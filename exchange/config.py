@@ -6,6 +6,7 @@ The same code runs embedded (SQLite file, in-process bus) and in production
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -29,6 +30,11 @@ class Settings(BaseSettings):
     redis_prefix: str = "emx"
 
     fee_bps: int = Field(default=0, ge=0, le=10_000)
+    # Block trades: the price band around the reference price (percent) and the least
+    # quantity (tonnes). Each proposal carries them in its command, so a replay uses
+    # the values in force when it was proposed.
+    block_band_pct: int = Field(default=30, ge=1, le=100)
+    block_min_quantity: Decimal = Field(default=Decimal(10), gt=0)
     operator_password: SecretStr | None = None
     province_password: SecretStr | None = None
 

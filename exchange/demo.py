@@ -19,11 +19,17 @@ from exchange import auth
 from exchange import commands as k
 from exchange.core.regulation import SHANGHAI
 from exchange.db import models as m
+from exchange.sequencer import wall_clock_us
+from exchange.units import end_of_day_us, shanghai_today
 from settlement.cities import CITIES, CITY_CODES
 
 log = logging.getLogger(__name__)
 SYMBOL = "NOX-2025"
 REFERENCE_FEN = 320_000  # 3,200.00 CNY per tonne
+# Last year's SO2 vintage, valid only until the end of today (Asia/Shanghai): the demo
+# shows an instrument that expires, its resting orders cancelled with reason `expired`.
+# It sorts after NOX-2025, so the pages still open on the main market.
+EXPIRING_SYMBOL = "SO2-2024"
 DEMO_PASSWORD = "demo-pass"
 SOURCE_KINDS = (
     "structure_upgrade",
@@ -91,7 +97,7 @@ async def load(app: FastAPI) -> None:
     province = _province_id(app)
     plan = _enterprise_plan()
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("Loading the demo market", total=1 + len(CITIES) + len(plan))
+        task = progress.add_task("Loading the demo market", total=2 + len(CITIES) + len(plan))
         await _submit(
             app,
             {
@@ -103,6 +109,22 @@ async def load(app: FastAPI) -> None:
                 "lot_kg": 1,
                 "reference_price_fen": REFERENCE_FEN,
                 "band_bps": 1000,
+            },
+        )
+        today = shanghai_today(wall_clock_us())
+        await _submit(
+            app,
+            {
+                "kind": k.LIST_INSTRUMENT,
+                "symbol": EXPIRING_SYMBOL,
+                "pollutant": "SO2",
+                "vintage": 2024,
+                "tick_fen": 1,
+                "lot_kg": 1,
+                "reference_price_fen": REFERENCE_FEN - 20_000,
+                "band_bps": 1000,
+                "valid_until": today.isoformat(),
+                "valid_until_end_us": end_of_day_us(today),
             },
         )
         progress.advance(task)
@@ -255,6 +277,32 @@ async def _open_enterprise(
                 "approved_kg": qty - qty % 100,
                 "method": "online_monitoring" if i % 3 else "on_site_inspection",
                 "note": "CEMS data consistent with the claim",
+            },
+        )
+    if i % 5 == 0:
+        qty = rng.randrange(2_000, 10_000)
+        claim = await _submit(
+            app,
+            {
+                "kind": k.CLAIM_REDUCTION,
+                "account_id": account,
+                "symbol": EXPIRING_SYMBOL,
+                "quantity_kg": qty,
+                "source_kind": "self_initiated",
+                "description": "2024 vintage: desulfurisation upgrade finished last year",
+                "evidence": f"CEMS-{city_code}-{i:03d}-2024",
+            },
+        )
+        await _submit(
+            app,
+            {
+                "kind": k.VERIFY_REDUCTION,
+                "account_id": bureau,
+                "claim_id": claim["claim_id"],
+                "decision": "approve",
+                "approved_kg": qty,
+                "method": "periodic_check",
+                "note": "valid through today only",
             },
         )
     if i % 4 == 1:

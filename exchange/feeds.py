@@ -13,10 +13,16 @@ from __future__ import annotations
 from exchange.commands import ACKNOWLEDGE_ALERT
 from exchange.core.state import Core, Outcome
 from exchange.units import cny, iso_time, tonnes
-from exchange.views import order_view, party, record_row, ticker_view
+from exchange.views import block_trade_view, order_view, party, record_row, ticker_view
 from matching_engine.events import BookLevelChanged, Trade
 from settlement.errors import SettlementError
-from settlement.events import TradeSettled
+from settlement.events import (
+    AuctionCleared,
+    BidChanged,
+    BlockTradeChanged,
+    BlockTradeSettled,
+    TradeSettled,
+)
 
 MARKET = "market:"
 PRIVATE = "private:"
@@ -27,7 +33,7 @@ REGULATOR_CITY = "regulator:"
 def messages_for(core: Core, outcomes: list[Outcome]) -> list[tuple[str, dict]]:
     msgs: list[tuple[str, dict]] = []
     for out in outcomes:
-        if out.error is not None:
+        if out.error is not None and not out.expired:
             _alert_msgs(core, out, msgs)
             continue
         book: dict[str, dict[str, dict[int, int]]] = {}
@@ -56,6 +62,7 @@ def messages_for(core: Core, outcomes: list[Outcome]) -> list[tuple[str, dict]]:
                                 "taker_side": str(ev.taker_side),
                                 "time": iso_time(ev.ts_us),
                                 "seq": ev.seq,
+                                "kind": "continuous",
                             },
                         },
                     )
@@ -88,8 +95,17 @@ def messages_for(core: Core, outcomes: list[Outcome]) -> list[tuple[str, dict]]:
                 )
             )
         for ev in out.settlement_events:
-            if type(ev) is TradeSettled:
+            cls = type(ev)
+            if cls is TradeSettled:
                 msgs.extend(_settled_msgs(core, ev, taker_sides))
+            elif cls is BlockTradeSettled:
+                msgs.extend(_block_settled_msgs(core, ev))
+            elif cls is BlockTradeChanged:
+                msgs.extend(_block_msgs(core, ev))
+            elif cls is BidChanged:
+                msgs.append(_bid_msg(core, ev))
+            elif cls is AuctionCleared:
+                _auction_msgs(core, ev, msgs)
         for rec in out.orders:
             msgs.append(
                 (
@@ -161,6 +177,7 @@ def _settled_msgs(core: Core, ev: TradeSettled, taker_sides: dict) -> list[tuple
         "taker_side": taker_sides.get((ev.symbol, ev.trade_id)),
         "time": iso_time(ev.ts_us),
         "seq": ev.seq,
+        "kind": "continuous",
     }
     buyer = core.registry.account(ev.buyer_account_id)
     seller = core.registry.account(ev.seller_account_id)
@@ -196,6 +213,121 @@ def _settled_msgs(core: Core, ev: TradeSettled, taker_sides: dict) -> list[tuple
             )
         )
     return msgs
+
+
+def _block_settled_msgs(core: Core, ev: BlockTradeSettled) -> list[tuple[str, dict]]:
+    """A block trade on the public tape and the regulator's feed, marked `kind: block`;
+    it never touches the ticker, so no ticker message follows it."""
+    public = {
+        "id": ev.block_id,
+        "price": cny(ev.price_fen),
+        "quantity": tonnes(ev.quantity_kg),
+        "taker_side": "buy",
+        "time": iso_time(ev.ts_us),
+        "seq": ev.seq,
+        "kind": "block",
+    }
+    buyer = core.registry.account(ev.buyer_account_id)
+    seller = core.registry.account(ev.seller_account_id)
+    regulator = dict(
+        public,
+        symbol=ev.symbol,
+        cash=cny(ev.cash_fen),
+        buyer=party(ev.buyer_account_id, buyer.name, buyer.city_code or None),
+        seller=party(ev.seller_account_id, seller.name, seller.city_code or None),
+    )
+    msgs: list[tuple[str, dict]] = [
+        (
+            MARKET + ev.symbol,
+            {"type": "trade", "symbol": ev.symbol, "core_seq": ev.seq, "data": public},
+        )
+    ]
+    _regulator(
+        msgs,
+        {"type": "trade", "symbol": ev.symbol, "core_seq": ev.seq, "data": regulator},
+        _cities(core, ev.buyer_account_id, ev.seller_account_id),
+    )
+    return msgs
+
+
+def _block_row(core: Core, block_id: str) -> dict:
+    t = core.registry.block_trade(block_id)
+    return {
+        "id": t.block_id,
+        "symbol": t.symbol,
+        "seller_account_id": t.seller_account_id,
+        "buyer_account_id": t.buyer_account_id,
+        "price_fen": t.price_fen,
+        "quantity_kg": t.quantity_kg,
+        "note": t.note,
+        "status": t.status,
+        "cash_fen": t.cash_fen,
+        "buyer_fee_fen": t.buyer_fee_fen,
+        "seller_fee_fen": t.seller_fee_fen,
+        "created_us": t.proposed_us,
+        "decided_us": t.decided_us,
+    }
+
+
+def _block_msgs(core: Core, ev: BlockTradeChanged) -> list[tuple[str, dict]]:
+    row = _block_row(core, ev.block_id)
+    msg = {
+        "type": "block_trade",
+        "symbol": row["symbol"],
+        "core_seq": ev.seq,
+        "data": block_trade_view(row),
+    }
+    return [(PRIVATE + row["seller_account_id"], msg), (PRIVATE + row["buyer_account_id"], msg)]
+
+
+def _bid_msg(core: Core, ev: BidChanged) -> tuple[str, dict]:
+    bid = core.registry.bid(ev.bid_id)
+    auction = core.registry.auction(bid.auction_id)
+    data = {
+        "id": bid.bid_id,
+        "auction_id": bid.auction_id,
+        "price": cny(bid.price_fen),
+        "quantity": tonnes(bid.quantity_kg),
+        "status": bid.status,
+        "awarded_quantity": tonnes(bid.awarded_kg) if auction.status == "cleared" else None,
+        "seq": ev.seq,
+    }
+    return (
+        PRIVATE + bid.account_id,
+        {"type": "bid", "symbol": auction.symbol, "core_seq": ev.seq, "data": data},
+    )
+
+
+def _auction_msgs(core: Core, ev: AuctionCleared, msgs: list) -> None:
+    awards = []
+    for bid_id, account_id, kg, cash, fee in ev.awards:
+        account = core.registry.account(account_id)
+        awards.append(
+            {
+                "bid_id": bid_id,
+                "bidder": party(account_id, account.name, account.city_code or None),
+                "awarded_quantity": tonnes(kg),
+                "cash": cny(cash),
+                "fee": cny(fee),
+            }
+        )
+    data = {
+        "id": ev.auction_id,
+        "symbol": ev.symbol,
+        "status": "cleared",
+        "quantity": tonnes(ev.offered_kg),
+        "sold_quantity": tonnes(ev.sold_kg),
+        "clearing_price": cny(ev.clearing_price_fen) if ev.sold_kg else None,
+        "awards": awards,
+        "time": iso_time(ev.ts_us),
+        "seq": ev.seq,
+    }
+    # a bureau sees the result when one of its city's enterprises won quota
+    _regulator(
+        msgs,
+        {"type": "auction", "symbol": ev.symbol, "core_seq": ev.seq, "data": data},
+        _cities(core, *(account_id for _, account_id, *_ in ev.awards)),
+    )
 
 
 def _alert_msg(alert: dict, ordinal: int) -> dict:

@@ -18,6 +18,7 @@ from exchange import monthly
 from exchange.core.state import Core, Outcome
 from exchange.db import market as mm
 from exchange.db import models as m
+from exchange.db import primary_market as pm
 from matching_engine.events import (
     BookLevelChanged,
     InstrumentAdded,
@@ -68,10 +69,13 @@ class Projector:
         """`batch` pairs each outcome with the command that produced it."""
         p = _BatchRows()
         for out, command in batch:
-            if out.error is not None:
+            if out.error is not None and not out.expired:
                 p.alerts.extend(enumerate(out.alerts))
                 continue
-            if out.kind == "open_account":
+            # a refused command that expired an instrument is projected for the expiry's
+            # effects alone: nothing of its own kind happened
+            accepted = out.error is None
+            if accepted and out.kind == "open_account":
                 p.credentials.append(
                     {
                         "username": command["username"],
@@ -87,9 +91,9 @@ class Projector:
                 row["last_seq"] = out.seq
                 p.orders[rec.id] = row
             p.alerts.extend(enumerate(out.alerts))
-            if out.kind == k.SUBMIT_MONTHLY:
+            if accepted and out.kind == k.SUBMIT_MONTHLY:
                 p.submissions.append((out, command))
-            elif out.kind == k.ACKNOWLEDGE_ALERT:
+            elif accepted and out.kind == k.ACKNOWLEDGE_ALERT:
                 p.acks.append((out, command))
             taker_sides = {}
             for ev in out.engine_events:
@@ -319,6 +323,51 @@ class Projector:
                     "last_seq": ev.seq,
                 }
             )
+        elif cls is se.AuctionChanged:
+            p.auctions.add(ev.auction_id)
+        elif cls is se.BidChanged:
+            p.bids.add(ev.bid_id)
+        elif cls is se.BlockTradeChanged:
+            p.blocks.add(ev.block_id)
+        elif cls is se.BlockTradeSettled:
+            p.trades.append(
+                {
+                    "id": ev.block_id,
+                    "symbol": ev.symbol,
+                    "seq": ev.seq,
+                    "price_fen": ev.price_fen,
+                    "quantity_kg": ev.quantity_kg,
+                    "cash_fen": ev.cash_fen,
+                    # the buyer's acceptance is what makes it trade
+                    "taker_side": "buy",
+                    "buyer_account_id": ev.buyer_account_id,
+                    "seller_account_id": ev.seller_account_id,
+                    "buyer_order_id": 0,
+                    "seller_order_id": 0,
+                    "buyer_fee_fen": ev.buyer_fee_fen,
+                    "seller_fee_fen": ev.seller_fee_fen,
+                    "buyer_city_code": ev.buyer_city_code or None,
+                    "seller_city_code": ev.seller_city_code or None,
+                    "ts_us": ev.ts_us,
+                    "kind": "block",
+                }
+            )
+        elif cls is se.LotFromReserve:
+            p.lots.append(
+                {
+                    "id": ev.lot_id,
+                    "reduction_id": None,
+                    "symbol": ev.symbol,
+                    "source_kind": "reserve_auction",
+                    "origin_city_code": "reserve",
+                    "origin_account_id": "RESERVE",
+                    "quantity_kg": ev.quantity_kg,
+                    "issued_us": ev.ts_us,
+                    "last_seq": ev.seq,
+                }
+            )
+        elif cls is se.InstrumentExpired:
+            p.expired[ev.symbol] = (ev.ts_us, ev.seq)
         elif cls is se.ReallocationDecided:
             p.reallocation_updates.append(
                 {
@@ -350,9 +399,15 @@ class Projector:
                         "band_bps": inst.band_bps,
                         "status": str(inst.status),
                         "last_seq": core.last_seq,
+                        "valid_until": core.validity.get(symbol, (None,))[0],
                     }
                 )
             _upsert(conn, m.Instrument.__table__, rows, ["symbol"])
+        for symbol, (ts_us, seq) in p.expired.items():
+            table = m.Instrument.__table__
+            conn.execute(
+                update(table).where(table.c.symbol == symbol).values(expired_us=ts_us, last_seq=seq)
+            )
         _upsert(conn, m.Account.__table__, p.accounts_new, ["id"])
         if p.credentials:
             conn.execute(insert(m.Credential.__table__), p.credentials)
@@ -393,6 +448,8 @@ class Projector:
             conn.execute(insert(m.AllowancePosting.__table__), p.allowance_postings)
         _upsert(conn, m.Order.__table__, list(p.orders.values()), ["id"])
         if p.trades:
+            for row in p.trades:
+                row.setdefault("kind", "continuous")
             conn.execute(insert(m.Trade.__table__), p.trades)
         if p.projects_new:
             conn.execute(insert(m.Project.__table__), p.projects_new)
@@ -432,6 +489,7 @@ class Projector:
                 .where(m.Reallocation.__table__.c.id == application_id)
                 .values(**row)
             )
+        self._write_primary_market(conn, core, p)
         self._write_levels(conn, p)
         self._write_candles(conn, p)
         if p.symbols:
@@ -497,6 +555,79 @@ class Projector:
                     ack_note=c["note"],
                 )
             )
+
+    def _write_primary_market(self, conn: Connection, core: Core, p: _BatchRows) -> None:
+        """Auctions, bids and block trades as they stand after the batch, read from the
+        registry (every row is whole; the auction before its bids, for the foreign key)."""
+        reg = core.registry
+        last = core.last_seq
+        if p.auctions:
+            rows = []
+            for auction_id in sorted(p.auctions):
+                a = reg.auction(auction_id)
+                rows.append(
+                    {
+                        "id": a.auction_id,
+                        "symbol": a.symbol,
+                        "quantity_kg": a.quantity_kg,
+                        "reserve_price_fen": a.reserve_price_fen,
+                        "bidder_cap_pct": a.bidder_cap_pct,
+                        "note": a.note,
+                        "status": a.status,
+                        "clearing_price_fen": a.clearing_price_fen or None,
+                        "sold_kg": a.sold_kg,
+                        "created_seq": a.opened_seq,
+                        "created_us": a.opened_us,
+                        "closed_us": a.closed_us or None,
+                        "last_seq": last,
+                    }
+                )
+            _upsert(conn, pm.Auction.__table__, rows, ["id"])
+        if p.bids:
+            rows = []
+            for bid_id in sorted(p.bids):
+                b = reg.bid(bid_id)
+                rows.append(
+                    {
+                        "id": b.bid_id,
+                        "auction_id": b.auction_id,
+                        "account_id": b.account_id,
+                        "price_fen": b.price_fen,
+                        "quantity_kg": b.quantity_kg,
+                        "status": b.status,
+                        "awarded_kg": b.awarded_kg,
+                        "paid_fen": b.paid_fen,
+                        "fee_fen": b.fee_fen,
+                        "seq": b.seq,
+                        "created_us": b.placed_us,
+                        "last_seq": last,
+                    }
+                )
+            _upsert(conn, pm.AuctionBid.__table__, rows, ["id"])
+        if p.blocks:
+            rows = []
+            for block_id in sorted(p.blocks):
+                t = reg.block_trade(block_id)
+                rows.append(
+                    {
+                        "id": t.block_id,
+                        "symbol": t.symbol,
+                        "seller_account_id": t.seller_account_id,
+                        "buyer_account_id": t.buyer_account_id,
+                        "price_fen": t.price_fen,
+                        "quantity_kg": t.quantity_kg,
+                        "note": t.note,
+                        "status": t.status,
+                        "cash_fen": t.cash_fen,
+                        "buyer_fee_fen": t.buyer_fee_fen,
+                        "seller_fee_fen": t.seller_fee_fen,
+                        "created_seq": t.proposed_seq,
+                        "created_us": t.proposed_us,
+                        "decided_us": t.decided_us or None,
+                        "last_seq": last,
+                    }
+                )
+            _upsert(conn, pm.BlockTrade.__table__, rows, ["id"])
 
     def _write_levels(self, conn: Connection, p: _BatchRows) -> None:
         if not p.levels:
@@ -598,3 +729,7 @@ class _BatchRows:
         self.alerts: list[tuple[int, dict]] = []
         self.submissions: list[tuple[Outcome, dict]] = []
         self.acks: list[tuple[Outcome, dict]] = []
+        self.auctions: set[str] = set()
+        self.bids: set[str] = set()
+        self.blocks: set[str] = set()
+        self.expired: dict[str, tuple[int, int]] = {}

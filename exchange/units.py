@@ -8,7 +8,7 @@ strict: digits, one optional point, no sign, no exponent, no NaN.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DECIMAL = re.compile(r"^(\d{1,15})(?:\.(\d*))?$")
@@ -16,6 +16,20 @@ _DECIMAL = re.compile(r"^(\d{1,15})(?:\.(\d*))?$")
 
 class UnitError(ValueError):
     pass
+
+
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+def end_of_day_us(day: date) -> int:
+    """The first microsecond after `day` in Asia/Shanghai (no daylight saving): an
+    instrument valid until `day` is expired from then on."""
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=SHANGHAI)
+    return int(end.timestamp()) * 1_000_000
+
+
+def shanghai_today(now_us: int) -> date:
+    return datetime.fromtimestamp(now_us / 1_000_000, SHANGHAI).date()
 
 
 def _parse(text: str, scale: int, what: str) -> int:

@@ -44,6 +44,7 @@ def public_trade_view(t: Mapping) -> dict:
         "taker_side": t["taker_side"],
         "time": iso_time(t["ts_us"]),
         "seq": t["seq"],
+        "kind": t["kind"],
     }
 
 
@@ -87,3 +88,23 @@ def ticker_view(s: Mapping | None) -> dict:
 
 def levels_view(levels) -> list[list[str]]:
     return [[cny(price), tonnes(qty)] for price, qty in levels]
+
+
+def block_trade_view(t: Mapping) -> dict:
+    """A block trade as its parties and the province see it."""
+    get = t.get
+    return {
+        "id": get("id"),
+        "symbol": get("symbol"),
+        "seller_account_id": get("seller_account_id"),
+        "buyer_account_id": get("buyer_account_id"),
+        "price": cny(get("price_fen")),
+        "quantity": tonnes(get("quantity_kg")),
+        "note": get("note"),
+        "status": get("status"),
+        "cash": cny(get("cash_fen")),
+        "buyer_fee": cny(get("buyer_fee_fen")),
+        "seller_fee": cny(get("seller_fee_fen")),
+        "created_at": iso_time(get("created_us")),
+        "decided_at": iso_time(get("decided_us")) if get("decided_us") else None,
+    }

@@ -154,6 +154,83 @@ class ReleaseReserve:
     quantity_kg: int
 
 
+@dataclass(frozen=True, slots=True)
+class OpenAuction:
+    """The province offers `quantity_kg` of the reserve's quota; no bidder may win more
+    than `bidder_cap_pct` percent of it."""
+
+    seq: int
+    ts_us: int
+    auction_id: str
+    symbol: str
+    quantity_kg: int
+    reserve_price_fen: int
+    bidder_cap_pct: int
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceBid:
+    seq: int
+    ts_us: int
+    bid_id: str
+    auction_id: str
+    account_id: str
+    price_fen: int
+    quantity_kg: int
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawBid:
+    seq: int
+    ts_us: int
+    bid_id: str
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloseAuction:
+    seq: int
+    ts_us: int
+    auction_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProposeBlockTrade:
+    """The seller offers `quantity_kg` to a named buyer at `price_fen` per tonne."""
+
+    seq: int
+    ts_us: int
+    block_id: str
+    seller_account_id: str
+    buyer_account_id: str
+    symbol: str
+    price_fen: int
+    quantity_kg: int
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecideBlockTrade:
+    """accept | reject by the buyer, withdraw by the seller."""
+
+    seq: int
+    ts_us: int
+    block_id: str
+    account_id: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireInstrument:
+    """The instrument's term has ended: its open auctions and pending block trades are
+    cancelled and nothing of it is allocated any more; holdings stay."""
+
+    seq: int
+    ts_us: int
+    symbol: str
+
+
 RegistryCommand = (
     ListInstrument
     | OpenAccount
@@ -167,4 +244,11 @@ RegistryCommand = (
     | ApplyReallocation
     | DecideReallocation
     | ReleaseReserve
+    | OpenAuction
+    | PlaceBid
+    | WithdrawBid
+    | CloseAuction
+    | ProposeBlockTrade
+    | DecideBlockTrade
+    | ExpireInstrument
 )

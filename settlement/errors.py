@@ -35,6 +35,16 @@ class ErrorCode(StrEnum):
     INSTRUMENT_EXISTS = "instrument_exists"
     SYMBOL_MISMATCH = "symbol_mismatch"
     NOTE_REQUIRED = "note_required"
+    INSTRUMENT_EXPIRED = "instrument_expired"
+    UNKNOWN_AUCTION = "auction_not_found"
+    UNKNOWN_BID = "bid_not_found"
+    AUCTION_CLOSED = "auction_closed"
+    BID_BELOW_RESERVE = "bid_below_reserve"
+    UNKNOWN_BLOCK_TRADE = "block_trade_not_found"
+    NOT_YOUR_BLOCK_TRADE = "not_your_block_trade"
+    BLOCK_TRADE_NOT_PENDING = "block_trade_not_pending"
+    INVALID_COUNTERPARTY = "invalid_counterparty"
+    QUANTITY_OFF_LOT = "quantity_off_lot"
 
 
 class SettlementError(Exception):

@@ -50,7 +50,8 @@ class CashPosted(NamedTuple):
 class AllowancePosted(NamedTuple):
     """One lot's kilograms moving in one account.
 
-    kind: issue, hold, release, deliver, receive, use, transfer_out, transfer_in.
+    kind: issue, hold, release, deliver, receive, use, transfer_out, transfer_in, retire
+    (reserve quota sold at auction and re-issued to the winner as a new lot).
     Balances are the account's totals for the symbol.
     """
 
@@ -268,3 +269,81 @@ RegistryEvent = (
     | ReserveReleased
     | LedgerMoved
 )
+
+
+class AuctionChanged(NamedTuple):
+    """An auction was opened, cleared or cancelled; its row is read from the registry."""
+
+    seq: int
+    ts_us: int
+    auction_id: str
+
+
+class BidChanged(NamedTuple):
+    """A bid was placed, withdrawn, awarded or released; read from the registry."""
+
+    seq: int
+    ts_us: int
+    bid_id: str
+
+
+class AuctionCleared(NamedTuple):
+    """The result of an auction. awards: (bid_id, account_id, awarded_kg, cash_fen, fee_fen)
+    for each bid that won quota, in clearing order."""
+
+    seq: int
+    ts_us: int
+    auction_id: str
+    symbol: str
+    clearing_price_fen: int
+    sold_kg: int
+    offered_kg: int
+    awards: tuple[tuple[str, str, int, int, int], ...]
+
+
+class BlockTradeChanged(NamedTuple):
+    """A block trade was proposed, accepted, rejected, withdrawn or cancelled."""
+
+    seq: int
+    ts_us: int
+    block_id: str
+
+
+class BlockTradeSettled(NamedTuple):
+    """Delivery versus payment of an accepted block trade."""
+
+    seq: int
+    ts_us: int
+    block_id: str
+    symbol: str
+    price_fen: int
+    quantity_kg: int
+    buyer_account_id: str
+    seller_account_id: str
+    buyer_city_code: str
+    seller_city_code: str
+    cash_fen: int
+    buyer_fee_fen: int
+    seller_fee_fen: int
+    lots: tuple[tuple[str, int], ...]
+
+
+class InstrumentExpired(NamedTuple):
+    seq: int
+    ts_us: int
+    symbol: str
+
+
+class LotFromReserve(NamedTuple):
+    """Quota the reserve sold at auction, re-issued to the winner as a lot of its own
+    whose provenance is the reserve: the reserve's lots it came from are retired by as
+    much, so nothing is issued twice."""
+
+    seq: int
+    ts_us: int
+    lot_id: str
+    symbol: str
+    quantity_kg: int
+    account_id: str
+    auction_id: str
+    retired: tuple[tuple[str, int], ...]

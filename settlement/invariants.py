@@ -46,6 +46,20 @@ def _holds(reg: Registry) -> None:
             )
             key = (h.account_id, h.symbol)
             locked_kg[key] = locked_kg.get(key, 0) + h.remaining_kg
+    for bid in reg._bids.values():
+        assert bid.held_fen >= 0 and (bid.held_fen == 0 or bid.status == "open"), f"bid {bid}"
+        locked_fen[bid.account_id] = locked_fen.get(bid.account_id, 0) + bid.held_fen
+    for auction in reg._auctions.values():
+        assert auction.status == "open" or auction.lots.total() == 0, f"auction {auction}"
+        assert auction.status != "open" or auction.lots.total() == auction.quantity_kg
+        assert auction.sold_kg <= auction.quantity_kg
+        key = (RESERVE_ACCOUNT, auction.symbol)
+        locked_kg[key] = locked_kg.get(key, 0) + auction.lots.total()
+    for block in reg._blocks.values():
+        assert block.status == "pending" or block.lots.total() == 0, f"block trade {block}"
+        assert block.status != "pending" or block.lots.total() == block.quantity_kg
+        key = (block.seller_account_id, block.symbol)
+        locked_kg[key] = locked_kg.get(key, 0) + block.lots.total()
     for account_id, b in reg._cash.balances.items():
         assert b.locked_fen == locked_fen.get(account_id, 0), (
             f"{account_id} has {b.locked_fen} fen locked, its holds add up to "
@@ -77,19 +91,36 @@ def _lots_and_allowances(reg: Registry) -> None:
     for p in reg._projects.values():
         for lot_id, _account, kg in p.bindings:
             per_lot[lot_id] = per_lot.get(lot_id, 0) + kg
+    for bag in [a.lots for a in reg._auctions.values()] + [b.lots for b in reg._blocks.values()]:
+        for _, lot_id, kg in bag.portions():
+            per_lot[lot_id] = per_lot.get(lot_id, 0) + kg
     for symbol in set(held) | set(reg._issued_kg):
         assert held.get(symbol, 0) == reg._issued_kg.get(symbol, 0), (
             f"{symbol} not conserved: issued {reg._issued_kg.get(symbol, 0)} kg, "
             f"held + locked + used {held.get(symbol, 0)} kg"
         )
     for lot_id, lot in reg._lots.items():
-        assert per_lot.get(lot_id, 0) == lot.quantity_kg, (
-            f"lot {lot_id} of {lot.quantity_kg} kg found as {per_lot.get(lot_id, 0)} kg"
+        found = per_lot.get(lot_id, 0) + reg._retired_kg.get(lot_id, 0)
+        assert found == lot.quantity_kg, (
+            f"lot {lot_id} of {lot.quantity_kg} kg found as {found} kg (retired included)"
         )
+        if lot.source_kind == "reserve_auction":
+            assert lot_id not in reg._retired_kg and lot.city_code == "reserve", lot
+            continue
         claim = reg._claims[lot.claim_id]
         assert claim.status == "approved" and claim.lot_id == lot_id, f"lot {lot_id}: {claim}"
         assert claim.approved_kg == lot.quantity_kg <= claim.quantity_kg
     assert set(per_lot) <= set(reg._lots), f"unknown lots {set(per_lot) - set(reg._lots)}"
+    for symbol in reg._listings:
+        reissued = sum(
+            lot.quantity_kg
+            for lot in reg._lots.values()
+            if lot.symbol == symbol and lot.source_kind == "reserve_auction"
+        )
+        retired = sum(
+            kg for lot_id, kg in reg._retired_kg.items() if reg._lots[lot_id].symbol == symbol
+        )
+        assert reissued == retired, f"{symbol}: re-issued {reissued} kg, retired {retired} kg"
 
 
 def _projects(reg: Registry) -> None:

@@ -14,8 +14,17 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from settlement import (
+    auctions,
+    block_trades,
+    invariants,
+    projects,
+    reallocations,
+    reductions,
+    settle,
+    snapshot,
+)
 from settlement import commands as c
-from settlement import invariants, projects, reallocations, reductions, settle, snapshot
 from settlement.accounts import (
     CASH_ROLES,
     FEES_ACCOUNT,
@@ -30,7 +39,13 @@ from settlement.cash import CashBook
 from settlement.cities import CITIES, CITIES_BY_CODE, pool_account_id
 from settlement.errors import ErrorCode as E
 from settlement.errors import SettlementError
-from settlement.events import AccountOpened, CityFloorSet, InstrumentListed, ReserveReleased
+from settlement.events import (
+    AccountOpened,
+    CityFloorSet,
+    InstrumentExpired,
+    InstrumentListed,
+    ReserveReleased,
+)
 from settlement.holdings import HoldingBook
 from settlement.holds import Hold
 from settlement.ledger import CityLedger, LedgerRow
@@ -66,6 +81,12 @@ class Registry:
         self._applications: dict[str, reallocations.Application] = {}
         self._ledger = CityLedger()
         self._issued_kg: dict[str, int] = {}
+        self._auctions: dict[str, auctions.Auction] = {}
+        self._bids: dict[str, auctions.Bid] = {}
+        self._blocks: dict[str, block_trades.BlockTrade] = {}
+        self._expired: set[str] = set()
+        self._retired_kg: dict[str, int] = {}
+        """kg of each lot the reserve sold at auction and that was re-issued as new lots."""
         self.last_seq = 0
         self._shortfalls: list[tuple[int, int]] = []
         """Buy orders left short by the last engine events; transient, never snapshotted."""
@@ -232,6 +253,27 @@ class Registry:
             raise SettlementError(E.UNKNOWN_APPLICATION, f"no application {application_id!r}")
         return self._applications[application_id]
 
+    def auction(self, auction_id: str) -> auctions.Auction:
+        found = self._auctions.get(auction_id) if isinstance(auction_id, str) else None
+        if found is None:
+            raise SettlementError(E.UNKNOWN_AUCTION, f"no auction {auction_id!r}")
+        return found
+
+    def bid(self, bid_id: str) -> auctions.Bid:
+        found = self._bids.get(bid_id) if isinstance(bid_id, str) else None
+        if found is None:
+            raise SettlementError(E.UNKNOWN_BID, f"no bid {bid_id!r}")
+        return found
+
+    def block_trade(self, block_id: str) -> block_trades.BlockTrade:
+        found = self._blocks.get(block_id) if isinstance(block_id, str) else None
+        if found is None:
+            raise SettlementError(E.UNKNOWN_BLOCK_TRADE, f"no block trade {block_id!r}")
+        return found
+
+    def is_expired(self, symbol: str) -> bool:
+        return symbol in self._expired
+
     def hold(self, order_id: int) -> Hold | None:
         return self._holds.get(order_id)
 
@@ -282,6 +324,10 @@ class Registry:
         if listing is None:
             raise SettlementError(E.UNKNOWN_SYMBOL, f"no instrument {symbol!r}")
         return listing
+
+    def require_not_expired(self, symbol: str) -> None:
+        if symbol in self._expired:
+            raise SettlementError(E.INSTRUMENT_EXPIRED, f"{symbol} has expired")
 
     def require_city(self, city_code: str) -> None:
         if not isinstance(city_code, str) or city_code not in CITIES_BY_CODE:
@@ -489,6 +535,22 @@ def _release_reserve(reg: Registry, cmd: c.ReleaseReserve) -> list:
     return out
 
 
+def _allocate(reg: Registry, cmd: c.AllocateToProject) -> list:
+    project = reg.project(cmd.project_id)
+    reg.require_not_expired(project.symbol)
+    return projects.allocate(reg, cmd)
+
+
+def _expire_instrument(reg: Registry, cmd: c.ExpireInstrument) -> list:
+    reg.require_listing(cmd.symbol)
+    reg.require_not_expired(cmd.symbol)
+    out = auctions.cancel_open(reg, cmd.seq, cmd.ts_us, cmd.symbol)
+    out += block_trades.cancel_pending(reg, cmd.seq, cmd.ts_us, cmd.symbol)
+    reg._expired.add(cmd.symbol)
+    out.append(InstrumentExpired(cmd.seq, cmd.ts_us, cmd.symbol))
+    return out
+
+
 _HANDLERS = {
     c.ListInstrument: _list_instrument,
     c.OpenAccount: _open_account,
@@ -497,11 +559,18 @@ _HANDLERS = {
     c.ClaimReduction: reductions.claim,
     c.VerifyReduction: reductions.verify,
     c.RegisterProject: projects.register,
-    c.AllocateToProject: projects.allocate,
+    c.AllocateToProject: _allocate,
     c.SetCityFloor: _set_city_floor,
     c.ApplyReallocation: reallocations.apply,
     c.DecideReallocation: reallocations.decide,
     c.ReleaseReserve: _release_reserve,
+    c.OpenAuction: auctions.open_auction,
+    c.PlaceBid: auctions.place_bid,
+    c.WithdrawBid: auctions.withdraw_bid,
+    c.CloseAuction: auctions.close_auction,
+    c.ProposeBlockTrade: block_trades.propose,
+    c.DecideBlockTrade: block_trades.decide,
+    c.ExpireInstrument: _expire_instrument,
 }
 
 __all__ = ["Listing", "Registry"]

@@ -11,6 +11,8 @@ from dataclasses import fields
 from typing import TYPE_CHECKING
 
 from settlement.accounts import Account, Role
+from settlement.auctions import Auction, Bid
+from settlement.block_trades import BlockTrade
 from settlement.cash import CashBalance
 from settlement.holdings import Holding
 from settlement.holds import Hold
@@ -59,6 +61,20 @@ def dump(reg: Registry) -> bytes:
         "floors": {f"{c}|{s}": kg for (c, s), kg in reg._ledger.floors.items()},
         "issued_kg": reg._issued_kg,
     }
+    # Only present once used, so the snapshots (and hashes) of older journals stay as they were.
+    if reg._auctions:
+        state["auctions"] = {
+            k: {**_plain(a), "lots": a.lots.to_json()} for k, a in reg._auctions.items()
+        }
+        state["bids"] = {k: _plain(b) for k, b in reg._bids.items()}
+    if reg._blocks:
+        state["blocks"] = {
+            k: {**_plain(b), "lots": b.lots.to_json()} for k, b in reg._blocks.items()
+        }
+    if reg._expired:
+        state["expired"] = sorted(reg._expired)
+    if reg._retired_kg:
+        state["retired_kg"] = reg._retired_kg
     return json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -91,4 +107,15 @@ def load(cls: type[Registry], data: bytes) -> Registry:
     reg._ledger.rows = {tuple(k.split("|", 1)): dict(v) for k, v in s["ledger"].items()}
     reg._ledger.floors = {tuple(k.split("|", 1)): v for k, v in s["floors"].items()}
     reg._issued_kg = dict(s["issued_kg"])
+    reg._auctions = {
+        k: Auction(**{**v, "lots": LotBag.from_json(v["lots"])})
+        for k, v in s.get("auctions", {}).items()
+    }
+    reg._bids = {k: Bid(**v) for k, v in s.get("bids", {}).items()}
+    reg._blocks = {
+        k: BlockTrade(**{**v, "lots": LotBag.from_json(v["lots"])})
+        for k, v in s.get("blocks", {}).items()
+    }
+    reg._expired = set(s.get("expired", ()))
+    reg._retired_kg = dict(s.get("retired_kg", {}))
     return reg

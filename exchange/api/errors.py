@@ -20,6 +20,9 @@ NOT_FOUND = frozenset(
         "unknown_instrument",
         "not_your_city",
         "alert_not_found",
+        "auction_not_found",
+        "bid_not_found",
+        "block_trade_not_found",
     }
 )
 CONFLICT = frozenset(
@@ -38,6 +41,10 @@ CONFLICT = frozenset(
         "instrument_exists",
         "below_city_floor",
         "exceeds_project_requirement",
+        "instrument_expired",
+        "auction_closed",
+        "bid_below_reserve",
+        "block_trade_not_pending",
         "no_change",
         "duplicate_id",
         "month_not_ended",
@@ -46,7 +53,7 @@ CONFLICT = frozenset(
         "already_acknowledged",
     }
 )
-FORBIDDEN = frozenset({"forbidden", "not_allowed"})
+FORBIDDEN = frozenset({"forbidden", "not_allowed", "not_your_block_trade"})
 UNAVAILABLE = frozenset({"unavailable", "timeout"})
 
 

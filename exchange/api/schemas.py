@@ -107,6 +107,8 @@ class InstrumentIn(Body):
     lot_size: Tonnes = Field(default="0.001", validate_default=True)
     reference_price: Price
     price_band_pct: StrictStr = "10"
+    # the last day it may trade, Asia/Shanghai
+    valid_until: StrictStr | None = Field(default=None, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 class OrderIn(Body):
@@ -191,4 +193,25 @@ class SubmitMonthIn(Body):
 
 
 class AcknowledgeIn(Body):
+    note: StrictStr = Field(default="", max_length=4000)
+
+
+class AuctionIn(Body):
+    symbol: StrictStr = Field(min_length=1, max_length=32)
+    quantity: Tonnes
+    reserve_price: Price
+    bidder_cap_pct: int = Field(ge=1, le=100, strict=True)
+    note: StrictStr = Field(default="", max_length=4000)
+
+
+class BidIn(Body):
+    price: Price
+    quantity: Tonnes
+
+
+class BlockTradeIn(Body):
+    symbol: StrictStr = Field(min_length=1, max_length=32)
+    buyer_account_id: StrictStr = Field(min_length=1, max_length=64)
+    price: Price
+    quantity: Tonnes
     note: StrictStr = Field(default="", max_length=4000)

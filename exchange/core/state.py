@@ -71,6 +71,9 @@ class Outcome:
     alerts: list = field(default_factory=list)
     # order records this command created or changed, as they stand after it
     orders: list[OrderRecord] = field(default_factory=list)
+    # instruments whose term ended when this command arrived; their effects stand
+    # even if the command itself is refused
+    expired: list[str] = field(default_factory=list)
 
 
 class Core:
@@ -90,6 +93,10 @@ class Core:
         self.client_orders: dict[tuple[str, str], tuple[int, str]] = {}
         self.usernames: set[str] = set()
         self.stats: dict[str, SessionStats] = {}
+        # symbol -> (valid_until "YYYY-MM-DD", the first microsecond after that day
+        # in Asia/Shanghai): from the first command stamped at or after it, expired
+        self.validity: dict[str, tuple[str, int]] = {}
+        self._next_expiry_us: int | None = None
         self.last_seq = 0
         self._handlers = {
             k.GENESIS: self._genesis,
@@ -114,6 +121,12 @@ class Core:
             k.RELEASE_RESERVE: self._release_reserve,
             k.SUBMIT_MONTHLY: self._submit_monthly,
             k.ACKNOWLEDGE_ALERT: self._acknowledge_alert,
+            k.OPEN_AUCTION: self._open_auction,
+            k.PLACE_BID: self._place_bid,
+            k.WITHDRAW_BID: self._withdraw_bid,
+            k.CLOSE_AUCTION: self._close_auction,
+            k.PROPOSE_BLOCK_TRADE: self._propose_block_trade,
+            k.DECIDE_BLOCK_TRADE: self._decide_block_trade,
         }
 
     # ------------------------------------------------------------------ apply
@@ -124,6 +137,8 @@ class Core:
         kind = command["kind"]
         out = Outcome(seq=seq, ts_us=ts_us, kind=kind)
         handler = self._handlers.get(kind)
+        if self._next_expiry_us is not None and ts_us >= self._next_expiry_us:
+            self._expire_due(out)
         try:
             if handler is None:
                 raise CommandRefused("unknown_command", f"unknown command kind {kind!r}")
@@ -257,6 +272,47 @@ class Core:
                 f"price {price_fen} fen/t is outside the band {low}..{high} fen/t",
             )
 
+    # -------------------------------------------------------------- validity
+    def _expire_due(self, out: Outcome) -> None:
+        """Ends the term of every instrument whose last valid day is over: its resting
+        orders are cancelled (reason `expired`), its open auctions and pending block
+        trades cancelled, their locks released. Driven by the command's own stamp, so a
+        replay expires at exactly the same point."""
+        for symbol in sorted(self.validity):
+            if self.validity[symbol][1] > out.ts_us or self.registry.is_expired(symbol):
+                continue
+            for order_id in sorted(
+                oid for oid, rec in self.open_orders.items() if rec.symbol == symbol
+            ):
+                rec = self.open_orders[order_id]
+                self._run_engine(
+                    out,
+                    ec.CancelOrder(
+                        out.seq, out.ts_us, symbol, rec.id, rec.account_id, CancelReason.EXPIRED
+                    ),
+                )
+            out.settlement_events.extend(
+                self.registry.handle(sc.ExpireInstrument(out.seq, out.ts_us, symbol))
+            )
+            out.expired.append(symbol)
+        self._plan_expiry()
+
+    def _plan_expiry(self) -> None:
+        due = [
+            end_us for s, (_, end_us) in self.validity.items() if not self.registry.is_expired(s)
+        ]
+        self._next_expiry_us = min(due) if due else None
+
+    def _require_live(self, symbol: str) -> None:
+        if self.registry.is_expired(symbol):
+            raise CommandRefused("instrument_expired", f"{symbol} has expired")
+
+    def status(self, symbol: str) -> str:
+        """open | halted | expired, as clients see the instrument."""
+        if self.registry.is_expired(symbol):
+            return "expired"
+        return str(self.engine.instrument(symbol).status)
+
     # -------------------------------------------------------------- handlers
     def parameters(self) -> dict:
         """What the state depends on besides the commands: fixed by the journal's
@@ -303,6 +359,9 @@ class Core:
         self.stats[symbol] = SessionStats(
             symbol=symbol, prev_close_fen=c["reference_price_fen"], session_start_seq=out.seq
         )
+        if c.get("valid_until"):
+            self.validity[symbol] = (c["valid_until"], c["valid_until_end_us"])
+            self._plan_expiry()
         out.result = {"symbol": symbol}
 
     def _open_account(self, out: Outcome, c: dict) -> None:
@@ -346,6 +405,7 @@ class Core:
                 )
             return
         inst = self._instrument(c["symbol"])
+        self._require_live(inst.symbol)
         if inst.status != MarketStatus.OPEN:
             raise CommandRefused("market_halted", f"{inst.symbol} is halted")
         side = Side(c["side"])
@@ -404,6 +464,7 @@ class Core:
     def _amend_order(self, out: Outcome, c: dict) -> None:
         rec = self._owned_open_order(c)
         inst = self._instrument(rec.symbol)
+        self._require_live(inst.symbol)
         if inst.status != MarketStatus.OPEN:
             raise CommandRefused("market_halted", f"{inst.symbol} is halted")
         if rec.type != "limit":
@@ -627,6 +688,120 @@ class Core:
             "acknowledged_by": c["account_id"],
             "note": c["note"],
         }
+    # ------------------------------------------------- auctions, block trades
+    def _check_tick(self, inst, price_fen: object) -> None:
+        if isinstance(price_fen, int) and price_fen > 0 and price_fen % inst.tick_fen:
+            raise CommandRefused(
+                "price_off_tick", f"{price_fen} fen/t is not a multiple of {inst.tick_fen}"
+            )
+
+    def _open_auction(self, out: Outcome, c: dict) -> None:
+        inst = self._instrument(c["symbol"])
+        self._require_live(inst.symbol)
+        self._check_tick(inst, c["reserve_price_fen"])
+        auction_id = k.auction_id_for(out.seq)
+        self._registry(
+            out,
+            sc.OpenAuction(
+                out.seq,
+                out.ts_us,
+                auction_id,
+                inst.symbol,
+                c["quantity_kg"],
+                c["reserve_price_fen"],
+                c["bidder_cap_pct"],
+                c.get("note") or "",
+            ),
+        )
+        out.result = {"auction_id": auction_id}
+
+    def _place_bid(self, out: Outcome, c: dict) -> None:
+        auction = self.registry.auction(c["auction_id"])
+        self._require_live(auction.symbol)
+        self._check_tick(self._instrument(auction.symbol), c["price_fen"])
+        bid_id = k.bid_id_for(out.seq)
+        self._registry(
+            out,
+            sc.PlaceBid(
+                out.seq,
+                out.ts_us,
+                bid_id,
+                auction.auction_id,
+                c["account_id"],
+                c["price_fen"],
+                c["quantity_kg"],
+            ),
+        )
+        out.result = {"auction_id": auction.auction_id, "bid_id": bid_id}
+
+    def _withdraw_bid(self, out: Outcome, c: dict) -> None:
+        self._registry(out, sc.WithdrawBid(out.seq, out.ts_us, c["bid_id"], c["account_id"]))
+        bid = self.registry.bid(c["bid_id"])
+        out.result = {"auction_id": bid.auction_id, "bid_id": bid.bid_id}
+
+    def _close_auction(self, out: Outcome, c: dict) -> None:
+        self._registry(out, sc.CloseAuction(out.seq, out.ts_us, c["auction_id"]))
+        out.result = {"auction_id": c["auction_id"]}
+
+    def _propose_block_trade(self, out: Outcome, c: dict) -> None:
+        """The band and the minimum come in the command (from the gateway's
+        configuration), so a replay applies the ones in force when it was proposed."""
+        inst = self._instrument(c["symbol"])
+        self._require_live(inst.symbol)
+        price, quantity = c["price_fen"], c["quantity_kg"]
+        self._check_tick(inst, price)
+        if isinstance(quantity, int) and quantity < c["min_quantity_kg"]:
+            raise CommandRefused(
+                "block_below_minimum",
+                f"a block trade is at least {c['min_quantity_kg']} kg, got {quantity}",
+            )
+        ref = inst.reference_price_fen
+        low = -(-ref * (100 - c["band_pct"]) // 100)
+        high = ref * (100 + c["band_pct"]) // 100
+        if isinstance(price, int) and not low <= price <= high:
+            raise CommandRefused(
+                "price_outside_band",
+                f"price {price} fen/t is outside the block band {low}..{high} fen/t",
+            )
+        block_id = k.block_trade_id_for(out.seq)
+        self._registry(
+            out,
+            sc.ProposeBlockTrade(
+                out.seq,
+                out.ts_us,
+                block_id,
+                c["account_id"],
+                c["buyer_account_id"],
+                inst.symbol,
+                price,
+                quantity,
+                c.get("note") or "",
+            ),
+        )
+        out.result = {"block_id": block_id}
+
+    def _decide_block_trade(self, out: Outcome, c: dict) -> None:
+        self._registry(
+            out,
+            sc.DecideBlockTrade(out.seq, out.ts_us, c["block_id"], c["account_id"], c["action"]),
+        )
+        block = self.registry.block_trade(c["block_id"])
+        if block.status == "accepted":
+            stats = self.stats[block.symbol]
+            market = stats.last_fen or self.engine.instrument(block.symbol).reference_price_fen
+            alert = self.surveillance.block_trade_off_market(
+                out.seq,
+                out.ts_us,
+                block.symbol,
+                block.block_id,
+                block.seller_account_id,
+                block.buyer_account_id,
+                block.price_fen,
+                market,
+            )
+            if alert is not None:
+                out.alerts.append(alert)
+        out.result = {"block_id": block.block_id, "status": block.status}
 
     # ------------------------------------------------------ snapshot and hash
     def snapshot(self) -> bytes:
@@ -646,6 +821,8 @@ class Core:
             "surveillance": self.surveillance.snapshot(),
         }
         self.regulation.snapshot_into(state)
+        if self.validity:  # only once used: older journals keep their state hash
+            state["validity"] = {s: list(v) for s, v in sorted(self.validity.items())}
         return json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
@@ -668,6 +845,8 @@ class Core:
         core.stats = {d["symbol"]: SessionStats.from_dict(d) for d in state["stats"]}
         core.surveillance.restore(state["surveillance"])
         core.regulation.restore_from(state)
+        core.validity = {s: (v[0], v[1]) for s, v in state.get("validity", {}).items()}
+        core._plan_expiry()
         return core
 
     def state_hash(self) -> str:

@@ -22,6 +22,12 @@ PRICE_BAND_REJECTION = "price_band_rejection"
 LARGE_PRICE_MOVE = "large_price_move"
 CONCENTRATION = "concentration"
 ORDER_TO_CANCEL_RATIO = "order_to_cancel_ratio"
+BLOCK_TRADE_OFF_MARKET = "block_trade_off_market"
+
+BLOCK_DEVIATION_BPS = 1_000
+"""A block trade more than 10 % from the market price is raised. A constant, not a
+threshold in the genesis entry, so the journals written before block trades existed
+keep their parameters (and state hash)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,35 @@ class Surveillance:
             symbol,
             account_id,
             {"price_fen": price_fen, "band_low_fen": band[0], "band_high_fen": band[1]},
+        )
+
+    def block_trade_off_market(
+        self,
+        seq: int,
+        ts_us: int,
+        symbol: str,
+        block_id: str,
+        seller_account_id: str,
+        buyer_account_id: str,
+        price_fen: int,
+        market_price_fen: int,
+    ) -> dict | None:
+        """An alert when an accepted block trade is far from the market price."""
+        if abs(price_fen - market_price_fen) * 10_000 <= BLOCK_DEVIATION_BPS * market_price_fen:
+            return None
+        return _alert(
+            seq,
+            ts_us,
+            BLOCK_TRADE_OFF_MARKET,
+            symbol,
+            buyer_account_id,
+            {
+                "block_trade_id": block_id,
+                "seller_account_id": seller_account_id,
+                "price_fen": price_fen,
+                "market_price_fen": market_price_fen,
+                "threshold_bps": BLOCK_DEVIATION_BPS,
+            },
         )
 
     def observe(self, events: list) -> list[dict]:

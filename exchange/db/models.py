@@ -134,6 +134,9 @@ class Instrument(Base):
     band_bps: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(default="open")
     last_seq: Mapped[int] = _zero()
+    # the last day it may trade (Asia/Shanghai), and when the core expired it
+    valid_until: Mapped[str | None]
+    expired_us: Mapped[int | None]
 
 
 class Account(Base):
@@ -278,6 +281,8 @@ class Trade(Base):
     buyer_city_code: Mapped[str | None]
     seller_city_code: Mapped[str | None]
     ts_us: Mapped[int]
+    # continuous (the book) | block (a negotiated block trade; no order ids, 0)
+    kind: Mapped[str] = mapped_column(default="continuous", server_default="continuous")
 
 
 # --- registry and provincial ledger --------------------------------------------------------
@@ -549,5 +554,8 @@ READ_MODEL_TABLES = (
     "candles",
     "alerts",
     "monthly_submissions",
+    "auctions",
+    "auction_bids",
+    "block_trades",
     "meta",
 )

@@ -427,8 +427,9 @@ def test_public_market_trades_never_name_the_parties(exchange: Exchange):
     symbol, seller, buyer = _one_trade(exchange)
     r = exchange.client.get(f"/api/v1/market/{symbol}/trades")
     (trade,) = ok(r, 200)["items"]
-    assert set(trade) == {"id", "price", "quantity", "taker_side", "time", "seq"}
+    assert set(trade) == {"id", "price", "quantity", "taker_side", "time", "seq", "kind"}
     assert trade["taker_side"] == "buy" and trade["price"] == "100.00"
+    assert trade["kind"] == "continuous"
     for secret in (seller.account_id, buyer.account_id, seller.name, buyer.name):
         assert secret not in r.text
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
@@ -15,7 +16,7 @@ from exchange.api.errors import ApiError
 from exchange.api.schemas import MAX_ID, InstrumentIn
 from exchange.db import market as mm
 from exchange.db import models as m
-from exchange.units import cny, iso_time, tonnes
+from exchange.units import cny, end_of_day_us, iso_time, tonnes
 from exchange.views import levels_view, public_trade_view, ticker_view
 
 router = APIRouter(prefix="/api/v1", tags=["market"], dependencies=[NoNul])
@@ -31,8 +32,16 @@ def instrument_view(r) -> dict:
         "lot_size": tonnes(r.lot_kg),
         "reference_price": cny(r.reference_price_fen),
         "price_band_pct": f"{bps // 100}.{bps % 100:02d}",
-        "status": r.status,
+        "status": "expired" if r.expired_us is not None else r.status,
+        "valid_until": r.valid_until,
     }
+
+
+def _end_of_day_us(day: str) -> int:
+    try:
+        return end_of_day_us(date.fromisoformat(day))
+    except ValueError:
+        raise ApiError("invalid_date", f"valid_until {day!r} is not a date") from None
 
 
 def load_instrument(conn, symbol: str):
@@ -73,9 +82,16 @@ async def create_instrument(body: InstrumentIn, caller: Province, request: Reque
     bps = _band_bps(body.price_band_pct)
     if body.reference_price % body.tick_size:
         raise ApiError("price_off_tick", "reference_price is not on the tick")
+    validity = {}
+    if body.valid_until is not None:
+        validity = {
+            "valid_until": body.valid_until,
+            "valid_until_end_us": _end_of_day_us(body.valid_until),
+        }
     await submit(
         request,
         {
+            **validity,
             "kind": k.LIST_INSTRUMENT,
             "symbol": body.symbol,
             "pollutant": body.pollutant,

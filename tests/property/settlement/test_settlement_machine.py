@@ -73,6 +73,7 @@ KG_DELTAS = {  # kind -> (available, locked, used) per kg
     "use": (-1, 0, 1),
     "transfer_out": (-1, 0, 0),
     "transfer_in": (1, 0, 0),
+    "retire": (0, -1, 0),
 }
 LEDGER_SIGN = {"added": 1, "transferred_in": 1, "transferred_out": -1, "used": -1}
 
@@ -143,8 +144,11 @@ class PostingAudit:
 
     @staticmethod
     def _trades_settle_both_legs(events: list) -> None:
-        for t in (e for e in events if type(e) is ev.TradeSettled):
-            ref = f"trade:{t.symbol}:{t.trade_id}"
+        for t in (e for e in events if type(e) in (ev.TradeSettled, ev.BlockTradeSettled)):
+            if type(t) is ev.TradeSettled:
+                ref = f"trade:{t.symbol}:{t.trade_id}"
+            else:
+                ref = f"block:{t.block_id}"
             mine = [e for e in events if getattr(e, "reference", None) == ref]
             kg = {(e.account_id, e.kind): 0 for e in mine if type(e) is ev.AllowancePosted}
             fen = {(e.account_id, e.kind): 0 for e in mine if type(e) is ev.CashPosted}
@@ -234,6 +238,9 @@ class SettlementMachine(RuleBasedStateMachine):
         self.claims: list[str] = []
         self.projects: list[str] = []
         self.applications: list[str] = []
+        self.auctions: list[str] = []
+        self.bids: list[str] = []
+        self.blocks: list[str] = []
         self.trades = 0
         self.mid: tuple[bytes, bytes, int] | None = None
         self.checking_refusals = False  # the seeding below is known to be accepted
@@ -276,6 +283,12 @@ class SettlementMachine(RuleBasedStateMachine):
                     f"LOT-{self.seq + 1}",
                 )
         self._registry(c.Deposit, "RESERVE", seed_cash)
+        # The reserve buys half of E4's seed on the market, so it has quota to auction.
+        for symbol, lot_kg, ref, _ in INSTRUMENTS:
+            kg = seed_kg // 2 // lot_kg * lot_kg
+            if kg and buy_hold_fen(ref, kg, fee_bps) + 20 <= seed_cash:
+                self._place("E4", symbol, SELL, ref, kg, GTC, LIMIT)
+                self._place("RESERVE", symbol, BUY, ref, kg, IOC, LIMIT)
         self.checking_refusals = True
 
     # ---------------------------------------------------------------- plumbing
@@ -590,6 +603,106 @@ class SettlementMachine(RuleBasedStateMachine):
         kg = max(1, available * share // 100)
         assert self._registry(c.ReleaseReserve, city, symbol, kg) == (kg <= available)
 
+    # ---------------------------------------------------------------- primary market
+
+    @rule(
+        instrument=st.sampled_from(INSTRUMENTS),
+        share=st.integers(1, 110),
+        cap_pct=st.integers(0, 100),
+        ticks=st.integers(-5, 5),
+    )
+    def open_auction(self, instrument, share, cap_pct, ticks):
+        symbol, lot_kg, _, _ = instrument
+        available = self.w.reg.allowances("RESERVE", symbol)[0]
+        kg = max(lot_kg, available * share // 100 // lot_kg * lot_kg)
+        reference = self.w.engine.instrument(symbol).reference_price_fen
+        price = max(1, reference + ticks * (reference // 50 or 1))
+        auction_id = f"AUC-{self.seq + 1}"
+        if self._registry(c.OpenAuction, auction_id, symbol, kg, price, cap_pct, "sale"):
+            self.auctions.append(auction_id)
+            assert kg <= available and cap_pct >= 1
+
+    @rule(
+        data=st.data(),
+        bidder=st.sampled_from((*ENTERPRISES, "RESERVE")),
+        ticks=st.integers(-3, 8),
+        share=st.integers(1, 100),
+    )
+    def bid(self, data, bidder, ticks, share):
+        if not self.auctions:
+            return
+        auction = self.w.reg.auction(data.draw(st.sampled_from(self.auctions)))
+        lot_kg = self.w.reg.require_listing(auction.symbol).lot_kg
+        kg = max(lot_kg, auction.quantity_kg * share // 100 // lot_kg * lot_kg)
+        price = auction.reserve_price_fen + ticks * (auction.reserve_price_fen // 100 or 1)
+        bid_id = f"BID-{self.seq + 1}"
+        if self._registry(c.PlaceBid, bid_id, auction.auction_id, bidder, price, kg):
+            self.bids.append(bid_id)
+
+    @rule(data=st.data(), as_owner=st.booleans())
+    def withdraw_bid(self, data, as_owner):
+        if not self.bids:
+            return
+        bid = self.w.reg.bid(data.draw(st.sampled_from(self.bids)))
+        bid_status = bid.status
+        who = bid.account_id if as_owner else "E0" if bid.account_id != "E0" else "E1"
+        ok = self._registry(c.WithdrawBid, bid.bid_id, who)
+        open_ = bid_status == "open" and self.w.reg.auction(bid.auction_id).status == "open"
+        assert ok == (as_owner and open_)
+
+    @rule(data=st.data())
+    def close_auction(self, data):
+        if not self.auctions:
+            return
+        auction = self.w.reg.auction(data.draw(st.sampled_from(self.auctions)))
+        was_open = auction.status == "open"
+        reserve_before = self.w.reg.allowances("RESERVE", auction.symbol)
+        assert self._registry(c.CloseAuction, auction.auction_id) == was_open
+        if was_open:
+            bids = [self.w.reg.bid(b) for b in auction.bid_ids]
+            won: dict[str, int] = {}
+            for b in bids:
+                won[b.account_id] = won.get(b.account_id, 0) + b.awarded_kg
+                assert b.held_fen == 0
+                assert b.awarded_kg == 0 or b.price_fen >= auction.clearing_price_fen
+            assert sum(won.values()) == auction.sold_kg <= auction.quantity_kg
+            assert all(kg <= auction.bidder_cap_kg for kg in won.values())
+            after = self.w.reg.allowances("RESERVE", auction.symbol)
+            assert after[0] + after[1] == reserve_before[0] + reserve_before[1] - auction.sold_kg
+            event("auction sold" if auction.sold_kg else "auction sold nothing")
+
+    @rule(
+        seller=st.sampled_from(tuple(ENTERPRISES)),
+        buyer=st.sampled_from((*ENTERPRISES, "PROV")),
+        instrument=st.sampled_from(INSTRUMENTS),
+        share=st.integers(1, 110),
+        ticks=st.integers(-3, 3),
+    )
+    def propose_block_trade(self, seller, buyer, instrument, share, ticks):
+        symbol, lot_kg, reference, _ = instrument
+        available = self.w.reg.allowances(seller, symbol)[0]
+        kg = max(lot_kg, available * share // 100 // lot_kg * lot_kg)
+        price = reference + ticks * (reference // 20 or 1)
+        block_id = f"BLK-{self.seq + 1}"
+        ok = self._registry(
+            c.ProposeBlockTrade, block_id, seller, buyer, symbol, price, kg, "block"
+        )
+        if ok:
+            self.blocks.append(block_id)
+            assert kg <= available and buyer != seller and buyer != "PROV"
+
+    @rule(data=st.data(), action=st.sampled_from(("accept", "accept", "reject", "withdraw")))
+    def decide_block_trade(self, data, action):
+        if not self.blocks:
+            return
+        block = self.w.reg.block_trade(data.draw(st.sampled_from(self.blocks)))
+        who = block.seller_account_id if action == "withdraw" else block.buyer_account_id
+        was_pending = block.status == "pending"
+        ok = self._registry(c.DecideBlockTrade, block.block_id, who, action)
+        if ok:
+            assert was_pending
+            event(f"block trade {block.status}")
+
     @rule()
     def remember_mid_run_snapshot(self):
         if self.mid is None:
@@ -638,6 +751,11 @@ class SettlementMachine(RuleBasedStateMachine):
                 exact = buy_hold_fen(view.price_fen, view.remaining_kg, self.w.fee_bps)
                 assert hold.held_fen == exact, (order_id, hold.held_fen, exact)
                 locked[hold.account_id] = locked.get(hold.account_id, 0) + exact
+        for bid in self.w.reg._bids.values():  # an open auction bid locks like a buy order
+            assert bid.status != "open" or bid.held_fen == buy_hold_fen(
+                bid.price_fen, bid.quantity_kg, self.w.fee_bps
+            )
+            locked[bid.account_id] = locked.get(bid.account_id, 0) + bid.held_fen
         for account in (*TRADERS, "FEES"):
             assert self.w.reg.cash(account)[1] == locked.get(account, 0), account
 
