@@ -39,10 +39,17 @@ def _add_instrument() -> AddInstrument:
     return AddInstrument(1, 0, SYMBOL, "NOx", 2025, 1, 1, REFERENCE_PRICE_FEN, 1000)
 
 
-def build_workload(commands: int, seed: int) -> tuple[list[Any], Counter[str]]:
-    """`commands` commands (after one AddInstrument) and how many of each kind."""
+def build_workload(
+    commands: int, seed: int, taker_owners: int = 0
+) -> tuple[list[Any], Counter[str]]:
+    """`commands` commands (after one AddInstrument) and how many of each kind.
+
+    With `taker_owners`, aggressive orders come from that many other owners
+    (T000...), so no order ever meets its owner's: engines without self-trade
+    prevention then reach the same outcome."""
     rng = random.Random(seed)
     owners = [f"E{n:04d}" for n in range(OWNERS)]
+    takers = [f"T{n:03d}" for n in range(taker_owners)] or owners
     scratch = MatchingEngine(FastBook)
     scratch.process(_add_instrument())
     book = scratch.book(SYMBOL)
@@ -91,11 +98,11 @@ def build_workload(commands: int, seed: int) -> tuple[list[Any], Counter[str]]:
             sweep = levels[: min(len(levels), rng.choices((1, 2, 3), (6, 3, 1))[0])]
             quantity = sum(q for _, q in sweep[:-1]) + rng.randint(1, sweep[-1][1])
             if rng.random() < 0.35:
-                cmd = PlaceOrder(seq, ts_us, SYMBOL, next_id, rng.choice(owners), side, MARKET,
+                cmd = PlaceOrder(seq, ts_us, SYMBOL, next_id, rng.choice(takers), side, MARKET,
                                  0, quantity, IOC)  # fmt: skip
                 mix["market IOC"] += 1
             else:
-                cmd = PlaceOrder(seq, ts_us, SYMBOL, next_id, rng.choice(owners), side, LIMIT,
+                cmd = PlaceOrder(seq, ts_us, SYMBOL, next_id, rng.choice(takers), side, LIMIT,
                                  sweep[-1][0], quantity, GTC)  # fmt: skip
                 mix["crossing limit"] += 1
         if isinstance(cmd, PlaceOrder):
