@@ -39,6 +39,7 @@ CONFLICT = frozenset(
         "exceeds_project_requirement",
         "no_change",
         "duplicate_id",
+        "post_only_would_cross",
     }
 )
 FORBIDDEN = frozenset({"forbidden", "not_allowed"})
