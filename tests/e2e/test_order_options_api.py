@@ -212,3 +212,10 @@ def test_cancel_all_is_for_enterprises_only(exchange: Exchange):
         assert_error(party.post("/orders/cancel-all", {"symbol": symbol}), 403)
 
     assert ok(me.get(f"/orders/{order['id']}"), 200)["status"] == "open"
+
+
+def test_openapi_documents_the_new_fields_and_cancel_all(exchange: Exchange):
+    doc = ok(exchange.client.get("/openapi.json"), 200)
+    assert "post" in doc["paths"]["/api/v1/orders/cancel-all"]
+    order_in = doc["components"]["schemas"]["OrderIn"]["properties"]
+    assert {"post_only", "self_trade_prevention"} <= set(order_in)
