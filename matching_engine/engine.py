@@ -164,7 +164,6 @@ class MatchingEngine:
         self._markets: dict[str, _Market] = {}
         self._handlers = {
             AddInstrument: self._add_instrument,
-            PlaceOrder: self._place,
             CancelOrder: self._cancel,
             CancelAll: self._cancel_all,
             AmendOrder: self._amend,
@@ -174,42 +173,19 @@ class MatchingEngine:
             CloseSession: self._close_session,
         }
 
-    def process(self, cmd: Any) -> list[Any]:
+    def process(self, c: Any) -> list[Any]:
         """Apply one command and return the events it caused, in order."""
-        # The two commands of nearly every stream skip the handler table.
-        cls = cmd.__class__
-        if cls is PlaceOrder:
-            return self._place(cmd)
-        if cls is CancelOrder:
-            return self._cancel(cmd)
-        handler = self._handlers.get(cls)
-        if handler is None:
-            raise TypeError(f"not an engine command: {type(cmd).__name__}")
-        return handler(cmd)
-
-    # --------------------------------------------------------------- reads
-
-    def book(self, symbol: str) -> OrderBook:
-        return self._markets[symbol].book
-
-    def instrument(self, symbol: str) -> Instrument:
-        return self._markets[symbol].instrument
-
-    def symbols(self) -> list[str]:
-        return sorted(self._markets)
-
-    def crossable_orders(self, symbol: str, side: Side | str, limit_fen: int, cap: int) -> int:
-        """How many resting orders of the opposite side an incoming `side` order
-        limited at `limit_fen` could meet (asks at or below it for a buy, bids at or
-        above it for a sell), counted best first and at most `cap`. Its owner's own
-        orders count too, so it bounds the fills from above. Changes nothing.
-        Raises KeyError for an unknown symbol, like `book`."""
-        book = self._markets[symbol].book
-        return book.crossable_orders(_SIDES[side], limit_fen, cap)
-
-    # -------------------------------------------------------------- orders
-
-    def _place(self, c: PlaceOrder) -> list[Any]:
+        # Placing an order is handled here rather than in a method of its own,
+        # and a cancel skips the handler table: one Python call less on the two
+        # commands of nearly every stream.
+        cls = c.__class__
+        if cls is not PlaceOrder:
+            if cls is CancelOrder:
+                return self._cancel(c)
+            handler = self._handlers.get(cls)
+            if handler is None:
+                raise TypeError(f"not an engine command: {cls.__name__}")
+            return handler(c)
         m = self._markets.get(c.symbol)
         if m is None:
             return _rejected(c, "place", _UNKNOWN_SYMBOL)
@@ -267,6 +243,29 @@ class MatchingEngine:
         book.place(seq, ts_us, order_id, owner, side, price, quantity, tif,
                    order_type is _MARKET, stp, post_only, out)  # fmt: skip
         return out
+
+
+    # --------------------------------------------------------------- reads
+
+    def book(self, symbol: str) -> OrderBook:
+        return self._markets[symbol].book
+
+    def instrument(self, symbol: str) -> Instrument:
+        return self._markets[symbol].instrument
+
+    def symbols(self) -> list[str]:
+        return sorted(self._markets)
+
+    def crossable_orders(self, symbol: str, side: Side | str, limit_fen: int, cap: int) -> int:
+        """How many resting orders of the opposite side an incoming `side` order
+        limited at `limit_fen` could meet (asks at or below it for a buy, bids at or
+        above it for a sell), counted best first and at most `cap`. Its owner's own
+        orders count too, so it bounds the fills from above. Changes nothing.
+        Raises KeyError for an unknown symbol, like `book`."""
+        book = self._markets[symbol].book
+        return book.crossable_orders(_SIDES[side], limit_fen, cap)
+
+    # -------------------------------------------------------------- orders
 
     def _cancel(self, c: CancelOrder) -> list[Any]:
         m = self._markets.get(c.symbol)
