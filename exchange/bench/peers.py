@@ -123,8 +123,13 @@ def measure(ops: int, seed: int, rounds: int, venv: Path) -> dict[str, Any]:
         for _ in range(rounds):
             for label, python, engine, ours in contestants:
                 result = _run(python, engine, path, ours)
-                if label not in best or result["ops_per_s"] > best[label]["ops_per_s"]:
+                if label not in best:
                     best[label] = result
+                    continue
+                kept = best[label]
+                # best wall and best CPU figure may come from different rounds
+                kept["ops_per_s"] = max(kept["ops_per_s"], result["ops_per_s"])
+                kept["ops_per_cpu_s"] = max(kept["ops_per_cpu_s"], result["ops_per_cpu_s"])
     finally:
         os.unlink(path)
     return {"ops": len(rows), "seed": seed, "rounds": rounds, "results": best}
@@ -146,18 +151,26 @@ def main(ops: int = 200_000, seed: int = 42, rounds: int = 3, venv: Path = DEFAU
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=110)
+    console = Console(width=150)
     console.print(f"peers in {venv}; stream of {ops:,} operations, seed {seed}, best of {rounds}")
     report = measure(ops, seed, rounds, venv)
     results = report["results"]
-    ours = results["this project (peers' Python)"]["ops_per_s"]
+    same = results["this project (peers' Python)"]
+    own = results["this project (project's Python)"]
     table = Table(title="Matching engines side by side, one seeded stream, public APIs")
-    for name in ("engine", "Python", "operations/s", "this project ÷ engine", "checked"):
+    for name in ("engine", "Python", "ops/s (wall)", "ops/s (CPU)",
+                 f"ours on {same['python']} ÷ it (wall, CPU)",
+                 f"ours on {own['python']} ÷ it (wall, CPU)", "checked"):  # fmt: skip
         table.add_column(name, justify="left" if name in ("engine", "checked") else "right")
     for label, r in results.items():
         checked = "trades, fills, book" if "trades" in r else "final book (no fill reports)"
-        table.add_row(label, r["python"], f"{r['ops_per_s']:,}", f"{ours / r['ops_per_s']:.2f}×",
-                      checked)  # fmt: skip
+        ratios = [
+            f"{o['ops_per_s'] / r['ops_per_s']:.2f}×, "
+            f"{o['ops_per_cpu_s'] / r['ops_per_cpu_s']:.2f}×"
+            for o in (same, own)
+        ]
+        table.add_row(label, r["python"], f"{r['ops_per_s']:,}", f"{r['ops_per_cpu_s']:,}",
+                      *ratios, checked)  # fmt: skip
     console.print(table)
     base = results["this project (peers' Python)"]
     console.print(
