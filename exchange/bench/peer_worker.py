@@ -54,9 +54,12 @@ def _timed(loop) -> tuple[int, int]:
     """(wall, CPU) nanoseconds of one call of `loop`."""
     gc.collect()
     gc.freeze()  # the stream is not the engine's memory: keep the collector off it
-    start, cpu_start = time.perf_counter_ns(), time.process_time_ns()
-    loop()
-    return time.perf_counter_ns() - start, time.process_time_ns() - cpu_start
+    try:
+        start, cpu_start = time.perf_counter_ns(), time.process_time_ns()
+        loop()
+        return time.perf_counter_ns() - start, time.process_time_ns() - cpu_start
+    finally:
+        gc.unfreeze()
 
 
 def run_this_project(stream: list) -> dict:
