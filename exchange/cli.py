@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -145,6 +146,22 @@ def bench_engine(
     from exchange.bench.engine import main as run
 
     run(commands=commands, seed=seed)
+
+
+@bench_app.command("peers")
+def bench_peers(
+    ops: int = typer.Option(200_000, help="operations in the stream"),
+    seed: int = typer.Option(42),
+    rounds: int = typer.Option(3, help="interleaved rounds; each engine's best counts"),
+    venv: Path = typer.Option(None, help="peers' virtualenv [~/.cache/emx-bench-peers]"),
+) -> None:
+    """This engine beside limit-order-book and matching-engine on one seeded stream."""
+    from exchange.bench.peers import DEFAULT_VENV
+    from exchange.bench.peers import main as run
+
+    report = run(ops=ops, seed=seed, rounds=rounds, venv=venv or DEFAULT_VENV)
+    if report["problems"]:
+        raise typer.Exit(1)
 
 
 @bench_app.command("service")

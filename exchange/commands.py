@@ -18,6 +18,7 @@ DEPOSIT: Final = "deposit"
 WITHDRAW: Final = "withdraw"
 PLACE_ORDER: Final = "place_order"
 CANCEL_ORDER: Final = "cancel_order"
+CANCEL_ALL: Final = "cancel_all"
 AMEND_ORDER: Final = "amend_order"
 HALT: Final = "halt"
 RESUME: Final = "resume"
@@ -49,6 +50,7 @@ ALL_KINDS: Final = frozenset(
         WITHDRAW,
         PLACE_ORDER,
         CANCEL_ORDER,
+        CANCEL_ALL,
         AMEND_ORDER,
         HALT,
         RESUME,

@@ -22,6 +22,8 @@ def order_view(o: Mapping) -> dict:
         "filled_quantity": tonnes(filled),
         "average_price": cny(average),
         "time_in_force": o["time_in_force"],
+        "post_only": bool(o["post_only"]),
+        "self_trade_prevention": o["self_trade_prevention"],
         "status": o["status"],
         "cancel_reason": o["cancel_reason"],
         "created_at": iso_time(o["created_us"]),

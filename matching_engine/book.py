@@ -54,6 +54,8 @@ class RestingOrder(Protocol):
     price_fen: int
     remaining_kg: int
     tif: TimeInForce
+    stp: SelfTradePrevention
+    post_only: bool
 
 
 class OrderBook(Protocol):
@@ -80,10 +82,14 @@ class OrderBook(Protocol):
         quantity_kg: int,
         tif: TimeInForce,
         is_market: bool,
+        stp: SelfTradePrevention,
+        post_only: bool,
         out: list[Any],
     ) -> None:
         """Match an accepted order; rest what remains if GTC/DAY. A market
-        order arrives with its band-edge limit in `price_fen`."""
+        order arrives with its band-edge limit in `price_fen`. `stp` is the
+        order's own self-trade prevention (the engine has resolved the default);
+        a post-only order arrives only when it does not cross."""
 
     def cancel(
         self, seq: int, ts_us: int, order_id: int, reason: CancelReason, out: list[Any]
@@ -97,6 +103,9 @@ class OrderBook(Protocol):
     def expire_day_orders(self, seq: int, ts_us: int, out: list[Any]) -> int: ...
 
     def cancel_all(self, seq: int, ts_us: int, reason: CancelReason, out: list[Any]) -> int: ...
+
+    def order_ids_of(self, owner: str) -> list[int]:
+        """Ids of the owner's resting orders, ascending."""
 
     def owner_of(self, order_id: int) -> str | None: ...
 
@@ -133,7 +142,20 @@ _FOK_NOT_FILLABLE = CancelReason.FOK_NOT_FILLABLE
 _IOC_REMAINDER = CancelReason.IOC_REMAINDER
 _MARKET_REMAINDER = CancelReason.MARKET_ORDER_REMAINDER
 _EXPIRED = CancelReason.EXPIRED
-_CANCEL_INCOMING = SelfTradePrevention.CANCEL_INCOMING
+_CANCEL_RESTING = SelfTradePrevention.CANCEL_RESTING
+_CANCEL_BOTH = SelfTradePrevention.CANCEL_BOTH
+
+
+def order_extras(o: Any, default_stp: SelfTradePrevention) -> dict[str, Any] | None:
+    """A resting order's snapshot fields that differ from the defaults, or None.
+    Snapshots list them only then, so state written before orders had their own
+    self-trade mode and post-only flag keeps its bytes and its hash."""
+    extras: dict[str, Any] = {}
+    if o.post_only:
+        extras["post_only"] = True
+    if o.stp is not default_stp:
+        extras["stp"] = str(o.stp)
+    return extras or None
 
 
 class _Order:
@@ -145,6 +167,8 @@ class _Order:
     price_fen: int
     remaining_kg: int
     tif: TimeInForce
+    stp: SelfTradePrevention
+    post_only: bool
     arrival: int
     level: _Level
     prev: _Order | None
@@ -156,10 +180,12 @@ class _Order:
         "next",
         "order_id",
         "owner",
+        "post_only",
         "prev",
         "price_fen",
         "remaining_kg",
         "side",
+        "stp",
         "tif",
     )
 
@@ -196,7 +222,6 @@ class FastBook:
         "_asks",
         "_bid_keys",
         "_bids",
-        "_cancel_incoming",
         "orders",
         "session_last_price_fen",
         "stp",
@@ -209,7 +234,6 @@ class FastBook:
     ) -> None:
         self.symbol = symbol
         self.stp = SelfTradePrevention(stp)
-        self._cancel_incoming = self.stp is _CANCEL_INCOMING
         self.trade_count = 0
         self.session_last_price_fen = 0
         self.orders: dict[int, _Order] = {}
@@ -221,7 +245,8 @@ class FastBook:
 
     # ----------------------------------------------------------- commands
 
-    def place(self, seq, ts_us, order_id, owner, side, price_fen, quantity_kg, tif, is_market, out):
+    def place(self, seq, ts_us, order_id, owner, side, price_fen, quantity_kg, tif, is_market,
+              stp, post_only, out):  # fmt: skip
         if side is BUY:
             keys = self._ask_keys
             crosses = keys and -keys[-1] <= price_fen
@@ -230,7 +255,7 @@ class FastBook:
             crosses = keys and keys[-1] >= price_fen
         remaining = quantity_kg
         if crosses:
-            if tif is FOK and not self._fillable(owner, side, price_fen, quantity_kg):
+            if tif is FOK and not self._fillable(owner, side, price_fen, quantity_kg, stp):
                 out.append(
                     _new(
                         OrderCancelled,
@@ -239,7 +264,9 @@ class FastBook:
                     )
                 )  # fmt: skip
                 return
-            remaining = self._match(seq, ts_us, order_id, owner, side, price_fen, remaining, out)
+            remaining = self._match(
+                seq, ts_us, order_id, owner, side, price_fen, remaining, stp, out
+            )
             if remaining <= 0:
                 return
         if tif is GTC or tif is DAY:
@@ -256,6 +283,8 @@ class FastBook:
             o.price_fen = price_fen
             o.remaining_kg = remaining
             o.tif = tif
+            o.stp = stp
+            o.post_only = post_only
             o.arrival = arrival
             o.next = None
             level = levels.get(key)
@@ -347,7 +376,7 @@ class FastBook:
             level.total_kg += quantity_kg - old_remaining
             out.append(_new(BookLevelChanged, (seq, symbol, o.side, old_price, level.total_kg)))
             return
-        owner, side, tif = o.owner, o.side, o.tif
+        owner, side, tif, stp = o.owner, o.side, o.tif, o.stp
         out.append(
             _new(
                 OrderReplaced,
@@ -364,9 +393,11 @@ class FastBook:
             keys = self._bid_keys
             crosses = keys and keys[-1] >= price_fen
         if crosses:
-            remaining = self._match(seq, ts_us, order_id, owner, side, price_fen, remaining, out)
+            remaining = self._match(
+                seq, ts_us, order_id, owner, side, price_fen, remaining, stp, out
+            )
         if remaining > 0:
-            self._rest(seq, order_id, owner, side, price_fen, remaining, tif, out)
+            self._rest(seq, order_id, owner, side, price_fen, remaining, tif, stp, o.post_only, out)
 
     def expire_day_orders(self, seq, ts_us, out):
         day_ids = sorted(oid for oid, o in self.orders.items() if o.tif is DAY)
@@ -380,9 +411,14 @@ class FastBook:
             self.cancel(seq, ts_us, oid, reason, out)
         return len(ids)
 
+    def order_ids_of(self, owner):
+        # A scan rather than a per-owner index: cancel-all is rare, and an index
+        # would cost every place, fill and cancel.
+        return sorted(oid for oid, o in self.orders.items() if o.owner == owner)
+
     # ----------------------------------------------------------- matching
 
-    def _fillable(self, owner, side, limit_fen, quantity_kg) -> bool:
+    def _fillable(self, owner, side, limit_fen, quantity_kg, stp) -> bool:
         if side is BUY:
             levels, keys, limit_key = self._asks, self._ask_keys, -limit_fen
         else:
@@ -394,7 +430,7 @@ class FastBook:
             o = levels[key].head
             while o is not None:
                 if o.owner == owner:
-                    if self._cancel_incoming:
+                    if stp is not _CANCEL_RESTING:
                         return False
                 else:
                     available += o.remaining_kg
@@ -403,7 +439,7 @@ class FastBook:
                 o = o.next
         return False
 
-    def _match(self, seq, ts_us, order_id, owner, side, limit_fen, remaining, out) -> int:
+    def _match(self, seq, ts_us, order_id, owner, side, limit_fen, remaining, stp, out) -> int:
         """Trade against the opposite side; return what is left of the incoming
         order, or -1 when self-trade prevention cancelled it."""
         if side is BUY:
@@ -412,7 +448,7 @@ class FastBook:
             levels, keys, limit_key, maker_side = self._bids, self._bid_keys, limit_fen, BUY
         symbol = self.symbol
         orders = self.orders
-        cancel_incoming = self._cancel_incoming
+        cancel_resting = stp is _CANCEL_RESTING
         append = out.append
         trade_count = self.trade_count
         traded_price = 0
@@ -429,21 +465,51 @@ class FastBook:
             while maker is not None:
                 maker_owner = maker.owner
                 if maker_owner == owner:
-                    if cancel_incoming:
+                    if not cancel_resting:
                         self.trade_count = trade_count
                         if traded_price:
                             self.session_last_price_fen = traded_price
-                        if total != level.total_kg:
-                            level.total_kg = total
-                            level.head = maker
-                            maker.prev = None
-                            append(_new(BookLevelChanged, (seq, symbol, maker_side, price, total)))
-                        append(
-                            _new(
-                                SelfTradePrevented,
-                                (seq, ts_us, symbol, order_id, maker.order_id, owner, "incoming"),
+                        if stp is _CANCEL_BOTH:
+                            maker_remaining = maker.remaining_kg
+                            total -= maker_remaining
+                            del orders[maker.order_id]
+                            append(
+                                _new(
+                                    SelfTradePrevented,
+                                    (seq, ts_us, symbol, order_id, maker.order_id, owner, "both"),
+                                )
                             )
-                        )
+                            append(
+                                _new(
+                                    OrderCancelled,
+                                    (seq, ts_us, symbol, maker.order_id, maker_owner, maker_side,
+                                     price, maker_remaining, _SELF_TRADE),
+                                )
+                            )  # fmt: skip
+                            maker.next, maker = None, maker.next
+                            level.total_kg = total
+                            if maker is None:
+                                level.tail = None
+                                del levels[keys.pop()]
+                            else:
+                                level.head = maker
+                                maker.prev = None
+                            append(_new(BookLevelChanged, (seq, symbol, maker_side, price, total)))
+                        else:
+                            if total != level.total_kg:
+                                level.total_kg = total
+                                level.head = maker
+                                maker.prev = None
+                                append(
+                                    _new(BookLevelChanged, (seq, symbol, maker_side, price, total))
+                                )
+                            append(
+                                _new(
+                                    SelfTradePrevented,
+                                    (seq, ts_us, symbol, order_id, maker.order_id, owner,
+                                     "incoming"),
+                                )
+                            )  # fmt: skip
                         append(
                             _new(
                                 OrderCancelled,
@@ -515,7 +581,7 @@ class FastBook:
 
     # ------------------------------------------------------ book plumbing
 
-    def _rest(self, seq, order_id, owner, side, price_fen, remaining, tif, out):
+    def _rest(self, seq, order_id, owner, side, price_fen, remaining, tif, stp, post_only, out):
         if side is BUY:
             levels, keys, key = self._bids, self._bid_keys, price_fen
         else:
@@ -528,6 +594,8 @@ class FastBook:
         o.price_fen = price_fen
         o.remaining_kg = remaining
         o.tif = tif
+        o.stp = stp
+        o.post_only = post_only
         o.arrival = arrival
         o.next = None
         level = levels.get(key)
@@ -649,15 +717,18 @@ class FastBook:
     # ------------------------------------------------- snapshot, invariants
 
     def snapshot_state(self) -> dict[str, Any]:
+        default_stp = self.stp
+
+        def entry(o):
+            row = [o.order_id, o.owner, o.remaining_kg, str(o.tif)]
+            extras = order_extras(o, default_stp)
+            if extras is not None:
+                row.append(extras)
+            return row
+
         def side_state(levels, keys):
             return [
-                [
-                    levels[k].price_fen,
-                    [
-                        [o.order_id, o.owner, o.remaining_kg, str(o.tif)]
-                        for o in self._queue(levels[k])
-                    ],
-                ]
+                [levels[k].price_fen, [entry(o) for o in self._queue(levels[k])]]
                 for k in reversed(keys)
             ]
 
@@ -676,9 +747,12 @@ class FastBook:
         discard: list[Any] = []
         for side, levels in ((BUY, state["bids"]), (SELL, state["asks"])):
             for price_fen, queue in levels:
-                for order_id, owner, remaining_kg, tif in queue:
+                for order_id, owner, remaining_kg, tif, *more in queue:
+                    extras = more[0] if more else {}
+                    stp = SelfTradePrevention(extras.get("stp", self.stp))
                     self._rest(0, order_id, owner, side, price_fen, remaining_kg,
-                               TimeInForce(tif), discard)  # fmt: skip
+                               TimeInForce(tif), stp, extras.get("post_only", False),
+                               discard)  # fmt: skip
 
     def check_invariants(self) -> None:
         seen = 0
@@ -704,6 +778,8 @@ class FastBook:
                             f"order {o.order_id} on the wrong level")  # fmt: skip
                     require(o.remaining_kg > 0, f"order {o.order_id} rests with nothing left")
                     require(o.tif is GTC or o.tif is DAY, f"order {o.order_id} rests as {o.tif}")
+                    require(o.stp.__class__ is SelfTradePrevention,
+                            f"order {o.order_id} has no self-trade mode")  # fmt: skip
                     require(self.orders.get(o.order_id) is o, f"order {o.order_id} not indexed")
                     require(prev is None or prev.arrival < o.arrival,
                             f"level {level.price_fen} not FIFO at order {o.order_id}")  # fmt: skip

@@ -3,16 +3,21 @@
 The engine never reads a clock: `ts_us` is the only time it knows, so a replay
 of the same commands is exact. `order_id` is assigned by the caller (the core
 uses the command's sequence number), which keeps ids deterministic.
+
+Commands are values that nothing mutates after building them, but they are not
+frozen dataclasses: a frozen dataclass stores each field through
+object.__setattr__, which made building a PlaceOrder cost 1.3 µs, more than a
+third of processing it. Plain slotted dataclasses build in a fifth of that.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from matching_engine.types import CancelReason, OrderType, Side, TimeInForce
+from matching_engine.types import CancelReason, OrderType, SelfTradePrevention, Side, TimeInForce
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AddInstrument:
     seq: int
     ts_us: int
@@ -25,9 +30,13 @@ class AddInstrument:
     band_bps: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PlaceOrder:
-    """A new order. `price_fen` is ignored (use 0) for market orders."""
+    """A new order. `price_fen` is ignored (use 0) for market orders.
+
+    `post_only` (limit GTC/DAY only): refused if any part would trade on arrival.
+    `stp` is this order's self-trade prevention; None takes the engine's default.
+    """
 
     seq: int
     ts_us: int
@@ -39,9 +48,11 @@ class PlaceOrder:
     price_fen: int
     quantity_kg: int
     tif: TimeInForce
+    post_only: bool = False
+    stp: SelfTradePrevention | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CancelOrder:
     """Cancel what remains; `reason` is the one the OrderCancelled event carries (the
     owner's own cancel by default; the exchange may cancel for insufficient funds)."""
@@ -54,7 +65,18 @@ class CancelOrder:
     reason: CancelReason = CancelReason.USER
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
+class CancelAll:
+    """Cancel every open order of `owner`, in order-id order: in one instrument,
+    or in all of them when `symbol` is None."""
+
+    seq: int
+    ts_us: int
+    owner: str
+    symbol: str | None = None
+
+
+@dataclass(slots=True)
 class AmendOrder:
     """New remaining quantity and/or new price; None leaves it as it is.
 
@@ -71,7 +93,7 @@ class AmendOrder:
     price_fen: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HaltMarket:
     seq: int
     ts_us: int
@@ -79,14 +101,14 @@ class HaltMarket:
     cancel_orders: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ResumeMarket:
     seq: int
     ts_us: int
     symbol: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SetReferencePrice:
     seq: int
     ts_us: int
@@ -94,7 +116,7 @@ class SetReferencePrice:
     price_fen: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CloseSession:
     """Expire DAY orders; the session's last trade price becomes the reference."""
 
@@ -107,6 +129,7 @@ EngineCommand = (
     AddInstrument
     | PlaceOrder
     | CancelOrder
+    | CancelAll
     | AmendOrder
     | HaltMarket
     | ResumeMarket

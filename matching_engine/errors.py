@@ -18,6 +18,8 @@ class RejectReason(StrEnum):
     NO_CHANGE = "no_change"
     INSTRUMENT_EXISTS = "instrument_exists"
     INVALID_INSTRUMENT = "invalid_instrument"
+    POST_ONLY_WOULD_CROSS = "post_only_would_cross"
+    INVALID_SELF_TRADE_PREVENTION = "invalid_self_trade_prevention"
 
 
 class InvariantViolation(AssertionError):

@@ -20,21 +20,34 @@ Order of events for one PlaceOrder:
 Details of the above:
     - Within a level, Trades and cancel_resting pairs interleave in the FIFO
       order of the resting orders they concern.
+    - The incoming order's own mode decides (PlaceOrder.stp, or the engine's
+      default when it names none); an amended order matches with its own.
     - cancel_incoming mode: matching stops at the first resting order of the
       same owner. If the level it sits on had fills, that level's
       BookLevelChanged comes first; then SelfTradePrevented("incoming") and
       OrderCancelled(incoming, self_trade) for what remains.
+    - cancel_both mode: matching stops at the first resting order of the same
+      owner: SelfTradePrevented("both"), OrderCancelled(resting, self_trade),
+      BookLevelChanged(that level's new total, fills before it included),
+      OrderCancelled(incoming, self_trade) for what remains.
     - FOK is checked before any fill, counting only what the order could
-      really take (cancel_incoming: up to the first own resting order;
-      cancel_resting: every other owner's order). Not fillable: OrderAccepted,
-      OrderCancelled(fok_not_fillable) and nothing else, even when an own
-      order is the reason.
+      really take (cancel_incoming and cancel_both: up to the first own
+      resting order; cancel_resting: every other owner's order). Not
+      fillable: OrderAccepted, OrderCancelled(fok_not_fillable) and nothing
+      else, even when an own order is the reason.
+    - A post-only order that would trade is refused (OrderRejected
+      post_only_would_cross) before OrderAccepted; one that is accepted only
+      ever rests.
     - Remainder reasons: limit IOC `ioc_remainder`, market IOC
       `market_order_remainder`, FOK (limit or market) `fok_not_fillable`.
     - A market order's OrderCancelled.price_fen is its band-edge limit.
 
 Other commands:
     CancelOrder        OrderCancelled(user), BookLevelChanged
+    CancelAll          for each of the owner's resting orders in order-id order
+                       (across instruments when no symbol is named):
+                       OrderCancelled(user), BookLevelChanged; nothing at all
+                       when the owner has none
     AmendOrder, same price, lower quantity:
                        OrderReduced, BookLevelChanged
     AmendOrder, same price, higher quantity (moves to the back of its level):
@@ -55,9 +68,10 @@ Other commands:
     AddInstrument      InstrumentAdded
 
 A refused command emits exactly one OrderRejected and changes nothing. Its
-`action` is "place", "cancel", "amend", "add_instrument", "halt_market",
-"resume_market", "set_reference_price" or "close_session"; the last five
-carry order_id 0 and owner "".
+`action` is "place", "cancel", "cancel_all", "amend", "add_instrument",
+"halt_market", "resume_market", "set_reference_price" or "close_session";
+"cancel_all" carries order_id 0 and its owner, the last five order_id 0 and
+owner "".
 """
 
 from __future__ import annotations
@@ -171,8 +185,8 @@ class OrderReplaced(NamedTuple):
 
 
 class SelfTradePrevented(NamedTuple):
-    """An order met its owner's resting order; `cancelled` is which one went:
-    "incoming" or "resting". The regulator sees these."""
+    """An order met its owner's resting order; `cancelled` is which went:
+    "incoming", "resting" or "both". The regulator sees these."""
 
     seq: int
     ts_us: int

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from matching_engine.book import OrderView, require
+from matching_engine.book import OrderView, order_extras, require
 from matching_engine.events import (
     BookLevelChanged,
     OrderCancelled,
@@ -38,6 +38,8 @@ class _Order:
     price_fen: int
     remaining_kg: int
     tif: TimeInForce
+    stp: SelfTradePrevention = SelfTradePrevention.CANCEL_INCOMING
+    post_only: bool = False
     arrival: int = 0
 
 
@@ -114,7 +116,7 @@ class ReferenceBook:
             if not self._crosses(taker, maker.price_fen):
                 break
             if maker.owner == taker.owner:
-                if self.stp is SelfTradePrevention.CANCEL_INCOMING:
+                if taker.stp is not SelfTradePrevention.CANCEL_RESTING:
                     break
                 continue
             available += maker.remaining_kg
@@ -133,7 +135,19 @@ class ReferenceBook:
                 if taker.remaining_kg == 0:
                     break
                 if maker.owner == taker.owner:
-                    if self.stp is SelfTradePrevention.CANCEL_INCOMING:
+                    if taker.stp is SelfTradePrevention.CANCEL_BOTH:
+                        self.resting.remove(maker)
+                        out.append(
+                            SelfTradePrevented(
+                                seq, ts_us, self.symbol, taker.order_id, maker.order_id,
+                                taker.owner, "both",
+                            )
+                        )  # fmt: skip
+                        out.append(self._cancelled(seq, ts_us, maker, CancelReason.SELF_TRADE))
+                        out.append(self._level_event(seq, opposite, price))
+                        out.append(self._cancelled(seq, ts_us, taker, CancelReason.SELF_TRADE))
+                        return True
+                    if taker.stp is SelfTradePrevention.CANCEL_INCOMING:
                         if had_fills:
                             out.append(self._level_event(seq, opposite, price))
                         out.append(
@@ -174,9 +188,10 @@ class ReferenceBook:
     # ----------------------------------------------------------- commands
 
     def place(
-        self, seq, ts_us, order_id, owner, side, price_fen, quantity_kg, tif, is_market, out
-    ) -> None:
-        taker = _Order(order_id, owner, side, price_fen, quantity_kg, tif)
+        self, seq, ts_us, order_id, owner, side, price_fen, quantity_kg, tif, is_market,
+        stp, post_only, out,
+    ) -> None:  # fmt: skip
+        taker = _Order(order_id, owner, side, price_fen, quantity_kg, tif, stp, post_only)
         if tif is FOK and not self._fillable(taker):
             out.append(self._cancelled(seq, ts_us, taker, CancelReason.FOK_NOT_FILLABLE))
             return
@@ -243,6 +258,9 @@ class ReferenceBook:
             self.cancel(seq, ts_us, order_id, reason, out)
         return len(ids)
 
+    def order_ids_of(self, owner: str) -> list[int]:
+        return sorted(o.order_id for o in self.resting if o.owner == owner)
+
     # ------------------------------------------------------------ queries
 
     def owner_of(self, order_id: int) -> str | None:
@@ -290,11 +308,15 @@ class ReferenceBook:
     # ------------------------------------------------- snapshot, invariants
 
     def snapshot_state(self) -> dict[str, Any]:
+        def entry(o: _Order) -> list[Any]:
+            row: list[Any] = [o.order_id, o.owner, o.remaining_kg, str(o.tif)]
+            extras = order_extras(o, self.stp)
+            if extras is not None:
+                row.append(extras)
+            return row
+
         def side_state(side: Side) -> list[Any]:
-            return [
-                [price, [[o.order_id, o.owner, o.remaining_kg, str(o.tif)] for o in queue]]
-                for price, queue in self._levels(side)
-            ]
+            return [[price, [entry(o) for o in queue]] for price, queue in self._levels(side)]
 
         return {
             "symbol": self.symbol,
@@ -310,9 +332,12 @@ class ReferenceBook:
         self.session_last_price_fen = state["session_last_price_fen"]
         for side, levels in ((BUY, state["bids"]), (SELL, state["asks"])):
             for price_fen, queue in levels:
-                for order_id, owner, remaining_kg, tif in queue:
+                for order_id, owner, remaining_kg, tif, *more in queue:
+                    extras = more[0] if more else {}
                     self._rest(_Order(order_id, owner, side, price_fen, remaining_kg,
-                                      TimeInForce(tif)))  # fmt: skip
+                                      TimeInForce(tif),
+                                      SelfTradePrevention(extras.get("stp", self.stp)),
+                                      extras.get("post_only", False)))  # fmt: skip
 
     def check_invariants(self) -> None:
         ids = [o.order_id for o in self.resting]

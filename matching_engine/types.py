@@ -46,10 +46,13 @@ class CancelReason(StrEnum):
 
 
 class SelfTradePrevention(StrEnum):
-    """Which side of a would-be wash trade is cancelled."""
+    """Which side of a would-be wash trade is cancelled. The incoming order's own
+    mode decides; the resting order's mode matters only when it is amended to a
+    new price and so arrives again."""
 
     CANCEL_INCOMING = "cancel_incoming"
     CANCEL_RESTING = "cancel_resting"
+    CANCEL_BOTH = "cancel_both"
 
 
 BUY = Side.BUY

@@ -51,6 +51,7 @@ CONFLICT = frozenset(
         "already_submitted",
         "nothing_to_correct",
         "already_acknowledged",
+        "post_only_would_cross",
     }
 )
 FORBIDDEN = frozenset({"forbidden", "not_allowed", "not_your_block_trade"})

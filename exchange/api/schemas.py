@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+)
 
 from exchange.units import UnitError, parse_cny, parse_tonnes
 
@@ -119,6 +127,13 @@ class OrderIn(Body):
     price: Price | None = None
     quantity: Tonnes
     time_in_force: Literal["GTC", "DAY", "IOC", "FOK"] | None = None
+    post_only: StrictBool = False
+    # None: the exchange's configured mode (cancel_incoming unless set otherwise)
+    self_trade_prevention: Literal["cancel_incoming", "cancel_resting", "cancel_both"] | None = None
+
+
+class CancelAllIn(Body):
+    symbol: StrictStr | None = Field(default=None, min_length=1, max_length=32)
 
 
 class AmendIn(Body):

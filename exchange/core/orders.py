@@ -39,6 +39,8 @@ class OrderRecord:
     created_us: int
     updated_us: int
     request_hash: str
+    post_only: bool = False
+    self_trade_prevention: str = "cancel_incoming"
 
     @property
     def is_open(self) -> bool:
@@ -60,7 +62,13 @@ class OrderRecord:
         return cls(**data)
 
 
-def new_record(ev: OrderAccepted, client_order_id: str, request_hash: str) -> OrderRecord:
+def new_record(
+    ev: OrderAccepted,
+    client_order_id: str,
+    request_hash: str,
+    post_only: bool,
+    self_trade_prevention: str,
+) -> OrderRecord:
     return OrderRecord(
         id=ev.order_id,
         client_order_id=client_order_id,
@@ -79,6 +87,8 @@ def new_record(ev: OrderAccepted, client_order_id: str, request_hash: str) -> Or
         created_us=ev.ts_us,
         updated_us=ev.ts_us,
         request_hash=request_hash,
+        post_only=post_only,
+        self_trade_prevention=self_trade_prevention,
     )
 
 

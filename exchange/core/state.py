@@ -106,6 +106,7 @@ class Core:
             k.WITHDRAW: self._withdraw,
             k.PLACE_ORDER: self._place_order,
             k.CANCEL_ORDER: self._cancel_order,
+            k.CANCEL_ALL: self._cancel_all,
             k.AMEND_ORDER: self._amend_order,
             k.HALT: self._halt,
             k.RESUME: self._resume,
@@ -226,7 +227,13 @@ class Core:
             elif cls is BookLevelChanged:
                 self.stats[ev.symbol].book_seq = ev.seq
             elif cls is OrderAccepted:
-                rec = new_record(ev, context["client_order_id"], context["request_hash"])
+                rec = new_record(
+                    ev,
+                    context["client_order_id"],
+                    context["request_hash"],
+                    context["post_only"],
+                    context["stp"],
+                )
                 opened[ev.order_id] = rec
                 self.client_orders[(rec.account_id, rec.client_order_id)] = (
                     rec.id,
@@ -425,6 +432,9 @@ class Core:
             account_id, inst.symbol, side, lock_price, c["quantity_kg"], reserve
         )
         order_id = k.order_id_for(out.seq)
+        # Absent from commands journaled before orders had them: the old behaviour.
+        post_only = c.get("post_only", False)
+        stp = SelfTradePrevention(c.get("self_trade_prevention") or self.engine.stp)
         events = self._run_engine(
             out,
             ec.PlaceOrder(
@@ -438,8 +448,15 @@ class Core:
                 price_fen,
                 c["quantity_kg"],
                 TimeInForce(c["time_in_force"]),
+                post_only,
+                stp,
             ),
-            {"client_order_id": c["client_order_id"], "request_hash": c["request_hash"]},
+            {
+                "client_order_id": c["client_order_id"],
+                "request_hash": c["request_hash"],
+                "post_only": post_only,
+                "stp": str(stp),
+            },
             {order_id: reserve} if reserve else None,
         )
         self._first_rejection(events)
@@ -460,6 +477,14 @@ class Core:
         )
         self._first_rejection(events)
         out.result = {"order_id": rec.id}
+
+    def _cancel_all(self, out: Outcome, c: dict) -> None:
+        symbol = c.get("symbol")
+        if symbol is not None:
+            self._instrument(symbol)
+        events = self._run_engine(out, ec.CancelAll(out.seq, out.ts_us, c["account_id"], symbol))
+        self._first_rejection(events)
+        out.result = {"cancelled": sum(1 for ev in events if type(ev) is OrderCancelled)}
 
     def _amend_order(self, out: Outcome, c: dict) -> None:
         rec = self._owned_open_order(c)
@@ -812,7 +837,9 @@ class Core:
             "thresholds": asdict(self.surveillance.thresholds),
             "engine": base64.b64encode(self.engine.snapshot()).decode(),
             "registry": base64.b64encode(self.registry.snapshot()).decode(),
-            "open_orders": [self.open_orders[i].to_dict() for i in sorted(self.open_orders)],
+            "open_orders": [
+                self._order_state(self.open_orders[i]) for i in sorted(self.open_orders)
+            ],
             "client_orders": sorted(
                 [a, c, oid, h] for (a, c), (oid, h) in self.client_orders.items()
             ),
@@ -839,7 +866,11 @@ class Core:
         core.last_seq = state["last_seq"]
         core.engine = MatchingEngine.restore(base64.b64decode(state["engine"]))
         core.registry = Registry.restore(base64.b64decode(state["registry"]))
-        core.open_orders = {d["id"]: OrderRecord.from_dict(d) for d in state["open_orders"]}
+        default_stp = str(core.engine.stp)
+        core.open_orders = {
+            d["id"]: OrderRecord.from_dict({"self_trade_prevention": default_stp, **d})
+            for d in state["open_orders"]
+        }
         core.client_orders = {(a, c): (oid, h) for a, c, oid, h in state["client_orders"]}
         core.usernames = set(state["usernames"])
         core.stats = {d["symbol"]: SessionStats.from_dict(d) for d in state["stats"]}
@@ -848,6 +879,17 @@ class Core:
         core.validity = {s: (v[0], v[1]) for s, v in state.get("validity", {}).items()}
         core._plan_expiry()
         return core
+
+    def _order_state(self, rec: OrderRecord) -> dict:
+        """An open order as the snapshot holds it: post-only and the self-trade mode
+        only when they differ from the defaults, so that state from before orders had
+        them keeps its bytes and its hash."""
+        d = rec.to_dict()
+        if not d["post_only"]:
+            del d["post_only"]
+        if d["self_trade_prevention"] == str(self.engine.stp):
+            del d["self_trade_prevention"]
+        return d
 
     def state_hash(self) -> str:
         return hashlib.sha256(self.snapshot()).hexdigest()

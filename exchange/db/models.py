@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -41,6 +42,9 @@ AutoId = BigInteger().with_variant(Integer(), "sqlite")
 ROLES = ("enterprise", "city_bureau", "province", "operator")
 # `system` accounts are the exchange's own (fee account, provincial reserve): no login.
 ACCOUNT_ROLES = (*ROLES, "system")
+
+
+SELF_TRADE_MODES = ("cancel_incoming", "cancel_resting", "cancel_both")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -219,6 +223,7 @@ class Order(Base):
         CheckConstraint(_in("side", ("buy", "sell")), name="side_known"),
         CheckConstraint(_in("type", ("limit", "market")), name="type_known"),
         CheckConstraint(_in("time_in_force", ("GTC", "DAY", "IOC", "FOK")), name="tif_known"),
+        CheckConstraint(_in("self_trade_prevention", SELF_TRADE_MODES), name="stp_known"),
         CheckConstraint(
             _in("status", ("open", "partially_filled", "filled", "cancelled")),
             name="status_known",
@@ -250,6 +255,10 @@ class Order(Base):
     # Tells a retry of the same request from a reuse of its client_order_id.
     request_hash: Mapped[str]
     last_seq: Mapped[int] = _zero()
+    post_only: Mapped[bool] = mapped_column(default=False, server_default=false())
+    self_trade_prevention: Mapped[str] = mapped_column(
+        default="cancel_incoming", server_default=text("'cancel_incoming'")
+    )
 
 
 class Trade(Base):

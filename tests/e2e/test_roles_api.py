@@ -167,6 +167,7 @@ ENDPOINTS = [
             "quantity": "1.000",
         },
     ),
+    Endpoint("POST", "/orders/cancel-all", ("enterprise",), {"symbol": "{symbol}"}),
     Endpoint("GET", "/orders", ("enterprise", "province")),
     Endpoint("GET", "/orders/{order}", ("enterprise", "province")),
     Endpoint("DELETE", "/orders/{order}", ("enterprise",)),

@@ -13,6 +13,7 @@ from matching_engine.book import FastBook
 from matching_engine.commands import (
     AddInstrument,
     AmendOrder,
+    CancelAll,
     CancelOrder,
     CloseSession,
     HaltMarket,
@@ -23,7 +24,7 @@ from matching_engine.commands import (
 from matching_engine.engine import MatchingEngine
 from matching_engine.events import OrderCancelled, OrderRejected, SessionClosed, Trade
 from matching_engine.reference_book import ReferenceBook
-from matching_engine.types import OrderType, Side, TimeInForce
+from matching_engine.types import OrderType, SelfTradePrevention, Side, TimeInForce
 
 HERE = Path(__file__).parent
 SYMBOL = "NOX-2025"
@@ -46,11 +47,17 @@ def parse(path: Path) -> list[Any]:
                                           reference_price_fen=int(numbers[3]),
                                           band_bps=int(numbers[4])))  # fmt: skip
         elif verb == "place":
-            order_id, owner, side, order_type, price, quantity, tif = args
+            order_id, owner, side, order_type, price, quantity, tif, *options = args
+            stp = next((o[4:] for o in options if o.startswith("stp=")), None)
+            stp = None if stp is None else SelfTradePrevention(stp)
             commands.append(PlaceOrder(**stamp, symbol=SYMBOL, order_id=int(order_id),
                                        owner=owner, side=Side(side), type=OrderType(order_type),
                                        price_fen=int(price), quantity_kg=int(quantity),
-                                       tif=TimeInForce(tif)))  # fmt: skip
+                                       tif=TimeInForce(tif), post_only="post_only" in options,
+                                       stp=stp))  # fmt: skip
+        elif verb == "cancel_all":
+            commands.append(CancelAll(**stamp, owner=args[0],
+                                      symbol=args[1] if len(args) > 1 else None))  # fmt: skip
         elif verb == "cancel":
             commands.append(CancelOrder(**stamp, symbol=SYMBOL, order_id=int(args[0]),
                                         owner=args[1]))  # fmt: skip
@@ -82,10 +89,12 @@ def expected_trades() -> list[tuple]:
     return rows
 
 
-def replay(book_class: type) -> tuple[MatchingEngine, list[Any]]:
-    engine = MatchingEngine(book_class)
+def replay(
+    book_class: type, name: str = "engine_session.txt", stp: str = "cancel_incoming"
+) -> tuple[MatchingEngine, list[Any]]:
+    engine = MatchingEngine(book_class, SelfTradePrevention(stp))
     events: list[Any] = []
-    for cmd in parse(HERE / "engine_session.txt"):
+    for cmd in parse(HERE / name):
         events += engine.process(cmd)
         engine.check_invariants()
     return engine, events
@@ -150,3 +159,40 @@ def test_golden_session_replays_to_the_same_hash_on_both_books(session):
     assert reference_events == events
     assert again.state_hash() == engine.state_hash() == reference.state_hash()
     assert MatchingEngine.restore(engine.snapshot()).state_hash() == engine.state_hash()
+
+
+# State hashes of the golden session computed before orders carried their own
+# self-trade mode and post-only flag (commit 53f4713): state written then must
+# keep its hash, or journals and snapshots taken then would no longer verify.
+HASHES_BEFORE_ORDER_OPTIONS = {
+    "cancel_incoming": "ae0f44942cc080fee87871dfd1cf7bea7a63898f326c4d7a7ec0a7ca8b73a8a7",
+    "cancel_resting": "83be453b1257b61ff6b77604a77c7a1e537914d6b2dc7007d7984f65ca9c20a0",
+}
+
+
+@pytest.mark.parametrize("book_class", [FastBook, ReferenceBook], ids=["fast", "reference"])
+@pytest.mark.parametrize("stp", sorted(HASHES_BEFORE_ORDER_OPTIONS))
+def test_golden_session_keeps_the_hash_it_had_before_order_options(book_class, stp):
+    engine, _ = replay(book_class, stp=stp)
+
+    assert engine.state_hash() == HASHES_BEFORE_ORDER_OPTIONS[stp]
+    restored = MatchingEngine.restore(engine.snapshot(), book_class)
+    assert restored.state_hash() == HASHES_BEFORE_ORDER_OPTIONS[stp]
+
+
+def render(event: Any) -> str:
+    return " ".join([type(event).__name__, *(str(v) for v in event)])
+
+
+@pytest.mark.parametrize("book_class", [FastBook, ReferenceBook], ids=["fast", "reference"])
+def test_order_options_session_emits_exactly_the_recorded_events(book_class):
+    engine, events = replay(book_class, "engine_options_session.txt")
+    expected = [
+        line
+        for line in (HERE / "engine_options_session.events.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+    assert [render(e) for e in events] == expected
+    again = MatchingEngine.restore(engine.snapshot(), FastBook)
+    assert again.state_hash() == engine.state_hash()

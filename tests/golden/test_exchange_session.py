@@ -76,3 +76,14 @@ def test_reset_and_replay_reach_the_same_state():
     second, _, _ = run()
     assert first.core.state_hash() == second.core.state_hash()
     assert first.replay().state_hash() == first.core.state_hash()
+
+
+# The core's state hash after the session, computed before orders carried post-only
+# and their own self-trade mode (commit 53f4713): journals written then must replay
+# to the state they recorded.
+HASH_BEFORE_ORDER_OPTIONS = "e4d03765160810633abaacd23ddef668556f7aec02c3d18502d90849b832d7f1"
+
+
+def test_the_session_keeps_the_state_hash_it_had_before_order_options():
+    d, _, _ = run()
+    assert d.core.state_hash() == HASH_BEFORE_ORDER_OPTIONS

@@ -14,7 +14,7 @@ from exchange import commands as k
 from exchange.api.deps import Conn, Enterprise, EnterpriseOrProvince, NoNul, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
-from exchange.api.schemas import MAX_ID, AmendIn, OrderIn
+from exchange.api.schemas import MAX_ID, AmendIn, CancelAllIn, OrderIn
 from exchange.db import models as m
 from exchange.exports import (
     MAX_ROWS,
@@ -99,6 +99,10 @@ async def place_for(account_id: str, body: OrderIn, request: Request, response: 
         tif = body.time_in_force or "IOC"
         if tif not in ("IOC", "FOK"):
             raise ApiError("invalid_time_in_force", "a market order is IOC (or FOK)")
+    if body.post_only and tif not in ("GTC", "DAY"):
+        raise ApiError(
+            "invalid_time_in_force", "只挂单（post-only）须为限价单，有效期 GTC 或 DAY"
+        )
     _check_steps(inst, body.price, body.quantity)
     fields = {
         "symbol": body.symbol,
@@ -108,6 +112,11 @@ async def place_for(account_id: str, body: OrderIn, request: Request, response: 
         "quantity_kg": body.quantity,
         "time_in_force": tif,
     }
+    # Only when given: a request without them hashes, and journals, as before.
+    if body.post_only:
+        fields["post_only"] = True
+    if body.self_trade_prevention is not None:
+        fields["self_trade_prevention"] = body.self_trade_prevention
     # The core remembers every client_order_id it accepted and answers a repeat
     # with the original id (or duplicate_client_order_id for another body), so
     # the gateway need not look it up first.
@@ -131,6 +140,16 @@ async def place_for(account_id: str, body: OrderIn, request: Request, response: 
         response.status_code = 200
         return order_view(await asyncio.to_thread(original))
     return next(o for o in reply["orders"] if o["id"] == order_id)
+
+
+@router.post("/orders/cancel-all")
+async def cancel_all(caller: Enterprise, request: Request, body: CancelAllIn | None = None) -> dict:
+    """Cancel every open order of the caller (in one instrument when `symbol` is given)."""
+    command = {"kind": k.CANCEL_ALL, "account_id": caller.account_id}
+    if body is not None and body.symbol is not None:
+        command["symbol"] = body.symbol
+    reply = await submit(request, command)
+    return {"cancelled": reply["result"]["cancelled"]}
 
 
 @router.get("/orders")

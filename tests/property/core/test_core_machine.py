@@ -86,6 +86,60 @@ class CoreMachine(RuleBasedStateMachine):
     @rule(
         who=st.integers(0, 3),
         side=st.sampled_from(["buy", "sell"]),
+        price=PRICES,
+        kg=QUANTITIES,
+        tif=st.sampled_from(["GTC", "DAY"]),
+        post_only=st.booleans(),
+        stp=st.sampled_from([None, "cancel_incoming", "cancel_resting", "cancel_both"]),
+    )
+    def place_with_options(self, who, side, price, kg, tif, post_only, stp):
+        options = {"post_only": True} if post_only else {}
+        if stp is not None:
+            options["self_trade_prevention"] = stp
+        command = {
+            "kind": "place_order",
+            "account_id": self.traders[who],
+            "client_order_id": f"o{self.d.core.last_seq + 1}",
+            "request_hash": "h",
+            "symbol": SYMBOL,
+            "side": side,
+            "type": "limit",
+            "price_fen": price,
+            "quantity_kg": kg,
+            "time_in_force": tif,
+            **options,
+        }
+        out = self.d.apply(command)
+        if out.error is None:
+            self.placed.append(out.result["order_id"])
+            rec = next(r for r in out.orders if r.id == out.result["order_id"])
+            assert rec.post_only is post_only
+            assert rec.self_trade_prevention == (stp or "cancel_incoming")
+            if post_only:
+                assert rec.filled_kg == 0
+        elif self.halted:
+            assert out.error[0] == "market_halted", out.error
+        else:
+            refusals = {"insufficient_cash", "insufficient_allowances", "price_outside_band",
+                        "post_only_would_cross"}  # fmt: skip
+            assert out.error[0] in refusals, out.error
+
+    @rule(who=st.integers(0, 3), one_symbol=st.booleans())
+    def cancel_all(self, who, one_symbol):
+        trader = self.traders[who]
+        open_before = sum(1 for r in self.d.core.open_orders.values() if r.account_id == trader)
+        command = {"kind": "cancel_all", "account_id": trader}
+        if one_symbol:
+            command["symbol"] = SYMBOL
+        out = self.d.apply(command)
+        assert out.error is None, out.error
+        assert out.result == {"cancelled": open_before}
+        assert all(r.account_id != trader for r in self.d.core.open_orders.values())
+        assert self.d.core.registry.cash(trader)[1] == 0
+
+    @rule(
+        who=st.integers(0, 3),
+        side=st.sampled_from(["buy", "sell"]),
         price=ODD_PRICES,
         kg=ODD_QUANTITIES,
         tif=st.sampled_from(["GTC", "GTC", "IOC"]),

@@ -26,6 +26,7 @@ from matching_engine.book import FastBook
 from matching_engine.commands import (
     AddInstrument,
     AmendOrder,
+    CancelAll,
     CancelOrder,
     CloseSession,
     HaltMarket,
@@ -91,7 +92,8 @@ class TwoBooks(RuleBasedStateMachine):
     def send(self, cmd_class: type, **fields: Any) -> list[Any]:
         self.seq += 1
         self.step_failed = True
-        cmd = cmd_class(seq=self.seq, ts_us=self.seq * 1_000, symbol=SYMBOL, **fields)
+        fields.setdefault("symbol", SYMBOL)
+        cmd = cmd_class(seq=self.seq, ts_us=self.seq * 1_000, **fields)
         fast_events = self.fast.process(cmd)
         reference_events = self.reference.process(cmd)
         assert tagged(fast_events) == tagged(reference_events), cmd
@@ -131,8 +133,10 @@ class TwoBooks(RuleBasedStateMachine):
         price=prices,
         quantity=quantities,
         tif=st.sampled_from(list(TimeInForce)),
+        stp=st.sampled_from([None, *SelfTradePrevention]),
+        post_only=st.sampled_from([False, False, False, True]),
     )
-    def place(self, owner, side, order_type, price, quantity, tif):
+    def place(self, owner, side, order_type, price, quantity, tif, stp, post_only):
         order_id = self.next_order_id
         self.next_order_id += 1
         self.owners[order_id] = owner
@@ -143,10 +147,15 @@ class TwoBooks(RuleBasedStateMachine):
         could_meet = self.fast.crossable_orders(SYMBOL, side, limit, 10**6)
         events = self.send(
             PlaceOrder, order_id=order_id, owner=owner, side=side, type=order_type,
-            price_fen=price, quantity_kg=quantity, tif=tif,
+            price_fen=price, quantity_kg=quantity, tif=tif, stp=stp, post_only=post_only,
         )  # fmt: skip
         # The settlement's rounding reserve relies on it: no more fills than this.
         assert sum(1 for e in events if isinstance(e, Trade)) <= could_meet
+        if post_only:
+            # a post-only order never takes: refused, or it rests whole
+            assert not any(isinstance(e, (Trade, OrderCancelled)) for e in events), events
+            if not isinstance(events[0], OrderRejected):
+                assert self.fast.book(SYMBOL).orders[order_id].remaining_kg == quantity
         return order_id
 
     @rule(order_id=order_ids, side=st.sampled_from([BUY, SELL]))
@@ -165,6 +174,15 @@ class TwoBooks(RuleBasedStateMachine):
         events = self.send(CancelOrder, order_id=order_id, owner=owner)
         if not as_owner:
             assert isinstance(events[0], OrderRejected)
+
+    @rule(owner=st.sampled_from([*OWNERS, "z"]), everywhere=st.booleans())
+    def cancel_all(self, owner, everywhere):
+        book = self.fast.book(SYMBOL)
+        theirs = sorted(oid for oid, o in book.orders.items() if o.owner == owner)
+        others = {oid for oid, o in book.orders.items() if o.owner != owner}
+        events = self.send(CancelAll, owner=owner, symbol=None if everywhere else SYMBOL)
+        assert [e.order_id for e in events if isinstance(e, OrderCancelled)] == theirs
+        assert set(book.orders) == others
 
     @rule(
         order_id=order_ids,
@@ -240,8 +258,14 @@ class TwoBooksCancellingResting(TwoBooks):
     stp = SelfTradePrevention.CANCEL_RESTING
 
 
+class TwoBooksCancellingBoth(TwoBooks):
+    stp = SelfTradePrevention.CANCEL_BOTH
+
+
 SETTINGS = settings(max_examples=150, stateful_step_count=50, deadline=None)
 TestTwoBooksCancelIncoming = TwoBooks.TestCase
 TestTwoBooksCancelIncoming.settings = SETTINGS
 TestTwoBooksCancelResting = TwoBooksCancellingResting.TestCase
 TestTwoBooksCancelResting.settings = SETTINGS
+TestTwoBooksCancelBoth = TwoBooksCancellingBoth.TestCase
+TestTwoBooksCancelBoth.settings = SETTINGS

@@ -14,6 +14,8 @@ def _order(**over):
         "filled_kg": 3_000,
         "filled_value_fen": 0,
         "time_in_force": "GTC",
+        "post_only": False,
+        "self_trade_prevention": "cancel_incoming",
         "status": "filled",
         "cancel_reason": None,
         "created_us": 0,
