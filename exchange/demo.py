@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import secrets
 
 from fastapi import FastAPI
 from rich.console import Console
@@ -32,13 +33,17 @@ SOURCE_KINDS = (
     "eia_approved_unbuilt",
 )
 INDUSTRIES = (
-    ("Power", "電力"),
+    ("Power", "电力"),
     ("Ceramics", "陶瓷"),
     ("Cement", "水泥"),
     ("Glass", "玻璃"),
-    ("Steel", "鋼鐵"),
+    ("Steel", "钢铁"),
     ("Petrochemical", "石化"),
 )
+# The simulated traders keep the book moving from accounts of their own, so the
+# enterprise logins printed for people stay untouched until their user acts.
+SIM_PREFIX = "sim-"
+SIM_TRADER_CITIES = ("440100", "440300", "440600", "441900", "440800", "441300")
 ENTERPRISES_PER_CITY = {
     "440100": 3,
     "440300": 3,
@@ -76,6 +81,10 @@ def _enterprise_plan() -> list[tuple[str, str, str]]:
             username = f"ent-{city.code}-{n + 1}"
             name = f"{city.name_en} {industry} Co. ({city.name_zh}{industry_zh})"
             plan.append((username, name, city.code))
+    for n, code in enumerate(SIM_TRADER_CITIES):
+        city = next(c for c in CITIES if c.code == code)
+        name = f"Simulated market maker {n + 1} (模拟做市商{n + 1}, {city.name_zh})"
+        plan.append((f"{SIM_PREFIX}{code}", name, code))
     return plan
 
 
@@ -86,6 +95,8 @@ async def load(app: FastAPI) -> None:
         _print_logins(console)
         return
     password_hash = await asyncio.to_thread(auth.hash_password, DEMO_PASSWORD)
+    # nobody logs in as a simulated trader: a password no one knows
+    sim_hash = await asyncio.to_thread(auth.hash_password, secrets.token_urlsafe(24))
     province = _province_id(app)
     plan = _enterprise_plan()
     with Progress(console=console, transient=True) as progress:
@@ -112,9 +123,8 @@ async def load(app: FastAPI) -> None:
             progress.advance(task)
             for i, (username, name, city_code) in enumerate(plan):
                 if city_code == city.code:
-                    await _open_enterprise(
-                        app, i, username, name, city_code, bureau, password_hash, rng
-                    )
+                    secret = sim_hash if username.startswith(SIM_PREFIX) else password_hash
+                    await _open_enterprise(app, i, username, name, city_code, bureau, secret, rng)
                     progress.advance(task)
 
         await asyncio.gather(*(city_chain(city) for city in CITIES))
@@ -128,7 +138,7 @@ async def _open_bureau(app: FastAPI, city, password_hash: str, province: str, rn
             "kind": k.OPEN_ACCOUNT,
             "username": f"bureau-{city.code}",
             "password_hash": password_hash,
-            "name": f"{city.name_en} Ecology and Environment Bureau ({city.name_zh}生態環境局)",
+            "name": f"{city.name_en} Ecology and Environment Bureau ({city.name_zh}生态环境局)",
             "role": "city_bureau",
             "city_code": city.code,
         },
@@ -219,7 +229,7 @@ async def _open_enterprise(
                 "note": "CEMS data consistent with the claim",
             },
         )
-    if i % 4 == 1:
+    if i % 4 == 1 and not username.startswith(SIM_PREFIX):
         await _submit(
             app,
             {
@@ -230,7 +240,7 @@ async def _open_enterprise(
                 "priority_category": ("key_construction", "strategic_cluster", "ordinary")[i % 3],
                 "symbol": SYMBOL,
                 "required_kg": rng.randrange(10, 40) * 1000,
-                "eia_reference": f"粵環審〔2025〕{100 + i}號",
+                "eia_reference": f"粤环审〔2025〕{100 + i}号",
             },
         )
 
@@ -258,7 +268,7 @@ async def simulate(app: FastAPI, interval_s: float = 0.7, seed: int | None = Non
             for r in conn.execute(
                 select(c.c.account_id)
                 .join(a, a.c.id == c.c.account_id)
-                .where(a.c.role == "enterprise")
+                .where(a.c.role == "enterprise", c.c.username.startswith(SIM_PREFIX))
             )
         ]
     if not traders:
