@@ -77,13 +77,13 @@ def _enterprise_plan() -> list[tuple[str, str, str]]:
     plan = []
     for city in CITIES:
         for n in range(ENTERPRISES_PER_CITY.get(city.code, 1)):
-            industry, industry_zh = INDUSTRIES[(int(city.code) // 100 + n) % len(INDUSTRIES)]
+            _, industry_zh = INDUSTRIES[(int(city.code) // 100 + n) % len(INDUSTRIES)]
             username = f"ent-{city.code}-{n + 1}"
-            name = f"{city.name_en} {industry} Co. ({city.name_zh}{industry_zh})"
+            name = f"{city.name_zh}{industry_zh}有限公司"
             plan.append((username, name, city.code))
     for n, code in enumerate(SIM_TRADER_CITIES):
         city = next(c for c in CITIES if c.code == code)
-        name = f"Simulated market maker {n + 1} (模拟做市商{n + 1}, {city.name_zh})"
+        name = f"{city.name_zh}模拟做市商{n + 1}"
         plan.append((f"{SIM_PREFIX}{code}", name, code))
     return plan
 
@@ -138,7 +138,7 @@ async def _open_bureau(app: FastAPI, city, password_hash: str, province: str, rn
             "kind": k.OPEN_ACCOUNT,
             "username": f"bureau-{city.code}",
             "password_hash": password_hash,
-            "name": f"{city.name_en} Ecology and Environment Bureau ({city.name_zh}生态环境局)",
+            "name": f"{city.name_zh}市生态环境局",
             "role": "city_bureau",
             "city_code": city.code,
         },
@@ -153,7 +153,7 @@ async def _open_bureau(app: FastAPI, city, password_hash: str, province: str, rn
             "symbol": SYMBOL,
             "quantity_kg": pool_kg,
             "source_kind": "structure_upgrade",
-            "description": f"{city.name_en}: closure of outdated capacity, 2024",
+            "description": f"{city.name_zh}：2024 年淘汰落后产能",
             "evidence": f"GD-EEB-{city.code}-2024-STRUCT",
         },
     )
@@ -166,7 +166,7 @@ async def _open_bureau(app: FastAPI, city, password_hash: str, province: str, rn
             "decision": "approve",
             "approved_kg": pool_kg,
             "method": "periodic_check",
-            "note": "verified against the 2024 structural adjustment list",
+            "note": "已对照 2024 年产业结构调整清单核定",
         },
     )
     return result["account_id"]
@@ -213,7 +213,7 @@ async def _open_enterprise(
                 "symbol": SYMBOL,
                 "quantity_kg": qty,
                 "source_kind": SOURCE_KINDS[(i + qty) % len(SOURCE_KINDS)],
-                "description": "Low-NOx burner retrofit and SCR denitrification",
+                "description": "低氮燃烧器改造及 SCR 脱硝",
                 "evidence": f"CEMS-{city_code}-{i:03d}-{qty}",
             },
         )
@@ -226,7 +226,7 @@ async def _open_enterprise(
                 "decision": "approve",
                 "approved_kg": qty - qty % 100,
                 "method": "online_monitoring" if i % 3 else "on_site_inspection",
-                "note": "CEMS data consistent with the claim",
+                "note": "在线监测数据与申请一致",
             },
         )
     if i % 4 == 1 and not username.startswith(SIM_PREFIX):
@@ -235,7 +235,7 @@ async def _open_enterprise(
             {
                 "kind": k.REGISTER_PROJECT,
                 "account_id": account,
-                "name": f"{name.split(' (')[0]} expansion line",
+                "name": f"{name.removesuffix('有限公司')}扩建项目",
                 "city_code": city_code,
                 "priority_category": ("key_construction", "strategic_cluster", "ordinary")[i % 3],
                 "symbol": SYMBOL,
