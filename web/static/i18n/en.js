@@ -114,6 +114,7 @@ export default {
   "alert.concentration": "Concentration",
   "alert.high_order_to_cancel": "High order-to-cancel ratio",
   "alert.order_to_cancel_ratio": "High order-to-cancel ratio",
+  "feed.polling": "Refreshing every 15 s",
   "err.unknown": "That did not work. Please try again.",
   "err.network_error": "The exchange could not be reached. Check your connection and try again.",
   "err.invalid_input": "Some of the input is not valid. Check the fields and try again.",

@@ -114,6 +114,7 @@ export default {
   "alert.concentration": "持仓/成交集中",
   "alert.high_order_to_cancel": "高撤单率",
   "alert.order_to_cancel_ratio": "高撤单率",
+  "feed.polling": "每 15 秒刷新",
   "err.unknown": "操作未能完成，请稍后重试。",
   "err.network_error": "无法连接交易所，请检查网络后重试。",
   "err.invalid_input": "输入有误，请检查各项后重试。",

@@ -347,6 +347,7 @@ function main() {
         return;
       }
       // a server whose regulator feed is for the province only: look again now and then
+      regStatus("polling");
       clearInterval(pollTimer);
       pollTimer = setInterval(() => { loadLedger(); loadReductions(); }, 15_000);
     },
