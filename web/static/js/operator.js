@@ -162,7 +162,7 @@ function main() {
               btn.disabled = false;
             }
           },
-        }, t("op.close_session"))))))), t("op.no_instruments"));
+        }, t("op.close_session")))))), t("op.no_instruments"));
       labelCells($("#sessions"));
     } catch (e) {
       flashError($("#s-msg"), e);
