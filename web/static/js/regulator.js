@@ -21,6 +21,7 @@ function main() {
   const state = { instruments: [], symbol: null, ledger: [], alerts: [], trades: [], reductions: [], reallocations: null, barChart: null, view: "map" };
 
   for (const el of $$("[data-role]")) el.hidden = el.dataset.role !== session.role;
+  $("#live-row").hidden = !isProvince;
   $("#reg-title").textContent = isProvince ? t("rg.h_province") : t("rg.h_city", { city: cityName(myCity) });
   $("#reg-sub").textContent = isProvince ? t("rg.sub_province") : t("rg.sub_city");
   document.title = `${$("#reg-title").textContent} · ${t("brand.name")}`;
@@ -334,6 +335,8 @@ function main() {
     token: session.token,
     onStatus: (s) => {
       regStatus(s);
+      // a bureau sees its city's trades and alerts only where the feed admits bureaus
+      if (!isProvince) $("#live-row").hidden = s !== "live" && $("#live-row").hidden;
       if (s === "live") {
         // (re)connected: what happened while away comes from REST
         if (isProvince) { loadTrades(); loadAlerts(); }
@@ -357,7 +360,7 @@ function main() {
         if (!state.trades.some((y) => y.id === x.id)) {
           state.trades.unshift(x);
           state.trades.length = Math.min(state.trades.length, 500);
-          if (isProvince) renderTrades(x.id);
+          renderTrades(x.id);
         }
         ledgerSoon();
       } else if (m.type === "alert" && m.data) {
