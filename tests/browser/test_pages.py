@@ -343,8 +343,12 @@ def test_province_sees_live_trades_and_decides_a_reallocation_with_the_project_s
     wait.until(_live("reg-feed-status"))
     wait.until(lambda d: _css(d, "#ledger tbody tr[data-city]"))
     first = _trade_ids(browser)
+    wait.until(lambda d: _text(d, "#ledger-updated"))
+    _js(browser, "document.getElementById('ledger-updated').dataset.seen = '1';")
     # a trade that arrives over /ws/regulator after the page loaded
     _wait(browser, 90).until(lambda d: _trade_ids(d) - first)
+    # and the ledger reloads because of it (the page has no timer for the ledger any more)
+    wait.until(lambda d: _js(d, "return !document.getElementById('ledger-updated').dataset.seen"))
     cells = _texts(browser, "#live-trades tr[data-trade-id]:first-child td")
     assert re.search(r"\d\.\d{2}$", cells[2]), cells
     assert cells[4] and cells[5], cells  # buyer and seller named

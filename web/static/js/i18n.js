@@ -62,3 +62,5 @@ export const timeFormat = new Intl.DateTimeFormat(LOCALE, {
 export const intFormat = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 });
 /** Prices on chart axes: two decimals, grouped per locale (drawing only, never money arithmetic). */
 export const priceFormat = new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+/** Tonnes on chart axes (drawing only). */
+export const qtyAxisFormat = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 3 });

@@ -5,7 +5,7 @@ import { get, Feed, ApiError } from "./api.js";
 import { parseScaled, ratio } from "./decimal.js";
 import { h, $, qty, cny, fmtTime, toMillis, feedStatus, flashError, badge, t } from "./ui.js";
 import { label } from "./labels.js";
-import { priceFormat, intFormat } from "./i18n.js";
+import { priceFormat, qtyAxisFormat } from "./i18n.js";
 
 const CHART_TZ_OFFSET_S = 8 * 3600; // the chart library draws UTC; show Asia/Shanghai
 const INTERVALS = { "1m": 60, "5m": 300, "1h": 3600, "1d": 86400 };
@@ -122,7 +122,7 @@ export class MarketView {
       priceFormat: { type: "price", precision: 2, minMove: 0.01 },
     });
     this.volume = this.chart.addHistogramSeries({
-      priceScaleId: "vol", priceFormat: { type: "custom", formatter: (v) => intFormat.format(v) }, lastValueVisible: false, priceLineVisible: false,
+      priceScaleId: "vol", priceFormat: { type: "custom", formatter: (v) => qtyAxisFormat.format(v) }, lastValueVisible: false, priceLineVisible: false,
     });
     this.chart.priceScale("vol").applyOptions({ scaleMargins: { top: 0.78, bottom: 0 } });
     this.candles.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.26 } });
@@ -270,7 +270,7 @@ export class MarketView {
         } } },
         scales: {
           x: { type: "linear", ticks: { maxTicksLimit: 4, callback: (v) => priceFormat.format(v) } },
-          y: { beginAtZero: true, ticks: { maxTicksLimit: 4, callback: (v) => intFormat.format(v) } },
+          y: { beginAtZero: true, ticks: { maxTicksLimit: 4, callback: (v) => qtyAxisFormat.format(v) } },
         },
       },
     });

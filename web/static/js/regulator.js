@@ -114,6 +114,7 @@ function main() {
       state.ledger = (r.items || []).slice().sort((a, b) => String(a.city_code).localeCompare(String(b.city_code)));
       $("#ledger-msg").hidden = true;
       $("#ledger-updated").textContent = t("rg.updated", { time: fmtTime(Date.now()) });
+      delete $("#ledger-updated").dataset.seen;
     } catch (e) {
       flashError($("#ledger-msg"), e);
       state.ledger = [];
