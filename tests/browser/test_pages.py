@@ -353,6 +353,28 @@ def test_province_sees_live_trades_and_decides_a_reallocation_with_the_project_s
     assert re.search(r"\d\.\d{2}$", cells[2]), cells
     assert cells[4] and cells[5], cells  # buyer and seller named
 
+    # an order refused for its price raises an alert, shown in yuan per tonne, not in fen
+    ent = api_login(service.base_url, "ent-440800-2", DEMO_PASSWORD)
+    refused, _ = api(
+        service.base_url,
+        "POST",
+        "/orders",
+        {
+            "client_order_id": "browser-band-alert",
+            "symbol": "NOX-2025",
+            "side": "buy",
+            "type": "limit",
+            "price": "4000.00",
+            "quantity": "1.000",
+            "time_in_force": "GTC",
+        },
+        token=ent["token"],
+    )
+    assert refused == 409
+    wait.until(lambda d: any("超出价格区间" in t for t in _texts(d, "#alerts tbody tr")))
+    band_alert = next(t for t in _texts(browser, "#alerts tbody tr") if "超出价格区间" in t)
+    assert "3,520.00 元/吨" in band_alert and "fen" not in band_alert, band_alert
+
     row = f'#reallocations tr[data-application-id="{application["id"]}"]'
     wait.until(lambda d: _css(d, row))
     _js(browser, "document.querySelector(arguments[0] + ' button').click();", row)
