@@ -535,3 +535,11 @@ def test_phone_pages_fit_the_screen(service, phone, path, user, password, ready)
         phone.get(service.base_url + path)
     _wait(phone).until(lambda d: _css(d, ready))
     _no_overflow(phone)
+    # nor do tables make people scroll sideways inside the page
+    wide = _js(
+        phone,
+        "return Array.from(document.querySelectorAll('.table-wrap'))"
+        ".filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1)"
+        ".map(e => (e.querySelector('table') || e).id);",
+    )
+    assert wide == [], wide

@@ -134,7 +134,7 @@ function main() {
   function renderLedger() {
     const rows = state.ledger;
     fillBody($("#ledger tbody"), rows.map((r) => h("tr", { dataset: { city: r.city_code } },
-      h("td", {}, h("span", { class: "muted small" }, r.city_code), " ", cityName(r.city_code)),
+      h("td", {}, h("span", { class: "muted small city-code" }, r.city_code), " ", cityName(r.city_code)),
       h("td", { class: "num" }, qty(r.added)),
       h("td", { class: "num" }, qty(r.used)),
       h("td", { class: "num" }, qty(r.transferred_in)),
