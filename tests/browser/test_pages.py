@@ -543,3 +543,24 @@ def test_phone_pages_fit_the_screen(service, phone, path, user, password, ready)
         ".map(e => (e.querySelector('table') || e).id);",
     )
     assert wide == [], wide
+
+
+def test_demo_logins_are_untouched_while_the_simulated_traders_trade(service):
+    # the market moves (trades on the public tape) ...
+    _wait(None, 90).until(
+        lambda _: api(service.base_url, "GET", "/market/NOX-2025/trades?limit=5")[1]["items"]
+    )
+    # ... from the simulated traders' own accounts, never from a login the demo prints
+    ent = api_login(service.base_url, "ent-440300-2", DEMO_PASSWORD)
+    _, orders = api(service.base_url, "GET", "/orders?limit=100", token=ent["token"])
+    _, fills = api(service.base_url, "GET", "/trades?limit=100", token=ent["token"])
+    _, me = api(service.base_url, "GET", "/accounts/me", token=ent["token"])
+    assert orders["items"] == [] and fills["items"] == []
+    assert me["cash"]["locked"] == "0.00"
+    assert all(a["locked"] == "0.000" for a in me["allowances"].values())
+    assert "有限公司" in me["name"]
+    # nobody can log in as a simulated trader with the demo password
+    status, _ = api(
+        service.base_url, "POST", "/session", {"username": "sim-440300", "password": DEMO_PASSWORD}
+    )
+    assert status == 401
