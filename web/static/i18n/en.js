@@ -604,4 +604,5 @@ export default {
   "adetailv.incoming": "the incoming order",
   "adetailv.resting": "the resting order",
   "adetailv.both": "both",
+  "rg.pending_verify": "Pending",
 };

@@ -604,4 +604,5 @@ export default {
   "adetailv.incoming": "新委托",
   "adetailv.resting": "原挂单",
   "adetailv.both": "两者",
+  "rg.pending_verify": "待核定",
 };
