@@ -79,10 +79,12 @@ def _trade_ids(driver):
     )
 
 
-def _confirm(driver, expect=()):
+def _confirm(driver, expect=(), shot=None):
     """The in-page confirmation: check what it says will happen, then confirm."""
     wait = _wait(driver, 10)
     wait.until(lambda d: _css(d, "#confirm-dialog[open]"))
+    if shot:
+        driver.save_screenshot(str(shot))
     text = _text(driver, "#confirm-dialog")
     for part in expect:
         assert part in text, (part, text)
@@ -194,7 +196,9 @@ def test_enterprise_order_rests_is_marked_in_the_book_and_cancels_after_confirma
     wait.until(lambda d: not _css(d, "#book-bids tr.mine"))
 
 
-def test_refusal_reads_as_a_sentence_and_goes_once_the_input_is_corrected(service, browser):
+def test_refusal_reads_as_a_sentence_and_goes_once_the_input_is_corrected(
+    service, browser, screenshot_dir
+):
     allow_refusals(browser)
     wait = _trade_ready(browser, "ent-440300-1")
     _click_label_of(browser, "type-limit")
@@ -208,6 +212,7 @@ def test_refusal_reads_as_a_sentence_and_goes_once_the_input_is_corrected(servic
     # the band in yuan per tonne; no fen, no code, unless the user opens the details
     assert "2,880.00–3,520.00 元/吨" in visible, visible
     assert "price_outside_band" not in visible and "fen" not in visible, visible
+    browser.save_screenshot(str(screenshot_dir / "error-price-band-zh-CN-1440.png"))
     # correcting the price takes the complaint away
     browser.find_element("id", "price").send_keys("\b")
     wait.until(lambda d: not d.find_element("id", "ticket-msg").is_displayed())
@@ -219,7 +224,7 @@ def test_refusal_reads_as_a_sentence_and_goes_once_the_input_is_corrected(servic
     wait.until(lambda d: not d.find_element("id", "ticket-msg").is_displayed())
 
 
-def test_market_order_confirms_worst_price_fills_and_notifies(service, browser):
+def test_market_order_confirms_worst_price_fills_and_notifies(service, browser, screenshot_dir):
     # notifications allowed, and recorded so the test can see them
     browser.execute_cdp_cmd(
         "Page.addScriptToEvaluateOnNewDocument",
@@ -238,7 +243,9 @@ def test_market_order_confirms_worst_price_fills_and_notifies(service, browser):
     browser.find_element("id", "submit-order").click()
     # nothing is sent before the user confirms what can happen
     text = _confirm(
-        browser, ["确认市价委托", "最差成交价", "3,520.00 元/吨", "冻结资金", "35.20 元"]
+        browser,
+        ["确认市价委托", "最差成交价", "3,520.00 元/吨", "冻结资金", "35.20 元"],
+        shot=screenshot_dir / "dialog-market-order-zh-CN-1440.png",
     )
     assert "0.010 吨" in text
     wait.until(lambda d: d.find_element("id", "ticket-msg").get_attribute("data-order-id"))
@@ -491,7 +498,7 @@ def test_warning_before_the_session_expires(service, browser):
     assert "过期" in _text(browser, "#session-warning")
 
 
-def test_phone_trade_ticket_near_the_top_cards_and_cancel_reachable(service, phone):
+def test_phone_trade_ticket_near_the_top_cards_and_cancel_reachable(service, phone, screenshot_dir):
     wait = _trade_ready(phone, "ent-441300-1")
     _no_overflow(phone)
     top = _js(
@@ -514,8 +521,9 @@ def test_phone_trade_ticket_near_the_top_cards_and_cancel_reachable(service, pho
         _js(phone, "return getComputedStyle(document.querySelector('#open-orders thead')).display")
         == "none"
     )
+    phone.save_screenshot(str(screenshot_dir / "orders-as-cards-zh-CN-390.png"))
     button.click()
-    _confirm(phone, ["确认撤单"])
+    _confirm(phone, ["确认撤单"], shot=screenshot_dir / "dialog-cancel-zh-CN-390.png")
     wait.until(lambda d: not _css(d, row))
     _no_overflow(phone)
 
