@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import secrets
 from datetime import datetime
 
 from fastapi import FastAPI
@@ -40,13 +41,17 @@ SOURCE_KINDS = (
     "eia_approved_unbuilt",
 )
 INDUSTRIES = (
-    ("Power", "電力"),
+    ("Power", "电力"),
     ("Ceramics", "陶瓷"),
     ("Cement", "水泥"),
     ("Glass", "玻璃"),
-    ("Steel", "鋼鐵"),
+    ("Steel", "钢铁"),
     ("Petrochemical", "石化"),
 )
+# The simulated traders keep the book moving from accounts of their own, so the
+# enterprise logins printed for people stay untouched until their user acts.
+SIM_PREFIX = "sim-"
+SIM_TRADER_CITIES = ("440100", "440300", "440600", "441900", "440800", "441300")
 ENTERPRISES_PER_CITY = {
     "440100": 3,
     "440300": 3,
@@ -80,10 +85,14 @@ def _enterprise_plan() -> list[tuple[str, str, str]]:
     plan = []
     for city in CITIES:
         for n in range(ENTERPRISES_PER_CITY.get(city.code, 1)):
-            industry, industry_zh = INDUSTRIES[(int(city.code) // 100 + n) % len(INDUSTRIES)]
+            _, industry_zh = INDUSTRIES[(int(city.code) // 100 + n) % len(INDUSTRIES)]
             username = f"ent-{city.code}-{n + 1}"
-            name = f"{city.name_en} {industry} Co. ({city.name_zh}{industry_zh})"
+            name = f"{city.name_zh}{industry_zh}有限公司"
             plan.append((username, name, city.code))
+    for n, code in enumerate(SIM_TRADER_CITIES):
+        city = next(c for c in CITIES if c.code == code)
+        name = f"{city.name_zh}模拟做市商{n + 1}"
+        plan.append((f"{SIM_PREFIX}{code}", name, code))
     return plan
 
 
@@ -94,6 +103,8 @@ async def load(app: FastAPI) -> None:
         _print_logins(console)
         return
     password_hash = await asyncio.to_thread(auth.hash_password, DEMO_PASSWORD)
+    # nobody logs in as a simulated trader: a password no one knows
+    sim_hash = await asyncio.to_thread(auth.hash_password, secrets.token_urlsafe(24))
     province = _province_id(app)
     plan = _enterprise_plan()
     with Progress(console=console, transient=True) as progress:
@@ -136,9 +147,8 @@ async def load(app: FastAPI) -> None:
             progress.advance(task)
             for i, (username, name, city_code) in enumerate(plan):
                 if city_code == city.code:
-                    await _open_enterprise(
-                        app, i, username, name, city_code, bureau, password_hash, rng
-                    )
+                    secret = sim_hash if username.startswith(SIM_PREFIX) else password_hash
+                    await _open_enterprise(app, i, username, name, city_code, bureau, secret, rng)
                     progress.advance(task)
             await _submit_reports(app, city, bureau)
 
@@ -153,7 +163,7 @@ async def _open_bureau(app: FastAPI, city, password_hash: str, province: str, rn
             "kind": k.OPEN_ACCOUNT,
             "username": f"bureau-{city.code}",
             "password_hash": password_hash,
-            "name": f"{city.name_en} Ecology and Environment Bureau ({city.name_zh}生態環境局)",
+            "name": f"{city.name_zh}市生态环境局",
             "role": "city_bureau",
             "city_code": city.code,
         },
@@ -168,7 +178,7 @@ async def _open_bureau(app: FastAPI, city, password_hash: str, province: str, rn
             "symbol": SYMBOL,
             "quantity_kg": pool_kg,
             "source_kind": "structure_upgrade",
-            "description": f"{city.name_en}: closure of outdated capacity, 2024",
+            "description": f"{city.name_zh}：2024 年淘汰落后产能",
             "evidence": f"GD-EEB-{city.code}-2024-STRUCT",
         },
     )
@@ -181,7 +191,7 @@ async def _open_bureau(app: FastAPI, city, password_hash: str, province: str, rn
             "decision": "approve",
             "approved_kg": pool_kg,
             "method": "periodic_check",
-            "note": "verified against the 2024 structural adjustment list",
+            "note": "已对照 2024 年产业结构调整清单核定",
         },
     )
     return result["account_id"]
@@ -263,7 +273,7 @@ async def _open_enterprise(
                 "symbol": SYMBOL,
                 "quantity_kg": qty,
                 "source_kind": SOURCE_KINDS[(i + qty) % len(SOURCE_KINDS)],
-                "description": "Low-NOx burner retrofit and SCR denitrification",
+                "description": "低氮燃烧器改造及 SCR 脱硝",
                 "evidence": f"CEMS-{city_code}-{i:03d}-{qty}",
             },
         )
@@ -276,7 +286,7 @@ async def _open_enterprise(
                 "decision": "approve",
                 "approved_kg": qty - qty % 100,
                 "method": "online_monitoring" if i % 3 else "on_site_inspection",
-                "note": "CEMS data consistent with the claim",
+                "note": "在线监测数据与申请一致",
             },
         )
     if i % 5 == 0:
@@ -289,7 +299,7 @@ async def _open_enterprise(
                 "symbol": EXPIRING_SYMBOL,
                 "quantity_kg": qty,
                 "source_kind": "self_initiated",
-                "description": "2024 vintage: desulfurisation upgrade finished last year",
+                "description": "2024 年度：去年完成脱硫设施升级改造",
                 "evidence": f"CEMS-{city_code}-{i:03d}-2024",
             },
         )
@@ -302,21 +312,21 @@ async def _open_enterprise(
                 "decision": "approve",
                 "approved_kg": qty,
                 "method": "periodic_check",
-                "note": "valid through today only",
+                "note": "有效期至今日",
             },
         )
-    if i % 4 == 1:
+    if i % 4 == 1 and not username.startswith(SIM_PREFIX):
         await _submit(
             app,
             {
                 "kind": k.REGISTER_PROJECT,
                 "account_id": account,
-                "name": f"{name.split(' (')[0]} expansion line",
+                "name": f"{name.removesuffix('有限公司')}扩建项目",
                 "city_code": city_code,
                 "priority_category": ("key_construction", "strategic_cluster", "ordinary")[i % 3],
                 "symbol": SYMBOL,
                 "required_kg": rng.randrange(10, 40) * 1000,
-                "eia_reference": f"粵環審〔2025〕{100 + i}號",
+                "eia_reference": f"粤环审〔2025〕{100 + i}号",
             },
         )
 
@@ -344,7 +354,7 @@ async def simulate(app: FastAPI, interval_s: float = 0.7, seed: int | None = Non
             for r in conn.execute(
                 select(c.c.account_id)
                 .join(a, a.c.id == c.c.account_id)
-                .where(a.c.role == "enterprise")
+                .where(a.c.role == "enterprise", c.c.username.startswith(SIM_PREFIX))
             )
         ]
     if not traders:

@@ -4,7 +4,9 @@ through Selenium with the system chromedriver (no browser downloads)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -124,9 +126,29 @@ def _chrome_service():
     return ChromeService(executable_path=CHROMEDRIVER)
 
 
-@pytest.fixture
-def browser(service, _chrome_service):
-    """A fresh headless Chromium per test (a clean sessionStorage, so a clean login)."""
+# Chrome logs every 4xx answer as a console error: a test that provokes a refusal on
+# purpose (a price outside the band, an approval above the claim) says so with
+# allow_refusals(driver), and only those answers are then let through.
+_REFUSAL = re.compile(
+    r"/api/v1/\S* - Failed to load resource: the server responded with a status of 4\d\d"
+)
+
+
+def allow_refusals(driver) -> None:
+    driver.emx_allow_refusals = True
+
+
+def console_errors(driver) -> list[str]:
+    tolerate = getattr(driver, "emx_allow_refusals", False)
+    return [
+        e["message"]
+        for e in driver.get_log("browser")
+        if e.get("level") == "SEVERE" and not (tolerate and _REFUSAL.search(e.get("message", "")))
+    ]
+
+
+def open_browser(chrome_service, width: int = 1440, height: int = 900, lang: str | None = None):
+    """Headless Chromium with a viewport of exactly width x height (a phone below 500 px)."""
     from selenium import webdriver
 
     opts = webdriver.ChromeOptions()
@@ -141,22 +163,87 @@ def browser(service, _chrome_service):
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--window-size=1440,1000",
+        f"--window-size={max(width, 500)},{height + 100}",
     ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=_chrome_service, options=opts)
+    driver = webdriver.Chrome(service=chrome_service, options=opts)
     driver.set_page_load_timeout(30)
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 500},
+    )
+    if lang:
+        driver.execute_cdp_cmd(
+            "Page.addScriptToEvaluateOnNewDocument",
+            {"source": f"localStorage.setItem('emx.lang', '{lang}');"},
+        )
+    return driver
+
+
+def _close(driver, service) -> list[str]:
+    errors: list[str] = []
+    with contextlib.suppress(Exception):
+        errors = console_errors(driver)
+    driver.quit()
+    if service.proc.poll() is not None:
+        pytest.fail(f"emx serve died ({service.proc.returncode}):\n{service.log_tail()}")
+    return errors
+
+
+@pytest.fixture
+def browser(service, _chrome_service):
+    """A fresh headless Chromium per test at 1440x900 (a clean localStorage, so a clean
+    login, in the default language). The test fails on any console error."""
+    driver = open_browser(_chrome_service)
+    yield driver
+    errors = _close(driver, service)
+    assert not errors, "browser console errors:\n  " + "\n  ".join(errors)
+
+
+@pytest.fixture
+def phone(service, _chrome_service):
+    """The same at 390x844, a phone."""
+    driver = open_browser(_chrome_service, 390, 844)
+    yield driver
+    errors = _close(driver, service)
+    assert not errors, "browser console errors:\n  " + "\n  ".join(errors)
+
+
+SCREENSHOTS = Path(os.environ.get("EMX_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SCREENSHOTS.is_dir() and any(SCREENSHOTS.glob("*.png")):
+        terminalreporter.write_line(f"browser screenshots: {SCREENSHOTS}")
+
+
+def api(base_url: str, method: str, path: str, body=None, token: str | None = None):
+    """Call the service's API directly (to set the scene for a page). Returns (status, body)."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base_url + "/api/v1" + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
     try:
-        yield driver
-    finally:
-        with contextlib.suppress(Exception):
-            errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
-            if errors:
-                print("browser console errors:", *errors, sep="\n  ")
-        driver.quit()
-        if service.proc.poll() is not None:
-            pytest.fail(f"emx serve died ({service.proc.returncode}):\n{service.log_tail()}")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+            return r.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        return e.code, (json.loads(raw) if raw else None)
+
+
+def api_login(base_url: str, username: str, password: str) -> dict:
+    status, body = api(base_url, "POST", "/session", {"username": username, "password": password})
+    assert status == 200, (status, body)
+    return body
 
 
 def login(driver, base_url: str, username: str, password: str, landing: str) -> None:

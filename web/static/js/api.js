@@ -3,21 +3,36 @@
 const SESSION_KEY = "emx.session";
 export const API = "/api/v1";
 
+// localStorage: a new tab of the same browser is still logged in.
 export function getSession() {
   try {
-    const raw = sessionStorage.getItem(SESSION_KEY);
-    return raw ? JSON.parse(raw) : null;
+    const raw = localStorage.getItem(SESSION_KEY);
+    const s = raw ? JSON.parse(raw) : null;
+    if (s && sessionExpiresAt(s) <= Date.now()) {
+      localStorage.removeItem(SESSION_KEY);
+      return null;
+    }
+    return s;
   } catch {
     return null;
   }
 }
 
 export function setSession(s) {
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
+  localStorage.setItem(SESSION_KEY, JSON.stringify(s));
 }
 
 export function clearSession() {
-  sessionStorage.removeItem(SESSION_KEY);
+  localStorage.removeItem(SESSION_KEY);
+}
+
+const DEFAULT_TTL_MS = 8 * 3600 * 1000;
+
+/** When the token stops working: the server's expires_at when it sent one, else login + 8 h. */
+export function sessionExpiresAt(s) {
+  const server = s.expires_at ? Date.parse(s.expires_at) : NaN;
+  if (Number.isFinite(server)) return server;
+  return (s.logged_in_at || 0) + DEFAULT_TTL_MS;
 }
 
 export class ApiError extends Error {
@@ -26,11 +41,6 @@ export class ApiError extends Error {
     this.status = status;
     this.code = code || `http_${status}`;
     this.body = body;
-  }
-  /** "409 insufficient_cash: message" — what the user sees. */
-  describe() {
-    const status = this.status ? `${this.status} ` : "";
-    return `${status}${this.code}${this.message && this.message !== this.code ? ": " + this.message : ""}`;
   }
 }
 
@@ -54,7 +64,7 @@ async function errorFrom(resp) {
 
 /** Call the API. `auth` defaults to sending the session token when there is one.
  *  Resolves to the parsed JSON body (or null for 204); rejects with ApiError. */
-export async function api(method, path, body, { auth = true, raw = false } = {}) {
+export async function api(method, path, body, { auth = true, raw = false, quiet = false } = {}) {
   const headers = { Accept: raw ? "*/*" : "application/json" };
   const session = getSession();
   if (auth && session && session.token) headers.Authorization = `Bearer ${session.token}`;
@@ -67,11 +77,11 @@ export async function api(method, path, body, { auth = true, raw = false } = {})
   try {
     resp = await fetch(API + path, init);
   } catch (e) {
-    throw new ApiError(0, "network_error", "The exchange could not be reached. Check your connection and try again.");
+    throw new ApiError(0, "network_error", String(e));
   }
   if (!resp.ok) {
     const err = await errorFrom(resp);
-    if (resp.status === 401 && auth && session) {
+    if (resp.status === 401 && auth && session && !quiet) {
       document.dispatchEvent(new CustomEvent("emx:unauthorized", { detail: err }));
     }
     throw err;

@@ -1,6 +1,6 @@
 import { post, get, setSession, getSession, clearSession } from "./api.js";
-import { renderHeader, homeFor, flash, flashError, $, h } from "./ui.js";
-import { ROLES } from "./labels.js";
+import { renderHeader, homeFor, flash, flashError, unflash, $, h, t } from "./ui.js";
+import { roleName } from "./labels.js";
 
 const PAGE_ROLES = {
   "/trade.html": ["enterprise"],
@@ -21,26 +21,31 @@ const existing = getSession();
 if (existing) {
   const p = $("#logged-in");
   p.hidden = false;
-  p.replaceChildren("You are logged in as ", h("strong", {}, existing.username), ` (${ROLES[existing.role] || existing.role}). `,
-    h("a", { href: homeFor(existing.role) }, "Continue →"));
+  p.replaceChildren(t("login.already", { user: existing.username, role: roleName(existing.role) }), " ",
+    h("a", { href: homeFor(existing.role) }, t("login.continue")));
 }
+
+const msg = $("#login-msg");
+for (const id of ["#username", "#password"]) $(id).addEventListener("input", () => unflash(msg));
 
 $("#login-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  const msg = $("#login-msg");
   const username = $("#username").value.trim();
   const password = $("#password").value;
   if (!username || !password) {
-    flash(msg, "error", "Enter your username and password. 请输入用户名和密码");
+    flash(msg, "error", t("login.need_both"));
     return;
   }
   const btn = $("#login-submit");
   btn.disabled = true;
-  flash(msg, "info", "Logging in…");
+  flash(msg, "info", t("login.busy"));
   try {
     clearSession();
     const s = await post("/session", { username, password }, { auth: false });
-    setSession({ token: s.token, role: s.role, account_id: s.account_id, city_code: s.city_code, username });
+    setSession({
+      token: s.token, role: s.role, account_id: s.account_id, city_code: s.city_code, username,
+      expires_at: s.expires_at || null, logged_in_at: Date.now(),
+    });
     try {
       const me = await get("/accounts/me");
       setSession({ ...getSession(), name: me.name });
@@ -49,9 +54,7 @@ $("#login-form").addEventListener("submit", async (ev) => {
     }
     location.href = destination(s.role);
   } catch (e) {
-    if (e.status === 401 || e.status === 403) {
-      flashError(msg, Object.assign(e, { message: e.message || "Wrong username or password." }));
-    } else flashError(msg, e);
+    flashError(msg, e);
     btn.disabled = false;
   }
 });

@@ -3,7 +3,9 @@
 import { createChart, CrosshairMode } from "/vendor/lightweight-charts.standalone.production.mjs";
 import { get, Feed, ApiError } from "./api.js";
 import { parseScaled, ratio } from "./decimal.js";
-import { h, $, qty, cny, fmtTime, toMillis, feedStatus, flashError, badge } from "./ui.js";
+import { h, $, qty, cny, fmtTime, toMillis, feedStatus, flashError, badge, t } from "./ui.js";
+import { label } from "./labels.js";
+import { priceFormat, qtyAxisFormat } from "./i18n.js";
 
 const CHART_TZ_OFFSET_S = 8 * 3600; // the chart library draws UTC; show Asia/Shanghai
 const INTERVALS = { "1m": 60, "5m": 300, "1h": 3600, "1d": 86400 };
@@ -11,6 +13,7 @@ const DEPTH = 15;
 const TAPE_MAX = 60;
 const UP = "#d0343c";   // Chinese convention: red = up / buy
 const DOWN = "#0d8a56"; // green = down / sell
+const STATUS_BADGE = { open: "ok", halted: "danger", expired: "neutral", closed: "warn" };
 
 function chartTime(t) {
   return Math.floor(toMillis(t) / 1000) + CHART_TZ_OFFSET_S;
@@ -30,13 +33,14 @@ function signClass(s) {
 
 export class MarketView {
   constructor(root, { onPricePick, onInstrument, onTrade } = {}) {
+    this.own = { bid: new Map(), ask: new Map() }; // fen value -> the user's open quantity there (kg)
     this.root = root;
     this.onPricePick = onPricePick || (() => {});
     this.onInstrument = onInstrument || (() => {});
     this.onTrade = onTrade || (() => {});
     this.instruments = [];
     this.symbol = null;
-    this.interval = sessionStorage.getItem("emx.interval") || "5m";
+    this.interval = localStorage.getItem("emx.interval") || "5m";
     this.bids = new Map();
     this.asks = new Map();
     this.bookSeq = null;
@@ -55,11 +59,12 @@ export class MarketView {
       picker: h("select", { id: "instrument", name: "instrument" }),
       status: h("span", { class: "inst-status" }),
       band: h("span", { class: "inst-band muted" }),
-      feed: h("span", { class: "feed-status", id: "market-feed-status", "data-state": "connecting" }, "Connecting…"),
+      feed: h("span", { class: "feed-status", id: "market-feed-status", "data-state": "connecting" }, t("feed.connecting")),
       error: h("div", { class: "flash", hidden: true }),
       ticker: h("dl", { class: "ticker", id: "ticker" }),
-      intervals: h("div", { class: "seg", role: "group", "aria-label": "Candle interval" }),
-      chart: h("div", { class: "chart", id: "chart", role: "img", "aria-label": "Candlestick chart with volume" }),
+      intervals: h("div", { class: "seg", role: "group", "aria-label": t("mkt.interval") }),
+      chart: h("div", { class: "chart", id: "chart", role: "img", "aria-label": t("mkt.chart_label") }),
+      depth: h("canvas", { id: "depth-chart", role: "img", "aria-label": t("mkt.depth_label") }),
       asks: h("tbody", { id: "book-asks" }),
       bids: h("tbody", { id: "book-bids" }),
       spread: h("tr", { class: "spread-row" }),
@@ -69,33 +74,34 @@ export class MarketView {
       this.el.intervals.append(h("button", {
         type: "button", class: iv === this.interval ? "on" : null, "aria-pressed": String(iv === this.interval),
         dataset: { interval: iv }, onclick: () => this.setInterval(iv),
-      }, iv));
+      }, t(`mkt.iv.${iv}`)));
     }
     this.el.picker.addEventListener("change", () => this.select(this.el.picker.value));
 
     const book = h("section", { class: "card book", "aria-labelledby": "book-h" },
-      h("div", { class: "card-head" }, h("h2", { id: "book-h" }, "Order book 买卖盘"),
-        h("span", { class: "muted small" }, "Click a price to use it")),
+      h("div", { class: "card-head" }, h("h2", { id: "book-h" }, t("mkt.book")),
+        h("span", { class: "muted small" }, t("mkt.book_hint"))),
+      h("div", { class: "depth-wrap" }, this.el.depth),
       h("table", { class: "ladder", id: "order-book" },
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Price CNY/t"), h("th", { scope: "col", class: "num" }, "Quantity t"), h("th", { scope: "col", class: "num" }, "Total t"))),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("mkt.col_price")), h("th", { scope: "col", class: "num" }, t("mkt.col_qty")), h("th", { scope: "col", class: "num" }, t("mkt.col_total")))),
         this.el.asks,
         h("tbody", {}, this.el.spread),
         this.el.bids));
 
     const tape = h("section", { class: "card tape", "aria-labelledby": "tape-h" },
-      h("div", { class: "card-head" }, h("h2", { id: "tape-h" }, "Recent trades 最新成交")),
+      h("div", { class: "card-head" }, h("h2", { id: "tape-h" }, t("mkt.tape"))),
       h("div", { class: "scroll" },
         h("table", { class: "tape-table", id: "trades" },
-          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Time"), h("th", { scope: "col", class: "num" }, "Price"), h("th", { scope: "col", class: "num" }, "Qty t"), h("th", { scope: "col" }, "Taker"))),
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("mkt.col_time")), h("th", { scope: "col", class: "num" }, t("mkt.col_price")), h("th", { scope: "col", class: "num" }, t("mkt.col_qty")), h("th", { scope: "col" }, t("mkt.col_taker")))),
           this.el.tape)));
 
     const chartCard = h("section", { class: "card chart-card", "aria-labelledby": "chart-h" },
-      h("div", { class: "card-head" }, h("h2", { id: "chart-h" }, "Price and volume 价格与成交量"), this.el.intervals),
+      h("div", { class: "card-head" }, h("h2", { id: "chart-h" }, t("mkt.chart")), this.el.intervals),
       this.el.chart);
 
     this.root.replaceChildren(
       h("div", { class: "market-bar" },
-        h("label", { class: "inline" }, h("span", {}, "Instrument 品种"), this.el.picker),
+        h("label", { class: "inline" }, h("span", {}, t("mkt.instrument")), this.el.picker),
         this.el.status, this.el.band, h("span", { class: "spacer" }), this.el.feed),
       this.el.error,
       this.el.ticker,
@@ -108,14 +114,15 @@ export class MarketView {
       crosshair: { mode: CrosshairMode.Normal },
       rightPriceScale: { borderColor: "#d9e1ea" },
       timeScale: { borderColor: "#d9e1ea", timeVisible: true, secondsVisible: false },
-      localization: { priceFormatter: (p) => p.toFixed(2) },
+      // thousands separators on the price axis, per locale (drawing only)
+      localization: { locale: document.documentElement.lang, priceFormatter: (p) => priceFormat.format(p) },
     });
     this.candles = this.chart.addCandlestickSeries({
       upColor: UP, downColor: DOWN, borderUpColor: UP, borderDownColor: DOWN, wickUpColor: UP, wickDownColor: DOWN,
       priceFormat: { type: "price", precision: 2, minMove: 0.01 },
     });
     this.volume = this.chart.addHistogramSeries({
-      priceScaleId: "vol", priceFormat: { type: "volume" }, lastValueVisible: false, priceLineVisible: false,
+      priceScaleId: "vol", priceFormat: { type: "custom", formatter: (v) => qtyAxisFormat.format(v) }, lastValueVisible: false, priceLineVisible: false,
     });
     this.chart.priceScale("vol").applyOptions({ scaleMargins: { top: 0.78, bottom: 0 } });
     this.candles.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.26 } });
@@ -133,12 +140,12 @@ export class MarketView {
     if (!this.instruments.length) {
       this.el.error.hidden = false;
       this.el.error.className = "flash flash-info";
-      this.el.error.textContent = "No instruments are listed yet. 暂无交易品种";
+      this.el.error.textContent = t("mkt.no_instruments");
       return;
     }
     this.el.picker.replaceChildren(...this.instruments.map((i) =>
-      h("option", { value: i.symbol }, `${i.symbol} · ${i.pollutant} ${i.vintage}`)));
-    const wanted = new URLSearchParams(location.search).get("symbol") || sessionStorage.getItem("emx.symbol");
+      h("option", { value: i.symbol }, t("mkt.option", { symbol: i.symbol, pollutant: i.pollutant, vintage: i.vintage }))));
+    const wanted = new URLSearchParams(location.search).get("symbol") || localStorage.getItem("emx.symbol");
     const first = this.instruments.some((i) => i.symbol === wanted) ? wanted : this.instruments[0].symbol;
     await this.select(first);
     // Halts are not on the market feed: refresh instrument status now and then.
@@ -158,16 +165,18 @@ export class MarketView {
   renderInstrument() {
     const inst = this.instrument;
     if (!inst) return;
-    this.el.status.replaceChildren(inst.status === "halted"
-      ? badge("Halted 暂停交易", "danger") : badge("Open 交易中", "ok"));
-    this.el.band.textContent = `Reference ${cny(inst.reference_price)} CNY/t · band ±${inst.price_band_pct}% · tick ${inst.tick_size} · lot ${inst.lot_size} t`;
+    const status = inst.status === "open" && inst.session === "closed" ? "closed" : inst.status;
+    this.el.status.replaceChildren(badge(label("mstatus", status), STATUS_BADGE[status] || "neutral"));
+    this.el.status.id = "market-status";
+    this.el.status.dataset.status = status;
+    this.el.band.textContent = t("mkt.band", { ref: cny(inst.reference_price), pct: inst.price_band_pct, tick: inst.tick_size, lot: inst.lot_size });
     this.onInstrument(inst);
   }
 
   async select(symbol) {
     this.symbol = symbol;
     this.el.picker.value = symbol;
-    sessionStorage.setItem("emx.symbol", symbol);
+    localStorage.setItem("emx.symbol", symbol);
     const url = new URL(location.href);
     url.searchParams.set("symbol", symbol);
     history.replaceState(null, "", url);
@@ -217,6 +226,54 @@ export class MarketView {
     } else if (m.type === "ticker") {
       this.renderTicker(d);
     }
+  }
+
+  /** Mark the user's own open orders in the book: [{side, price, remaining_quantity}]. */
+  setOwnOrders(orders) {
+    this.own = { bid: new Map(), ask: new Map() };
+    for (const o of orders) {
+      if (o.symbol && o.symbol !== this.symbol) continue;
+      const pv = parseScaled(o.price, 2), q = parseScaled(o.remaining_quantity, 3);
+      if (pv === null || q === null) continue;
+      const m = this.own[o.side === "buy" ? "bid" : "ask"];
+      m.set(pv, (m.get(pv) || 0n) + q);
+    }
+    this.renderBook();
+  }
+
+  /** Cumulative depth: bids stepping down to the left, asks up to the right (Chart.js). */
+  renderDepth(bids, asks) {
+    const Chart = window.Chart;
+    if (!Chart) return;
+    // for drawing only: the ladder shows the exact figures
+    let cum = 0n;
+    const bidPts = bids.map((l) => ({ x: Number(l.p), y: Number(fmtKg((cum += l.qv))) })).reverse();
+    cum = 0n;
+    const askPts = asks.map((l) => ({ x: Number(l.p), y: Number(fmtKg((cum += l.qv))) }));
+    const data = { datasets: [
+      { label: t("mkt.depth_bids"), data: bidPts, stepped: "after", fill: "origin", borderColor: UP, backgroundColor: "rgba(208,52,60,.15)", pointRadius: 0, borderWidth: 1.5 },
+      { label: t("mkt.depth_asks"), data: askPts, stepped: "before", fill: "origin", borderColor: DOWN, backgroundColor: "rgba(13,138,86,.15)", pointRadius: 0, borderWidth: 1.5 },
+    ] };
+    if (this.depthChart) {
+      this.depthChart.data = data;
+      this.depthChart.update("none");
+      return;
+    }
+    this.depthChart = new Chart(this.el.depth, {
+      type: "line",
+      data,
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false,
+        plugins: { legend: { display: false }, tooltip: { callbacks: {
+          title: (items) => t("fmt.per_tonne", { p: priceFormat.format(items[0].parsed.x) }),
+          label: (c) => `${c.dataset.label}: ${t("fmt.tonnes", { q: c.parsed.y.toFixed(3) })}`,
+        } } },
+        scales: {
+          x: { type: "linear", ticks: { maxTicksLimit: 4, callback: (v) => priceFormat.format(v) } },
+          y: { beginAtZero: true, ticks: { maxTicksLimit: 4, callback: (v) => qtyAxisFormat.format(v) } },
+        },
+      },
+    });
   }
 
   applyLevel(side, price, quantity) {
@@ -271,25 +328,28 @@ export class MarketView {
     const maxCum = [bidCum.at(-1) || 0n, askCum.at(-1) || 0n].reduce((a, b) => (a > b ? a : b), 0n);
     const row = (l, total, side) => {
       const w = (ratio(total, maxCum) * 100).toFixed(1);
+      const mine = this.own[side].get(l.pv);
       return h("tr", {
-        class: `lvl ${side}`, tabindex: "0", title: `Use ${l.p}`, style: `--depth:${w}%`,
+        class: `lvl ${side}${mine ? " mine" : ""}`, tabindex: "0", style: `--depth:${w}%`,
+        title: mine ? t("mkt.mine_title", { q: qty(fmtKg(mine)) }) : t("mkt.use_price", { p: cny(l.p) }),
         onclick: () => this.onPricePick(l.p, side),
         onkeydown: (e) => { if (e.key === "Enter") this.onPricePick(l.p, side); },
       },
-      h("td", { class: "price" }, cny(l.p)), h("td", { class: "num" }, qty(l.q)),
+      h("td", { class: "price" }, mine ? h("span", { class: "mine-mark", "aria-label": t("mkt.mine") }, "●") : null, cny(l.p)), h("td", { class: "num" }, qty(l.q)),
       h("td", { class: "num muted" }, qty(fmtKg(total))));
     };
     // Asks: best (lowest) at the bottom, next to the spread.
     this.el.asks.replaceChildren(...asks.map((l, i) => row(l, askCum[i], "ask")).reverse());
     this.el.bids.replaceChildren(...bids.map((l, i) => row(l, bidCum[i], "bid")));
-    if (!asks.length) this.el.asks.append(h("tr", { class: "empty" }, h("td", { colspan: 3 }, "No offers 暂无卖单")));
-    if (!bids.length) this.el.bids.append(h("tr", { class: "empty" }, h("td", { colspan: 3 }, "No bids 暂无买单")));
+    if (!asks.length) this.el.asks.append(h("tr", { class: "empty" }, h("td", { colspan: 3 }, t("mkt.no_asks"))));
+    if (!bids.length) this.el.bids.append(h("tr", { class: "empty" }, h("td", { colspan: 3 }, t("mkt.no_bids"))));
     let spread = "—";
     if (bids.length && asks.length) {
       const s = asks[0].pv - bids[0].pv;
-      spread = `${fmtFen(s)} CNY`;
+      spread = t("fmt.yuan", { a: fmtFen(s) });
     }
-    this.el.spread.replaceChildren(h("td", { colspan: 3 }, `Spread 价差 ${spread}`));
+    this.el.spread.replaceChildren(h("td", { colspan: 3 }, t("mkt.spread", { s: spread })));
+    this.renderDepth(bids, asks);
   }
 
   async loadTrades() {
@@ -311,12 +371,12 @@ export class MarketView {
   }
 
   renderTape(freshId) {
-    const rows = this.tape.map((t) => h("tr", { class: t.id === freshId ? "fresh" : null },
-      h("td", { class: "muted" }, fmtTime(t.time)),
-      h("td", { class: `num ${t.taker_side === "buy" ? "up" : "down"}` }, cny(t.price)),
-      h("td", { class: "num" }, qty(t.quantity)),
-      h("td", {}, t.taker_side === "buy" ? "Buy 买" : "Sell 卖")));
-    if (!rows.length) rows.push(h("tr", { class: "empty" }, h("td", { colspan: 4 }, "No trades yet 暂无成交")));
+    const rows = this.tape.map((x) => h("tr", { class: x.id === freshId ? "fresh" : null },
+      h("td", { class: "muted" }, fmtTime(x.time)),
+      h("td", { class: `num ${x.taker_side === "buy" ? "up" : "down"}` }, cny(x.price)),
+      h("td", { class: "num" }, qty(x.quantity)),
+      h("td", {}, label("side", x.taker_side))));
+    if (!rows.length) rows.push(h("tr", { class: "empty" }, h("td", { colspan: 4 }, t("mkt.no_trades"))));
     this.el.tape.replaceChildren(...rows);
   }
 
@@ -328,25 +388,25 @@ export class MarketView {
     }
   }
 
-  renderTicker(t) {
-    t = t || {};
-    const cls = signClass(t.change);
-    const pct = t.change_pct === null || t.change_pct === undefined ? "—" : `${t.change_pct}%`;
-    const item = (k, v, c, id) => h("div", { class: "tick" }, h("dt", {}, k), h("dd", { class: c || null, id }, v));
+  renderTicker(tk) {
+    const x = tk || {};
+    const cls = signClass(x.change);
+    const pct = x.change_pct === null || x.change_pct === undefined ? "—" : `${x.change_pct}%`;
+    const item = (k, v, c, id) => h("div", { class: "tick" }, h("dt", {}, t(k)), h("dd", { class: c || null, id }, v));
     this.el.ticker.replaceChildren(
-      item("Last 最新价", t.last ? cny(t.last) : "—", `big ${cls}`, "ticker-last"),
-      item("Change 涨跌", t.change ? cny(t.change) : "—", cls),
-      item("Change % 涨跌幅", pct, cls),
-      item("Open 开盘", cny(t.open)),
-      item("High 最高", cny(t.high)),
-      item("Low 最低", cny(t.low)),
-      item("Volume 成交量 (t)", qty(t.volume), null, "ticker-volume"),
-      item("VWAP 均价", cny(t.vwap)));
+      item("mkt.last", x.last ? cny(x.last) : "—", `big ${cls}`, "ticker-last"),
+      item("mkt.change", x.change ? cny(x.change) : "—", cls),
+      item("mkt.change_pct", pct, cls),
+      item("mkt.open", cny(x.open)),
+      item("mkt.high", cny(x.high)),
+      item("mkt.low", cny(x.low)),
+      item("mkt.volume", qty(x.volume), null, "ticker-volume"),
+      item("mkt.vwap", cny(x.vwap)));
   }
 
   setInterval(iv) {
     this.interval = iv;
-    sessionStorage.setItem("emx.interval", iv);
+    localStorage.setItem("emx.interval", iv);
     for (const b of this.el.intervals.querySelectorAll("button")) {
       const on = b.dataset.interval === iv;
       b.classList.toggle("on", on);

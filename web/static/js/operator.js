@@ -1,8 +1,8 @@
 // Operator page: accounts, deposits and withdrawals, fee balance, session close.
 import { get, post } from "./api.js";
 import { parseScaled } from "./decimal.js";
-import { h, $, cny, flash, flashError, toast, renderHeader, requireRole, fillBody, badge, formData } from "./ui.js";
-import { CITIES, cityName, ROLES } from "./labels.js";
+import { h, $, $$, cny, yuan, flash, unflash, flashError, toast, confirmDialog, renderHeader, requireRole, fillBody, labelCells, badge, formData, t } from "./ui.js";
+import { CITY_CODES, ROLE_CODES, cityName, roleName, label } from "./labels.js";
 
 const session = requireRole(["operator"]);
 if (session) {
@@ -12,8 +12,10 @@ if (session) {
 
 function main() {
   let accounts = [];
-  $("#a-city").replaceChildren(h("option", { value: "" }, "— none (province, operator) —"),
-    ...CITIES.map(([c]) => h("option", { value: c }, `${c} ${cityName(c)}`)));
+  for (const r of ROLE_CODES) $("#a-role").append(h("option", { value: r }, roleName(r)));
+  $("#f-role").append(h("option", { value: "" }, t("op.all_roles")), ...ROLE_CODES.map((r) => h("option", { value: r }, roleName(r))));
+  $("#a-city").replaceChildren(h("option", { value: "" }, t("op.no_city")),
+    ...CITY_CODES.map((c) => h("option", { value: c }, `${c} ${cityName(c)}`)));
   const syncCity = () => {
     const needs = ["enterprise", "city_bureau"].includes($("#a-role").value);
     $("#a-city").required = needs;
@@ -23,6 +25,7 @@ function main() {
   $("#a-role").addEventListener("change", syncCity);
   syncCity();
 
+  $("#account-form").addEventListener("input", () => unflash($("#a-msg")));
   $("#account-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const form = ev.currentTarget;
@@ -30,15 +33,15 @@ function main() {
     const body = formData(form);
     body.password = $("#a-pass").value; // passwords are not trimmed
     for (const k of ["name", "role", "username", "password"]) {
-      if (!body[k]) { flash(msg, "error", `Please fill in ${k}.`); return; }
+      if (!body[k]) { flash(msg, "error", t("common.fill_all")); return; }
     }
-    if (["enterprise", "city_bureau"].includes(body.role) && !body.city_code) { flash(msg, "error", "Choose the city."); return; }
+    if (["enterprise", "city_bureau"].includes(body.role) && !body.city_code) { flash(msg, "error", t("op.need_city")); return; }
     if (!body.city_code) body.city_code = null;
     const btn = form.querySelector("button[type=submit]");
     btn.disabled = true;
     try {
       const a = await post("/accounts", body);
-      flash(msg, "ok", `Account ${a.id} created for ${a.name} (${ROLES[a.role] || a.role}). 开户成功`);
+      flash(msg, "ok", t("op.created", { id: a.id, name: a.name, role: roleName(a.role) }));
       form.reset();
       syncCity();
       $("#c-account").value = a.id;
@@ -50,27 +53,43 @@ function main() {
     }
   });
 
+  $("#cash-form").addEventListener("input", () => unflash($("#c-msg")));
   $("#cash-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    // read everything from the event before the first await: currentTarget is null after it
+    const form = ev.currentTarget;
     const kind = ev.submitter?.value || "deposits";
+    const buttons = $$("button", form);
     const msg = $("#c-msg");
     const account = $("#c-account").value.trim();
     const amount = $("#c-amount").value.trim();
-    if (!account || !amount) { flash(msg, "error", "Enter the account and the amount."); return; }
-    if (parseScaled(amount, 2) === null) { flash(msg, "error", "The amount must be a number of yuan with up to 2 decimals, e.g. 100000.00"); return; }
-    const verb = kind === "deposits" ? "Deposit" : "Withdraw";
-    if (!confirm(`${verb} ${amount} CNY ${kind === "deposits" ? "into" : "from"} account ${account}?`)) return;
-    for (const b of ev.currentTarget.querySelectorAll("button")) b.disabled = true;
+    if (!account || !amount) { flash(msg, "error", t("op.need_account_amount")); return; }
+    if (parseScaled(amount, 2) === null) { flash(msg, "error", t("op.amount_format")); return; }
+    const known = accounts.find((a) => a.id === account);
+    const deposit = kind === "deposits";
+    const rows = [
+      [t("op.account"), known ? `${known.name} (${account})` : account],
+      [deposit ? t("op.deposit") : t("op.withdraw"), yuan(amount)],
+    ];
+    if (known?.cash) rows.push([t("op.col_cash_available"), yuan(known.cash.available)]);
+    const ok = await confirmDialog({
+      title: deposit ? t("op.confirm_deposit_h") : t("op.confirm_withdraw_h"), rows,
+      note: deposit ? null : t("op.withdraw_note"),
+      confirmText: deposit ? t("op.deposit") : t("op.withdraw"),
+    });
+    if (!ok) return;
+    for (const b of buttons) b.disabled = true;
     try {
       const r = await post(`/accounts/${encodeURIComponent(account)}/${kind}`, { amount });
-      flash(msg, "ok", `${verb} of ${amount} CNY recorded. ${r?.cash ? `Account ${account} now has ${cny(r.cash.available)} available, ${cny(r.cash.locked)} locked.` : ""}`);
+      const after = r?.cash ? t("op.cash_after", { available: yuan(r.cash.available), locked: yuan(r.cash.locked) }) : "";
+      flash(msg, "ok", `${t(deposit ? "op.deposited" : "op.withdrawn", { amount: yuan(amount), account })} ${after}`);
       $("#c-amount").value = "";
       loadAccounts();
       loadFees();
     } catch (e) {
       flashError(msg, e);
     } finally {
-      for (const b of ev.currentTarget.querySelectorAll("button")) b.disabled = false;
+      for (const b of buttons) b.disabled = false;
     }
   });
 
@@ -93,27 +112,28 @@ function main() {
 
   function renderAccounts() {
     const q = $("#f-text").value.trim().toLowerCase();
-    const rows = accounts.filter((a) => !q || [a.id, a.name, a.role, a.city_code, cityName(a.city_code)].join(" ").toLowerCase().includes(q));
-    fillBody($("#accounts tbody"), rows.map((a) => h("tr", {},
+    const rows = accounts.filter((a) => !q || [a.id, a.name, a.role, roleName(a.role), a.city_code, cityName(a.city_code)].join(" ").toLowerCase().includes(q));
+    fillBody($("#accounts tbody"), rows.map((a) => h("tr", { dataset: { accountId: a.id } },
       h("td", {}, h("code", {}, a.id)),
       h("td", {}, a.name),
-      h("td", {}, badge(ROLES[a.role] || a.role, a.role === "enterprise" ? "info" : "neutral")),
-      h("td", { style: "white-space:nowrap" }, a.city_code ? cityName(a.city_code) : "—"),
-      h("td", { class: "num" }, cny(a.cash?.available)),
+      h("td", {}, badge(roleName(a.role), a.role === "enterprise" ? "info" : "neutral")),
+      h("td", { class: "nowrap" }, a.city_code ? cityName(a.city_code) : "—"),
+      h("td", { class: "num cash-available" }, cny(a.cash?.available)),
       h("td", { class: "num" }, cny(a.cash?.locked)),
-      h("td", {}, h("div", { class: "actions" }, h("button", {
+      h("td", { class: "row-actions" }, h("div", { class: "actions" }, h("button", {
         type: "button", class: "btn btn-sm",
         onclick: () => { $("#c-account").value = a.id; $("#c-amount").focus(); },
-      }, "Cash 出入金"))))), "No accounts match.");
+      }, t("op.cash_btn")))))), t("op.no_accounts"));
+    labelCells($("#accounts"));
   }
 
   async function loadFees() {
     try {
       const f = await get("/accounts/fees");
-      $("#fees").replaceChildren(h("dt", {}, "Available 可用 (CNY)"), h("dd", {}, cny(f.cash?.available)),
-        h("dt", {}, "Locked 冻结 (CNY)"), h("dd", {}, cny(f.cash?.locked)));
+      $("#fees").replaceChildren(h("dt", {}, t("op.fees_available")), h("dd", {}, cny(f.cash?.available)),
+        h("dt", {}, t("op.fees_locked")), h("dd", {}, cny(f.cash?.locked)));
     } catch (e) {
-      $("#fees").replaceChildren(h("dd", { class: "flash flash-error", style: "grid-column:1/-1" }, e.describe ? e.describe() : String(e)));
+      flashError($("#s-msg"), e);
     }
   }
 
@@ -122,22 +142,28 @@ function main() {
       const r = await get("/instruments", { auth: false });
       fillBody($("#sessions tbody"), (r.items || []).map((i) => h("tr", {},
         h("td", {}, h("strong", {}, i.symbol)),
-        h("td", {}, i.status === "halted" ? badge("Halted 暂停", "danger") : badge("Open 交易中", "ok")),
+        h("td", {}, badge(label("mstatus", i.status), i.status === "open" ? "ok" : "danger")),
         h("td", { class: "num" }, cny(i.reference_price)),
-        h("td", {}, h("div", { class: "actions" }, h("button", {
+        h("td", { class: "row-actions" }, h("div", { class: "actions" }, h("button", {
           type: "button", class: "btn btn-sm",
           onclick: async (e) => {
-            if (!confirm(`Close the session for ${i.symbol}? DAY orders expire.`)) return;
-            e.currentTarget.disabled = true;
+            const btn = e.currentTarget;
+            const ok = await confirmDialog({
+              title: t("op.confirm_close_h", { symbol: i.symbol }), note: t("op.sessions_note"), confirmText: t("op.close_session"),
+            });
+            if (!ok) return;
+            btn.disabled = true;
             try {
               await post(`/market/${encodeURIComponent(i.symbol)}/close-session`, {});
-              toast(`${i.symbol}: session closed. 已收市`, "ok");
+              toast(t("op.closed", { symbol: i.symbol }), "ok");
               loadInstruments();
             } catch (err) {
               flashError($("#s-msg"), err);
+              btn.disabled = false;
             }
           },
-        }, "Close session 收市"))))), "No instruments.");
+        }, t("op.close_session")))))), t("op.no_instruments"));
+      labelCells($("#sessions"));
     } catch (e) {
       flashError($("#s-msg"), e);
     }

@@ -1,8 +1,13 @@
-// Regulator dashboard: province (everything) and city bureaus (their own city).
+// Regulator dashboard: province (everything) and city bureaus (their own city), kept live
+// from /ws/regulator.
 import { get, post, put, download, Feed } from "./api.js";
 import { parseScaled, formatScaled, groupDigits, ratio } from "./decimal.js";
-import { h, $, $$, qty, cny, fmtDateTime, fmtTime, flash, flashError, toast, renderHeader, requireRole, fillBody, badge, feedStatus, formData, currentMonth } from "./ui.js";
-import { CITIES, CITY_TILES, cityName, cityShort, cityEn, SOURCE_KINDS, PRIORITY, METHODS, STATUS, ALERT_KINDS, label } from "./labels.js";
+import {
+  h, $, $$, qty, cny, tonnes, yuan, perTonne, fmtDateTime, fmtTime, flash, unflash, flashError, errorRow, toast, notify,
+  confirmDialog, renderHeader, requireRole, fillBody, labelCells, badge, feedStatus, formData, currentMonth, t,
+} from "./ui.js";
+import { CITY_CODES, CITY_TILES, cityName, PRIORITY_CODES, METHOD_CODES, label } from "./labels.js";
+import { intFormat } from "./i18n.js";
 
 const session = requireRole(["province", "city_bureau"]);
 if (session) {
@@ -16,18 +21,19 @@ function main() {
   const state = { instruments: [], symbol: null, ledger: [], alerts: [], trades: [], reductions: [], reallocations: null, barChart: null, view: "map" };
 
   for (const el of $$("[data-role]")) el.hidden = el.dataset.role !== session.role;
-  $("#reg-title").textContent = isProvince ? "Provincial dashboard 省级监管" : `${cityName(myCity)} bureau 市级监管`;
-  $("#reg-sub").textContent = isProvince
-    ? "Guangdong Department of Ecology and Environment · live market, ledger, verification and reallocation"
-    : "Your city's ledger, reductions to verify, applications to the province";
+  $("#live-row").hidden = !isProvince;
+  $("#reg-title").textContent = isProvince ? t("rg.h_province") : t("rg.h_city", { city: cityName(myCity) });
+  $("#reg-sub").textContent = isProvince ? t("rg.sub_province") : t("rg.sub_city");
+  document.title = `${$("#reg-title").textContent} · ${t("brand.name")}`;
+  $("#reg-feed-status").textContent = t("feed.connecting");
 
   // ---------- selects ----------
   const cityOptions = (sel, cities, selected) => sel.replaceChildren(...cities.map((c) => h("option", { value: c, selected: c === selected }, `${c} ${cityName(c)}`)));
-  cityOptions($("#m-city"), isProvince ? CITIES.map((c) => c[0]) : [myCity], myCity || "440100");
-  cityOptions($("#floor-city"), CITIES.map((c) => c[0]));
+  cityOptions($("#m-city"), isProvince ? CITY_CODES : [myCity], myCity || "440100");
+  cityOptions($("#floor-city"), CITY_CODES);
   $("#m-month").value = currentMonth();
-  for (const [k, v] of Object.entries(METHODS)) $("#v-method").append(h("option", { value: k }, v));
-  for (const [k, v] of Object.entries(PRIORITY)) $("#ra-priority").append(h("option", { value: k }, v));
+  for (const k of METHOD_CODES) $("#v-method").append(h("option", { value: k }, label("method", k)));
+  for (const k of PRIORITY_CODES) $("#ra-priority").append(h("option", { value: k }, label("priority", k)));
 
   // ---------- instruments, market control ----------
   async function loadInstruments() {
@@ -38,7 +44,7 @@ function main() {
       flashError($("#ledger-msg"), e);
       return;
     }
-    const keep = state.symbol || sessionStorage.getItem("emx.symbol");
+    const keep = state.symbol || localStorage.getItem("emx.symbol");
     const syms = state.instruments.map((i) => i.symbol);
     state.symbol = syms.includes(keep) ? keep : syms[0] || null;
     for (const sel of [$("#ledger-symbol"), $("#ra-symbol")]) {
@@ -51,24 +57,30 @@ function main() {
     if (!isProvince) return;
     fillBody($("#market-control tbody"), state.instruments.map((i) => h("tr", { dataset: { symbol: i.symbol } },
       h("td", {}, h("strong", {}, i.symbol), " ", h("span", { class: "muted small" }, i.pollutant)),
-      h("td", {}, i.status === "halted" ? badge("Halted 暂停", "danger") : badge("Open 交易中", "ok")),
+      h("td", {}, badge(label("mstatus", i.status), i.status === "open" ? "ok" : "danger")),
       h("td", { class: "num" }, cny(i.reference_price)),
       h("td", { class: "num" }, `±${i.price_band_pct}%`),
-      h("td", {}, h("div", { class: "actions" },
+      h("td", { class: "row-actions" }, h("div", { class: "actions" },
         i.status === "halted"
-          ? h("button", { type: "button", class: "btn btn-sm btn-primary", onclick: (e) => control(i, "resume", e.currentTarget) }, "Resume 恢复交易")
-          : h("button", { type: "button", class: "btn btn-sm btn-danger", onclick: (e) => control(i, "halt", e.currentTarget) }, "Halt 暂停交易"),
-        h("button", { type: "button", class: "btn btn-sm", title: "Expire DAY orders; the session's last price becomes the reference price", onclick: (e) => control(i, "close-session", e.currentTarget) }, "Close session 收市"))))),
-    "No instruments listed.");
+          ? h("button", { type: "button", class: "btn btn-sm btn-primary", onclick: (e) => control(i, "resume", e.currentTarget) }, t("rg.resume"))
+          : h("button", { type: "button", class: "btn btn-sm btn-danger", onclick: (e) => control(i, "halt", e.currentTarget) }, t("rg.halt")),
+        h("button", { type: "button", class: "btn btn-sm", title: t("op.sessions_note"), onclick: (e) => control(i, "close-session", e.currentTarget) }, t("op.close_session")))))),
+    t("op.no_instruments"));
+    labelCells($("#market-control"));
   }
 
   async function control(inst, action, btn) {
-    const words = { halt: `Halt trading in ${inst.symbol}? New orders and amendments will be refused until you resume.`, resume: `Resume trading in ${inst.symbol}?`, "close-session": `Close the session for ${inst.symbol}? DAY orders expire and the last price becomes the reference price.` };
-    if (!confirm(words[action])) return;
+    const key = { halt: "halt", resume: "resume", "close-session": "close" }[action];
+    const ok = await confirmDialog({
+      title: t(`rg.confirm_${key}_h`, { symbol: inst.symbol }),
+      note: t(`rg.confirm_${key}_note`),
+      confirmText: t(`rg.confirm_${key}_ok`), danger: action === "halt",
+    });
+    if (!ok) return;
     btn.disabled = true;
     try {
       await post(`/market/${encodeURIComponent(inst.symbol)}/${action}`, {});
-      flash($("#control-msg"), "ok", `${inst.symbol}: ${action.replace("-", " ")} done.`);
+      flash($("#control-msg"), "ok", t(`rg.done_${key}`, { symbol: inst.symbol }));
       await loadInstruments();
     } catch (e) {
       flashError($("#control-msg"), e);
@@ -82,7 +94,7 @@ function main() {
       const f = await get("/accounts/fees");
       const cash = f.cash || f;
       const bal = cash.available ?? cash.balance ?? f.balance;
-      $("#fees-line").replaceChildren("Exchange fee account 交易手续费账户: ", h("strong", {}, `${cny(bal)} CNY`));
+      $("#fees-line").replaceChildren(t("rg.fees"), " ", h("strong", {}, yuan(bal)));
     } catch {
       $("#fees-line").textContent = "";
     }
@@ -91,10 +103,9 @@ function main() {
   // ---------- ledger ----------
   $("#ledger-symbol").addEventListener("change", (e) => {
     state.symbol = e.target.value;
-    sessionStorage.setItem("emx.symbol", state.symbol);
+    localStorage.setItem("emx.symbol", state.symbol);
     loadLedger();
   });
-  $("#ledger-refresh").addEventListener("click", loadLedger);
 
   async function loadLedger() {
     if (!state.symbol) return;
@@ -102,6 +113,8 @@ function main() {
       const r = await get(`/ledger/cities?symbol=${encodeURIComponent(state.symbol)}`);
       state.ledger = (r.items || []).slice().sort((a, b) => String(a.city_code).localeCompare(String(b.city_code)));
       $("#ledger-msg").hidden = true;
+      $("#ledger-updated").textContent = t("rg.updated", { time: fmtTime(Date.now()) });
+      delete $("#ledger-updated").dataset.seen;
     } catch (e) {
       flashError($("#ledger-msg"), e);
       state.ledger = [];
@@ -109,22 +122,28 @@ function main() {
     renderLedger();
     renderKpis();
   }
+  // the feed says something moved: one reload for a burst of messages
+  let ledgerTimer = null;
+  const ledgerSoon = () => {
+    clearTimeout(ledgerTimer);
+    ledgerTimer = setTimeout(loadLedger, 400);
+  };
 
   const sum = (rows, key) => rows.reduce((acc, r) => acc + (parseScaled(String(r[key] ?? "0").replace(/^-/, ""), 3) ?? 0n) * (String(r[key] ?? "").startsWith("-") ? -1n : 1n), 0n);
 
   function renderLedger() {
     const rows = state.ledger;
     fillBody($("#ledger tbody"), rows.map((r) => h("tr", { dataset: { city: r.city_code } },
-      h("td", {}, h("span", { class: "muted small" }, r.city_code), " ", cityEn(r.city_code), " ", h("span", { lang: "zh-Hans" }, cityShort(r.city_code))),
+      h("td", {}, h("span", { class: "muted small city-code" }, r.city_code), " ", cityName(r.city_code)),
       h("td", { class: "num" }, qty(r.added)),
       h("td", { class: "num" }, qty(r.used)),
       h("td", { class: "num" }, qty(r.transferred_in)),
       h("td", { class: "num" }, qty(r.transferred_out)),
-      h("td", { class: "num", style: "font-weight:650" }, qty(r.remaining)))), "No ledger entries for this instrument yet.");
+      h("td", { class: "num strong" }, qty(r.remaining)))), t("rg.ledger_none"));
     const foot = $("#ledger tfoot");
     foot.replaceChildren();
     if (rows.length > 1) {
-      foot.append(h("tr", { style: "font-weight:700" }, h("td", {}, "Province 全省"),
+      foot.append(h("tr", { class: "strong" }, h("td", {}, t("rg.province_total")),
         ...["added", "used", "transferred_in", "transferred_out", "remaining"].map((k) => h("td", { class: "num" }, groupDigits(formatScaled(sum(rows, k), 3))))));
     }
     renderMap();
@@ -135,12 +154,12 @@ function main() {
     const rows = state.ledger;
     const k = (title, value, id) => h("div", { class: "kpi" }, h("div", { class: "k" }, title), h("div", { class: "v", id }, value));
     const items = [
-      k(isProvince ? "Quota added 全省新增 (t)" : "Quota added 新增 (t)", groupDigits(formatScaled(sum(rows, "added"), 3))),
-      k("Used by projects 已使用 (t)", groupDigits(formatScaled(sum(rows, "used"), 3))),
-      k("Remaining 存余 (t)", groupDigits(formatScaled(sum(rows, "remaining"), 3))),
+      k(t("rg.kpi_added"), groupDigits(formatScaled(sum(rows, "added"), 3))),
+      k(t("rg.kpi_used"), groupDigits(formatScaled(sum(rows, "used"), 3))),
+      k(t("rg.kpi_remaining"), groupDigits(formatScaled(sum(rows, "remaining"), 3))),
     ];
-    if (isProvince) items.push(k("Surveillance alerts 监测预警", String(state.alerts.length), "kpi-alerts"));
-    else items.push(k("Claims pending 待核定", String(state.reductions.filter((r) => r.status === "pending").length)));
+    if (isProvince) items.push(k(t("rg.kpi_alerts"), String(state.alerts.length), "kpi-alerts"));
+    else items.push(k(t("rg.kpi_pending"), String(state.reductions.filter((r) => r.status === "pending").length)));
     $("#kpis").replaceChildren(...items);
   }
 
@@ -148,49 +167,44 @@ function main() {
     const byCode = Object.fromEntries(state.ledger.map((r) => [r.city_code, r]));
     const vals = state.ledger.map((r) => parseScaled(String(r.remaining).replace(/^-/, ""), 3) ?? 0n);
     const max = vals.reduce((a, b) => (a > b ? a : b), 0n);
-    const tiles = CITIES.map(([code]) => {
+    const tiles = CITY_CODES.map((code) => {
       const [col, row] = CITY_TILES[code];
       const r = byCode[code];
-      let bg = "#eef2f7";
-      let text = "—";
-      let low = false;
       if (r) {
         const neg = String(r.remaining).startsWith("-");
         const v = parseScaled(String(r.remaining).replace(/^-/, ""), 3) ?? 0n;
         const f = neg ? 0 : ratio(v, max);
-        bg = `hsl(203 ${35 + f * 40}% ${94 - f * 50}%)`;
-        text = qty(r.remaining);
         const added = parseScaled(String(r.added), 3) ?? 0n;
-        low = neg || (added > 0n && v * 10n < added);
+        const low = neg || (added > 0n && v * 10n < added);
         return h("div", {
-          class: `tile${low ? " low" : ""}`, style: `grid-column:${col};grid-row:${row};background:${bg};color:${f > 0.55 ? "#fff" : "#0d2438"}`,
-          title: `${cityName(code)} — remaining ${r.remaining} t (added ${r.added}, used ${r.used}, in ${r.transferred_in}, out ${r.transferred_out})`,
-        }, h("div", { class: "zh", lang: "zh-Hans" }, cityShort(code)), h("div", { class: "en" }, cityEn(code)), h("div", { class: "v" }, text));
+          class: `tile${low ? " low" : ""}`, style: `grid-column:${col};grid-row:${row};background:hsl(203 ${35 + f * 40}% ${94 - f * 50}%);color:${f > 0.55 ? "#fff" : "#0d2438"}`,
+          title: t("rg.tile_title", { city: cityName(code), remaining: qty(r.remaining), added: qty(r.added), used: qty(r.used), in: qty(r.transferred_in), out: qty(r.transferred_out) }),
+        }, h("div", { class: "zh" }, cityName(code)), h("div", { class: "v" }, qty(r.remaining)));
       }
-      return h("div", { class: "tile", style: `grid-column:${col};grid-row:${row};background:${bg};color:#94a3b8`, title: cityName(code) },
-        h("div", { class: "zh", lang: "zh-Hans" }, cityShort(code)), h("div", { class: "en" }, cityEn(code)), h("div", { class: "v" }, text));
+      return h("div", { class: "tile tile-empty", style: `grid-column:${col};grid-row:${row}`, title: cityName(code) },
+        h("div", { class: "zh" }, cityName(code)), h("div", { class: "v" }, "—"));
     });
     $("#tilemap").replaceChildren(...tiles);
     $("#map-legend").replaceChildren(
-      h("span", {}, h("span", { class: "sw", style: "background:hsl(203 35% 94%)" }), "less"),
-      h("span", {}, h("span", { class: "sw", style: "background:hsl(203 75% 44%)" }), "more remaining"),
-      h("span", {}, h("span", { class: "sw", style: "outline:2px solid var(--danger);background:#fff" }), "below 10% of added"),
-      h("span", {}, "Tiles are placed roughly by geography. 按地理位置示意"));
+      h("span", {}, h("span", { class: "sw sw-less" }), t("rg.legend_less")),
+      h("span", {}, h("span", { class: "sw sw-more" }), t("rg.legend_more")),
+      h("span", {}, h("span", { class: "sw sw-low" }), t("rg.legend_low")),
+      h("span", {}, t("rg.legend_geo")));
   }
 
   function renderBars() {
     const Chart = window.Chart;
     if (!Chart) return;
     const rows = state.ledger.slice().sort((a, b) => Number(b.remaining) - Number(a.remaining));
-    const labels = rows.map((r) => `${cityShort(r.city_code)} ${cityEn(r.city_code)}`);
+    const labels = rows.map((r) => cityName(r.city_code));
     // Chart.js plots JS numbers: used for drawing only; the table shows the exact strings.
     const remaining = rows.map((r) => Number(r.remaining));
     const used = rows.map((r) => Number(r.used));
     const wrap = $("#bars-wrap");
     wrap.style.height = `${Math.max(220, rows.length * 26 + 60)}px`;
     const data = { labels, datasets: [
-      { label: "Remaining 存余 (t)", data: remaining, backgroundColor: "#1f77b4" },
-      { label: "Used 使用 (t)", data: used, backgroundColor: "#b8c4d1" },
+      { label: t("rg.remaining"), data: remaining, backgroundColor: "#1f77b4" },
+      { label: t("rg.used"), data: used, backgroundColor: "#b8c4d1" },
     ] };
     if (state.barChart) {
       state.barChart.data = data;
@@ -202,8 +216,8 @@ function main() {
       data,
       options: {
         indexAxis: "y", responsive: true, maintainAspectRatio: false, animation: false,
-        plugins: { legend: { position: "bottom" }, tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${c.parsed.x.toFixed(3)}` } } },
-        scales: { x: { beginAtZero: true, title: { display: true, text: "tonnes 吨" } } },
+        plugins: { legend: { position: "bottom" }, tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${t("fmt.tonnes", { q: c.parsed.x.toFixed(3) })}` } } },
+        scales: { x: { beginAtZero: true, ticks: { callback: (v) => intFormat.format(v) }, title: { display: true, text: t("tr.qty_unit") } } },
       },
     });
   }
@@ -222,56 +236,71 @@ function main() {
   $("#view-map").addEventListener("click", () => setView("map"));
   $("#view-bars").addEventListener("click", () => setView("bars"));
 
+  $("#floor-form").addEventListener("input", () => unflash($("#floor-msg")));
   $("#floor-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const city = $("#floor-city").value, quantity = $("#floor-qty").value.trim();
-    if (!quantity) { flash($("#floor-msg"), "error", "Enter the floor quantity."); return; }
+    if (!quantity) { flash($("#floor-msg"), "error", t("rg.floor_need")); return; }
     try {
       await put(`/ledger/cities/${encodeURIComponent(city)}/floor`, { symbol: state.symbol, quantity });
-      flash($("#floor-msg"), "ok", `${cityName(city)} must now keep at least ${quantity} t of ${state.symbol}.`);
+      flash($("#floor-msg"), "ok", t("rg.floor_done", { city: cityName(city), q: qty(quantity), symbol: state.symbol }));
     } catch (e) {
       flashError($("#floor-msg"), e);
     }
   });
 
-  // ---------- live trades and alerts (province) ----------
+  // ---------- live trades and alerts ----------
   const party = (p) => p ? h("span", {}, p.name || p.account_id, h("div", { class: "small muted" }, `${p.account_id ?? ""} · ${cityName(p.city_code)}`)) : "—";
 
-  function tradeRow(t, fresh) {
-    const cross = t.buyer && t.seller && t.buyer.city_code !== t.seller.city_code;
-    return h("tr", { class: fresh ? "fresh" : null, dataset: { tradeId: t.id } },
-      h("td", { class: "muted" }, fmtTime(t.time)),
-      h("td", {}, t.symbol || "—"),
-      h("td", { class: `num ${t.taker_side === "buy" ? "up" : t.taker_side === "sell" ? "down" : ""}` }, cny(t.price)),
-      h("td", { class: "num" }, qty(t.quantity)),
-      h("td", {}, party(t.buyer)),
-      h("td", {}, party(t.seller)),
-      h("td", {}, cross ? badge(`${cityShort(t.seller.city_code)} → ${cityShort(t.buyer.city_code)}`, "info") : h("span", { class: "muted small" }, "same city")));
+  function tradeRow(x, fresh) {
+    const cross = x.buyer && x.seller && x.buyer.city_code !== x.seller.city_code;
+    return h("tr", { class: fresh ? "fresh" : null, dataset: { tradeId: x.id } },
+      h("td", { class: "muted" }, fmtTime(x.time)),
+      h("td", {}, x.symbol || "—"),
+      h("td", { class: `num ${x.taker_side === "buy" ? "up" : x.taker_side === "sell" ? "down" : ""}` }, cny(x.price)),
+      h("td", { class: "num" }, qty(x.quantity)),
+      h("td", {}, party(x.buyer)),
+      h("td", {}, party(x.seller)),
+      h("td", {}, cross ? badge(`${cityName(x.seller.city_code)} → ${cityName(x.buyer.city_code)}`, "info") : h("span", { class: "muted small" }, t("rg.same_city"))));
   }
 
   function renderTrades(freshId) {
-    fillBody($("#live-trades tbody"), state.trades.slice(0, 200).map((t) => tradeRow(t, t.id === freshId)), "Waiting for trades… 等待成交");
+    fillBody($("#live-trades tbody"), state.trades.slice(0, 200).map((x) => tradeRow(x, x.id === freshId)), t("rg.waiting_trades"));
+    labelCells($("#live-trades"));
   }
 
   function alertRow(a, fresh) {
     return h("tr", { class: `alert-row${fresh ? " fresh" : ""}` },
       h("td", { class: "muted" }, fmtDateTime(a.time)),
-      h("td", {}, label(ALERT_KINDS, a.kind), a.symbol ? h("div", { class: "small muted" }, a.symbol) : null),
+      h("td", {}, label("alert", a.kind), a.symbol ? h("div", { class: "small muted" }, a.symbol) : null),
       h("td", {}, a.account_id ?? "—"),
-      h("td", { class: "small" }, detailText(a.detail)));
+      h("td", { class: "small" }, alertDetail(a)));
   }
 
-  function detailText(d) {
-    if (d === null || d === undefined) return "";
-    if (typeof d !== "object") return String(d);
-    return Object.entries(d).map(([k, v]) => `${k.replaceAll("_", " ")}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · ");
+  /** An alert's detail in words, tonnes and yuan (the raw figures are fen, kg and basis points). */
+  function alertDetail(a) {
+    const d = a.detail;
+    if (d === null || d === undefined || typeof d !== "object") return d ? String(d) : "";
+    const parts = [];
+    for (const [k, v] of Object.entries(d)) {
+      if (v === null || typeof v === "object") continue;
+      const whole = /^-?\d+$/.test(String(v));
+      let key = k, val = String(v);
+      if (k.endsWith("_fen") && whole) { key = k.slice(0, -4); val = perTonne(formatScaled(BigInt(v), 2)); }
+      else if (k.endsWith("_kg") && whole) { key = k.slice(0, -3); val = tonnes(formatScaled(BigInt(v), 3)); }
+      else if (k.endsWith("_bps") && whole) { key = k.slice(0, -4); val = t("fmt.percent", { p: formatScaled(BigInt(v), 2) }); }
+      else if (!whole) val = label("adetailv", val);
+      parts.push(t("rg.detail_pair", { k: label("adetail", key), v: val }));
+    }
+    return parts.join(" · ");
   }
 
   // REST alerts carry an id, feed alerts do not: both carry kind, seq, account and symbol.
   const alertKey = (a) => `${a.kind}|${a.seq}|${a.account_id}|${a.symbol}`;
 
   function renderAlerts(freshId) {
-    fillBody($("#alerts tbody"), state.alerts.slice(0, 300).map((a) => alertRow(a, alertKey(a) === freshId)), "No alerts. 暂无预警");
+    fillBody($("#alerts tbody"), state.alerts.slice(0, 300).map((a) => alertRow(a, alertKey(a) === freshId)), t("rg.no_alerts"));
+    labelCells($("#alerts"));
     $("#alert-count").textContent = String(state.alerts.length);
     const k = $("#kpi-alerts");
     if (k) k.textContent = String(state.alerts.length);
@@ -280,12 +309,12 @@ function main() {
   async function loadTrades() {
     try {
       const r = await get("/trades?limit=200");
-      const byId = new Map(state.trades.map((t) => [t.id, t]));
-      for (const t of r.items || []) if (!byId.has(t.id)) byId.set(t.id, t);
+      const byId = new Map(state.trades.map((x) => [x.id, x]));
+      for (const x of r.items || []) if (!byId.has(x.id)) byId.set(x.id, x);
       state.trades = [...byId.values()].sort((a, b) => String(b.time).localeCompare(String(a.time)));
       renderTrades();
     } catch (e) {
-      fillBody($("#live-trades tbody"), [h("tr", {}, h("td", { colspan: 7, class: "flash-error" }, e.describe ? e.describe() : String(e)))]);
+      fillBody($("#live-trades tbody"), [errorRow(e, 7)]);
     }
   }
 
@@ -297,41 +326,59 @@ function main() {
       state.alerts = [...byId.values()].sort((a, b) => String(b.time).localeCompare(String(a.time)));
       renderAlerts();
     } catch (e) {
-      fillBody($("#alerts tbody"), [h("tr", {}, h("td", { colspan: 4, class: "flash-error" }, e.describe ? e.describe() : String(e)))]);
+      fillBody($("#alerts tbody"), [errorRow(e, 4)]);
     }
   }
 
-  let ledgerTimer = null;
-  if (isProvince) {
-    const status = feedStatus($("#reg-feed-status"));
-    new Feed("/ws/regulator", {
-      token: session.token,
-      onStatus: (s) => {
-        status(s);
-        if (s === "live") { loadTrades(); loadAlerts(); }
-      },
-      onAuthFailed: () => document.dispatchEvent(new CustomEvent("emx:unauthorized")),
-      onMessage: (m) => {
-        if (m.type === "trade" && m.data) {
-          const t = { symbol: m.symbol, ...m.data };
-          if (state.trades.some((x) => x.id === t.id)) return;
-          state.trades.unshift(t);
+  const regStatus = feedStatus($("#reg-feed-status"));
+  let pollTimer = null;
+  new Feed("/ws/regulator", {
+    token: session.token,
+    onStatus: (s) => {
+      regStatus(s);
+      // a bureau sees its city's trades and alerts only where the feed admits bureaus
+      if (!isProvince) $("#live-row").hidden = s !== "live" && $("#live-row").hidden;
+      if (s === "live") {
+        // (re)connected: what happened while away comes from REST
+        if (isProvince) { loadTrades(); loadAlerts(); }
+        loadLedger();
+        loadReductions();
+      }
+    },
+    onAuthFailed: (code) => {
+      if (code === 4401) {
+        document.dispatchEvent(new CustomEvent("emx:unauthorized"));
+        return;
+      }
+      // a server whose regulator feed is for the province only: look again now and then
+      regStatus("polling");
+      clearInterval(pollTimer);
+      pollTimer = setInterval(() => { loadLedger(); loadReductions(); }, 15_000);
+    },
+    onMessage: (m) => {
+      if (m.type === "trade" && m.data) {
+        const x = { symbol: m.symbol, ...m.data };
+        if (!state.trades.some((y) => y.id === x.id)) {
+          state.trades.unshift(x);
           state.trades.length = Math.min(state.trades.length, 500);
-          renderTrades(t.id);
-          if (t.buyer && t.seller && t.buyer.city_code !== t.seller.city_code) {
-            clearTimeout(ledgerTimer);
-            ledgerTimer = setTimeout(loadLedger, 1500); // cross-city trades move the ledger
-          }
-        } else if (m.type === "alert" && m.data) {
-          const key = alertKey(m.data);
-          if (state.alerts.some((x) => alertKey(x) === key)) return;
-          state.alerts.unshift(m.data);
-          renderAlerts(key);
-          toast(`Alert: ${label(ALERT_KINDS, m.data.kind)}`, "error");
+          renderTrades(x.id);
         }
-      },
-    });
-  }
+        ledgerSoon();
+      } else if (m.type === "alert" && m.data) {
+        const key = alertKey(m.data);
+        if (state.alerts.some((x) => alertKey(x) === key)) return;
+        state.alerts.unshift(m.data);
+        renderAlerts(key);
+        const text = t("rg.alert_toast", { kind: label("alert", m.data.kind), account: m.data.account_id ?? "—" });
+        toast(text, "error");
+        notify(t("rg.alert_notify_h"), text);
+      } else if (m.type !== "error") {
+        // any other movement the feed reports (verifications, allocations, reallocations)
+        ledgerSoon();
+        if (/reduction|claim/.test(m.type)) loadReductions();
+      }
+    },
+  });
 
   // ---------- reductions ----------
   for (const r of $$("input[name=red-filter]")) r.addEventListener("change", renderReductions);
@@ -356,27 +403,28 @@ function main() {
       h("td", { class: "muted" }, fmtDateTime(r.created_at)),
       h("td", {}, h("code", {}, r.id), " ", r.symbol || "", h("div", { class: "small muted" }, r.description || "")),
       h("td", {}, cityName(r.city_code)),
-      h("td", {}, r.account_id ?? (r.city_code ? "city pool 城市储备" : "—")),
-      h("td", {}, label(SOURCE_KINDS, r.source_kind)),
+      h("td", {}, r.account_id ?? (r.city_code ? t("rg.city_pool") : "—")),
+      h("td", {}, label("source", r.source_kind)),
       h("td", { class: "num" }, qty(r.quantity)),
       h("td", { class: "small" }, r.evidence || "—"),
-      h("td", {}, badge(label(STATUS, r.status) + (r.approved_quantity ? ` · ${r.approved_quantity} t` : ""), r.status === "pending" ? "warn" : r.status === "rejected" ? "danger" : "ok")),
-      h("td", {}, r.status === "pending" && (isProvince || r.city_code === myCity)
-        ? h("div", { class: "actions" }, h("button", { type: "button", class: "btn btn-sm btn-primary", onclick: () => openVerify(r) }, "Verify 核定"))
-        : ""))), all ? "No reduction claims." : "Nothing waiting for verification. 暂无待核定申请");
+      h("td", {}, badge(label("status", r.status === "approved" ? "verified" : r.status) + (r.approved_quantity ? ` · ${tonnes(r.approved_quantity)}` : ""), r.status === "pending" ? "warn" : r.status === "rejected" ? "danger" : "ok")),
+      h("td", { class: "row-actions" }, r.status === "pending" && (isProvince || r.city_code === myCity)
+        ? h("div", { class: "actions" }, h("button", { type: "button", class: "btn btn-sm btn-primary", onclick: () => openVerify(r) }, t("rg.verify")))
+        : ""))), all ? t("rg.red_none_all") : t("rg.red_none"));
+    labelCells($("#pending-reductions"));
   }
 
   let verifying = null;
   function openVerify(r) {
     verifying = r;
     $("#verify-kv").replaceChildren(
-      h("dt", {}, "Claim"), h("dd", {}, `${r.id} · ${r.symbol}`),
-      h("dt", {}, "City"), h("dd", {}, cityName(r.city_code)),
-      h("dt", {}, "Account"), h("dd", {}, r.account_id ?? "city pool"),
-      h("dt", {}, "Source"), h("dd", {}, label(SOURCE_KINDS, r.source_kind)),
-      h("dt", {}, "Claimed"), h("dd", {}, `${r.quantity} t`),
-      h("dt", {}, "Description"), h("dd", {}, r.description || "—"),
-      h("dt", {}, "Evidence"), h("dd", {}, r.evidence || "—"));
+      h("dt", {}, t("col.claim")), h("dd", {}, `${r.id} · ${r.symbol}`),
+      h("dt", {}, t("col.city")), h("dd", {}, cityName(r.city_code)),
+      h("dt", {}, t("op.col_account")), h("dd", {}, r.account_id ?? t("rg.city_pool")),
+      h("dt", {}, t("col.source")), h("dd", {}, label("source", r.source_kind)),
+      h("dt", {}, t("rg.claimed")), h("dd", {}, tonnes(r.quantity)),
+      h("dt", {}, t("tr.red_desc")), h("dd", {}, r.description || "—"),
+      h("dt", {}, t("tr.red_evidence")), h("dd", {}, r.evidence || "—"));
     $("#v-approve").checked = true;
     $("#v-qty").value = r.quantity;
     $("#v-qty").disabled = false;
@@ -385,6 +433,8 @@ function main() {
     $("#verify-dialog").showModal();
   }
   for (const r of $$("#verify-form input[name=decision]")) r.addEventListener("change", () => { $("#v-qty").disabled = $("#v-reject").checked; });
+  $("#verify-form").addEventListener("input", () => unflash($("#v-msg")));
+  $("#verify-form").addEventListener("change", () => unflash($("#v-msg")));
   $("#v-cancel").addEventListener("click", () => $("#verify-dialog").close());
   $("#verify-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -397,7 +447,7 @@ function main() {
     try {
       await post(`/reductions/${encodeURIComponent(r.id)}/verify`, body);
       $("#verify-dialog").close();
-      toast(decision === "approve" ? `Claim ${r.id} approved: ${body.approved_quantity} t issued. 已核定` : `Claim ${r.id} rejected.`, "ok");
+      toast(decision === "approve" ? t("rg.v_approved", { id: r.id, q: qty(body.approved_quantity) }) : t("rg.v_rejected", { id: r.id }), "ok");
       loadReductions();
       loadLedger();
     } catch (e) {
@@ -409,59 +459,45 @@ function main() {
   });
 
   // ---------- reallocations ----------
-  const LOCAL_RA = `emx.reallocations.${session.account_id}`;
-  const localRa = () => { try { return JSON.parse(localStorage.getItem(LOCAL_RA) || "[]"); } catch { return []; } };
-
   async function loadReallocations() {
-    let items;
     const msg = $("#realloc-list-msg");
     msg.hidden = true;
+    let items = [];
     try {
       const r = await get("/reallocations?limit=500");
       items = r.items || [];
-      $("#decide-by-id").hidden = true;
     } catch (e) {
-      if (e.status === 404 || e.status === 405) {
-        items = localRa();
-        flash(msg, "info", isProvince
-          ? "This server has no list of applications: open one by its id below."
-          : "Applications filed from this browser:");
-        $("#decide-by-id").hidden = !isProvince;
-      } else {
-        flashError(msg, e);
-        items = [];
-      }
+      flashError(msg, e);
     }
     state.reallocations = items;
-    fillBody($("#reallocations tbody"), items.slice().sort((a, b) => String(b.created_at).localeCompare(String(a.created_at))).map((a) => h("tr", {},
+    fillBody($("#reallocations tbody"), items.slice().sort((a, b) => String(b.created_at).localeCompare(String(a.created_at))).map((a) => h("tr", { dataset: { applicationId: a.id } },
       h("td", { class: "muted" }, fmtDateTime(a.created_at)),
       h("td", {}, h("code", {}, a.id), h("div", { class: "small muted" }, a.reason || "")),
       h("td", {}, cityName(a.city_code)),
       h("td", {}, a.project_id ?? "—"),
-      h("td", {}, label(PRIORITY, a.priority_category)),
+      h("td", {}, label("priority", a.priority_category)),
       h("td", { class: "num" }, qty(a.quantity)),
-      h("td", {}, badge(label(STATUS, a.status), a.status === "pending" ? "warn" : a.status === "rejected" ? "danger" : "ok")),
-      h("td", {}, isProvince && a.status === "pending"
-        ? h("div", { class: "actions" }, h("button", { type: "button", class: "btn btn-sm btn-primary", onclick: () => openDecide(a) }, "Decide 审批"))
-        : ""))), "No applications.");
+      h("td", {}, badge(label("status", a.status), a.status === "pending" ? "warn" : a.status === "rejected" ? "danger" : "ok")),
+      h("td", { class: "row-actions" }, isProvince && a.status === "pending"
+        ? h("div", { class: "actions" }, h("button", { type: "button", class: "btn btn-sm btn-primary", onclick: () => openDecide(a) }, t("rg.decide")))
+        : ""))), t("rg.ra_none"));
+    labelCells($("#reallocations"));
   }
 
+  $("#realloc-form").addEventListener("input", () => unflash($("#ra-msg")));
   $("#realloc-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const form = ev.currentTarget;
     const body = formData(form);
     const msg = $("#ra-msg");
     for (const k of ["project_id", "quantity", "symbol", "priority_category", "reason"]) {
-      if (!body[k]) { flash(msg, "error", `Please fill in every field (${k}).`); return; }
+      if (!body[k]) { flash(msg, "error", t("common.fill_all")); return; }
     }
     const btn = form.querySelector("button[type=submit]");
     btn.disabled = true;
     try {
       const a = await post("/reallocations", body);
-      const list = localRa().filter((x) => x.id !== a.id);
-      list.unshift(a);
-      localStorage.setItem(LOCAL_RA, JSON.stringify(list.slice(0, 200)));
-      flash(msg, "ok", `Application ${a.id} filed with the province. 申请已提交`);
+      flash(msg, "ok", t("rg.ra_done", { id: a.id }));
       form.reset();
       loadReallocations();
     } catch (e) {
@@ -471,20 +507,14 @@ function main() {
     }
   });
 
-  $("#decide-by-id").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    const id = $("#decide-id").value.trim();
-    if (id) openDecide({ id, status: "pending" });
-  });
-
   let deciding = null;
   function sourceRow(from = "", quantity = "") {
-    const sel = h("select", { "aria-label": "From 调出城市" },
-      h("option", { value: "reserve" }, "Provincial reserve 省储备"),
-      CITIES.map(([c]) => h("option", { value: c }, `${c} ${cityName(c)}`)));
+    const sel = h("select", { "aria-label": t("rg.d_from") },
+      h("option", { value: "reserve" }, cityName("reserve")),
+      CITY_CODES.map((c) => h("option", { value: c }, `${c} ${cityName(c)}`)));
     if (from) sel.value = from;
-    const q = h("input", { "aria-label": "Quantity (t)", inputmode: "decimal", value: quantity, placeholder: "t" });
-    const row = h("div", { class: "src" }, sel, q, h("button", { type: "button", class: "btn btn-sm", "aria-label": "Remove source", onclick: () => { row.remove(); updateSum(); } }, "✕"));
+    const q = h("input", { "aria-label": t("col.qty_t"), inputmode: "decimal", value: quantity });
+    const row = h("div", { class: "src" }, sel, q, h("button", { type: "button", class: "btn btn-sm", "aria-label": t("rg.d_remove"), onclick: () => { row.remove(); updateSum(); } }, "✕"));
     q.addEventListener("input", updateSum);
     return row;
   }
@@ -497,20 +527,22 @@ function main() {
     }
     const want = deciding?.quantity ? parseScaled(deciding.quantity, 3) : null;
     const el = $("#d-sum");
-    el.textContent = bad ? "A quantity is not a valid amount (up to 3 decimals)."
-      : `Sources add up to ${formatScaled(total, 3)} t${want !== null ? ` of ${deciding.quantity} t applied for` : ""}.`;
-    el.className = `small ${!bad && (want === null || total === want) ? "muted" : "down"}`;
-    if (!bad && want !== null && total !== want) el.className = "small up";
+    el.textContent = bad ? t("rg.d_bad") : t("rg.d_sum", { total: groupDigits(formatScaled(total, 3)), want: deciding?.quantity ? qty(deciding.quantity) : "—" });
+    el.className = `small ${!bad && (want === null || total === want) ? "muted" : "up"}`;
   }
-  function openDecide(a) {
+
+  async function openDecide(a) {
     deciding = a;
-    $("#decide-kv").replaceChildren(
-      h("dt", {}, "Application"), h("dd", {}, a.id),
-      h("dt", {}, "City"), h("dd", {}, a.city_code ? cityName(a.city_code) : "—"),
-      h("dt", {}, "Project"), h("dd", {}, a.project_id ?? "—"),
-      h("dt", {}, "Priority"), h("dd", {}, a.priority_category ? label(PRIORITY, a.priority_category) : "—"),
-      h("dt", {}, "Quantity"), h("dd", {}, a.quantity ? `${a.quantity} t ${a.symbol || ""}` : "—"),
-      h("dt", {}, "Reason"), h("dd", {}, a.reason || "—"));
+    const kv = $("#decide-kv");
+    const base = [
+      [t("rg.application"), a.id],
+      [t("col.city"), cityName(a.city_code)],
+      [t("col.priority"), label("priority", a.priority_category)],
+      [t("rg.applied_for"), `${tonnes(a.quantity)} ${a.symbol || ""}`],
+      [t("rg.ra_reason"), a.reason || "—"],
+    ];
+    const render = (extra) => kv.replaceChildren(...[...extra, ...base].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+    render([[t("col.project"), a.project_id ?? "—"]]);
     // Suggest the city with the most remaining quota as the first source.
     const donors = state.ledger.filter((r) => r.city_code !== a.city_code)
       .sort((x, y) => Number(y.remaining) - Number(x.remaining));
@@ -521,9 +553,26 @@ function main() {
     $("#d-msg").hidden = true;
     updateSum();
     $("#decide-dialog").showModal();
+    if (!a.project_id) return;
+    // the project itself: what it is, whose, where, and what it still needs
+    try {
+      const [p, owners] = await Promise.all([get(`/projects/${encodeURIComponent(a.project_id)}`), get("/accounts?role=enterprise").catch(() => ({ items: [] }))]);
+      const owner = (owners.items || []).find((x) => x.id === p.owner_account_id);
+      render([
+        [t("col.project"), `${p.name} (${p.id})`],
+        [t("rg.owner"), owner ? `${owner.name} (${p.owner_account_id})` : p.owner_account_id],
+        [t("rg.project_city"), cityName(p.city_code)],
+        [t("rg.project_priority"), label("priority", p.priority_category)],
+        [t("rg.project_needs"), t("rg.project_needs_v", { out: qty(p.outstanding_quantity), req: qty(p.required_quantity), alloc: qty(p.allocated_quantity) })],
+      ]);
+      kv.dataset.projectLoaded = "1";
+    } catch (e) {
+      flashError($("#d-msg"), e);
+    }
   }
   $("#d-add-source").addEventListener("click", () => { $("#d-sources").append(sourceRow()); updateSum(); });
   for (const r of $$("#decide-form input[name=decision]")) r.addEventListener("change", () => { $("#d-sources-box").disabled = $("#d-reject").checked; });
+  $("#decide-form").addEventListener("input", () => unflash($("#d-msg")));
   $("#d-cancel").addEventListener("click", () => $("#decide-dialog").close());
   $("#decide-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -538,7 +587,7 @@ function main() {
     try {
       await post(`/reallocations/${encodeURIComponent(deciding.id)}/decide`, body);
       $("#decide-dialog").close();
-      toast(`Application ${deciding.id}: ${decision === "approve" ? "approved 已批准" : "rejected 不予批准"}`, "ok");
+      toast(t(decision === "approve" ? "rg.d_approved" : "rg.d_rejected", { id: deciding.id }), "ok");
       loadReallocations();
       loadLedger();
     } catch (e) {
@@ -549,15 +598,13 @@ function main() {
   });
 
   // ---------- monthly report ----------
-  const MONTHLY_LABELS = {
-    opening_remaining: "Opening remaining 期初存余", added: "Added 新增", used: "Used 使用",
-    transferred_in: "Transferred in 调入", transferred_out: "Transferred out 调出", closing_remaining: "Closing remaining 期末存余",
-  };
+  $("#monthly-form").addEventListener("input", () => unflash($("#m-msg")));
   $("#monthly-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const city = $("#m-city").value, month = $("#m-month").value;
     const out = $("#monthly-out");
     $("#m-msg").hidden = true;
+    if (!month) { flash($("#m-msg"), "error", t("rg.m_need_month")); return; }
     try {
       const sym = state.symbol ? `&symbol=${encodeURIComponent(state.symbol)}` : "";
       const r = await get(`/ledger/cities/${encodeURIComponent(city)}/monthly?month=${encodeURIComponent(month)}${sym}`);
@@ -569,7 +616,7 @@ function main() {
   });
   $("#m-csv").addEventListener("click", async () => {
     const city = $("#m-city").value, month = $("#m-month").value;
-    if (!month) { flash($("#m-msg"), "error", "Choose a month."); return; }
+    if (!month) { flash($("#m-msg"), "error", t("rg.m_need_month")); return; }
     $("#m-msg").hidden = true;
     try {
       const sym = state.symbol ? `&symbol=${encodeURIComponent(state.symbol)}` : "";
@@ -579,26 +626,26 @@ function main() {
     }
   });
 
+  const MONTHLY_ROWS = ["opening_remaining", "added", "used", "transferred_in", "transferred_out", "closing_remaining"];
   function renderMonthly(r) {
-    const scalars = Object.entries(r).filter(([k, v]) => (v === null || typeof v !== "object") && k !== "name" && k !== "name_zh");
-    const lists = Object.entries(r).filter(([, v]) => Array.isArray(v));
-    const nested = Object.entries(r).filter(([, v]) => v && typeof v === "object" && !Array.isArray(v));
-    const box = h("div", {});
-    box.append(h("dl", { class: "kv", style: "margin-top:.7rem" }, scalars.flatMap(([k, v]) => [
-      h("dt", {}, MONTHLY_LABELS[k] || k.replaceAll("_", " ")),
-      h("dd", { class: k in MONTHLY_LABELS ? "num" : null, style: "text-align:left" }, k === "city_code" ? cityName(v) : v === null ? "—" : String(v)),
-    ])));
-    for (const [k, v] of nested) {
-      box.append(h("h3", {}, k.replaceAll("_", " ")), h("dl", { class: "kv" }, Object.entries(v).flatMap(([a, b]) => [h("dt", {}, MONTHLY_LABELS[a] || a), h("dd", {}, typeof b === "object" ? JSON.stringify(b) : String(b))])));
-    }
-    for (const [k, items] of lists) {
-      const cols = [...new Set(items.flatMap((i) => Object.keys(i)))];
-      box.append(h("h3", { style: "margin:.4rem 0" }, `${k.replaceAll("_", " ")} (${items.length})`),
-        h("div", { class: "scroll table-wrap", style: "max-height:260px" }, h("table", {},
-          h("thead", {}, h("tr", {}, cols.map((c) => h("th", {}, c.replaceAll("_", " "))))),
-          h("tbody", {}, items.length ? items.map((i) => h("tr", {}, cols.map((c) => h("td", { class: /quantity|remaining|added|used/.test(c) ? "num" : null }, /time|_at$/.test(c) ? fmtDateTime(i[c]) : i[c] && typeof i[c] === "object" ? JSON.stringify(i[c]) : i[c] ?? "—"))))
-            : h("tr", { class: "empty" }, h("td", { colspan: cols.length || 1 }, "No movements this month."))))));
-    }
+    const summary = h("table", { class: "monthly-summary", id: "monthly-summary" },
+      h("caption", {}, t("rg.m_caption", { city: cityName(r.city_code), month: r.month, symbol: r.symbol || "" })),
+      h("thead", {}, h("tr", {}, h("th", {}, t("rg.m_item")), h("th", { class: "num" }, t("col.qty_t")))),
+      h("tbody", {}, MONTHLY_ROWS.map((k) => h("tr", { class: k.endsWith("remaining") ? "strong" : null },
+        h("th", { scope: "row" }, t(`rg.m.${k}`)), h("td", { class: "num" }, qty(r[k]))))));
+    const moves = r.movements || [];
+    const movements = h("table", { class: "cards", id: "monthly-movements" },
+      h("caption", {}, t("rg.m_movements", { n: String(moves.length) })),
+      h("thead", {}, h("tr", {}, h("th", {}, t("col.time")), h("th", {}, t("rg.m_kind")), h("th", { class: "num" }, t("col.qty_t")), h("th", {}, t("rg.m_reference")), h("th", {}, t("rg.m_counterparty")))),
+      h("tbody", {}, moves.length ? moves.map((mv) => h("tr", {},
+        h("td", { class: "muted" }, fmtDateTime(mv.time)),
+        h("td", {}, label("rg.m", mv.kind)),
+        h("td", { class: "num" }, qty(mv.quantity)),
+        h("td", {}, mv.reference || "—"),
+        h("td", {}, mv.counterparty ? cityName(mv.counterparty) : "—")))
+        : h("tr", { class: "empty" }, h("td", { colspan: 5 }, t("rg.m_no_movements")))));
+    const box = h("div", { class: "monthly" }, summary, h("div", { class: "scroll table-wrap scroll-260" }, movements));
+    labelCells(movements);
     return box;
   }
 
@@ -606,9 +653,7 @@ function main() {
     if (isProvince) return;
     try {
       const r = await get("/projects?limit=1000");
-      const items = r.items || [];
-      const list = $("#ra-projects");
-      list.replaceChildren(...items.map((p) => h("option", { value: p.id }, `${p.name} — outstanding ${p.outstanding_quantity ?? "?"} t`)));
+      $("#ra-projects").replaceChildren(...(r.items || []).map((p) => h("option", { value: p.id }, t("rg.ra_option", { name: p.name, q: qty(p.outstanding_quantity) }))));
     } catch {
       /* free text still works */
     }
@@ -622,8 +667,7 @@ function main() {
     loadReallocations();
     loadProjectsForApplication();
     loadFees();
+    // halts and session closes are not on the regulator feed: the control table looks again
     setInterval(loadInstruments, 20_000);
-    setInterval(loadLedger, 60_000);
-    setInterval(loadReductions, 60_000);
   })();
 }

@@ -1,7 +1,10 @@
-// Small DOM helpers, formatting and the shared page header.
-import { getSession, clearSession, post } from "./api.js";
+// Small DOM helpers, formatting, messages, confirmations and the shared page header.
+import { getSession, clearSession, del, sessionExpiresAt } from "./api.js";
 import { groupDigits } from "./decimal.js";
-import { ROLES, cityName } from "./labels.js";
+import { roleName, cityName } from "./labels.js";
+import { t, has, lang, setLang, applyI18n, dateTimeFormat, timeFormat } from "./i18n.js";
+
+export { t, lang };
 
 /** Create an element: h("td", {class: "num"}, "12.000"). Children may be strings or nodes. */
 export function h(tag, attrs = {}, ...children) {
@@ -28,43 +31,40 @@ export const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel
 export const qty = (s) => (s === null || s === undefined ? "—" : groupDigits(s));
 /** Price or cash in CNY, exactly as sent, grouped: "3,456.70". */
 export const cny = (s) => (s === null || s === undefined ? "—" : groupDigits(s));
-
-const TZ = "Asia/Shanghai";
-const dtFull = new Intl.DateTimeFormat("en-CA", {
-  timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit",
-  hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
-});
-const dtTime = new Intl.DateTimeFormat("en-GB", {
-  timeZone: TZ, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
-});
+/** "1,234.500 吨" / "1,234.500 t". */
+export const tonnes = (s) => (s === null || s === undefined ? "—" : t("fmt.tonnes", { q: groupDigits(s) }));
+/** "3,456.70 元" / "CNY 3,456.70". */
+export const yuan = (s) => (s === null || s === undefined ? "—" : t("fmt.yuan", { a: groupDigits(s) }));
+/** "3,456.70 元/吨" / "CNY 3,456.70/t". */
+export const perTonne = (s) => (s === null || s === undefined ? "—" : t("fmt.per_tonne", { p: groupDigits(s) }));
 
 /** Parse an API time (ISO string or epoch seconds/ms) into epoch milliseconds. */
-export function toMillis(t) {
-  if (t === null || t === undefined || t === "") return NaN;
-  if (typeof t === "number") return t > 1e12 ? t : t * 1000;
-  if (/^\d+(\.\d+)?$/.test(t)) return toMillis(Number(t));
-  return Date.parse(t);
+export function toMillis(x) {
+  if (x === null || x === undefined || x === "") return NaN;
+  if (typeof x === "number") return x > 1e12 ? x : x * 1000;
+  if (/^\d+(\.\d+)?$/.test(x)) return toMillis(Number(x));
+  return Date.parse(x);
 }
 
-export function fmtDateTime(t) {
-  const ms = toMillis(t);
-  return Number.isFinite(ms) ? dtFull.format(new Date(ms)).replace(",", "") : "—";
+export function fmtDateTime(x) {
+  const ms = toMillis(x);
+  return Number.isFinite(ms) ? dateTimeFormat.format(new Date(ms)) : "—";
 }
 
-export function fmtTime(t) {
-  const ms = toMillis(t);
-  return Number.isFinite(ms) ? dtTime.format(new Date(ms)) : "—";
+export function fmtTime(x) {
+  const ms = toMillis(x);
+  return Number.isFinite(ms) ? timeFormat.format(new Date(ms)) : "—";
 }
 
 /** The current month in Asia/Shanghai as YYYY-MM. */
 export function currentMonth() {
-  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: TZ, year: "numeric", month: "2-digit" }).formatToParts(new Date());
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit" }).formatToParts(new Date());
   const y = parts.find((p) => p.type === "year").value;
   const m = parts.find((p) => p.type === "month").value;
   return `${y}-${m}`;
 }
 
-/** Show a message in a live region. kind: "error" | "ok" | "info". */
+/** Show a message in a live region. kind: "error" | "ok" | "info". Empty text hides it. */
 export function flash(el, kind, text) {
   el.replaceChildren();
   if (!text) {
@@ -77,18 +77,41 @@ export function flash(el, kind, text) {
   el.append(text);
 }
 
-/** Show an ApiError (or any error) in a flash element with its code in monospace. */
-export function flashError(el, err) {
+/** Hide a flash element (once the input it complained about is corrected). */
+export const unflash = (el) => flash(el, "info", "");
+
+/** The sentence a user reads for an error: its code's message in the user's language. */
+export function errorText(err) {
+  if (!err) return t("err.unknown");
+  if (err.code && has(`err.${err.code}`)) return t(`err.${err.code}`);
+  if (err.status === 422 || err.status === 400) return t("err.invalid_input");
+  if (err.status === 403) return t("err.forbidden");
+  if (err.status === 404) return t("err.not_found");
+  if (err.status === 409) return t("err.conflict");
+  if (err.status === 429) return t("err.rate_limited");
+  if (err.status >= 500) return t("err.unavailable");
+  return t("err.unknown");
+}
+
+/** Show an error as a sentence; the code and the server's text only under "details". */
+export function flashError(el, err, extra) {
   el.replaceChildren();
   el.hidden = false;
   el.className = "flash flash-error";
   el.setAttribute("role", "alert");
-  if (err && err.code) {
-    el.append(h("strong", {}, err.status ? `${err.status} ` : ""), h("code", {}, err.code));
-    if (err.message && err.message !== err.code) el.append(" — ", err.message);
-  } else {
-    el.append(String(err && err.message ? err.message : err));
+  el.append(h("span", { class: "err-text" }, errorText(err)));
+  if (extra) el.append(" ", extra);
+  if (err && (err.code || err.message)) {
+    el.append(h("details", { class: "err-details" },
+      h("summary", {}, t("common.details")),
+      h("code", {}, [err.status || "", err.code || ""].join(" ").trim()),
+      err.message && err.message !== err.code ? h("div", { class: "small" }, err.message) : null));
   }
+}
+
+/** An error as a table row's only cell. */
+export function errorRow(err, colspan) {
+  return h("tr", {}, h("td", { colspan, class: "flash-error" }, errorText(err)));
 }
 
 export function toast(text, kind = "info") {
@@ -97,43 +120,100 @@ export function toast(text, kind = "info") {
     box = h("div", { id: "toasts", class: "toasts", "aria-live": "polite" });
     document.body.append(box);
   }
-  const t = h("div", { class: `toast toast-${kind}` }, text);
-  box.append(t);
-  setTimeout(() => t.classList.add("fade"), 4000);
-  setTimeout(() => t.remove(), 4600);
+  const el = h("div", { class: `toast toast-${kind}` }, text);
+  box.append(el);
+  setTimeout(() => el.classList.add("fade"), 4000);
+  setTimeout(() => el.remove(), 4600);
 }
+
+/** A browser notification when the user allowed them (fills, alerts); the page shows a toast anyway. */
+export function notify(title, body) {
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  try {
+    new Notification(title, { body, tag: `${title}|${body}`, icon: "/static/favicon.svg" });
+  } catch {
+    /* some browsers allow notifications only from a service worker: the toast remains */
+  }
+}
+
+/** An in-page confirmation: a title, what will happen as [label, value] rows, and a note.
+ *  Resolves true when the user confirms. */
+export function confirmDialog({ title, rows = [], note = null, confirmText, danger = false }) {
+  return new Promise((resolve) => {
+    const dlg = h("dialog", { class: "confirm", id: "confirm-dialog", "aria-labelledby": "confirm-h" },
+      h("h2", { id: "confirm-h" }, title),
+      rows.length ? h("dl", { class: "kv" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])) : null,
+      note ? h("p", { class: "small muted" }, note) : null,
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "btn", id: "confirm-cancel" }, t("common.back")),
+        h("button", { type: "button", class: `btn ${danger ? "btn-danger-solid" : "btn-primary"}`, id: "confirm-ok" }, confirmText || t("common.confirm"))));
+    let answered = false;
+    const done = (yes) => {
+      if (answered) return;
+      answered = true;
+      dlg.close();
+      dlg.remove();
+      resolve(yes);
+    };
+    dlg.querySelector("#confirm-ok").addEventListener("click", () => done(true));
+    dlg.querySelector("#confirm-cancel").addEventListener("click", () => done(false));
+    dlg.addEventListener("cancel", () => done(false));
+    document.body.append(dlg);
+    dlg.showModal();
+    dlg.querySelector("#confirm-ok").focus();
+  });
+}
+
+const EXPIRY_WARNING_MS = 10 * 60 * 1000;
 
 /** Render the top bar. `page` is the current page key. Returns the session (or null). */
 export function renderHeader(page) {
+  applyI18n();
   const session = getSession();
   const role = session ? session.role : null;
-  const links = [["market", "/market.html", "Market 行情"]];
-  if (role === "enterprise") links.push(["trade", "/trade.html", "Trading 交易"]);
-  if (role === "province" || role === "city_bureau") links.push(["regulator", "/regulator.html", "Regulator 监管"]);
-  if (role === "operator") links.push(["operator", "/operator.html", "Operator 运营"]);
+  const links = [["market", "/market.html", t("nav.market")]];
+  if (role === "enterprise") links.push(["trade", "/trade.html", t("nav.trade")]);
+  if (role === "province" || role === "city_bureau") links.push(["regulator", "/regulator.html", t("nav.regulator")]);
+  if (role === "operator") links.push(["operator", "/operator.html", t("nav.operator")]);
 
-  const nav = h("nav", { class: "topnav", "aria-label": "Main" },
+  const nav = h("nav", { class: "topnav", "aria-label": t("nav.label") },
     links.map(([key, href, text]) =>
       h("a", { href, class: key === page ? "active" : null, "aria-current": key === page ? "page" : null }, text)));
 
+  const langBtn = h("button", {
+    type: "button", class: "btn btn-ghost btn-sm", id: "lang-toggle", lang: lang === "zh-CN" ? "en" : "zh-CN",
+    onclick: () => setLang(lang === "zh-CN" ? "en" : "zh-CN"),
+  }, t("lang.other"));
+
   let right;
   if (session) {
-    const who = [session.name || session.username || "", ROLES[role] || role];
+    const who = [roleName(role)];
     if (session.city_code) who.push(cityName(session.city_code));
+    const notifyBtn = "Notification" in window && Notification.permission === "default"
+      ? h("button", {
+        type: "button", class: "btn btn-ghost btn-sm", id: "notify-enable",
+        onclick: async (ev) => {
+          const btn = ev.currentTarget;
+          await Notification.requestPermission();
+          btn.remove();
+        },
+      }, t("nav.enable_notifications"))
+      : null;
     right = h("div", { class: "who" },
-      h("span", { class: "who-text", title: session.account_id ? `Account ${session.account_id}` : null },
-        h("strong", {}, session.username || ""), " · ", who.slice(1).join(" · ")),
-      h("button", { type: "button", class: "btn btn-ghost", id: "logout", onclick: logout }, "Log out 退出"));
+      h("span", { class: "who-text", title: session.account_id ? t("nav.account_title", { id: session.account_id }) : null },
+        h("strong", {}, session.name || session.username || ""), " · ", who.join(" · ")),
+      notifyBtn, langBtn,
+      h("button", { type: "button", class: "btn btn-ghost btn-sm", id: "logout", onclick: logout }, t("nav.logout")));
   } else {
-    right = h("div", { class: "who" }, h("a", { class: "btn btn-primary", href: "/" }, "Log in 登录"));
+    right = h("div", { class: "who" }, langBtn, page === "login" ? null : h("a", { class: "btn btn-primary btn-sm", href: "/" }, t("nav.login")));
   }
 
   const header = h("header", { class: "topbar" },
     h("a", { class: "brand", href: "/" },
-      h("span", { class: "brand-mark", "aria-hidden": "true" }, "粤"),
+      h("span", { class: "brand-mark", "aria-hidden": "true" }, t("brand.mark")),
       h("span", { class: "brand-text" },
-        h("span", { class: "brand-zh" }, "广东省排污权交易"),
-        h("span", { class: "brand-en" }, "Guangdong Emissions Allowance Exchange"))),
+        h("span", { class: "brand-zh" }, t("brand.name")),
+        h("span", { class: "brand-en" }, t("brand.sub")))),
     nav, right);
   const slot = $("#app-header");
   if (slot) slot.replaceWith(header);
@@ -141,13 +221,40 @@ export function renderHeader(page) {
 
   document.addEventListener("emx:unauthorized", () => {
     clearSession();
-    toast("Your session has expired. Please log in again. 登录已过期", "error");
+    toast(t("session.expired"), "error");
     setTimeout(() => (location.href = "/?next=" + encodeURIComponent(location.pathname)), 1200);
   });
+  if (session) watchSession(session);
   return session;
 }
 
+function watchSession(session) {
+  const expiresAt = sessionExpiresAt(session);
+  const now = Date.now();
+  const warnIn = expiresAt - EXPIRY_WARNING_MS - now;
+  const showWarning = () => {
+    if ($("#session-warning")) return;
+    const until = fmtTime(expiresAt);
+    document.querySelector(".topbar").after(h("div", { class: "session-warning", id: "session-warning", role: "alert" },
+      t("session.expiring", { time: until }), " ",
+      h("button", { type: "button", class: "btn btn-sm", onclick: logout }, t("session.relogin"))));
+  };
+  if (warnIn <= 0) showWarning();
+  else setTimeout(showWarning, Math.min(warnIn, 2 ** 31 - 1));
+  setTimeout(() => document.dispatchEvent(new CustomEvent("emx:unauthorized")), Math.min(Math.max(expiresAt - now, 0), 2 ** 31 - 1));
+  // signed out in another tab of this browser: this tab follows
+  window.addEventListener("storage", (ev) => {
+    if (ev.key === "emx.session" && !ev.newValue) location.href = "/";
+  });
+}
+
+/** Sign out: the API forgets the token, this browser forgets the session. */
 export async function logout() {
+  try {
+    await del("/session", { quiet: true });
+  } catch {
+    /* an expired or unknown token is signed out already */
+  }
   clearSession();
   location.href = "/";
 }
@@ -182,6 +289,15 @@ export function fillBody(tbody, rows, emptyText, colspan) {
   tbody.append(...rows);
 }
 
+/** Table cells that carry their column's header, so narrow screens can show rows as cards. */
+export function labelCells(table) {
+  const heads = $$("thead th", table).map((th) => th.textContent.trim());
+  for (const tr of $$("tbody tr", table)) {
+    if (tr.classList.contains("empty")) continue;
+    $$(":scope > td", tr).forEach((td, i) => { if (heads[i] && !td.dataset.label) td.dataset.label = heads[i]; });
+  }
+}
+
 export function badge(text, kind) {
   return h("span", { class: `badge badge-${kind || "neutral"}` }, text);
 }
@@ -190,7 +306,7 @@ export function badge(text, kind) {
 export function feedStatus(el) {
   return (state) => {
     el.dataset.state = state;
-    el.textContent = { connecting: "Connecting…", live: "Live 实时", reconnecting: "Reconnecting…", closed: "Offline" }[state] || state;
+    el.textContent = t(`feed.${state}`);
   };
 }
 
@@ -203,16 +319,3 @@ export function formData(form) {
   }
   return out;
 }
-
-/** Run an async form action with the submit button disabled and errors shown. */
-export async function busy(button, fn) {
-  const old = button ? button.disabled : false;
-  if (button) button.disabled = true;
-  try {
-    return await fn();
-  } finally {
-    if (button) button.disabled = old;
-  }
-}
-
-export { post };
