@@ -2,7 +2,8 @@
 
 Quantities travel as tonnes with up to 3 decimals (integer kilograms inside),
 prices and cash as CNY with up to 2 decimals (integer fen inside). Parsing is
-strict: digits, one optional point, no sign, no exponent, no NaN.
+strict: ASCII digits only, one optional point, no sign, no exponent, no NaN, nothing
+after (the regex `\\d` takes any script's digits and `$` a final newline: "١٢" was 12).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DECIMAL = re.compile(r"^(\d{1,15})(?:\.(\d*))?$")
+_DECIMAL = re.compile(r"([0-9]{1,15})(?:\.([0-9]*))?")
 
 
 class UnitError(ValueError):
@@ -21,7 +22,7 @@ class UnitError(ValueError):
 def _parse(text: str, scale: int, what: str) -> int:
     if not isinstance(text, str):
         raise UnitError(f"{what} must be a decimal string")
-    match = _DECIMAL.match(text)
+    match = _DECIMAL.fullmatch(text)
     if match is None:
         raise UnitError(f"{what} must be a plain decimal string like '12.5', got {text!r}")
     whole, frac = match.group(1), match.group(2) or ""

@@ -3,9 +3,18 @@ and are turned into integer fen or kilograms here, at the edge."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+    field_validator,
+)
 
 from exchange.units import UnitError, parse_cny, parse_tonnes
 
@@ -30,6 +39,18 @@ SYMBOL_PATTERN = r"^[A-Z0-9]{2,8}-[0-9]{4}$"
 # Ids, sequence numbers and cursors are 64-bit integers in the database; a larger
 # number in a path or query can name nothing and must not reach the driver.
 MAX_ID = 2**63 - 1
+_ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def _ascii_digits(value: object) -> object:
+    # int() and pydantic's lax mode take " 12", "12\n", "+12" and "1_2" as 12
+    if isinstance(value, str) and not _ASCII_DIGITS.fullmatch(value):
+        raise ValueError("must be a whole number written with the digits 0-9")
+    return value
+
+
+AsciiInt = Annotated[int, BeforeValidator(_ascii_digits)]
+"""An integer query parameter: plain ASCII digits and nothing else."""
 
 
 class InvalidAmount(ValueError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
@@ -15,7 +16,7 @@ from exchange import commands as k
 from exchange.api.deps import Bureau, Conn, NoNul, Province, Regulator, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
-from exchange.api.schemas import MAX_ID, DecideIn, FloorIn, ReallocationIn
+from exchange.api.schemas import MAX_ID, AsciiInt, DecideIn, FloorIn, ReallocationIn
 from exchange.db import models as m
 from exchange.units import iso_time, tonnes
 from settlement.cities import CITIES, CITIES_BY_CODE, CITY_CODES
@@ -71,19 +72,28 @@ def ledger_cities(caller: Regulator, conn: Conn, symbol: str = "NOX-2025") -> di
     return {"items": items}
 
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+# The registry has no movements before 2000; years past 2100 reach datetime's limits
+# (month 9999-12 ends in year 10000, which was a 500).
+YEARS = range(2000, 2101)
 
 
 def month_bounds_us(month: str) -> tuple[int, int]:
     """[start, end) of a calendar month in Asia/Shanghai, in epoch microseconds."""
-    match = _MONTH.match(month)
-    if not match:
-        raise ApiError("invalid_input", "month must be YYYY-MM")
+    match = _MONTH.fullmatch(month)
+    if not match or int(match.group(1)) not in YEARS:
+        raise ApiError("invalid_input", "month must be YYYY-MM with a year from 2000 to 2100")
     year, mon = int(match.group(1)), int(match.group(2))
     start = datetime(year, mon, 1, tzinfo=SHANGHAI)
     end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=SHANGHAI)
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return (start - epoch) // timedelta(microseconds=1), (end - epoch) // timedelta(microseconds=1)
+
+
+def _attachment(filename: str) -> str:
+    # only the characters a header and every file system take; the parts are validated
+    # already, this keeps a future one from smuggling a quote or a line break
+    return f'attachment; filename="{re.sub(r"[^A-Za-z0-9._-]", "_", filename)}"'
 
 
 @router.get("/ledger/cities/{code}/monthly")
@@ -122,7 +132,7 @@ def monthly(
             to_csv(report),
             media_type="text/csv",
             headers={
-                "Content-Disposition": f'attachment; filename="ledger-{code}-{symbol}-{month}.csv"'
+                "Content-Disposition": _attachment(f"ledger-{code}-{symbol}-{month}.csv")
             },
         )
     city = CITIES_BY_CODE[code]
@@ -278,8 +288,8 @@ def alerts(
     caller: Province,
     conn: Conn,
     kind: str | None = None,
-    limit: int = Query(100, ge=1, le=1000),
-    cursor: int | None = Query(None, ge=1, le=MAX_ID),
+    limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100,
+    cursor: AsciiInt | None = Query(None, ge=1, le=MAX_ID),
 ) -> dict:
     query = select(_alerts)
     if kind:
