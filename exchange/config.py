@@ -12,6 +12,7 @@ from typing import NamedTuple
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from exchange.passwords import MIN_LENGTH, weakness
 from matching_engine.types import SelfTradePrevention
 
 
@@ -105,8 +106,8 @@ _WELL_KNOWN = frozenset(
 def require_bootstrap_passwords(demo: bool, settings: Settings | None = None) -> BootstrapPasswords:
     """Passwords for the `operator` and `province` accounts created in an empty database.
 
-    Outside demo mode a missing, blank or well-known password is refused, so a
-    production exchange never starts with a guessable administrator login.
+    Outside demo mode a missing, blank, well-known, short or common password is refused,
+    so a production exchange never starts with a guessable administrator login.
     """
     settings = settings or get_settings()
     chosen = {
@@ -127,6 +128,11 @@ def require_bootstrap_passwords(demo: bool, settings: Settings | None = None) ->
             problems.append(f"EMX_{name.upper()}_PASSWORD is not set")
         elif value.strip().lower() in _WELL_KNOWN:
             problems.append(f"EMX_{name.upper()}_PASSWORD is a well-known default")
+        elif weakness(value):
+            problems.append(
+                f"EMX_{name.upper()}_PASSWORD is too weak: at least {MIN_LENGTH} characters,"
+                " not a common password"
+            )
     if problems:
         raise ConfigError(
             "; ".join(problems) + " (needed to create the first accounts; or run with --demo)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import GUANGZHOU, Exchange, assert_error
+from tests.e2e.helpers import API, GUANGZHOU, Exchange, assert_error, unique
 
 
 @pytest.mark.parametrize("amount", ["１２", "١٢", "12\n", "12.00\n"])
@@ -54,3 +54,18 @@ def test_integer_query_parameters_take_plain_ascii_digits_only(
 ):
     party = exchange.new_enterprise(cash=None) if path == "/orders" else exchange.province
     assert_error(party.get(path, params={param: value}), 422)
+
+
+@pytest.mark.parametrize("password", ["password", "12345678", "qwerty123456", "a"])
+def test_a_new_account_with_a_weak_password_is_422_and_not_created(exchange: Exchange, password):
+    username = unique("weak")
+    body = {
+        "username": username,
+        "password": password,
+        "name": "Weak Password Co",
+        "role": "enterprise",
+        "city_code": GUANGZHOU,
+    }
+    assert_error(exchange.operator.post("/accounts", body), 422, "weak_password")
+    r = exchange.client.post(API + "/session", json={"username": username, "password": password})
+    assert_error(r, 401, "invalid_credentials")

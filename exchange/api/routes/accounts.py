@@ -14,6 +14,7 @@ from exchange.api.deps import Conn, CurrentCaller, NoNul, Operator, ProvinceOrOp
 from exchange.api.errors import ApiError
 from exchange.api.schemas import AccountIn, AmountIn, SessionIn
 from exchange.db import models as m
+from exchange.passwords import weakness
 from exchange.units import cny, tonnes
 from settlement.cities import CITY_CODES
 
@@ -64,6 +65,9 @@ async def create_account(body: AccountIn, caller: Operator, request: Request) ->
             raise ApiError("unknown_city", f"{body.city_code!r} is not a Guangdong city code")
     elif body.city_code is not None and body.city_code not in CITY_CODES:
         raise ApiError("unknown_city", f"{body.city_code!r} is not a Guangdong city code")
+    problem = weakness(body.password)
+    if problem:
+        raise ApiError("weak_password", problem, 422)
     password_hash = await asyncio.to_thread(auth.hash_password, body.password)
     reply = await submit(
         request,
