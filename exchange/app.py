@@ -12,10 +12,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from exchange import auth
 from exchange import commands as k
 from exchange.api import errors
+from exchange.api.guards import EdgeGuards
 from exchange.api.routes import accounts, admin, ledger, market, orders, registry, reserve
 from exchange.bus import make_bus, make_command_queue
 from exchange.config import Settings, require_bootstrap_passwords
@@ -160,7 +162,9 @@ def create_app(
             await app.state.bus.aclose()
             db.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from this server, not a
+    # CDN (the exchange runs on closed government networks)
+    app = FastAPIOffline(
         title="Guangdong Emissions Exchange",
         version="1.0.0",
         description="Pollutant discharge rights exchange for Guangdong Province (NOx first).",
@@ -183,6 +187,7 @@ def create_app(
     ):
         app.include_router(r)
     app.include_router(ws_router)
+    app.add_middleware(EdgeGuards)
 
     @app.get("/healthz", tags=["health"])
     async def healthz():

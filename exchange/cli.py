@@ -30,6 +30,7 @@ def serve(
 
     from exchange.app import create_app
     from exchange.config import ConfigError, Settings, require_bootstrap_passwords
+    from exchange.transport import guarded_protocol
 
     settings = Settings()
     if gateway and not settings.redis_url:
@@ -47,6 +48,9 @@ def serve(
         port=port,
         log_level=log_level,
         ws_ping_interval=20,
+        # headers and body trickled in are cut off (uvicorn alone waits for ever)
+        http=guarded_protocol(settings.request_timeout_s),
+        timeout_keep_alive=5,
     )
 
 

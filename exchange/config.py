@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     order_cancel_ratio_alert: int = Field(default=20, ge=1)
 
     token_ttl_s: int | None = Field(default=None, ge=1)
+    # A request (headers and body) must arrive within this many seconds of its first byte.
+    request_timeout_s: float = Field(default=10.0, gt=0, le=300)
     # Argon2id cost; RFC 9106's second recommended option by default. Tests lower it.
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65_536, ge=8)

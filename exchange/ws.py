@@ -23,6 +23,9 @@ from exchange.feeds import MARKET, PRIVATE, REGULATOR
 log = logging.getLogger(__name__)
 router = APIRouter()
 AUTH_TIMEOUT_S = 5.0
+# an auth frame is a short JSON object; anything longer is not one
+MAX_AUTH_FRAME_CHARS = 4096
+MAX_TOKEN_CHARS = 512
 MAX_SYMBOLS = 20
 SNAPSHOT_DEPTH = 50
 
@@ -121,16 +124,35 @@ async def market_feed(ws: WebSocket) -> None:
     await _serve(ws, feed, subscription, after)
 
 
+def _auth_token(message: dict) -> str | None:
+    """The token of a well-formed auth frame; None for anything else: a binary frame,
+    text that is not JSON or is nested too deep, a token that is not a string."""
+    text = message.get("text")
+    if message.get("type") != "websocket.receive" or not isinstance(text, str):
+        return None
+    if len(text) > MAX_AUTH_FRAME_CHARS:
+        return None
+    try:
+        msg = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(msg, dict) or msg.get("type") != "auth":
+        return None
+    token = msg.get("token")
+    if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_CHARS:
+        return None
+    return token
+
+
 async def _authenticate(ws: WebSocket, roles: tuple[str, ...]):
     await ws.accept()
     try:
-        text = await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S)
-        msg = json.loads(text)
-        token = msg.get("token") if msg.get("type") == "auth" else None
-    except (TimeoutError, ValueError, AttributeError):
-        token = None
-    except WebSocketDisconnect:
+        message = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_S)
+    except TimeoutError:
+        message = {}
+    if message.get("type") == "websocket.disconnect":
         return None
+    token = _auth_token(message)
     caller = await asyncio.to_thread(caller_for_token, ws.app, token) if token else None
     if caller is None:
         await ws.close(code=4401, reason="authenticate with {type: auth, token} first")
