@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from exchange import auth
+from exchange import auth, sessions
 from exchange import commands as k
 from exchange.api import errors
 from exchange.api.guards import EdgeGuards
@@ -32,6 +32,7 @@ from exchange.runtime import (
     replay,
 )
 from exchange.sequencer import Sequencer
+from exchange.throttle import HashingPool, LoginThrottle, RateLimiter
 from exchange.ws import router as ws_router
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ async def bootstrap_logins(app: FastAPI, demo: bool) -> None:
             {
                 "kind": k.OPEN_ACCOUNT,
                 "username": username,
-                "password_hash": await asyncio.to_thread(auth.hash_password, password),
+                "password_hash": await app.state.hashing.run(auth.hash_password, password),
                 "name": name,
                 "role": role,
                 "city_code": None,
@@ -115,6 +116,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        app.state.hashing = HashingPool()
         db = make_engine(settings.database_url)
         await asyncio.to_thread(migrate.upgrade, db)
         app.state.db = db
@@ -122,6 +124,12 @@ def create_app(
         app.state.commands = make_command_queue(settings, role="gateway")
         await app.state.bus.start()
         await app.state.commands.start()
+        revocations = asyncio.create_task(
+            sessions.listen_for_revocations(
+                app.state.bus, app.state.token_cache, app.state.live_feeds
+            ),
+            name="revocations",
+        )
         runner = None
         core_queue = None
         if run_core:
@@ -154,12 +162,16 @@ def create_app(
                 traders.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await traders
+            revocations.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await revocations
             if runner is not None:
                 await runner.stop()
             if core_queue is not None and core_queue is not app.state.commands:
                 await core_queue.aclose()
             await app.state.commands.aclose()
             await app.state.bus.aclose()
+            app.state.hashing.shutdown()
             db.dispose()
 
     # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from this server, not a
@@ -172,7 +184,12 @@ def create_app(
     )
     app.state.settings = settings
     app.state.ready = False
-    app.state.token_cache = {}
+    app.state.token_cache = sessions.TokenCache()
+    app.state.live_feeds = sessions.LiveFeeds()
+    app.state.login_throttle = LoginThrottle()
+    app.state.rate_limiter = RateLimiter(
+        settings.rate_limit, settings.rate_burst or max(1, int(2 * settings.rate_limit))
+    )
     app.state.instrument_steps = {}
     app.state.dummy_hash = auth.hash_password("not-a-real-password")
     errors.install(app)

@@ -43,7 +43,11 @@ class Settings(BaseSettings):
     concentration_alert_bps: int = Field(default=5_000, ge=1, le=10_000)
     order_cancel_ratio_alert: int = Field(default=20, ge=1)
 
-    token_ttl_s: int | None = Field(default=None, ge=1)
+    # a session lasts this long after login (8 hours: a working day)
+    token_ttl_s: int = Field(default=28_800, ge=1)
+    # requests per second per token, and the burst allowed (default: twice the rate)
+    rate_limit: float = Field(default=50.0, gt=0)
+    rate_burst: int | None = Field(default=None, ge=1)
     # A request (headers and body) must arrive within this many seconds of its first byte.
     request_timeout_s: float = Field(default=10.0, gt=0, le=300)
     # Argon2id cost; RFC 9106's second recommended option by default. Tests lower it.

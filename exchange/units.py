@@ -9,9 +9,10 @@ after (the regex `\\d` takes any script's digits and `$` a final newline: "١٢"
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 _DECIMAL = re.compile(r"([0-9]{1,15})(?:\.([0-9]*))?")
 
 
@@ -60,6 +61,12 @@ def iso_time(ts_us: int | None) -> str | None:
         return None
     stamp = _EPOCH + timedelta(microseconds=ts_us)
     return stamp.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def shanghai_time(ts_us: int) -> str:
+    """ISO-8601 in Asia/Shanghai with its offset, to the second: '2025-03-01T17:00:00+08:00'."""
+    stamp = (_EPOCH + timedelta(microseconds=ts_us)).astimezone(_SHANGHAI)
+    return stamp.isoformat(timespec="seconds")
 
 
 def round_half_up_div(numerator: int, denominator: int) -> int:

@@ -16,7 +16,8 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from exchange.api.deps import caller_for_token
+from exchange import sessions
+from exchange.api.deps import SessionEnded, caller_for_token
 from exchange.api.routes.market import book_snapshot
 from exchange.feeds import MARKET, PRIVATE, REGULATOR
 
@@ -153,7 +154,10 @@ async def _authenticate(ws: WebSocket, roles: tuple[str, ...]):
     if message.get("type") == "websocket.disconnect":
         return None
     token = _auth_token(message)
-    caller = await asyncio.to_thread(caller_for_token, ws.app, token) if token else None
+    try:
+        caller = await asyncio.to_thread(caller_for_token, ws.app, token) if token else None
+    except SessionEnded:
+        caller = None
     if caller is None:
         await ws.close(code=4401, reason="authenticate with {type: auth, token} first")
         return None
@@ -169,15 +173,38 @@ async def _auth_ok(ws: WebSocket, caller) -> None:
     await ws.send_text(json.dumps({"type": "auth_ok", "seq": 0, "data": data}))
 
 
+async def _serve_session(ws: WebSocket, caller, channels: list[str]) -> None:
+    """A private feed lives no longer than its session: at most FEEDS_PER_TOKEN per
+    token, closed with 4401 when the token expires or is revoked (LiveFeeds)."""
+    feeds: sessions.LiveFeeds = ws.app.state.live_feeds
+    if not feeds.add(caller.token_hash, ws):
+        await ws.close(code=4429, reason=f"at most {sessions.FEEDS_PER_TOKEN} feeds per session")
+        return
+    expiry = asyncio.get_running_loop().call_later(
+        max(0.0, (caller.expires_us - sessions.now_us()) / 1e6),
+        lambda: asyncio.ensure_future(_end_expired(ws)),
+    )
+    try:
+        subscription = ws.app.state.bus.subscribe(channels)
+        await subscription.start()
+        await _auth_ok(ws, caller)
+        await _serve(ws, _Feed(ws), subscription)
+    finally:
+        expiry.cancel()
+        feeds.remove(caller.token_hash, ws)
+
+
+async def _end_expired(ws: WebSocket) -> None:
+    with contextlib.suppress(Exception):
+        await ws.close(code=4401, reason="the session has expired")
+
+
 @router.websocket("/ws/private")
 async def private_feed(ws: WebSocket) -> None:
     caller = await _authenticate(ws, ("enterprise",))
     if caller is None:
         return
-    subscription = ws.app.state.bus.subscribe([PRIVATE + caller.account_id])
-    await subscription.start()
-    await _auth_ok(ws, caller)
-    await _serve(ws, _Feed(ws), subscription)
+    await _serve_session(ws, caller, [PRIVATE + caller.account_id])
 
 
 @router.websocket("/ws/regulator")
@@ -185,7 +212,4 @@ async def regulator_feed(ws: WebSocket) -> None:
     caller = await _authenticate(ws, ("province",))
     if caller is None:
         return
-    subscription = ws.app.state.bus.subscribe([REGULATOR])
-    await subscription.start()
-    await _auth_ok(ws, caller)
-    await _serve(ws, _Feed(ws), subscription)
+    await _serve_session(ws, caller, [REGULATOR])

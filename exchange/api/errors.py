@@ -54,7 +54,7 @@ def status_for(code: str) -> int:
         return 403
     if code in UNAVAILABLE:
         return 503
-    if code == "unauthorized":
+    if code in ("unauthorized", "token_expired"):
         return 401
     if code == "internal_error":
         return 500
@@ -62,11 +62,18 @@ def status_for(code: str) -> int:
 
 
 class ApiError(Exception):
-    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status or status_for(code)
+        self.headers = headers
 
 
 def error_body(code: str, message: str) -> dict:
@@ -76,7 +83,8 @@ def error_body(code: str, message: str) -> dict:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        headers.update(exc.headers or {})
         return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
