@@ -35,6 +35,8 @@ class ErrorCode(StrEnum):
     INSTRUMENT_EXISTS = "instrument_exists"
     SYMBOL_MISMATCH = "symbol_mismatch"
     NOTE_REQUIRED = "note_required"
+    BALANCE_LIMIT = "balance_limit"
+    AMOUNT_TOO_LARGE = "amount_too_large"
 
 
 class SettlementError(Exception):

@@ -39,6 +39,7 @@ CONFLICT = frozenset(
         "exceeds_project_requirement",
         "no_change",
         "duplicate_id",
+        "balance_limit",
     }
 )
 FORBIDDEN = frozenset({"forbidden", "not_allowed"})

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from exchange.units import UnitError, parse_cny, parse_tonnes
+from settlement import limits
 
 ROLE = Literal["enterprise", "city_bureau", "province", "operator"]
 POLLUTANT = Literal["NOx", "SO2", "VOCs", "COD", "NH3-N"]
@@ -59,7 +60,7 @@ class InvalidAmount(ValueError):
         self.code = code
 
 
-def _positive(parse, what):
+def _positive(parse, what, ceiling: int | None = None, shown: str = ""):
     def check(text: str) -> int:
         try:
             value = parse(text, what)
@@ -67,6 +68,8 @@ def _positive(parse, what):
             raise InvalidAmount("invalid_decimal", str(exc)) from None
         if value <= 0:
             raise InvalidAmount("invalid_amount", f"{what} must be greater than zero")
+        if ceiling is not None and value > ceiling:
+            raise InvalidAmount("amount_too_large", f"{what} 超过上限 {shown} (at most {shown})")
         return value
 
     return check
@@ -75,17 +78,36 @@ def _positive(parse, what):
 def _non_negative(parse, what):
     def check(text: str) -> int:
         try:
-            return parse(text, what)
+            value = parse(text, what)
         except UnitError as exc:
             raise InvalidAmount("invalid_decimal", str(exc)) from None
+        if value > limits.MAX_REGISTRY_KG:
+            raise InvalidAmount("amount_too_large", f"{what} 超过上限 10,000,000 吨 (at most)")
+        return value
 
     return check
 
 
-# Each of these is a string on the wire and an int (fen or kg) once validated.
-Cny = Annotated[StrictStr, AfterValidator(_positive(parse_cny, "amount"))]
-Price = Annotated[StrictStr, AfterValidator(_positive(parse_cny, "price"))]
-Tonnes = Annotated[StrictStr, AfterValidator(_positive(parse_tonnes, "quantity"))]
+# Each of these is a string on the wire and an int (fen or kg) once validated; the
+# ceilings (422 amount_too_large) keep every balance within 64 bits (settlement.limits).
+Cny = Annotated[
+    StrictStr,
+    AfterValidator(
+        _positive(parse_cny, "amount", limits.MAX_DEPOSIT_FEN, "1,000,000,000,000.00 元")
+    ),
+]
+Price = Annotated[
+    StrictStr,
+    AfterValidator(_positive(parse_cny, "price", limits.MAX_PRICE_FEN, "10,000,000.00 元/吨")),
+]
+OrderTonnes = Annotated[
+    StrictStr,
+    AfterValidator(_positive(parse_tonnes, "quantity", limits.MAX_ORDER_KG, "1,000,000 吨")),
+]
+Tonnes = Annotated[
+    StrictStr,
+    AfterValidator(_positive(parse_tonnes, "quantity", limits.MAX_REGISTRY_KG, "10,000,000 吨")),
+]
 TonnesOrZero = Annotated[StrictStr, AfterValidator(_non_negative(parse_tonnes, "quantity"))]
 
 
@@ -137,12 +159,12 @@ class OrderIn(Body):
     side: Literal["buy", "sell"]
     type: Literal["limit", "market"] = "limit"
     price: Price | None = None
-    quantity: Tonnes
+    quantity: OrderTonnes
     time_in_force: Literal["GTC", "DAY", "IOC", "FOK"] | None = None
 
 
 class AmendIn(Body):
-    quantity: Tonnes | None = None
+    quantity: OrderTonnes | None = None
     price: Price | None = None
 
 
