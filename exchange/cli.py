@@ -164,6 +164,17 @@ def bench_service(
     run(orders=orders, clients=clients, subscribers=subscribers, replay_commands=replay_commands)
 
 
+@bench_app.command("logins")
+def bench_logins(
+    orders: int = typer.Option(300, help="orders in each stream"),
+    flood_clients: int = typer.Option(16, help="threads logging in meanwhile"),
+) -> None:
+    """Order latency alone and beside a flood of logins (production Argon2 cost)."""
+    from exchange.bench.logins import main as run
+
+    run(orders=orders, flood_clients=flood_clients)
+
+
 def main() -> None:
     app()
 

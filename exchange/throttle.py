@@ -10,7 +10,10 @@ no sleeping.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import os
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +27,8 @@ USERNAME_WINDOW_S = 15 * 60
 ADDRESS_FAILURES = 30
 ADDRESS_WINDOW_S = 60
 MAX_TRACKED = 100_000
-HASH_THREADS = 2
+# half the cores at most: hashing must leave the event loop and the sequencer a core
+HASH_THREADS = max(1, (os.cpu_count() or 2) // 2)
 HASH_QUEUE = 64
 
 
@@ -133,6 +137,13 @@ class RateLimiter:
             self._buckets.clear()
 
 
+def _lowest_priority() -> None:
+    """Make the calling thread (and the threads Argon2 starts from it) the last to get
+    a CPU: on a small machine a login flood then takes only the time orders leave."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux/POSIX: priority as is
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
 class HashingBusy(Exception):
     """More password hashing is waiting than the pool takes."""
 
@@ -143,7 +154,9 @@ class HashingPool:
     At most HASH_QUEUE calls wait or run; beyond that `HashingBusy` at once."""
 
     def __init__(self, threads: int = HASH_THREADS, queue: int = HASH_QUEUE) -> None:
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="argon2")
+        self._executor = ThreadPoolExecutor(
+            threads, thread_name_prefix="argon2", initializer=_lowest_priority
+        )
         self._slots = asyncio.Semaphore(queue)
 
     async def run(self, fn: Callable[..., T], *args) -> T:
