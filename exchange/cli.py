@@ -48,6 +48,8 @@ def serve(
         port=port,
         log_level=log_level,
         ws_ping_interval=20,
+        # a feed client sends one small auth message; 16 MiB (uvicorn's default) is no use
+        ws_max_size=64 * 1024,
         # headers and body trickled in are cut off (uvicorn alone waits for ever)
         http=guarded_protocol(settings.request_timeout_s),
         timeout_keep_alive=5,
