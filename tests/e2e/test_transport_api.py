@@ -109,12 +109,24 @@ def test_a_websocket_url_over_8_kb_is_refused_at_once(exchange: Exchange):
         json.dumps({"type": "auth", "token": {"a": 1}}),
         json.dumps({"type": "auth", "token": None}),
         json.dumps([1, 2, 3]),
-        "[" * 100_000 + "]" * 100_000,
+        "[" * 2000 + "]" * 2000,  # under the auth frame's size: parsed, too deep
+        "[" * 30_000 + "]" * 30_000,
         '{"type": "auth", "token": ' + "[" * 3000 + "]" * 3000 + "}",
         "not json",
         b"\x00\x01binary",
     ],
-    ids=["number", "list", "object", "null", "array", "deep", "deep-token", "text", "binary"],
+    ids=[
+        "number",
+        "list",
+        "object",
+        "null",
+        "array",
+        "deep",
+        "deeper",
+        "deep-token",
+        "text",
+        "binary",
+    ],
 )
 @pytest.mark.parametrize("path", ["/ws/private", "/ws/regulator"])
 def test_a_malformed_auth_frame_closes_the_feed_with_4401(exchange: Exchange, path, frame):
@@ -125,14 +137,30 @@ def test_a_malformed_auth_frame_closes_the_feed_with_4401(exchange: Exchange, pa
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
-def test_client_mistakes_leave_no_traceback_in_the_server_log(exchange: Exchange, request):
-    for frame in (json.dumps({"type": "auth", "token": 1}), b"\x00", "[" * 5000):
+def test_a_feed_message_over_64_kib_is_refused_as_too_big(exchange: Exchange):
+    with exchange.ws("/ws/private") as ws:
+        ws.send("x" * (LIMIT + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            recv_json(ws)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def test_client_mistakes_leave_no_traceback_in_the_server_log(exchange: Exchange):
+    # only what is logged meanwhile: the shared server's log has other tests' events
+    start = exchange.log_path.stat().st_size
+    frames = (json.dumps({"type": "auth", "token": 1}), b"\x00", "[" * 2000 + "]" * 2000)
+    for frame in frames:
         with exchange.ws("/ws/private") as ws:
             ws.send(frame)
             with pytest.raises(ConnectionClosed):
                 recv_json(ws)
-    log = exchange.log_path.read_text(errors="replace")
-    assert "Traceback" not in log, log[-4000:]
+    with _socket(exchange) as sock:  # a malformed request line
+        sock.sendall(b"GET /\x00 HTTP/1.1\r\n\r\n")
+        _read_until_closed(sock)
+    with exchange.log_path.open("rb") as log:
+        log.seek(start)
+        written = log.read().decode(errors="replace")
+    assert "Traceback" not in written, written[-4000:]
 
 
 @pytest.mark.parametrize("path", ["/", "/market.html", "/api/v1/instruments", "/healthz", "/docs"])
