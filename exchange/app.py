@@ -32,7 +32,7 @@ from exchange.runtime import (
     replay,
 )
 from exchange.sequencer import Sequencer
-from exchange.throttle import HashingPool, LoginThrottle, RateLimiter
+from exchange.throttle import HashingPool, RateLimiter, make_login_throttle
 from exchange.ws import router as ws_router
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,7 @@ def create_app(
             await app.state.commands.aclose()
             await app.state.bus.aclose()
             app.state.hashing.shutdown()
+            await app.state.login_throttle.aclose()
             db.dispose()
 
     # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from this server, not a
@@ -186,7 +187,7 @@ def create_app(
     app.state.ready = False
     app.state.token_cache = sessions.TokenCache()
     app.state.live_feeds = sessions.LiveFeeds()
-    app.state.login_throttle = LoginThrottle()
+    app.state.login_throttle = make_login_throttle(settings)
     app.state.rate_limiter = RateLimiter(
         settings.rate_limit, settings.rate_burst or max(1, int(2 * settings.rate_limit))
     )

@@ -1,10 +1,11 @@
 """Limits on how fast a client may try: failed logins, requests per token, and the
 password hashing that logins cost.
 
-All three are per gateway process (a deployment with several gateways multiplies
-the login allowance by their number; the hashing pool and the per-token buckets are
-per-process by nature). Times come from a monotonic clock passed in, so tests need
-no sleeping.
+Failed logins are counted in Redis when the service has it (`RedisLoginThrottle`), so
+every gateway sees the same counts; without Redis there is one process and the counts
+live in it (`LoginThrottle`). The per-token request buckets and the hashing pool are per
+gateway process. The in-process classes take the time as an argument, so tests need no
+sleeping.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import math
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -97,6 +99,81 @@ class LoginThrottle:
 
     def succeeded(self, username: str) -> None:
         self._users.forget(username)
+
+
+class LocalLoginThrottle:
+    """The login throttle of a single process, with the interface the route uses."""
+
+    def __init__(self) -> None:
+        self._throttle = LoginThrottle()
+
+    async def retry_after(self, username: str, address: str) -> int | None:
+        return self._throttle.retry_after(username, address, time.monotonic())
+
+    async def failed(self, username: str, address: str) -> None:
+        self._throttle.failed(username, address, time.monotonic())
+
+    async def succeeded(self, username: str) -> None:
+        self._throttle.succeeded(username)
+
+    async def aclose(self) -> None:
+        pass
+
+
+class RedisLoginThrottle:
+    """The same rule with the failures kept in Redis, shared by every gateway: per key a
+    list of failure times (newest first, at most the limit), expiring with its window."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis.asyncio as aioredis
+
+        self._redis = aioredis.Redis.from_url(url, decode_responses=True)
+        self._prefix = prefix
+        self._rules = (
+            ("user", USERNAME_FAILURES, USERNAME_WINDOW_S),
+            ("addr", ADDRESS_FAILURES, ADDRESS_WINDOW_S),
+        )
+
+    def _keys(self, username: str, address: str) -> list[str]:
+        return [
+            f"{self._prefix}:login:user:{username}",
+            f"{self._prefix}:login:addr:{address}",
+        ]
+
+    async def retry_after(self, username: str, address: str) -> int | None:
+        now = time.time()
+        pipe = self._redis.pipeline(transaction=False)
+        for key in self._keys(username, address):
+            pipe.lrange(key, 0, -1)
+        waits = []
+        for times, (_, limit, window_s) in zip(await pipe.execute(), self._rules, strict=True):
+            recent = [float(t) for t in times if float(t) > now - window_s]
+            if len(recent) >= limit:
+                waits.append(min(recent) + window_s - now)
+        return max(1, math.ceil(max(waits))) if waits else None
+
+    async def failed(self, username: str, address: str) -> None:
+        now = repr(time.time())
+        pipe = self._redis.pipeline(transaction=True)
+        for key, (_, limit, window_s) in zip(
+            self._keys(username, address), self._rules, strict=True
+        ):
+            pipe.lpush(key, now)
+            pipe.ltrim(key, 0, limit - 1)
+            pipe.expire(key, window_s)
+        await pipe.execute()
+
+    async def succeeded(self, username: str) -> None:
+        await self._redis.delete(self._keys(username, "")[0])
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+def make_login_throttle(settings) -> LocalLoginThrottle | RedisLoginThrottle:
+    if settings.redis_url:
+        return RedisLoginThrottle(settings.redis_url, settings.redis_prefix)
+    return LocalLoginThrottle()
 
 
 @dataclass(slots=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import insert, select
@@ -39,7 +38,7 @@ async def create_session(body: SessionIn, request: Request) -> dict:
     c = m.Credential.__table__
     address = request.client.host if request.client else ""
     throttle = app.state.login_throttle
-    wait = throttle.retry_after(body.username, address, time.monotonic())
+    wait = await throttle.retry_after(body.username, address)
     if wait is not None:
         raise _too_many_attempts(wait)
 
@@ -58,9 +57,9 @@ async def create_session(body: SessionIn, request: Request) -> dict:
             headers={"Retry-After": "1"},
         ) from None
     if row is None or not ok:
-        throttle.failed(body.username, address, time.monotonic())
+        await throttle.failed(body.username, address)
         raise ApiError("invalid_credentials", "wrong username or password", 401)
-    throttle.succeeded(body.username)
+    await throttle.succeeded(body.username)
     token, token_hash = auth.new_token()
     now = sessions.now_us()
     expires_us = now + app.state.settings.token_ttl_s * 1_000_000
