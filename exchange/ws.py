@@ -181,8 +181,7 @@ async def _serve_session(ws: WebSocket, caller, channels: list[str]) -> None:
         await ws.close(code=4429, reason=f"at most {sessions.FEEDS_PER_TOKEN} feeds per session")
         return
     expiry = asyncio.get_running_loop().call_later(
-        max(0.0, (caller.expires_us - sessions.now_us()) / 1e6),
-        lambda: asyncio.ensure_future(_end_expired(ws)),
+        max(0.0, (caller.expires_us - sessions.now_us()) / 1e6), _end_expired, ws
     )
     try:
         subscription = ws.app.state.bus.subscribe(channels)
@@ -194,9 +193,18 @@ async def _serve_session(ws: WebSocket, caller, channels: list[str]) -> None:
         feeds.remove(caller.token_hash, ws)
 
 
-async def _end_expired(ws: WebSocket) -> None:
-    with contextlib.suppress(Exception):
-        await ws.close(code=4401, reason="the session has expired")
+_closing: set[asyncio.Task] = set()
+
+
+def _end_expired(ws: WebSocket) -> None:
+    async def close() -> None:
+        with contextlib.suppress(Exception):
+            await ws.close(code=4401, reason="the session has expired")
+
+    # the loop keeps only a weak reference to a task: hold it until it is done
+    task = asyncio.get_running_loop().create_task(close())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
 
 
 @router.websocket("/ws/private")
