@@ -12,10 +12,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
-from exchange import auth
+from exchange import auth, sessions
 from exchange import commands as k
 from exchange.api import errors
+from exchange.api.guards import EdgeGuards
 from exchange.api.routes import (
     accounts,
     admin,
@@ -41,6 +43,7 @@ from exchange.runtime import (
     replay,
 )
 from exchange.sequencer import Sequencer
+from exchange.throttle import HashingPool, RateLimiter, make_login_throttle
 from exchange.ws import router as ws_router
 
 log = logging.getLogger(__name__)
@@ -107,7 +110,7 @@ async def bootstrap_logins(app: FastAPI, demo: bool) -> None:
             {
                 "kind": k.OPEN_ACCOUNT,
                 "username": username,
-                "password_hash": await asyncio.to_thread(auth.hash_password, password),
+                "password_hash": await app.state.hashing.run(auth.hash_password, password),
                 "name": name,
                 "role": role,
                 "city_code": None,
@@ -124,6 +127,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        app.state.hashing = HashingPool()
         db = make_engine(settings.database_url)
         await asyncio.to_thread(migrate.upgrade, db)
         app.state.db = db
@@ -131,6 +135,12 @@ def create_app(
         app.state.commands = make_command_queue(settings, role="gateway")
         await app.state.bus.start()
         await app.state.commands.start()
+        revocations = asyncio.create_task(
+            sessions.listen_for_revocations(
+                app.state.bus, app.state.token_cache, app.state.live_feeds
+            ),
+            name="revocations",
+        )
         runner = None
         core_queue = None
         if run_core:
@@ -163,15 +173,22 @@ def create_app(
                 traders.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await traders
+            revocations.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await revocations
             if runner is not None:
                 await runner.stop()
             if core_queue is not None and core_queue is not app.state.commands:
                 await core_queue.aclose()
             await app.state.commands.aclose()
             await app.state.bus.aclose()
+            app.state.hashing.shutdown()
+            await app.state.login_throttle.aclose()
             db.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from this server, not a
+    # CDN (the exchange runs on closed government networks)
+    app = FastAPIOffline(
         title="Guangdong Emissions Exchange",
         version="1.0.0",
         description="Pollutant discharge rights exchange for Guangdong Province (NOx first).",
@@ -179,7 +196,12 @@ def create_app(
     )
     app.state.settings = settings
     app.state.ready = False
-    app.state.token_cache = {}
+    app.state.token_cache = sessions.TokenCache()
+    app.state.live_feeds = sessions.LiveFeeds()
+    app.state.login_throttle = make_login_throttle(settings)
+    app.state.rate_limiter = RateLimiter(
+        settings.rate_limit, settings.rate_burst or max(1, int(2 * settings.rate_limit))
+    )
     app.state.instrument_steps = {}
     app.state.dummy_hash = auth.hash_password("not-a-real-password")
     errors.install(app)
@@ -197,6 +219,7 @@ def create_app(
     ):
         app.include_router(r)
     app.include_router(ws_router)
+    app.add_middleware(EdgeGuards)
 
     @app.get("/healthz", tags=["health"])
     async def healthz():

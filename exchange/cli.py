@@ -31,6 +31,7 @@ def serve(
 
     from exchange.app import create_app
     from exchange.config import ConfigError, Settings, require_bootstrap_passwords
+    from exchange.transport import guarded_protocol
 
     settings = Settings()
     if gateway and not settings.redis_url:
@@ -48,6 +49,11 @@ def serve(
         port=port,
         log_level=log_level,
         ws_ping_interval=20,
+        # a feed client sends one small auth message; 16 MiB (uvicorn's default) is no use
+        ws_max_size=64 * 1024,
+        # headers and body trickled in are cut off (uvicorn alone waits for ever)
+        http=guarded_protocol(settings.request_timeout_s),
+        timeout_keep_alive=5,
     )
 
 
@@ -175,6 +181,17 @@ def bench_service(
     from exchange.bench.service import main as run
 
     run(orders=orders, clients=clients, subscribers=subscribers, replay_commands=replay_commands)
+
+
+@bench_app.command("logins")
+def bench_logins(
+    orders: int = typer.Option(300, help="orders in each stream"),
+    flood_clients: int = typer.Option(16, help="threads logging in meanwhile"),
+) -> None:
+    """Order latency alone and beside a flood of logins (production Argon2 cost)."""
+    from exchange.bench.logins import main as run
+
+    run(orders=orders, flood_clients=flood_clients)
 
 
 def main() -> None:

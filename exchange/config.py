@@ -13,6 +13,7 @@ from typing import NamedTuple
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from exchange.passwords import MIN_LENGTH, weakness
 from matching_engine.types import SelfTradePrevention
 
 
@@ -51,7 +52,13 @@ class Settings(BaseSettings):
     # A month's city report is late after this day of the next month (Asia/Shanghai).
     report_due_day: int = Field(default=10, ge=1, le=28)
 
-    token_ttl_s: int | None = Field(default=None, ge=1)
+    # a session lasts this long after login (8 hours: a working day)
+    token_ttl_s: int = Field(default=28_800, ge=1)
+    # requests per second per token, and the burst allowed (default: twice the rate)
+    rate_limit: float = Field(default=50.0, gt=0)
+    rate_burst: int | None = Field(default=None, ge=1)
+    # A request (headers and body) must arrive within this many seconds of its first byte.
+    request_timeout_s: float = Field(default=10.0, gt=0, le=300)
     # Argon2id cost; RFC 9106's second recommended option by default. Tests lower it.
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65_536, ge=8)
@@ -114,8 +121,8 @@ _WELL_KNOWN = frozenset(
 def require_bootstrap_passwords(demo: bool, settings: Settings | None = None) -> BootstrapPasswords:
     """Passwords for the `operator` and `province` accounts created in an empty database.
 
-    Outside demo mode a missing, blank or well-known password is refused, so a
-    production exchange never starts with a guessable administrator login.
+    Outside demo mode a missing, blank, well-known, short or common password is refused,
+    so a production exchange never starts with a guessable administrator login.
     """
     settings = settings or get_settings()
     chosen = {
@@ -136,6 +143,11 @@ def require_bootstrap_passwords(demo: bool, settings: Settings | None = None) ->
             problems.append(f"EMX_{name.upper()}_PASSWORD is not set")
         elif value.strip().lower() in _WELL_KNOWN:
             problems.append(f"EMX_{name.upper()}_PASSWORD is a well-known default")
+        elif weakness(value):
+            problems.append(
+                f"EMX_{name.upper()}_PASSWORD is too weak: at least {MIN_LENGTH} characters,"
+                " not a common password"
+            )
     if problems:
         raise ConfigError(
             "; ".join(problems) + " (needed to create the first accounts; or run with --demo)"

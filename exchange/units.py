@@ -2,7 +2,8 @@
 
 Quantities travel as tonnes with up to 3 decimals (integer kilograms inside),
 prices and cash as CNY with up to 2 decimals (integer fen inside). Parsing is
-strict: digits, one optional point, no sign, no exponent, no NaN.
+strict: ASCII digits only, one optional point, no sign, no exponent, no NaN, nothing
+after (the regex `\\d` takes any script's digits and `$` a final newline: "١٢" was 12).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DECIMAL = re.compile(r"^(\d{1,15})(?:\.(\d*))?$")
+_SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+_DECIMAL = re.compile(r"([0-9]{1,15})(?:\.([0-9]*))?")
 
 
 class UnitError(ValueError):
@@ -35,7 +37,7 @@ def shanghai_today(now_us: int) -> date:
 def _parse(text: str, scale: int, what: str) -> int:
     if not isinstance(text, str):
         raise UnitError(f"{what} must be a decimal string")
-    match = _DECIMAL.match(text)
+    match = _DECIMAL.fullmatch(text)
     if match is None:
         raise UnitError(f"{what} must be a plain decimal string like '12.5', got {text!r}")
     whole, frac = match.group(1), match.group(2) or ""
@@ -73,6 +75,12 @@ def iso_time(ts_us: int | None) -> str | None:
         return None
     stamp = _EPOCH + timedelta(microseconds=ts_us)
     return stamp.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def shanghai_time(ts_us: int) -> str:
+    """ISO-8601 in Asia/Shanghai with its offset, to the second: '2025-03-01T17:00:00+08:00'."""
+    stamp = (_EPOCH + timedelta(microseconds=ts_us)).astimezone(_SHANGHAI)
+    return stamp.isoformat(timespec="seconds")
 
 
 def round_half_up_div(numerator: int, denominator: int) -> int:

@@ -17,13 +17,17 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from exchange.api.deps import caller_for_token
+from exchange import sessions
+from exchange.api.deps import SessionEnded, caller_for_token
 from exchange.api.routes.market import book_snapshot
 from exchange.feeds import MARKET, PRIVATE, REGULATOR, REGULATOR_CITY
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 AUTH_TIMEOUT_S = 5.0
+# an auth frame is a short JSON object; anything longer is not one
+MAX_AUTH_FRAME_CHARS = 4096
+MAX_TOKEN_CHARS = 512
 MAX_SYMBOLS = 20
 SNAPSHOT_DEPTH = 50
 
@@ -122,17 +126,39 @@ async def market_feed(ws: WebSocket) -> None:
     await _serve(ws, feed, subscription, after)
 
 
+def _auth_token(message: dict) -> str | None:
+    """The token of a well-formed auth frame; None for anything else: a binary frame,
+    text that is not JSON or is nested too deep, a token that is not a string."""
+    text = message.get("text")
+    if message.get("type") != "websocket.receive" or not isinstance(text, str):
+        return None
+    if len(text) > MAX_AUTH_FRAME_CHARS:
+        return None
+    try:
+        msg = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(msg, dict) or msg.get("type") != "auth":
+        return None
+    token = msg.get("token")
+    if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_CHARS:
+        return None
+    return token
+
+
 async def _authenticate(ws: WebSocket, roles: tuple[str, ...]):
     await ws.accept()
     try:
-        text = await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S)
-        msg = json.loads(text)
-        token = msg.get("token") if msg.get("type") == "auth" else None
-    except (TimeoutError, ValueError, AttributeError):
-        token = None
-    except WebSocketDisconnect:
+        message = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_S)
+    except TimeoutError:
+        message = {}
+    if message.get("type") == "websocket.disconnect":
         return None
-    caller = await asyncio.to_thread(caller_for_token, ws.app, token) if token else None
+    token = _auth_token(message)
+    try:
+        caller = await asyncio.to_thread(caller_for_token, ws.app, token) if token else None
+    except SessionEnded:
+        caller = None
     if caller is None:
         await ws.close(code=4401, reason="authenticate with {type: auth, token} first")
         return None
@@ -148,15 +174,46 @@ async def _auth_ok(ws: WebSocket, caller) -> None:
     await ws.send_text(json.dumps({"type": "auth_ok", "seq": 0, "data": data}))
 
 
+async def _serve_session(ws: WebSocket, caller, channels: list[str]) -> None:
+    """A private feed lives no longer than its session: at most FEEDS_PER_TOKEN per
+    token, closed with 4401 when the token expires or is revoked (LiveFeeds)."""
+    feeds: sessions.LiveFeeds = ws.app.state.live_feeds
+    if not feeds.add(caller.token_hash, ws):
+        await ws.close(code=4429, reason=f"at most {sessions.FEEDS_PER_TOKEN} feeds per session")
+        return
+    expiry = asyncio.get_running_loop().call_later(
+        max(0.0, (caller.expires_us - sessions.now_us()) / 1e6), _end_expired, ws
+    )
+    try:
+        subscription = ws.app.state.bus.subscribe(channels)
+        await subscription.start()
+        await _auth_ok(ws, caller)
+        await _serve(ws, _Feed(ws), subscription)
+    finally:
+        expiry.cancel()
+        feeds.remove(caller.token_hash, ws)
+
+
+_closing: set[asyncio.Task] = set()
+
+
+def _end_expired(ws: WebSocket) -> None:
+    async def close() -> None:
+        with contextlib.suppress(Exception):
+            await ws.close(code=4401, reason="the session has expired")
+
+    # the loop keeps only a weak reference to a task: hold it until it is done
+    task = asyncio.get_running_loop().create_task(close())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
 @router.websocket("/ws/private")
 async def private_feed(ws: WebSocket) -> None:
     caller = await _authenticate(ws, ("enterprise",))
     if caller is None:
         return
-    subscription = ws.app.state.bus.subscribe([PRIVATE + caller.account_id])
-    await subscription.start()
-    await _auth_ok(ws, caller)
-    await _serve(ws, _Feed(ws), subscription)
+    await _serve_session(ws, caller, [PRIVATE + caller.account_id])
 
 
 @router.websocket("/ws/regulator")
@@ -165,7 +222,4 @@ async def regulator_feed(ws: WebSocket) -> None:
     if caller is None:
         return
     channel = REGULATOR if caller.role == "province" else REGULATOR_CITY + caller.city_code
-    subscription = ws.app.state.bus.subscribe([channel])
-    await subscription.start()
-    await _auth_ok(ws, caller)
-    await _serve(ws, _Feed(ws), subscription)
+    await _serve_session(ws, caller, [channel])

@@ -45,6 +45,8 @@ class ErrorCode(StrEnum):
     BLOCK_TRADE_NOT_PENDING = "block_trade_not_pending"
     INVALID_COUNTERPARTY = "invalid_counterparty"
     QUANTITY_OFF_LOT = "quantity_off_lot"
+    BALANCE_LIMIT = "balance_limit"
+    AMOUNT_TOO_LARGE = "amount_too_large"
 
 
 class SettlementError(Exception):

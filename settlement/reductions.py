@@ -12,6 +12,7 @@ from settlement.commands import ClaimReduction, VerifyReduction
 from settlement.errors import ErrorCode as E
 from settlement.errors import SettlementError
 from settlement.events import LotIssued, ReductionClaimed, ReductionVerified
+from settlement.limits import BALANCE_LIMIT
 from settlement.lots import Lot
 from settlement.validation import require_new_id, require_note, require_positive
 
@@ -133,6 +134,13 @@ def verify(reg: Registry, cmd: VerifyReduction) -> list:
                 f"approved {cmd.approved_kg} kg of a {cl.quantity_kg} kg claim",
             )
         require_new_id(cmd.lot_id, reg._lots, "lot")
+        issued = reg._issued_kg.get(cl.symbol, 0)
+        if issued + cmd.approved_kg > BALANCE_LIMIT:
+            raise SettlementError(
+                E.BALANCE_LIMIT,
+                f"{issued} kg of {cl.symbol} are issued; {cmd.approved_kg} kg more would pass "
+                f"the limit of {BALANCE_LIMIT} kg any holding can reach",
+            )
     else:
         require_note(cmd.note, "a rejection")
         if cmd.method and cmd.method not in METHODS:

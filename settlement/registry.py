@@ -49,6 +49,7 @@ from settlement.events import (
 from settlement.holdings import HoldingBook
 from settlement.holds import Hold
 from settlement.ledger import CityLedger, LedgerRow
+from settlement.limits import BALANCE_LIMIT
 from settlement.lots import Lot, Portion
 from settlement.pricing import BPS_DENOMINATOR, buy_hold_fen
 from settlement.validation import is_int as _is_int
@@ -476,6 +477,13 @@ def _deposit(reg: Registry, cmd: c.Deposit) -> list:
     account = reg.require_account(cmd.account_id)
     require_role(account, CASH_ROLES, "hold cash")
     amount = require_positive(cmd.amount_fen, "amount_fen")
+    held = reg._cash.deposited_fen - reg._cash.withdrawn_fen
+    if held + amount > BALANCE_LIMIT:
+        raise SettlementError(
+            E.BALANCE_LIMIT,
+            f"the exchange holds {held} fen; {amount} fen more would pass the limit of "
+            f"{BALANCE_LIMIT} fen any balance can reach",
+        )
     return [
         reg._cash.post(cmd.seq, cmd.ts_us, cmd.account_id, "deposit", amount, amount, 0, "deposit")
     ]

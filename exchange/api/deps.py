@@ -10,12 +10,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine, select
 
-from exchange import auth
+from exchange import auth, sessions
 from exchange.api.errors import ApiError
 from exchange.bus import CommandTimeout
 from exchange.db import models as m
-
-TOKEN_CACHE_SECONDS = 30
+from exchange.sessions import TokenCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +23,8 @@ class Caller:
     role: str
     city_code: str | None
     name: str
+    token_hash: str = ""
+    expires_us: int = 0
 
 
 def get_db(request: Request) -> Engine:
@@ -59,46 +60,67 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
+class SessionEnded(Exception):
+    """The token was valid once and has expired."""
+
+
 def caller_for_token(app, token: str) -> Caller | None:
-    """Resolve a token (cached briefly: every request would otherwise read the table)."""
-    cached = _cached_caller(app, token)
-    if cached is not None:
-        return cached
+    """The caller behind a token, or None if the token is unknown or revoked; raises
+    SessionEnded if it has expired. Cached briefly (see exchange.sessions)."""
     token_hash = auth.token_hash(token)
-    cache: dict = app.state.token_cache
+    cache: TokenCache = app.state.token_cache
+    hit = cache.get(token_hash, sessions.now_us())
+    if hit is TokenCache.EXPIRED:
+        raise SessionEnded
+    if hit is not None:
+        return hit
     t, a = m.Token.__table__, m.Account.__table__
     with app.state.db.connect() as conn:
         row = conn.execute(
-            select(t.c.account_id, t.c.role, t.c.expires_us, a.c.city_code, a.c.name)
+            select(
+                t.c.account_id, t.c.role, t.c.created_us, t.c.expires_us, a.c.city_code, a.c.name
+            )
             .join(a, a.c.id == t.c.account_id)
             .where(t.c.token_hash == token_hash)
         ).first()
     if row is None:
         return None
-    if row.expires_us is not None and row.expires_us < time.time_ns() // 1000:
-        return None
-    caller = Caller(row.account_id, row.role, row.city_code, row.name)
-    if len(cache) > 100_000:
-        cache.clear()
-    cache[token_hash] = (time.monotonic() + TOKEN_CACHE_SECONDS, caller)
+    expires_us = sessions.expiry_us(row.created_us, row.expires_us, app.state.settings.token_ttl_s)
+    if sessions.now_us() >= expires_us:
+        raise SessionEnded
+    caller = Caller(row.account_id, row.role, row.city_code, row.name, token_hash, expires_us)
+    cache.put(token_hash, caller, expires_us)
     return caller
 
 
 def _cached_caller(app, token: str) -> Caller | None:
-    hit = app.state.token_cache.get(auth.token_hash(token))
-    if hit is not None and hit[0] > time.monotonic():
-        return hit[1]
-    return None
+    hit = app.state.token_cache.get(auth.token_hash(token), sessions.now_us())
+    if hit is TokenCache.EXPIRED:
+        raise SessionEnded
+    return hit
 
 
 async def current_caller(request: Request) -> Caller:
     # async, so a cached token costs no hop to the thread pool; a miss reads the table there
     token = _bearer(request)
-    caller = _cached_caller(request.app, token)
-    if caller is None:
-        caller = await asyncio.to_thread(caller_for_token, request.app, token)
+    try:
+        caller = _cached_caller(request.app, token)
+        if caller is None:
+            caller = await asyncio.to_thread(caller_for_token, request.app, token)
+    except SessionEnded:
+        raise ApiError(
+            "token_expired", "登录已过期，请重新登录 (the session has expired; log in again)", 401
+        ) from None
     if caller is None:
         raise ApiError("unauthorized", "the token is not valid", 401)
+    wait = request.app.state.rate_limiter.retry_after(caller.token_hash, time.monotonic())
+    if wait is not None:
+        raise ApiError(
+            "rate_limited",
+            f"请求过于频繁，请 {wait} 秒后再试 (too many requests; retry in {wait} s)",
+            429,
+            headers={"Retry-After": str(wait)},
+        )
     return caller
 
 

@@ -52,6 +52,7 @@ CONFLICT = frozenset(
         "nothing_to_correct",
         "already_acknowledged",
         "post_only_would_cross",
+        "balance_limit",
     }
 )
 FORBIDDEN = frozenset({"forbidden", "not_allowed", "not_your_block_trade"})
@@ -67,7 +68,7 @@ def status_for(code: str) -> int:
         return 403
     if code in UNAVAILABLE:
         return 503
-    if code == "unauthorized":
+    if code in ("unauthorized", "token_expired"):
         return 401
     if code == "internal_error":
         return 500
@@ -75,11 +76,18 @@ def status_for(code: str) -> int:
 
 
 class ApiError(Exception):
-    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status or status_for(code)
+        self.headers = headers
 
 
 def error_body(code: str, message: str) -> dict:
@@ -89,7 +97,8 @@ def error_body(code: str, message: str) -> dict:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        headers.update(exc.headers or {})
         return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -105,7 +114,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
-            exc.status_code, "http_error"
-        )
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+            413: "body_too_large",
+        }.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)

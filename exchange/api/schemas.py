@@ -3,11 +3,13 @@ and are turned into integer fen or kilograms here, at the edge."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -16,6 +18,7 @@ from pydantic import (
 )
 
 from exchange.units import UnitError, parse_cny, parse_tonnes
+from settlement import limits
 
 ROLE = Literal["enterprise", "city_bureau", "province", "operator"]
 POLLUTANT = Literal["NOx", "SO2", "VOCs", "COD", "NH3-N"]
@@ -38,6 +41,18 @@ SYMBOL_PATTERN = r"^[A-Z0-9]{2,8}-[0-9]{4}$"
 # Ids, sequence numbers and cursors are 64-bit integers in the database; a larger
 # number in a path or query can name nothing and must not reach the driver.
 MAX_ID = 2**63 - 1
+_ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def _ascii_digits(value: object) -> object:
+    # int() and pydantic's lax mode take " 12", "12\n", "+12" and "1_2" as 12
+    if isinstance(value, str) and not _ASCII_DIGITS.fullmatch(value):
+        raise ValueError("must be a whole number written with the digits 0-9")
+    return value
+
+
+AsciiInt = Annotated[int, BeforeValidator(_ascii_digits)]
+"""An integer query parameter: plain ASCII digits and nothing else."""
 
 
 class InvalidAmount(ValueError):
@@ -46,7 +61,7 @@ class InvalidAmount(ValueError):
         self.code = code
 
 
-def _positive(parse, what):
+def _positive(parse, what, ceiling: int | None = None, shown: str = ""):
     def check(text: str) -> int:
         try:
             value = parse(text, what)
@@ -54,6 +69,8 @@ def _positive(parse, what):
             raise InvalidAmount("invalid_decimal", str(exc)) from None
         if value <= 0:
             raise InvalidAmount("invalid_amount", f"{what} must be greater than zero")
+        if ceiling is not None and value > ceiling:
+            raise InvalidAmount("amount_too_large", f"{what} 超过上限 {shown} (at most {shown})")
         return value
 
     return check
@@ -62,17 +79,36 @@ def _positive(parse, what):
 def _non_negative(parse, what):
     def check(text: str) -> int:
         try:
-            return parse(text, what)
+            value = parse(text, what)
         except UnitError as exc:
             raise InvalidAmount("invalid_decimal", str(exc)) from None
+        if value > limits.MAX_REGISTRY_KG:
+            raise InvalidAmount("amount_too_large", f"{what} 超过上限 10,000,000 吨 (at most)")
+        return value
 
     return check
 
 
-# Each of these is a string on the wire and an int (fen or kg) once validated.
-Cny = Annotated[StrictStr, AfterValidator(_positive(parse_cny, "amount"))]
-Price = Annotated[StrictStr, AfterValidator(_positive(parse_cny, "price"))]
-Tonnes = Annotated[StrictStr, AfterValidator(_positive(parse_tonnes, "quantity"))]
+# Each of these is a string on the wire and an int (fen or kg) once validated; the
+# ceilings (422 amount_too_large) keep every balance within 64 bits (settlement.limits).
+Cny = Annotated[
+    StrictStr,
+    AfterValidator(
+        _positive(parse_cny, "amount", limits.MAX_DEPOSIT_FEN, "1,000,000,000,000.00 元")
+    ),
+]
+Price = Annotated[
+    StrictStr,
+    AfterValidator(_positive(parse_cny, "price", limits.MAX_PRICE_FEN, "10,000,000.00 元/吨")),
+]
+OrderTonnes = Annotated[
+    StrictStr,
+    AfterValidator(_positive(parse_tonnes, "quantity", limits.MAX_ORDER_KG, "1,000,000 吨")),
+]
+Tonnes = Annotated[
+    StrictStr,
+    AfterValidator(_positive(parse_tonnes, "quantity", limits.MAX_REGISTRY_KG, "10,000,000 吨")),
+]
 TonnesOrZero = Annotated[StrictStr, AfterValidator(_non_negative(parse_tonnes, "quantity"))]
 
 
@@ -96,7 +132,8 @@ class SessionIn(Body):
 
 class AccountIn(Body):
     username: StrictStr = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
-    password: StrictStr = Field(min_length=8, max_length=200)
+    # strength (422 weak_password) is checked by the route, with its own error code
+    password: StrictStr = Field(min_length=1, max_length=200)
     name: StrictStr = Field(min_length=1, max_length=200)
     role: ROLE
     city_code: StrictStr | None = None
@@ -125,7 +162,7 @@ class OrderIn(Body):
     side: Literal["buy", "sell"]
     type: Literal["limit", "market"] = "limit"
     price: Price | None = None
-    quantity: Tonnes
+    quantity: OrderTonnes
     time_in_force: Literal["GTC", "DAY", "IOC", "FOK"] | None = None
     post_only: StrictBool = False
     # None: the exchange's configured mode (cancel_incoming unless set otherwise)
@@ -137,7 +174,7 @@ class CancelAllIn(Body):
 
 
 class AmendIn(Body):
-    quantity: Tonnes | None = None
+    quantity: OrderTonnes | None = None
     price: Price | None = None
 
 

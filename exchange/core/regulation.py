@@ -19,9 +19,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 SHANGHAI = timezone(timedelta(hours=8))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-# A sane range of report months; the upper bound keeps the next month inside datetime's range.
-FIRST_YEAR, LAST_YEAR = 2000, 9998
+MONTH_PATTERN = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+# The registry has no movements before 2000; later than 2100 is a typing error (and 9999-12
+# would end in year 10000, past datetime's range).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 class BadMonth(ValueError):
@@ -30,7 +31,7 @@ class BadMonth(ValueError):
 
 def month_bounds_us(month: str) -> tuple[int, int]:
     """[start, end) of a calendar month in Asia/Shanghai, in epoch microseconds."""
-    match = MONTH_PATTERN.match(month) if month.isascii() else None
+    match = MONTH_PATTERN.fullmatch(month)
     if match is None:
         raise BadMonth(f"month must be YYYY-MM, got {month!r}")
     year, mon = int(match.group(1)), int(match.group(2))

@@ -45,11 +45,30 @@ from matching_engine.types import (
 )
 from settlement import commands as sc
 from settlement.errors import SettlementError
+from settlement.limits import BALANCE_LIMIT, MAX_ORDER_KG, MAX_PRICE_FEN
 from settlement.pricing import rounding_reserve_fen
 from settlement.registry import Registry
 
 CROSSABLE_CAP = 1_000_000
 """The most resting orders counted for one incoming buy's rounding reserve."""
+
+
+MAX_FILLED_KG = BALANCE_LIMIT // MAX_PRICE_FEN
+"""An order's filled kilograms (across amendments) times the price ceiling must fit its
+filled value (Σ price × kg, a 64-bit integer)."""
+
+
+def _check_ceilings(quantity_kg, price_fen) -> None:
+    """The API's ceilings, kept by the core too (a command is refused whole, before
+    anything changes, however it arrives)."""
+    if isinstance(quantity_kg, int) and quantity_kg > MAX_ORDER_KG:
+        raise CommandRefused(
+            "amount_too_large", f"quantity {quantity_kg} kg is over {MAX_ORDER_KG} kg"
+        )
+    if isinstance(price_fen, int) and price_fen > MAX_PRICE_FEN:
+        raise CommandRefused(
+            "amount_too_large", f"price {price_fen} fen/t is over {MAX_PRICE_FEN} fen/t"
+        )
 
 
 class CommandRefused(Exception):
@@ -319,6 +338,20 @@ class Core:
         if self.registry.is_expired(symbol):
             return "expired"
         return str(self.engine.instrument(symbol).status)
+    def _check_traded_value(self, symbol: str, quantity_kg, price_cap_fen: int | None) -> None:
+        """The session's traded value (Σ price × kg, stored as a 64-bit integer) must hold
+        whatever this order could trade: its quantity at its limit (a buy) or at the
+        price ceiling (a sell or a market order, which trade at resting prices)."""
+        stats = self.stats.get(symbol)
+        if stats is None or not isinstance(quantity_kg, int):
+            return
+        worst = stats.value + quantity_kg * (price_cap_fen or MAX_PRICE_FEN)
+        if worst > BALANCE_LIMIT:
+            raise CommandRefused(
+                "balance_limit",
+                f"{symbol}'s traded value this session ({stats.value}) could pass "
+                f"{BALANCE_LIMIT}; a smaller order, or the next session, will do",
+            )
 
     # -------------------------------------------------------------- handlers
     def parameters(self) -> dict:
@@ -417,6 +450,14 @@ class Core:
             raise CommandRefused("market_halted", f"{inst.symbol} is halted")
         side = Side(c["side"])
         order_type = OrderType(c["type"])
+        _check_ceilings(
+            c["quantity_kg"], c.get("price_fen") if order_type is OrderType.LIMIT else None
+        )
+        self._check_traded_value(
+            inst.symbol,
+            c["quantity_kg"],
+            c["price_fen"] if side is Side.BUY and order_type is OrderType.LIMIT else None,
+        )
         if order_type is OrderType.LIMIT:
             price_fen = c["price_fen"]
             self._check_band(out, account_id, inst, price_fen)
@@ -496,7 +537,19 @@ class Core:
             raise CommandRefused("order_not_open", "a market order cannot be amended")
         new_price = c.get("price_fen")
         new_qty = c.get("quantity_kg")
+        _check_ceilings(new_qty, new_price)
+        remaining = rec.remaining_kg if new_qty is None else new_qty
+        if isinstance(remaining, int) and rec.filled_kg + remaining > MAX_FILLED_KG:
+            raise CommandRefused(
+                "balance_limit",
+                f"order {rec.id} would reach {rec.filled_kg + remaining} kg filled, more than "
+                f"its filled value can hold ({MAX_FILLED_KG} kg)",
+            )
         if new_price is not None:
+            # a new price can trade at once
+            self._check_traded_value(
+                rec.symbol, remaining, new_price if rec.side == Side.BUY else None
+            )
             self._check_band(out, rec.account_id, inst, new_price)
         reserve = 0
         if rec.side == Side.BUY and new_price is not None:

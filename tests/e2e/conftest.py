@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 OPERATOR_PASSWORD = "e2e-operator-" + secrets.token_hex(8)
 PROVINCE_PASSWORD = "e2e-province-" + secrets.token_hex(8)
 FEE_BPS = 10
+REQUEST_TIMEOUT_S = 3
 STARTUP_TIMEOUT_S = 60
 
 
@@ -54,6 +55,12 @@ def _start_server(env_extra: dict[str, str], log_path: Path) -> tuple[subprocess
             "EMX_ARGON2_MEMORY_KIB": "1024",
             "EMX_ARGON2_PARALLELISM": "1",
             "EMX_FEE_BPS": str(FEE_BPS),
+            # short, so the tests of trickling clients are quick; every test request
+            # arrives whole at once
+            "EMX_REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S),
+            # one operator token serves every test on this shared server; the per-token
+            # limit is tested on servers of its own (tests/integration/test_sessions.py)
+            "EMX_RATE_LIMIT": "100000",
             "PYTHONPATH": str(REPO),
             **env_extra,
         }
@@ -131,7 +138,14 @@ def exchange(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Excha
         cleanup.append(lambda: _delete_redis_keys(prefix))
     proc, base = _start_server(env, workdir / "server.log")
     try:
-        with Exchange(base, request.param, OPERATOR_PASSWORD, PROVINCE_PASSWORD, FEE_BPS) as ex:
+        with Exchange(
+            base,
+            request.param,
+            OPERATOR_PASSWORD,
+            PROVINCE_PASSWORD,
+            FEE_BPS,
+            log_path=workdir / "server.log",
+        ) as ex:
             yield ex
     finally:
         _stop(proc)

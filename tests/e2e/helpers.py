@@ -9,6 +9,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 from websockets.sync.client import ClientConnection, connect
@@ -119,6 +120,7 @@ class Exchange:
     operator_password: str
     province_password: str
     fee_bps: int
+    log_path: Path | None = None
     client: httpx.Client = field(init=False)
     operator: Party = field(init=False)
     province: Party = field(init=False)

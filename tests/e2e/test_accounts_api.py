@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.helpers import API, GUANGZHOU, SHENZHEN, Exchange, assert_error, ok, unique
+from tests.e2e.helpers import (
+    API,
+    GUANGZHOU,
+    SHENZHEN,
+    Exchange,
+    assert_error,
+    authenticate,
+    ok,
+    recv_json,
+    unique,
+)
 
 
 # --- session ---------------------------------------------------------------------------------
@@ -15,7 +27,7 @@ def test_login_returns_token_role_account_and_city(exchange: Exchange):
         API + "/session", json={"username": "operator", "password": exchange.operator_password}
     )
     body = ok(r, 200)
-    assert set(body) == {"token", "role", "account_id", "city_code"}
+    assert set(body) == {"token", "role", "account_id", "city_code", "expires_at"}
     assert body["role"] == "operator"
     assert body["city_code"] is None
     assert isinstance(body["account_id"], str) and body["account_id"]
@@ -206,3 +218,29 @@ def test_fee_account_is_visible_to_operator_and_province(exchange: Exchange, who
 def test_fee_account_is_hidden_from_enterprises_and_bureaus(exchange: Exchange, role):
     party = exchange.new_account(role, GUANGZHOU)
     assert_error(party.get("/accounts/fees"), 403)
+
+
+def test_login_says_when_the_session_expires(exchange: Exchange):
+    before = datetime.now().astimezone()
+    r = exchange.client.post(
+        API + "/session", json={"username": "operator", "password": exchange.operator_password}
+    )
+    expires_at = datetime.fromisoformat(ok(r, 200)["expires_at"])
+    assert expires_at.utcoffset() == timedelta(hours=8)
+    assert abs(expires_at - before - timedelta(hours=8)) < timedelta(seconds=5)
+
+
+def test_logout_ends_the_session_at_once_and_closes_its_feeds(exchange: Exchange):
+    ent = exchange.new_enterprise(cash=None)
+    assert ent.get("/accounts/me").status_code == 200  # cached from here on
+    with exchange.ws("/ws/private") as feed:
+        assert authenticate(feed, ent.token)["type"] == "auth_ok"
+        assert ent.delete("/session").status_code == 204
+        with pytest.raises(ConnectionClosed) as closed:
+            recv_json(feed)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    assert_error(ent.get("/accounts/me"), 401, "unauthorized")
+
+
+def test_logout_needs_a_token(exchange: Exchange):
+    assert_error(exchange.client.delete(API + "/session"), 401, "unauthorized")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import websockets
 
-from exchange.bench.service import ServiceProcess, service_env, setup_market
+from exchange.bench.service import PROVINCE_PASSWORD, ServiceProcess, service_env, setup_market
 
 pytestmark = pytest.mark.integration
 SYMBOL = "NOX-2025"
@@ -134,3 +134,40 @@ async def _order_through_gateway_is_sequenced_by_the_one_core(core, gateway, set
         r = await b.get("/api/v1/admin/state", headers=setup.province_headers)
         assert r.status_code == 409
         assert r.json()["error"]["code"] == "core_not_in_this_process"
+
+
+async def test_a_logout_on_one_gateway_ends_the_token_and_its_feeds_on_the_other(
+    core_and_gateway,
+):
+    core, gateway = core_and_gateway
+    setup = await asyncio.to_thread(setup_market, core.base_url, 1)
+    async with (
+        httpx.AsyncClient(base_url=core.base_url, timeout=10.0) as a,
+        httpx.AsyncClient(base_url=gateway.base_url, timeout=10.0) as b,
+        websockets.connect(f"{gateway.ws_url}/ws/regulator", open_timeout=10) as feed,
+    ):
+        login = await a.post(
+            "/api/v1/session",
+            json={"username": "province", "password": PROVINCE_PASSWORD},
+        )
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        # the gateway now holds the token in its cache
+        assert (await b.get("/api/v1/accounts/me", headers=headers)).status_code == 200
+        await feed.send(json.dumps({"type": "auth", "token": login.json()["token"]}))
+        ok = json.loads(await asyncio.wait_for(feed.recv(), RECV_TIMEOUT_S))
+        assert ok["type"] == "auth_ok"
+
+        assert (await a.delete("/api/v1/session", headers=headers)).status_code == 204
+        assert (await a.get("/api/v1/accounts/me", headers=headers)).status_code == 401
+        # the revocation crosses Redis in milliseconds; the gateway must not wait for its
+        # cache entry to age out (30 s)
+        async with asyncio.timeout(5):
+            while (await b.get("/api/v1/accounts/me", headers=headers)).status_code != 401:
+                await asyncio.sleep(0.05)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            async with asyncio.timeout(5):
+                while True:
+                    await feed.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        # the province's other session is untouched
+        assert (await b.get("/api/v1/accounts/me", headers=setup.province_headers)).is_success

@@ -3,27 +3,44 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import insert, select
 
-from exchange import auth
+from exchange import auth, sessions
 from exchange import commands as k
 from exchange.api.deps import Conn, CurrentCaller, NoNul, Operator, ProvinceOrOperator, submit
 from exchange.api.errors import ApiError
 from exchange.api.schemas import AccountIn, AmountIn, SessionIn
 from exchange.db import models as m
-from exchange.units import cny, tonnes
+from exchange.passwords import weakness
+from exchange.throttle import HashingBusy
+from exchange.units import cny, shanghai_time, tonnes
 from settlement.cities import CITY_CODES
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"], dependencies=[NoNul])
 
 
+def _too_many_attempts(retry_after: int) -> ApiError:
+    return ApiError(
+        "too_many_attempts",
+        f"登录失败次数过多，请 {retry_after} 秒后再试 "
+        f"(too many failed logins; try again in {retry_after} s)",
+        429,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 @router.post("/session")
 async def create_session(body: SessionIn, request: Request) -> dict:
-    db = request.app.state.db
+    app = request.app
+    db = app.state.db
     c = m.Credential.__table__
+    address = request.client.host if request.client else ""
+    throttle = app.state.login_throttle
+    wait = await throttle.retry_after(body.username, address)
+    if wait is not None:
+        raise _too_many_attempts(wait)
 
     def lookup():
         with db.connect() as conn:
@@ -31,30 +48,59 @@ async def create_session(body: SessionIn, request: Request) -> dict:
 
     row = await asyncio.to_thread(lookup)
     # verify even for an unknown user so timing does not reveal which usernames exist
-    stored = row.password_hash if row else request.app.state.dummy_hash
-    ok = await asyncio.to_thread(auth.verify_password, stored, body.password)
+    stored = row.password_hash if row else app.state.dummy_hash
+    try:
+        ok = await app.state.hashing.run(auth.verify_password, stored, body.password)
+    except HashingBusy:
+        raise ApiError(
+            "rate_limited", "登录请求过多，请稍后再试 (too many logins at once; retry)", 429,
+            headers={"Retry-After": "1"},
+        ) from None
     if row is None or not ok:
+        await throttle.failed(body.username, address)
         raise ApiError("invalid_credentials", "wrong username or password", 401)
+    await throttle.succeeded(body.username)
     token, token_hash = auth.new_token()
-    now = time.time_ns() // 1000
-    ttl = request.app.state.settings.token_ttl_s
-    with db.begin() as conn:
-        conn.execute(
-            insert(m.Token.__table__),
-            {
-                "token_hash": token_hash,
-                "account_id": row.account_id,
-                "role": row.role,
-                "created_us": now,
-                "expires_us": now + ttl * 1_000_000 if ttl else None,
-            },
-        )
+    now = sessions.now_us()
+    expires_us = now + app.state.settings.token_ttl_s * 1_000_000
+
+    def store():
+        with db.begin() as conn:
+            conn.execute(
+                insert(m.Token.__table__),
+                {
+                    "token_hash": token_hash,
+                    "account_id": row.account_id,
+                    "role": row.role,
+                    "created_us": now,
+                    "expires_us": expires_us,
+                },
+            )
+
+    await asyncio.to_thread(store)
     return {
         "token": token,
         "role": row.role,
         "account_id": row.account_id,
         "city_code": row.city_code,
+        "expires_at": shanghai_time(expires_us),
     }
+
+
+@router.delete("/session", status_code=204)
+async def end_session(caller: CurrentCaller, request: Request) -> Response:
+    app = request.app
+    t = m.Token.__table__
+
+    def delete():
+        with app.state.db.begin() as conn:
+            conn.execute(t.delete().where(t.c.token_hash == caller.token_hash))
+
+    await asyncio.to_thread(delete)
+    app.state.token_cache.drop(caller.token_hash)
+    await app.state.live_feeds.close_all(caller.token_hash, 4401, "the session has ended")
+    await sessions.publish_revocation(app.state.bus, caller.token_hash)
+    return Response(status_code=204)
 
 
 @router.post("/accounts", status_code=201)
@@ -64,7 +110,13 @@ async def create_account(body: AccountIn, caller: Operator, request: Request) ->
             raise ApiError("unknown_city", f"{body.city_code!r} is not a Guangdong city code")
     elif body.city_code is not None and body.city_code not in CITY_CODES:
         raise ApiError("unknown_city", f"{body.city_code!r} is not a Guangdong city code")
-    password_hash = await asyncio.to_thread(auth.hash_password, body.password)
+    problem = weakness(body.password)
+    if problem:
+        raise ApiError("weak_password", problem, 422)
+    try:
+        password_hash = await request.app.state.hashing.run(auth.hash_password, body.password)
+    except HashingBusy:
+        raise ApiError("rate_limited", "服务繁忙，请稍后再试 (busy; retry)", 429) from None
     reply = await submit(
         request,
         {

@@ -4,7 +4,7 @@ reserve, and surveillance alerts."""
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from exchange import commands as k
 from exchange.api.deps import Bureau, Conn, NoNul, Province, Regulator, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
-from exchange.api.schemas import MAX_ID, DecideIn, FloorIn, ReallocationIn
+from exchange.api.schemas import MAX_ID, AsciiInt, DecideIn, FloorIn, ReallocationIn
 from exchange.core import regulation
 from exchange.db import models as m
 from exchange.exports import (
@@ -153,6 +153,7 @@ def month_bounds_us(month: str) -> tuple[int, int]:
         return regulation.month_bounds_us(month)
     except regulation.BadMonth as bad:
         raise ApiError("invalid_input", str(bad)) from None
+
 
 
 @router.get("/ledger/cities/{code}/monthly")
@@ -349,8 +350,8 @@ def alerts(
     status: Literal["open", "acknowledged"] | None = None,
     from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, Asia/Shanghai"),
     to: str | None = Query(None, description="YYYY-MM-DD, Asia/Shanghai, inclusive"),
-    limit: int = Query(100, ge=1, le=1000),
-    cursor: int | None = Query(None, ge=1, le=MAX_ID),
+    limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100,
+    cursor: AsciiInt | None = Query(None, ge=1, le=MAX_ID),
     format: Format = "json",
 ):
     start_us, end_us = period_us(from_, to)

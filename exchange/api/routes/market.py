@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
@@ -13,7 +13,8 @@ from sqlalchemy import select
 from exchange import commands as k
 from exchange.api.deps import Conn, NoNul, Province, ProvinceOrOperator, submit
 from exchange.api.errors import ApiError
-from exchange.api.schemas import MAX_ID, InstrumentIn
+from exchange.api.schemas import MAX_ID, AsciiInt, InstrumentIn
+from exchange.core.regulation import FIRST_YEAR, LAST_YEAR
 from exchange.db import market as mm
 from exchange.db import models as m
 from exchange.units import cny, end_of_day_us, iso_time, tonnes
@@ -39,9 +40,12 @@ def instrument_view(r) -> dict:
 
 def _end_of_day_us(day: str) -> int:
     try:
-        return end_of_day_us(date.fromisoformat(day))
+        valid_until = date.fromisoformat(day)
     except ValueError:
         raise ApiError("invalid_date", f"valid_until {day!r} is not a date") from None
+    if not FIRST_YEAR <= valid_until.year <= LAST_YEAR:
+        raise ApiError("invalid_date", f"valid_until must be in {FIRST_YEAR}..{LAST_YEAR}")
+    return end_of_day_us(valid_until)
 
 
 def load_instrument(conn, symbol: str):
@@ -58,13 +62,13 @@ def list_instruments(conn: Conn) -> dict:
     return {"items": [instrument_view(r) for r in conn.execute(select(i).order_by(i.c.symbol))]}
 
 
-_PLAIN_DECIMAL = re.compile(r"^\d{1,3}(?:\.\d*)?$")
+_PLAIN_DECIMAL = re.compile(r"[0-9]{1,3}(?:\.[0-9]*)?")
 
 
 def _band_bps(text: str) -> int:
     # the same plain-decimal rule as every other decimal on the wire: no exponent, sign,
     # NaN or spaces (Decimal() alone would take '1e1' and ' 10')
-    if not _PLAIN_DECIMAL.match(text):
+    if not _PLAIN_DECIMAL.fullmatch(text):
         raise ApiError("invalid_input", "price_band_pct must be a plain decimal string like '10'")
     try:
         pct = Decimal(text)
@@ -155,7 +159,7 @@ def book_snapshot(conn, symbol: str, depth: int) -> dict:
 
 
 @router.get("/market/{symbol}/book")
-def book(symbol: str, conn: Conn, depth: int = Query(20, ge=1, le=1000)) -> dict:
+def book(symbol: str, conn: Conn, depth: Annotated[AsciiInt, Query(ge=1, le=1000)] = 20) -> dict:
     with conn.begin():
         return book_snapshot(conn, symbol, depth)
 
@@ -164,8 +168,8 @@ def book(symbol: str, conn: Conn, depth: int = Query(20, ge=1, le=1000)) -> dict
 def trades(
     symbol: str,
     conn: Conn,
-    limit: int = Query(100, ge=1, le=1000),
-    before_seq: int | None = Query(None, ge=1, le=MAX_ID),
+    limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100,
+    before_seq: AsciiInt | None = Query(None, ge=1, le=MAX_ID),
 ) -> dict:
     load_instrument(conn, symbol)
     t = m.Trade.__table__
@@ -191,7 +195,7 @@ def candles(
     symbol: str,
     conn: Conn,
     interval: Literal["1m", "5m", "1h", "1d"] = "1m",
-    limit: int = Query(500, ge=1, le=1000),
+    limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 500,
 ) -> dict:
     load_instrument(conn, symbol)
     c = m.Candle.__table__

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from typing import Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import or_, select
@@ -14,7 +14,7 @@ from exchange import commands as k
 from exchange.api.deps import Conn, Enterprise, EnterpriseOrProvince, NoNul, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
-from exchange.api.schemas import MAX_ID, AmendIn, CancelAllIn, OrderIn
+from exchange.api.schemas import MAX_ID, AmendIn, AsciiInt, CancelAllIn, OrderIn
 from exchange.db import models as m
 from exchange.exports import (
     MAX_ROWS,
@@ -158,8 +158,10 @@ def list_orders(
     conn: Conn,
     status: Literal["open", "partially_filled", "filled", "cancelled"] | None = None,
     symbol: str | None = None,
-    limit: int = Query(100, ge=1, le=1000),
-    cursor: int | None = Query(None, ge=1, le=MAX_ID, description="list orders with a smaller id"),
+    limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100,
+    cursor: AsciiInt | None = Query(
+        None, ge=1, le=MAX_ID, description="list orders with a smaller id"
+    ),
     from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, Asia/Shanghai"),
     to: str | None = Query(None, description="YYYY-MM-DD, Asia/Shanghai, inclusive"),
     format: Format = "json",
@@ -275,8 +277,10 @@ def list_trades(
     caller: EnterpriseOrProvince,
     conn: Conn,
     symbol: str | None = None,
-    limit: int = Query(100, ge=1, le=1000),
-    cursor: int | None = Query(None, ge=1, le=MAX_ID, description="list trades with a smaller seq"),
+    limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100,
+    cursor: AsciiInt | None = Query(
+        None, ge=1, le=MAX_ID, description="list trades with a smaller seq"
+    ),
     from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, Asia/Shanghai"),
     to: str | None = Query(None, description="YYYY-MM-DD, Asia/Shanghai, inclusive"),
     format: Format = "json",

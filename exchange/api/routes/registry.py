@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
@@ -17,7 +19,7 @@ from exchange.api.deps import (
 )
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
-from exchange.api.schemas import AllocationIn, ProjectIn, ReductionIn, VerifyIn
+from exchange.api.schemas import AllocationIn, AsciiInt, ProjectIn, ReductionIn, VerifyIn
 from exchange.db import models as m
 from exchange.units import iso_time, tonnes
 from settlement.cities import CITY_CODES
@@ -127,7 +129,7 @@ def list_reductions(
     caller: CurrentCaller,
     conn: Conn,
     status: str | None = None,
-    limit: int = Query(100, ge=1, le=1000),
+    limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100,
 ) -> dict:
     query = select(_red)
     if caller.role == "enterprise":
@@ -199,7 +201,9 @@ async def register_project(body: ProjectIn, caller: Enterprise, request: Request
 
 
 @router.get("/projects")
-def list_projects(caller: CurrentCaller, conn: Conn, limit: int = Query(100, ge=1, le=1000)):
+def list_projects(
+    caller: CurrentCaller, conn: Conn, limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100
+):
     query = select(_prj)
     if caller.role == "enterprise":
         query = query.where(_prj.c.owner_account_id == caller.account_id)

@@ -57,3 +57,13 @@ def test_round_half_up_division():
 def test_times_are_utc_iso_with_microseconds():
     assert iso_time(0) == "1970-01-01T00:00:00.000000Z"
     assert iso_time(1_700_000_000_123_456) == "2023-11-14T22:13:20.123456Z"
+
+
+@pytest.mark.parametrize("text", ["１２", "١٢", "12\n", "1.5\n", "١.٥", "12\r", "₁₂"])
+def test_only_ascii_digits_make_a_decimal(text):
+    # str.isdigit and re's \d accept other scripts' digits, and `$` matches before a final
+    # newline: "١٢" was a deposit of 12.00
+    with pytest.raises(UnitError):
+        parse_cny(text, "amount")
+    with pytest.raises(UnitError):
+        parse_tonnes(text)

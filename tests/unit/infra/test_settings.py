@@ -91,3 +91,10 @@ def test_demo_mode_falls_back_to_the_demo_passwords():
     assert require_bootstrap_passwords(True, Settings()) == DEMO_PASSWORDS
     chosen = Settings(operator_password="mine-op-pw")
     assert require_bootstrap_passwords(True, chosen) == ("mine-op-pw", DEMO_PASSWORDS.province)
+
+
+@pytest.mark.parametrize("weak", ["a", "short-pw-11", "qwerty123456", "1Q2W3E4R5T6Y"])
+def test_bootstrap_outside_demo_refuses_short_or_common_passwords(weak):
+    settings = Settings(operator_password="0perator-2025!", province_password=weak)
+    with pytest.raises(ConfigError, match="EMX_PROVINCE_PASSWORD is too weak"):
+        require_bootstrap_passwords(False, settings)
