@@ -120,6 +120,98 @@ async def bootstrap_logins(app: FastAPI, demo: bool) -> None:
             raise RuntimeError(f"could not create {username}: {reply['error']}")
 
 
+ROUTERS = (
+    accounts.router,
+    market.router,
+    orders.router,
+    registry.router,
+    reserve.router,
+    ledger.router,
+    regulation.router,
+    admin.router,
+    auctions.router,
+    block_trades.router,
+)
+
+
+async def start_services(app: FastAPI, settings: Settings, db, demo: bool, run_core: bool):
+    """Bus, command queue and (unless a gateway only) the core; returns what `stop_services`
+    takes down again."""
+    app.state.bus = make_bus(settings)
+    app.state.commands = make_command_queue(settings, role="gateway")
+    await app.state.bus.start()
+    await app.state.commands.start()
+    revocations = asyncio.create_task(
+        sessions.listen_for_revocations(app.state.bus, app.state.token_cache, app.state.live_feeds),
+        name="revocations",
+    )
+    runner = None
+    core_queue = None
+    if run_core:
+        # In production the core drains the shared Redis list; a queue object of
+        # its own keeps its blocking reads off the gateway's connection.
+        core_queue = (
+            make_command_queue(settings, role="core") if settings.redis_url else app.state.commands
+        )
+        if core_queue is not app.state.commands:
+            await core_queue.start()
+        runner = CoreRunner(settings, db, app.state.bus, core_queue)
+        runner.start()
+        await ensure_genesis(app, runner)
+        await bootstrap_logins(app, demo)
+    app.state.runner = runner
+    traders = None
+    if demo and run_core:
+        from exchange import demo as demo_mod
+
+        await demo_mod.load(app)
+        traders = asyncio.create_task(demo_mod.simulate(app), name="demo-traders")
+    return revocations, runner, core_queue, traders
+
+
+async def _cancel(task: asyncio.Task | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+async def stop_services(app: FastAPI, revocations, runner, core_queue, traders) -> None:
+    await _cancel(traders)
+    await _cancel(revocations)
+    if runner is not None:
+        await runner.stop()
+    if core_queue is not None and core_queue is not app.state.commands:
+        await core_queue.aclose()
+    await app.state.commands.aclose()
+    await app.state.bus.aclose()
+
+
+def _init_state(app: FastAPI, settings: Settings) -> None:
+    app.state.settings = settings
+    app.state.ready = False
+    app.state.token_cache = sessions.TokenCache()
+    app.state.live_feeds = sessions.LiveFeeds()
+    app.state.login_throttle = make_login_throttle(settings)
+    app.state.rate_limiter = RateLimiter(
+        settings.rate_limit, settings.rate_burst or max(1, int(2 * settings.rate_limit))
+    )
+    app.state.instrument_steps = {}
+    app.state.dummy_hash = auth.hash_password("not-a-real-password")
+
+
+def _add_routes(app: FastAPI) -> None:
+    for r in ROUTERS:
+        app.include_router(r)
+    app.include_router(ws_router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz():
+        if not app.state.ready:
+            return JSONResponse({"status": "starting"}, 503)
+        return {"status": "ok"}
+
+
 def create_app(
     settings: Settings | None = None, *, demo: bool = False, run_core: bool = True
 ) -> FastAPI:
@@ -131,57 +223,13 @@ def create_app(
         db = make_engine(settings.database_url)
         await asyncio.to_thread(migrate.upgrade, db)
         app.state.db = db
-        app.state.bus = make_bus(settings)
-        app.state.commands = make_command_queue(settings, role="gateway")
-        await app.state.bus.start()
-        await app.state.commands.start()
-        revocations = asyncio.create_task(
-            sessions.listen_for_revocations(
-                app.state.bus, app.state.token_cache, app.state.live_feeds
-            ),
-            name="revocations",
-        )
-        runner = None
-        core_queue = None
-        if run_core:
-            # In production the core drains the shared Redis list; a queue object of
-            # its own keeps its blocking reads off the gateway's connection.
-            core_queue = (
-                make_command_queue(settings, role="core")
-                if settings.redis_url
-                else app.state.commands
-            )
-            if core_queue is not app.state.commands:
-                await core_queue.start()
-            runner = CoreRunner(settings, db, app.state.bus, core_queue)
-            runner.start()
-            await ensure_genesis(app, runner)
-            await bootstrap_logins(app, demo)
-        app.state.runner = runner
-        traders = None
-        if demo and run_core:
-            from exchange import demo as demo_mod
-
-            await demo_mod.load(app)
-            traders = asyncio.create_task(demo_mod.simulate(app), name="demo-traders")
+        services = await start_services(app, settings, db, demo, run_core)
         app.state.ready = True
         try:
             yield
         finally:
             app.state.ready = False
-            if traders is not None:
-                traders.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await traders
-            revocations.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await revocations
-            if runner is not None:
-                await runner.stop()
-            if core_queue is not None and core_queue is not app.state.commands:
-                await core_queue.aclose()
-            await app.state.commands.aclose()
-            await app.state.bus.aclose()
+            await stop_services(app, *services)
             app.state.hashing.shutdown()
             await app.state.login_throttle.aclose()
             db.dispose()
@@ -194,39 +242,10 @@ def create_app(
         description="Pollutant discharge rights exchange for Guangdong Province (NOx first).",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.ready = False
-    app.state.token_cache = sessions.TokenCache()
-    app.state.live_feeds = sessions.LiveFeeds()
-    app.state.login_throttle = make_login_throttle(settings)
-    app.state.rate_limiter = RateLimiter(
-        settings.rate_limit, settings.rate_burst or max(1, int(2 * settings.rate_limit))
-    )
-    app.state.instrument_steps = {}
-    app.state.dummy_hash = auth.hash_password("not-a-real-password")
+    _init_state(app, settings)
     errors.install(app)
-    for r in (
-        accounts.router,
-        market.router,
-        orders.router,
-        registry.router,
-        reserve.router,
-        ledger.router,
-        regulation.router,
-        admin.router,
-        auctions.router,
-        block_trades.router,
-    ):
-        app.include_router(r)
-    app.include_router(ws_router)
+    _add_routes(app)
     app.add_middleware(EdgeGuards)
-
-    @app.get("/healthz", tags=["health"])
-    async def healthz():
-        if not app.state.ready:
-            return JSONResponse({"status": "starting"}, 503)
-        return {"status": "ok"}
-
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

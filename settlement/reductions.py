@@ -111,36 +111,11 @@ def claim(reg: Registry, cmd: ClaimReduction) -> list:
 def verify(reg: Registry, cmd: VerifyReduction) -> list:
     cl = reg.claim(cmd.claim_id)
     verifier = reg.require_account(cmd.verifier_account_id)
-    if verifier.role == Role.CITY_BUREAU:
-        if verifier.city_code != cl.city_code:
-            raise SettlementError(
-                E.NOT_YOUR_CITY,
-                f"{verifier.account_id} is {verifier.city_code}'s bureau; "
-                f"claim {cl.claim_id} is in {cl.city_code}",
-            )
-    elif verifier.role != Role.PROVINCE:
-        raise SettlementError(
-            E.NOT_ALLOWED, f"{verifier.account_id} ({verifier.role}) may not verify reductions"
-        )
+    _check_verifier(cl, verifier)
     if cl.status != PENDING:
         raise SettlementError(E.ALREADY_VERIFIED, f"claim {cl.claim_id} is {cl.status}")
     if cmd.approve:
-        if cmd.method not in METHODS:
-            raise SettlementError(E.INVALID_METHOD, f"unknown verification method {cmd.method!r}")
-        require_positive(cmd.approved_kg, "approved_kg")
-        if cmd.approved_kg > cl.quantity_kg:
-            raise SettlementError(
-                E.APPROVED_EXCEEDS_CLAIM,
-                f"approved {cmd.approved_kg} kg of a {cl.quantity_kg} kg claim",
-            )
-        require_new_id(cmd.lot_id, reg._lots, "lot")
-        issued = reg._issued_kg.get(cl.symbol, 0)
-        if issued + cmd.approved_kg > BALANCE_LIMIT:
-            raise SettlementError(
-                E.BALANCE_LIMIT,
-                f"{issued} kg of {cl.symbol} are issued; {cmd.approved_kg} kg more would pass "
-                f"the limit of {BALANCE_LIMIT} kg any holding can reach",
-            )
+        _check_approval(reg, cl, cmd)
     else:
         require_note(cmd.note, "a rejection")
         if cmd.method and cmd.method not in METHODS:
@@ -165,6 +140,43 @@ def verify(reg: Registry, cmd: VerifyReduction) -> list:
                 "",
             )
         ]
+    return _issue(reg, cl, verifier, cmd)
+
+
+def _check_verifier(cl: Claim, verifier) -> None:
+    if verifier.role == Role.CITY_BUREAU:
+        if verifier.city_code != cl.city_code:
+            raise SettlementError(
+                E.NOT_YOUR_CITY,
+                f"{verifier.account_id} is {verifier.city_code}'s bureau; "
+                f"claim {cl.claim_id} is in {cl.city_code}",
+            )
+    elif verifier.role != Role.PROVINCE:
+        raise SettlementError(
+            E.NOT_ALLOWED, f"{verifier.account_id} ({verifier.role}) may not verify reductions"
+        )
+
+
+def _check_approval(reg: Registry, cl: Claim, cmd: VerifyReduction) -> None:
+    if cmd.method not in METHODS:
+        raise SettlementError(E.INVALID_METHOD, f"unknown verification method {cmd.method!r}")
+    require_positive(cmd.approved_kg, "approved_kg")
+    if cmd.approved_kg > cl.quantity_kg:
+        raise SettlementError(
+            E.APPROVED_EXCEEDS_CLAIM,
+            f"approved {cmd.approved_kg} kg of a {cl.quantity_kg} kg claim",
+        )
+    require_new_id(cmd.lot_id, reg._lots, "lot")
+    issued = reg._issued_kg.get(cl.symbol, 0)
+    if issued + cmd.approved_kg > BALANCE_LIMIT:
+        raise SettlementError(
+            E.BALANCE_LIMIT,
+            f"{issued} kg of {cl.symbol} are issued; {cmd.approved_kg} kg more would pass "
+            f"the limit of {BALANCE_LIMIT} kg any holding can reach",
+        )
+
+
+def _issue(reg: Registry, cl: Claim, verifier, cmd: VerifyReduction) -> list:
     cl.status = APPROVED
     cl.approved_kg = cmd.approved_kg
     cl.lot_id = cmd.lot_id

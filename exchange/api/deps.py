@@ -159,3 +159,14 @@ async def submit(request: Request, command: dict) -> dict:
         err = reply["error"]
         raise ApiError(err["code"], err["message"])
     return reply
+
+
+async def read(request: Request, query, *args):
+    """`query(conn, *args)` on a connection of its own in a worker thread: a handler
+    that awaits never waits on the database on the event loop."""
+
+    def run():
+        with request.app.state.db.connect() as conn:
+            return query(conn, *args)
+
+    return await asyncio.to_thread(run)

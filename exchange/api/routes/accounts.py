@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 
 from exchange import auth, sessions
 from exchange import commands as k
-from exchange.api.deps import Conn, CurrentCaller, NoNul, Operator, ProvinceOrOperator, submit
+from exchange.api.deps import Conn, CurrentCaller, NoNul, Operator, ProvinceOrOperator, read, submit
 from exchange.api.errors import ApiError
 from exchange.api.schemas import AccountIn, AmountIn, SessionIn
 from exchange.db import models as m
@@ -53,7 +53,9 @@ async def create_session(body: SessionIn, request: Request) -> dict:
         ok = await app.state.hashing.run(auth.verify_password, stored, body.password)
     except HashingBusy:
         raise ApiError(
-            "rate_limited", "登录请求过多，请稍后再试 (too many logins at once; retry)", 429,
+            "rate_limited",
+            "登录请求过多，请稍后再试 (too many logins at once; retry)",
+            429,
             headers={"Retry-After": "1"},
         ) from None
     if row is None or not ok:
@@ -213,13 +215,13 @@ def list_accounts(caller: ProvinceOrOperator, conn: Conn, role: str | None = Non
 
 async def _cash_move(kind: str, account_id: str, body: AmountIn, request: Request) -> dict:
     a = m.Account.__table__
-    with request.app.state.db.connect() as conn:
-        row = conn.execute(select(a.c.role).where(a.c.id == account_id)).first()
+    row = await read(
+        request, lambda conn: conn.execute(select(a.c.role).where(a.c.id == account_id)).first()
+    )
     if row is None:
         raise ApiError("not_found", f"no account {account_id}")
     await submit(request, {"kind": kind, "account_id": account_id, "amount_fen": body.amount})
-    with request.app.state.db.connect() as conn:
-        return account_view(conn, account_id)
+    return await read(request, account_view, account_id)
 
 
 @router.post("/accounts/{account_id}/deposits", status_code=201)

@@ -21,6 +21,14 @@ ATTEMPTS = 50
 RETRY_S = 0.02
 
 
+def _hash_or_none(core) -> str | None:
+    try:
+        return core.state_hash()
+    except RuntimeError:
+        # a dict or set the sequencer changed while it was read: the caller tries again
+        return None
+
+
 @router.get("/state")
 async def core_state(caller: Province, request: Request) -> dict:
     runner = request.app.state.runner
@@ -30,12 +38,16 @@ async def core_state(caller: Province, request: Request) -> dict:
         )
     journal = Journal(request.app.state.db)
     for _ in range(ATTEMPTS):
-        # Hashed on the event loop, so no batch is half-applied; reported only once the
-        # journal holds that seq, so the answer describes durable state.
         core = runner.sequencer.core
-        seq, state_hash = core.last_seq, core.state_hash()
-        journal_seq, _ = await asyncio.to_thread(journal.last)
-        if journal_seq >= seq:
-            return {"seq": seq, "state_hash": state_hash, "journal_seq": journal_seq}
+        seq = core.last_seq
+        state_hash = await asyncio.to_thread(_hash_or_none, core)
+        # Hashed in a worker thread, as the whole state takes long; the sequencer applies
+        # commands only on the event loop, whole, and each moves last_seq. Back here on
+        # the loop, the same core at the same seq means nothing changed while it was
+        # hashed. Reported only once the journal holds that seq: durable state.
+        if state_hash is not None and runner.sequencer.core is core and core.last_seq == seq:
+            journal_seq, _ = await asyncio.to_thread(journal.last)
+            if journal_seq >= seq:
+                return {"seq": seq, "state_hash": state_hash, "journal_seq": journal_seq}
         await asyncio.sleep(RETRY_S)
     raise ApiError("busy", "the core is committing; retry", 409)

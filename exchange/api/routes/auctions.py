@@ -16,6 +16,7 @@ from exchange.api.deps import (
     EnterpriseOrProvince,
     NoNul,
     Province,
+    read,
     submit,
 )
 from exchange.api.errors import ApiError
@@ -73,9 +74,8 @@ def _load(conn, auction_id: str):
     return row
 
 
-def _view(request: Request, auction_id: str, caller: Caller) -> dict:
-    with request.app.state.db.connect() as conn:
-        return auction_view(conn, _load(conn, auction_id), caller)
+async def _view(request: Request, auction_id: str, caller: Caller) -> dict:
+    return await read(request, lambda conn: auction_view(conn, _load(conn, auction_id), caller))
 
 
 @router.get("/auctions")
@@ -91,8 +91,7 @@ def get_auction(auction_id: str, caller: EnterpriseOrProvince, conn: Conn) -> di
 
 @router.post("/auctions", status_code=201)
 async def open_auction(body: AuctionIn, caller: Province, request: Request) -> dict:
-    with request.app.state.db.connect() as conn:
-        instrument_or_422(conn, body.symbol)
+    await read(request, instrument_or_422, body.symbol)
     reply = await submit(
         request,
         {
@@ -104,7 +103,7 @@ async def open_auction(body: AuctionIn, caller: Province, request: Request) -> d
             "note": body.note,
         },
     )
-    return _view(request, reply["result"]["auction_id"], caller)
+    return await _view(request, reply["result"]["auction_id"], caller)
 
 
 @router.post("/auctions/{auction_id}/bids", status_code=201)
@@ -119,29 +118,32 @@ async def place_bid(auction_id: str, body: BidIn, caller: Enterprise, request: R
             "quantity_kg": body.quantity,
         },
     )
-    return _bid(request, reply["result"]["bid_id"])
+    return await _bid(request, reply["result"]["bid_id"])
 
 
 @router.delete("/auctions/{auction_id}/bids/{bid_id}")
 async def withdraw_bid(auction_id: str, bid_id: str, caller: Enterprise, request: Request) -> dict:
-    with request.app.state.db.connect() as conn:
-        row = conn.execute(select(_bids).where(_bids.c.id == bid_id)).first()
+    row = await read(
+        request, lambda conn: conn.execute(select(_bids).where(_bids.c.id == bid_id)).first()
+    )
     if row is None or row.auction_id != auction_id or row.account_id != caller.account_id:
         raise ApiError("bid_not_found", f"no bid {bid_id} of yours in auction {auction_id}")
     await submit(
         request, {"kind": k.WITHDRAW_BID, "bid_id": bid_id, "account_id": caller.account_id}
     )
-    return _bid(request, bid_id)
+    return await _bid(request, bid_id)
 
 
 @router.post("/auctions/{auction_id}/close")
 async def close_auction(auction_id: str, caller: Province, request: Request) -> dict:
     await submit(request, {"kind": k.CLOSE_AUCTION, "auction_id": auction_id})
-    return _view(request, auction_id, caller)
+    return await _view(request, auction_id, caller)
 
 
-def _bid(request: Request, bid_id: str) -> dict:
-    with request.app.state.db.connect() as conn:
+async def _bid(request: Request, bid_id: str) -> dict:
+    def view(conn) -> dict:
         b = conn.execute(select(_bids).where(_bids.c.id == bid_id)).one()
         a = _load(conn, b.auction_id)
         return bid_view(b, a.status == "cleared")
+
+    return await read(request, view)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import or_, select
 
 from exchange import commands as k
-from exchange.api.deps import Caller, Conn, Enterprise, EnterpriseOrProvince, NoNul, submit
+from exchange.api.deps import Caller, Conn, Enterprise, EnterpriseOrProvince, NoNul, read, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
 from exchange.api.schemas import BlockTradeIn
@@ -27,9 +27,8 @@ def _visible(conn, block_id: str, caller: Caller):
     return row
 
 
-def _view(request: Request, block_id: str, caller: Caller) -> dict:
-    with request.app.state.db.connect() as conn:
-        return block_trade_view(_visible(conn, block_id, caller))
+async def _view(request: Request, block_id: str, caller: Caller) -> dict:
+    return await read(request, lambda conn: block_trade_view(_visible(conn, block_id, caller)))
 
 
 @router.get("/block-trades")
@@ -54,8 +53,7 @@ def get_block_trade(block_id: str, caller: EnterpriseOrProvince, conn: Conn) -> 
 @router.post("/block-trades", status_code=201)
 async def propose(body: BlockTradeIn, caller: Enterprise, request: Request) -> dict:
     settings = request.app.state.settings
-    with request.app.state.db.connect() as conn:
-        instrument_or_422(conn, body.symbol)
+    await read(request, instrument_or_422, body.symbol)
     reply = await submit(
         request,
         {
@@ -70,12 +68,11 @@ async def propose(body: BlockTradeIn, caller: Enterprise, request: Request) -> d
             "min_quantity_kg": int(settings.block_min_quantity * 1000),
         },
     )
-    return _view(request, reply["result"]["block_id"], caller)
+    return await _view(request, reply["result"]["block_id"], caller)
 
 
 async def _decide(request: Request, block_id: str, caller: Caller, action: str) -> dict:
-    with request.app.state.db.connect() as conn:
-        _visible(conn, block_id, caller)
+    await read(request, _visible, block_id, caller)
     await submit(
         request,
         {
@@ -85,7 +82,7 @@ async def _decide(request: Request, block_id: str, caller: Caller, action: str) 
             "action": action,
         },
     )
-    return _view(request, block_id, caller)
+    return await _view(request, block_id, caller)
 
 
 @router.post("/block-trades/{block_id}/accept")

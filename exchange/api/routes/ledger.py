@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from exchange import commands as k
-from exchange.api.deps import Bureau, Conn, NoNul, Province, Regulator, submit
+from exchange.api.deps import Bureau, Conn, NoNul, Province, Regulator, read, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
 from exchange.api.schemas import MAX_ID, AsciiInt, DecideIn, FloorIn, ReallocationIn
@@ -155,7 +155,6 @@ def month_bounds_us(month: str) -> tuple[int, int]:
         raise ApiError("invalid_input", str(bad)) from None
 
 
-
 @router.get("/ledger/cities/{code}/monthly")
 def monthly(
     code: str,
@@ -204,8 +203,7 @@ def monthly(
 async def set_floor(code: str, body: FloorIn, caller: Province, request: Request) -> dict:
     if code not in CITY_CODES:
         raise ApiError("not_found", f"no city {code}")
-    with request.app.state.db.connect() as conn:
-        instrument_or_422(conn, body.symbol)
+    await read(request, instrument_or_422, body.symbol)
     await submit(
         request,
         {
@@ -244,10 +242,13 @@ def _reallocation(conn, application_id: str):
 
 @router.post("/reallocations", status_code=201)
 async def apply_reallocation(body: ReallocationIn, caller: Bureau, request: Request) -> dict:
-    with request.app.state.db.connect() as conn:
+
+    def check(conn):
         instrument_or_422(conn, body.symbol)
         p = m.Project.__table__
-        project = conn.execute(select(p).where(p.c.id == body.project_id)).first()
+        return conn.execute(select(p).where(p.c.id == body.project_id)).first()
+
+    project = await read(request, check)
     if project is None or project.city_code != caller.city_code:
         raise ApiError("not_found", f"no project {body.project_id} in your city")
     reply = await submit(
@@ -262,8 +263,8 @@ async def apply_reallocation(body: ReallocationIn, caller: Bureau, request: Requ
             "priority_category": body.priority_category,
         },
     )
-    with request.app.state.db.connect() as conn:
-        return reallocation_view(_reallocation(conn, reply["result"]["application_id"]))
+    application_id = reply["result"]["application_id"]
+    return await read(request, lambda conn: reallocation_view(_reallocation(conn, application_id)))
 
 
 @router.get("/reallocations")
@@ -281,8 +282,7 @@ def list_reallocations(caller: Regulator, conn: Conn, status: str | None = None)
 async def decide_reallocation(
     application_id: str, body: DecideIn, caller: Province, request: Request
 ) -> dict:
-    with request.app.state.db.connect() as conn:
-        app_row = _reallocation(conn, application_id)
+    app_row = await read(request, _reallocation, application_id)
     if app_row is None:
         raise ApiError("not_found", f"no reallocation application {application_id}")
     if body.decision == "approve":
@@ -305,8 +305,7 @@ async def decide_reallocation(
             "note": body.note,
         },
     )
-    with request.app.state.db.connect() as conn:
-        return reallocation_view(_reallocation(conn, application_id))
+    return await read(request, lambda conn: reallocation_view(_reallocation(conn, application_id)))
 
 
 def alert_view(r) -> dict:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from exchange import commands as k
-from exchange.api.deps import Conn, NoNul, Province, ProvinceOrOperator, submit
+from exchange.api.deps import Conn, NoNul, Province, ProvinceOrOperator, read, submit
 from exchange.api.errors import ApiError
 from exchange.api.schemas import MAX_ID, AsciiInt, InstrumentIn
 from exchange.core.regulation import FIRST_YEAR, LAST_YEAR
@@ -106,16 +106,13 @@ async def create_instrument(body: InstrumentIn, caller: Province, request: Reque
             "band_bps": bps,
         },
     )
-    with request.app.state.db.connect() as conn:
-        return instrument_view(load_instrument(conn, body.symbol))
+    return await read(request, lambda conn: instrument_view(load_instrument(conn, body.symbol)))
 
 
 async def _control(request: Request, kind: str, symbol: str) -> dict:
-    with request.app.state.db.connect() as conn:
-        load_instrument(conn, symbol)
+    await read(request, load_instrument, symbol)
     await submit(request, {"kind": kind, "symbol": symbol})
-    with request.app.state.db.connect() as conn:
-        return instrument_view(load_instrument(conn, symbol))
+    return await read(request, lambda conn: instrument_view(load_instrument(conn, symbol)))
 
 
 @router.post("/market/{symbol}/halt")

@@ -15,6 +15,7 @@ from exchange.api.deps import (
     Enterprise,
     EnterpriseOrBureau,
     NoNul,
+    read,
     submit,
 )
 from exchange.api.errors import ApiError
@@ -73,8 +74,7 @@ def _reduction(conn, claim_id: str):
 
 @router.post("/reductions", status_code=201)
 async def claim_reduction(body: ReductionIn, caller: EnterpriseOrBureau, request: Request) -> dict:
-    with request.app.state.db.connect() as conn:
-        instrument_or_422(conn, body.symbol)
+    await read(request, instrument_or_422, body.symbol)
     reply = await submit(
         request,
         {
@@ -87,16 +87,15 @@ async def claim_reduction(body: ReductionIn, caller: EnterpriseOrBureau, request
             "evidence": body.evidence,
         },
     )
-    with request.app.state.db.connect() as conn:
-        return reduction_view(_reduction(conn, reply["result"]["claim_id"]))
+    claim_id = reply["result"]["claim_id"]
+    return await read(request, lambda conn: reduction_view(_reduction(conn, claim_id)))
 
 
 @router.post("/reductions/{claim_id}/verify")
 async def verify_reduction(
     claim_id: str, body: VerifyIn, caller: BureauOrProvince, request: Request
 ) -> dict:
-    with request.app.state.db.connect() as conn:
-        claim = _reduction(conn, claim_id)
+    claim = await read(request, _reduction, claim_id)
     if claim is None or (caller.role == "city_bureau" and claim.city_code != caller.city_code):
         raise ApiError("not_found", f"no reduction claim {claim_id}")
     if body.decision == "approve":
@@ -120,8 +119,7 @@ async def verify_reduction(
             "note": body.note,
         },
     )
-    with request.app.state.db.connect() as conn:
-        return reduction_view(_reduction(conn, claim_id))
+    return await read(request, lambda conn: reduction_view(_reduction(conn, claim_id)))
 
 
 @router.get("/reductions")
@@ -181,8 +179,7 @@ async def register_project(body: ProjectIn, caller: Enterprise, request: Request
     city = body.city_code or caller.city_code
     if city not in CITY_CODES:
         raise ApiError("unknown_city", f"{city!r} is not a Guangdong city code")
-    with request.app.state.db.connect() as conn:
-        instrument_or_422(conn, body.symbol)
+    await read(request, instrument_or_422, body.symbol)
     reply = await submit(
         request,
         {
@@ -196,8 +193,8 @@ async def register_project(body: ProjectIn, caller: Enterprise, request: Request
             "eia_reference": body.eia_reference,
         },
     )
-    with request.app.state.db.connect() as conn:
-        return project_view(_project(conn, reply["result"]["project_id"]))
+    project_id = reply["result"]["project_id"]
+    return await read(request, lambda conn: project_view(_project(conn, project_id)))
 
 
 @router.get("/projects")
@@ -224,9 +221,12 @@ def get_project(project_id: str, caller: CurrentCaller, conn: Conn) -> dict:
 async def allocate(
     project_id: str, body: AllocationIn, caller: Enterprise, request: Request
 ) -> dict:
-    with request.app.state.db.connect() as conn:
-        p = _visible_project(conn, caller, project_id, owner_only=True)
+
+    def check(conn):
         instrument_or_422(conn, body.symbol)
+        return _visible_project(conn, caller, project_id, owner_only=True)
+
+    p = await read(request, check)
     if body.symbol != p.symbol:
         raise ApiError("symbol_mismatch", f"project {project_id} needs {p.symbol}")
     await submit(
@@ -238,8 +238,7 @@ async def allocate(
             "quantity_kg": body.quantity,
         },
     )
-    with request.app.state.db.connect() as conn:
-        return project_view(_project(conn, project_id))
+    return await read(request, lambda conn: project_view(_project(conn, project_id)))
 
 
 @router.get("/projects/{project_id}/sources")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from exchange import commands as k
-from exchange.api.deps import Conn, NoNul, Province, submit
+from exchange.api.deps import Conn, NoNul, Province, read, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
 from exchange.api.routes.accounts import account_view
@@ -41,8 +41,7 @@ async def cancel_reserve_order(order_id: str, caller: Province, request: Request
 async def release_reserve(body: ReserveReleaseIn, caller: Province, request: Request) -> dict:
     if body.city_code not in CITY_CODES:
         raise ApiError("unknown_city", f"{body.city_code!r} is not a Guangdong city code")
-    with request.app.state.db.connect() as conn:
-        instrument_or_422(conn, body.symbol)
+    await read(request, instrument_or_422, body.symbol)
     await submit(
         request,
         {
