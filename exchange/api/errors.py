@@ -1,88 +1,35 @@
-"""Error codes to HTTP status, and the one error body every refusal uses:
+"""Error codes to HTTP status (exchange.api.error_codes), and the one error body every refusal uses:
 `{"error": {"code": ..., "message": ...}}`."""
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-NOT_FOUND = frozenset(
-    {
-        "not_found",
-        "order_not_found",
-        "unknown_order",
-        "unknown_account",
-        "unknown_claim",
-        "unknown_project",
-        "unknown_application",
-        "unknown_instrument",
-        "not_your_city",
-        "alert_not_found",
-        "auction_not_found",
-        "bid_not_found",
-        "block_trade_not_found",
-    }
-)
-CONFLICT = frozenset(
-    {
-        "insufficient_cash",
-        "insufficient_allowances",
-        "market_halted",
-        "price_outside_band",
-        "order_not_open",
-        "not_order_owner",
-        "already_verified",
-        "already_decided",
-        "duplicate_client_order_id",
-        "duplicate_order_id",
-        "username_taken",
-        "instrument_exists",
-        "below_city_floor",
-        "exceeds_project_requirement",
-        "instrument_expired",
-        "auction_closed",
-        "bid_below_reserve",
-        "block_trade_not_pending",
-        "no_change",
-        "duplicate_id",
-        "month_not_ended",
-        "already_submitted",
-        "nothing_to_correct",
-        "already_acknowledged",
-        "post_only_would_cross",
-        "balance_limit",
-    }
-)
-FORBIDDEN = frozenset({"forbidden", "not_allowed", "not_your_block_trade"})
-UNAVAILABLE = frozenset({"unavailable", "timeout"})
+from exchange.api.error_codes import CODES, spec
+
+log = logging.getLogger(__name__)
 
 
 def status_for(code: str) -> int:
-    if code in NOT_FOUND:
-        return 404
-    if code in CONFLICT:
-        return 409
-    if code in FORBIDDEN:
-        return 403
-    if code in UNAVAILABLE:
-        return 503
-    if code in ("unauthorized", "token_expired"):
-        return 401
-    if code == "internal_error":
-        return 500
-    return 422
+    if code not in CODES:
+        log.error("error code %r is not in exchange.api.error_codes", code)
+    return spec(code).status
 
 
 class ApiError(Exception):
     def __init__(
         self,
         code: str,
-        message: str,
+        message: str | None = None,
         status: int | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        message = message or spec(code).message
         super().__init__(message)
         self.code = code
         self.message = message
