@@ -17,6 +17,7 @@ from fastapi_offline import FastAPIOffline
 from exchange import auth, sessions
 from exchange import commands as k
 from exchange.api import errors
+from exchange.api import responses as R
 from exchange.api.guards import EdgeGuards
 from exchange.api.routes import (
     accounts,
@@ -202,10 +203,10 @@ def _init_state(app: FastAPI, settings: Settings) -> None:
 
 def _add_routes(app: FastAPI) -> None:
     for r in ROUTERS:
-        app.include_router(r)
+        app.include_router(r, responses=R.ERRORS)
     app.include_router(ws_router)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], **R.doc(R.Health, 200, 503))
     async def healthz():
         if not app.state.ready:
             return JSONResponse({"status": "starting"}, 503)

@@ -9,6 +9,7 @@ from sqlalchemy import insert, select
 
 from exchange import auth, sessions
 from exchange import commands as k
+from exchange.api import responses as R
 from exchange.api.deps import Conn, CurrentCaller, NoNul, Operator, ProvinceOrOperator, read, submit
 from exchange.api.errors import ApiError
 from exchange.api.schemas import AccountIn, AmountIn, SessionIn
@@ -31,7 +32,7 @@ def _too_many_attempts(retry_after: int) -> ApiError:
     )
 
 
-@router.post("/session")
+@router.post("/session", **R.doc(R.Session))
 async def create_session(body: SessionIn, request: Request) -> dict:
     app = request.app
     db = app.state.db
@@ -105,7 +106,7 @@ async def end_session(caller: CurrentCaller, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/accounts", status_code=201)
+@router.post("/accounts", status_code=201, **R.doc(R.NewAccount, 201))
 async def create_account(body: AccountIn, caller: Operator, request: Request) -> dict:
     if body.role in ("enterprise", "city_bureau"):
         if body.city_code not in CITY_CODES:
@@ -175,12 +176,12 @@ def account_view(conn, account_id: str) -> dict:
     return view
 
 
-@router.get("/accounts/me")
+@router.get("/accounts/me", **R.doc(R.Account))
 def me(caller: CurrentCaller, conn: Conn) -> dict:
     return account_view(conn, caller.account_id)
 
 
-@router.get("/accounts/fees")
+@router.get("/accounts/fees", **R.doc(R.Fees))
 def fees(caller: ProvinceOrOperator, conn: Conn) -> dict:
     a = m.Account.__table__
     row = conn.execute(select(a).where(a.c.id == "FEES")).first()
@@ -193,7 +194,7 @@ def fees(caller: ProvinceOrOperator, conn: Conn) -> dict:
     }
 
 
-@router.get("/accounts")
+@router.get("/accounts", **R.doc(R.Accounts))
 def list_accounts(caller: ProvinceOrOperator, conn: Conn, role: str | None = None) -> dict:
     a = m.Account.__table__
     query = select(a).order_by(a.c.id)
@@ -224,11 +225,11 @@ async def _cash_move(kind: str, account_id: str, body: AmountIn, request: Reques
     return await read(request, account_view, account_id)
 
 
-@router.post("/accounts/{account_id}/deposits", status_code=201)
+@router.post("/accounts/{account_id}/deposits", status_code=201, **R.doc(R.Account, 201))
 async def deposit(account_id: str, body: AmountIn, caller: Operator, request: Request) -> dict:
     return await _cash_move(k.DEPOSIT, account_id, body, request)
 
 
-@router.post("/accounts/{account_id}/withdrawals", status_code=201)
+@router.post("/accounts/{account_id}/withdrawals", status_code=201, **R.doc(R.Account, 201))
 async def withdraw(account_id: str, body: AmountIn, caller: Operator, request: Request) -> dict:
     return await _cash_move(k.WITHDRAW, account_id, body, request)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from exchange import commands as k
+from exchange.api import responses as R
 from exchange.api.deps import Bureau, Conn, NoNul, Province, Regulator, read, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
@@ -81,7 +82,7 @@ def _period_totals(conn, symbol: str, start_us: int | None, end_us: int | None) 
     return {city: (within, before[0]) for city, (within, before) in totals.items()}
 
 
-@router.get("/ledger/cities")
+@router.get("/ledger/cities", **R.doc(R.CityLedgers, download=True))
 def ledger_cities(
     caller: Regulator,
     conn: Conn,
@@ -155,7 +156,7 @@ def month_bounds_us(month: str) -> tuple[int, int]:
         raise ApiError("invalid_input", str(bad)) from None
 
 
-@router.get("/ledger/cities/{code}/monthly")
+@router.get("/ledger/cities/{code}/monthly", **R.doc(R.MonthlyReport, download=True))
 def monthly(
     code: str,
     caller: Regulator,
@@ -199,7 +200,7 @@ def monthly(
     }
 
 
-@router.put("/ledger/cities/{code}/floor")
+@router.put("/ledger/cities/{code}/floor", **R.doc(R.Floor))
 async def set_floor(code: str, body: FloorIn, caller: Province, request: Request) -> dict:
     if code not in CITY_CODES:
         raise ApiError("not_found", f"no city {code}")
@@ -240,7 +241,7 @@ def _reallocation(conn, application_id: str):
     return conn.execute(select(_ral).where(_ral.c.id == application_id)).first()
 
 
-@router.post("/reallocations", status_code=201)
+@router.post("/reallocations", status_code=201, **R.doc(R.Reallocation, 201))
 async def apply_reallocation(body: ReallocationIn, caller: Bureau, request: Request) -> dict:
 
     def check(conn):
@@ -267,7 +268,7 @@ async def apply_reallocation(body: ReallocationIn, caller: Bureau, request: Requ
     return await read(request, lambda conn: reallocation_view(_reallocation(conn, application_id)))
 
 
-@router.get("/reallocations")
+@router.get("/reallocations", **R.doc(R.Reallocations))
 def list_reallocations(caller: Regulator, conn: Conn, status: str | None = None) -> dict:
     query = select(_ral)
     if caller.role == "city_bureau":
@@ -278,7 +279,7 @@ def list_reallocations(caller: Regulator, conn: Conn, status: str | None = None)
     return {"items": [reallocation_view(r) for r in rows]}
 
 
-@router.post("/reallocations/{application_id}/decide")
+@router.post("/reallocations/{application_id}/decide", **R.doc(R.Reallocation))
 async def decide_reallocation(
     application_id: str, body: DecideIn, caller: Province, request: Request
 ) -> dict:
@@ -341,7 +342,7 @@ _ALERT_COLUMNS = [
 ]
 
 
-@router.get("/surveillance/alerts")
+@router.get("/surveillance/alerts", **R.doc(R.Alerts, download=True))
 def alerts(
     caller: Regulator,
     conn: Conn,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from exchange import commands as k
+from exchange.api import responses as R
 from exchange.api.deps import Conn, NoNul, Province, ProvinceOrOperator, read, submit
 from exchange.api.errors import ApiError
 from exchange.api.schemas import MAX_ID, AsciiInt, InstrumentIn
@@ -56,7 +57,7 @@ def load_instrument(conn, symbol: str):
     return row
 
 
-@router.get("/instruments")
+@router.get("/instruments", **R.doc(R.Instruments))
 def list_instruments(conn: Conn) -> dict:
     i = m.Instrument.__table__
     return {"items": [instrument_view(r) for r in conn.execute(select(i).order_by(i.c.symbol))]}
@@ -81,7 +82,7 @@ def _band_bps(text: str) -> int:
     return int(pct * 100)
 
 
-@router.post("/instruments", status_code=201)
+@router.post("/instruments", status_code=201, **R.doc(R.Instrument, 201))
 async def create_instrument(body: InstrumentIn, caller: Province, request: Request) -> dict:
     bps = _band_bps(body.price_band_pct)
     if body.reference_price % body.tick_size:
@@ -115,17 +116,17 @@ async def _control(request: Request, kind: str, symbol: str) -> dict:
     return await read(request, lambda conn: instrument_view(load_instrument(conn, symbol)))
 
 
-@router.post("/market/{symbol}/halt")
+@router.post("/market/{symbol}/halt", **R.doc(R.Instrument))
 async def halt(symbol: str, caller: Province, request: Request) -> dict:
     return await _control(request, k.HALT, symbol)
 
 
-@router.post("/market/{symbol}/resume")
+@router.post("/market/{symbol}/resume", **R.doc(R.Instrument))
 async def resume(symbol: str, caller: Province, request: Request) -> dict:
     return await _control(request, k.RESUME, symbol)
 
 
-@router.post("/market/{symbol}/close-session")
+@router.post("/market/{symbol}/close-session", **R.doc(R.Instrument))
 async def close_session(symbol: str, caller: ProvinceOrOperator, request: Request) -> dict:
     return await _control(request, k.CLOSE_SESSION, symbol)
 
@@ -155,13 +156,13 @@ def book_snapshot(conn, symbol: str, depth: int) -> dict:
     }
 
 
-@router.get("/market/{symbol}/book")
+@router.get("/market/{symbol}/book", **R.doc(R.Book))
 def book(symbol: str, conn: Conn, depth: Annotated[AsciiInt, Query(ge=1, le=1000)] = 20) -> dict:
     with conn.begin():
         return book_snapshot(conn, symbol, depth)
 
 
-@router.get("/market/{symbol}/trades")
+@router.get("/market/{symbol}/trades", **R.doc(R.PublicTrades))
 def trades(
     symbol: str,
     conn: Conn,
@@ -179,7 +180,7 @@ def trades(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/market/{symbol}/ticker")
+@router.get("/market/{symbol}/ticker", **R.doc(R.Ticker))
 def ticker(symbol: str, conn: Conn) -> dict:
     load_instrument(conn, symbol)
     ms = mm.MarketSession.__table__
@@ -187,7 +188,7 @@ def ticker(symbol: str, conn: Conn) -> dict:
     return {"symbol": symbol, **ticker_view(row)}
 
 
-@router.get("/market/{symbol}/candles")
+@router.get("/market/{symbol}/candles", **R.doc(R.Candles))
 def candles(
     symbol: str,
     conn: Conn,

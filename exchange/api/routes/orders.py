@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import or_, select
 
 from exchange import commands as k
+from exchange.api import responses as R
 from exchange.api.deps import Conn, Enterprise, EnterpriseOrProvince, NoNul, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
@@ -79,7 +80,7 @@ class _Steps(NamedTuple):
     lot_kg: int
 
 
-@router.post("/orders", status_code=201)
+@router.post("/orders", status_code=201, **R.doc(R.Order, 201, 200))
 async def place_order(
     body: OrderIn, caller: Enterprise, request: Request, response: Response
 ) -> dict:
@@ -142,7 +143,7 @@ async def place_for(account_id: str, body: OrderIn, request: Request, response: 
     return next(o for o in reply["orders"] if o["id"] == order_id)
 
 
-@router.post("/orders/cancel-all")
+@router.post("/orders/cancel-all", **R.doc(R.Cancelled))
 async def cancel_all(caller: Enterprise, request: Request, body: CancelAllIn | None = None) -> dict:
     """Cancel every open order of the caller (in one instrument when `symbol` is given)."""
     command = {"kind": k.CANCEL_ALL, "account_id": caller.account_id}
@@ -152,7 +153,7 @@ async def cancel_all(caller: Enterprise, request: Request, body: CancelAllIn | N
     return {"cancelled": reply["result"]["cancelled"]}
 
 
-@router.get("/orders")
+@router.get("/orders", **R.doc(R.Orders, download=True))
 def list_orders(
     caller: EnterpriseOrProvince,
     conn: Conn,
@@ -212,7 +213,7 @@ def _owned(conn, caller, order_id: str):
     return _row_of(conn, None if caller.role == "province" else caller.account_id, order_id)
 
 
-@router.get("/orders/{order_id}")
+@router.get("/orders/{order_id}", **R.doc(R.Order))
 def get_order(order_id: str, caller: EnterpriseOrProvince, conn: Conn) -> dict:
     row = _owned(conn, caller, order_id)
     view = order_view(row)
@@ -235,7 +236,7 @@ def _only(reply: dict, order_id: str) -> dict:
     return next(o for o in reply["orders"] if o["id"] == order_id)
 
 
-@router.delete("/orders/{order_id}")
+@router.delete("/orders/{order_id}", **R.doc(R.Order))
 async def cancel_order(order_id: str, caller: Enterprise, request: Request) -> dict:
     return await cancel_for(caller.account_id, order_id, request)
 
@@ -251,7 +252,7 @@ async def cancel_for(account_id: str, order_id: str, request: Request) -> dict:
     return _only(reply, order_id)
 
 
-@router.patch("/orders/{order_id}")
+@router.patch("/orders/{order_id}", **R.doc(R.Order))
 async def amend_order(order_id: str, body: AmendIn, caller: Enterprise, request: Request) -> dict:
     if body.quantity is None and body.price is None:
         raise ApiError("invalid_input", "give a new quantity, a new price, or both")
@@ -272,7 +273,7 @@ async def amend_order(order_id: str, body: AmendIn, caller: Enterprise, request:
     return _only(reply, order_id)
 
 
-@router.get("/trades")
+@router.get("/trades", **R.doc(R.Trades, download=True))
 def list_trades(
     caller: EnterpriseOrProvince,
     conn: Conn,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from exchange import commands as k
+from exchange.api import responses as R
 from exchange.api.deps import Bureau, Conn, NoNul, Regulator, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
@@ -46,7 +47,11 @@ def version_view(r) -> dict:
     }
 
 
-@router.post("/ledger/cities/{code}/monthly/{month}/submit", status_code=201)
+@router.post(
+    "/ledger/cities/{code}/monthly/{month}/submit",
+    status_code=201,
+    **R.doc(R.Submitted, 201),
+)
 async def submit_month(
     code: str, month: str, body: SubmitMonthIn, caller: Bureau, request: Request
 ) -> dict:
@@ -86,7 +91,7 @@ async def submit_month(
     return {"city_code": code, "symbol": body.symbol, "month": month, **version_view(row)}
 
 
-@router.get("/ledger/submissions")
+@router.get("/ledger/submissions", **R.doc(R.Submissions))
 def submissions(
     caller: Regulator,
     conn: Conn,
@@ -131,7 +136,7 @@ def submissions(
     return {"month": month, "symbol": symbol, "due_at": iso_time(due), "items": items}
 
 
-@router.post("/surveillance/alerts/{alert_id}/acknowledge")
+@router.post("/surveillance/alerts/{alert_id}/acknowledge", **R.doc(R.Alert))
 async def acknowledge(
     alert_id: str, body: AcknowledgeIn, caller: Regulator, request: Request
 ) -> dict:
