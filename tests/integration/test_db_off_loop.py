@@ -2,8 +2,8 @@
 there stalls every other request and feed of the process for as long as it takes.
 
 An in-process server, with a cursor hook on its engine that notes every statement run
-on a thread with a running event loop, is driven through the endpoints that touch the
-database; the hook must note none."""
+on a thread with a running event loop, is driven through every endpoint (the walk of
+tests/e2e/test_openapi_responses.py); the hook must note none."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from exchange import auth
 from exchange.app import create_app
 from exchange.config import Settings, get_settings
 from exchange.core.state import Core
-from tests.e2e.helpers import API, GUANGZHOU, Exchange, ok
+from tests.e2e.helpers import API, Exchange, ok
+from tests.e2e.test_openapi_responses import _walk
 
 OPERATOR_PASSWORD = "offloop-operator-pw"
 PROVINCE_PASSWORD = "offloop-province-pw"
@@ -57,34 +58,6 @@ class InProcess(Exchange):
         return self
 
 
-def _exercise(ex: Exchange) -> None:
-    symbol = ex.new_instrument()
-    seller = ex.seller(symbol, "50.000")
-    big = ex.seller(symbol, "20.000")
-    buyer = ex.new_enterprise()
-    ok(ex.operator.post(f"/accounts/{buyer.account_id}/withdrawals", {"amount": "1.00"}), 201)
-    order = seller.place(symbol, "sell", "10.000", "100.00")
-    ok(seller.patch(f"/orders/{order['id']}", {"quantity": "9.000"}), 200)
-    ok(seller.delete(f"/orders/{order['id']}"), 200)
-    seller.place(symbol, "sell", "5.000", "100.00")
-    buyer.place(symbol, "buy", "5.000", "100.00")
-    for action in ("halt", "resume"):
-        ok(ex.province.post(f"/market/{symbol}/{action}"), 200)
-    floor = {"symbol": symbol, "quantity": "0"}
-    ok(ex.province.put(f"/ledger/cities/{GUANGZHOU}/floor", floor), 200)
-    block = {"symbol": symbol, "buyer_account_id": buyer.account_id, "price": "100.00",
-             "quantity": "10.000"}  # fmt: skip
-    proposed = ok(big.post("/block-trades", block), 201)
-    ok(buyer.post(f"/block-trades/{proposed['id']}/accept"), 200)
-    body = {"name": "plant", "priority_category": "ordinary", "symbol": symbol,
-            "required_quantity": "1.000", "eia_reference": "EIA-1"}  # fmt: skip
-    project = ok(seller.post("/projects", body), 201)
-    allocation = {"symbol": symbol, "quantity": "1.000"}
-    ok(seller.post(f"/projects/{project['id']}/allocations", allocation), 201)
-    ok(ex.province.get("/admin/state"), 200)
-    assert ex.client.delete(API + "/session", headers=buyer.headers).status_code == 204
-
-
 def test_no_handler_touches_the_database_on_the_event_loop(tmp_path):
     app = create_app(
         Settings(
@@ -104,7 +77,7 @@ def test_no_handler_touches_the_database_on_the_event_loop(tmp_path):
         # startup (migrations, replay) runs before any request and is not the concern here
         event.listen(app.state.db, "before_cursor_execute", note)
         with InProcess(client) as ex:
-            _exercise(ex)
+            _walk(ex)
             assert ok(client.get(API + "/instruments"), 200)["items"]
     assert on_loop == []
 
