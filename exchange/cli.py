@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -30,10 +31,15 @@ def serve(
 
     from exchange.app import create_app
     from exchange.config import ConfigError, Settings, require_bootstrap_passwords
+    from exchange.runtime import DatabaseMissing, check_database_location
 
     settings = Settings()
     if gateway and not settings.redis_url:
         raise typer.BadParameter("--gateway needs EMX_REDIS_URL: the core is in another process")
+    try:
+        check_database_location(settings.database_url)
+    except DatabaseMissing as exc:
+        _refuse(str(exc), 1)
     if not gateway and not demo:
         try:
             _needs_bootstrap(settings) and require_bootstrap_passwords(False, settings)
@@ -41,13 +47,44 @@ def serve(
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
     logging.basicConfig(level=log_level.upper())
+    # The core verifies its journal before anything is served; a gateway owns no journal.
+    core_start = None if gateway else _start_core(settings)
     uvicorn.run(
-        create_app(settings, demo=demo, run_core=not gateway),
+        create_app(settings, demo=demo, run_core=not gateway, core_start=core_start),
         host=host,
         port=port,
         log_level=log_level,
         ws_ping_interval=20,
     )
+
+
+EXIT_JOURNAL_CORRUPTED = 3
+
+
+def _refuse(message: str, status: int) -> NoReturn:
+    """One line on stderr, no traceback: the operator needs the reason, not the stack."""
+    typer.echo(f"emx: refusing to start: {message}", err=True)
+    raise typer.Exit(status)
+
+
+def _start_core(settings):
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from exchange.db import migrate as mig
+    from exchange.db.engine import make_engine
+    from exchange.journal import JournalCorrupted
+    from exchange.runtime import CoreAlreadyRunning, DatabaseMissing, SnapshotCorrupted, start_core
+
+    db = make_engine(settings.database_url)
+    try:
+        mig.upgrade(db)
+        return start_core(db, settings)
+    except (JournalCorrupted, SnapshotCorrupted) as exc:
+        _refuse(str(exc), EXIT_JOURNAL_CORRUPTED)
+    except (CoreAlreadyRunning, DatabaseMissing) as exc:
+        _refuse(str(exc), 1)
+    except SQLAlchemyError as exc:
+        _refuse(f"the database cannot be used: {str(exc.orig or exc).splitlines()[0]}", 1)
 
 
 def _needs_bootstrap(settings) -> bool:
@@ -158,6 +195,18 @@ def bench_service(
     from exchange.bench.service import main as run
 
     run(orders=orders, clients=clients, subscribers=subscribers, replay_commands=replay_commands)
+
+
+@bench_app.command("startup")
+def bench_startup(
+    commands: int = typer.Option(1_000_000, help="journal entries to verify"),
+    backend: str = typer.Option("sqlite", help="sqlite or postgresql"),
+    path: str = typer.Option(None, help="folder for the SQLite file (default: a temporary one)"),
+) -> None:
+    """How long start-up takes to verify the journal chain and its snapshot."""
+    from exchange.bench.startup import main as run
+
+    run(commands=commands, backend=backend, path=path)
 
 
 def main() -> None:
