@@ -46,9 +46,10 @@ def serve(
         except ConfigError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
-    logging.basicConfig(level=log_level.upper())
-    # The core verifies its journal before anything is served; a gateway owns no journal.
+    # The core verifies its journal before anything is served (and before logging is
+    # set up, so a refusal is the one line); a gateway owns no journal.
     core_start = None if gateway else _start_core(settings)
+    logging.basicConfig(level=log_level.upper())
     uvicorn.run(
         create_app(settings, demo=demo, run_core=not gateway, core_start=core_start),
         host=host,
