@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from exchange import snapshots
 from exchange.config import Settings
-from exchange.core.state import Core
+from exchange.core.state import CLIENT_ORDER_WINDOW_S, Core
 from exchange.core.surveillance import Thresholds
 from exchange.db import models as m
 from exchange.journal import Journal
@@ -56,6 +56,7 @@ def genesis_command(settings: Settings) -> dict:
         "fee_bps": settings.fee_bps,
         "stp": str(settings.stp_mode),
         "thresholds": asdict(thresholds(settings)),
+        "client_order_window_s": CLIENT_ORDER_WINDOW_S,
     }
 
 
@@ -68,8 +69,10 @@ def check_parameters(core: Core, settings: Settings) -> None:
     starting it with others would make replay disagree with what was acknowledged."""
     want = {k: v for k, v in genesis_command(settings).items() if k != "kind"}
     have = core.parameters()
-    if have != want:
-        changed = ", ".join(sorted(k for k in want if want[k] != have[k]))
+    # a parameter newer than the journal is absent from it: the journal keeps the
+    # behaviour it was written with (e.g. client order ids remembered for ever)
+    changed = ", ".join(sorted(k for k in want if k in have and want[k] != have[k]))
+    if changed:
         raise ParametersChanged(
             f"this journal was started with other {changed} ({have}); start with the same "
             "settings (EMX_FEE_BPS, EMX_STP_MODE, alert thresholds) or a new database"
