@@ -199,10 +199,12 @@ def create_app(
         if not app.state.ready:
             return JSONResponse({"status": "starting"}, 503)
         runner = app.state.runner
-        if runner is not None and runner.sequencer.failure is not None:
+        if runner is not None and not runner.sequencer.sound:
+            # the core could not be recovered after a failure: no command can be applied
             return JSONResponse({"status": "failing", "reason": runner.sequencer.failure}, 503)
         try:
-            # healthy means able to journal: a read-only database is not
+            # Healthy means able to journal, probed now rather than taken from the last
+            # commit: a read-only database fails here, and a repaired one passes at once.
             await asyncio.to_thread(probe_write, app.state.db)
         except Exception as exc:
             log.warning("health probe: the database cannot be written: %s", exc)

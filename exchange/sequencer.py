@@ -99,6 +99,11 @@ class Sequencer:
         self.failure: str | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emx-sequencer")
 
+    @property
+    def sound(self) -> bool:
+        """False while the core may differ from the journal and could not be rebuilt."""
+        return self._core_sound
+
     async def run(self) -> None:
         while not self._stopping:
             batch = await self.queue.next_batch(self.batch_max)

@@ -310,3 +310,27 @@ async def test_snapshots_beyond_the_newest_few_are_pruned(db_engine, settings):
         seqs = sorted(conn.execute(select(m.Snapshot.seq)).scalars())
     assert seqs == [6, 7, 8]
     assert snapshots.latest(db_engine).seq == 8
+
+
+async def test_a_failed_recovery_is_retried_by_the_next_batch(db_engine, settings):
+    seqr = await started(db_engine, settings, FaultyCore())
+    acct = (await ok(seqr, account("shantou")))["account_id"]
+    recover_for_real = seqr._recover
+    attempts = []
+
+    def recover_once_failing():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("injected: the database is unreachable")
+        return recover_for_real()
+
+    seqr._recover = recover_once_failing
+    (faulty,) = await submit(seqr, deposit(acct, FAULT_FEN))
+    assert faulty["error"]["code"] == "unavailable"
+    assert not seqr.sound and "unreachable" in seqr.failure
+
+    (after,) = await submit(seqr, deposit(acct, 25))
+    assert after["error"] is None and after["seq"] == 4
+    assert seqr.sound and len(attempts) == 2
+    assert cash_fen(db_engine, acct) == 25
+    assert_state_is_the_journals(db_engine, settings, seqr)
