@@ -202,7 +202,9 @@ def bench_service(
 def bench_startup(
     commands: int = typer.Option(1_000_000, help="journal entries to verify"),
     backend: str = typer.Option("sqlite", help="sqlite or postgresql"),
-    path: str = typer.Option(None, help="folder for the SQLite file (default: a temporary one)"),
+    path: str = typer.Option(
+        None, help="folder for the SQLite file (a journal already there is reused)"
+    ),
 ) -> None:
     """How long start-up takes to verify the journal chain and its snapshot."""
     from exchange.bench.startup import main as run
