@@ -253,6 +253,7 @@ class RedisBus(_FanOutBus):
         self._reader: asyncio.Task | None = None
         self._confirmations: dict[str, asyncio.Future] = {}
         self._lock = asyncio.Lock()
+        self._closing = False
 
     async def start(self) -> None:
         await self._redis.ping()
@@ -314,7 +315,9 @@ class RedisBus(_FanOutBus):
     async def _read(self, pubsub: Any) -> None:
         skip = len(self._prefix) + len(":ev:")
         try:
-            while True:
+            # ends on the closing flag too: a cancellation the client loses must not
+            # keep this loop (and `aclose`, which waits for it) running for ever
+            while not self._closing:
                 msg = await pubsub.get_message(timeout=1.0)
                 if msg is None:
                     continue
@@ -346,10 +349,13 @@ class RedisBus(_FanOutBus):
             self._cut_off(sub)
 
     async def aclose(self) -> None:
+        self._closing = True
         if self._reader is not None:
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            # bounded: the flag ends the loop within one read (of at most 1 s) anyway
+            await asyncio.wait({self._reader}, timeout=_SOCKET_TIMEOUT_S)
+            if not self._reader.done():
+                log.error("the Redis event reader did not stop")
             self._reader = None
         for sub in {s for subs in self._subscribers.values() for s in subs}:
             await sub.close()
@@ -460,15 +466,20 @@ class RedisCommandQueue(CommandQueue):
         reply_ttl_s: int = 60,
     ) -> None:
         import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialWithJitterBackoff
 
         # Every read is bounded: a blocking pop waits at most _BLOCK_S server-side, and
         # a reply that never comes (a half-dead connection) ends in a timeout error,
-        # never in a wait without end.
+        # never in a wait without end. Retries are quick: with the client's default
+        # backoff (seconds apart) a pop whose cancellation the client lost while closing
+        # its connection went on retrying for over 10 s before it ended.
         self._redis = aioredis.Redis.from_url(
             url,
             decode_responses=True,
             socket_connect_timeout=_SOCKET_TIMEOUT_S,
             socket_timeout=_SOCKET_TIMEOUT_S,
+            retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 3),
         )
         self._commands_key = f"{prefix}:commands"
         self._reply_key = f"{prefix}:replies:{gateway_id or uuid.uuid4().hex}"
