@@ -28,6 +28,7 @@ def serve(
 ) -> None:
     """Serve the API, the feeds and the pages (and the core, unless --gateway)."""
     import uvicorn
+    from sqlalchemy.exc import SQLAlchemyError
 
     from exchange.app import create_app
     from exchange.config import ConfigError, Settings, require_bootstrap_passwords
@@ -46,6 +47,8 @@ def serve(
         except ConfigError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
+        except SQLAlchemyError as exc:
+            _refuse_unusable(exc)
     # The core verifies its journal before anything is served (and before logging is
     # set up, so a refusal is the one line); a gateway owns no journal.
     core_start = None if gateway else _start_core(settings)
@@ -85,7 +88,12 @@ def _start_core(settings):
     except (CoreAlreadyRunning, DatabaseMissing) as exc:
         _refuse(str(exc), 1)
     except SQLAlchemyError as exc:
-        _refuse(f"the database cannot be used: {str(exc.orig or exc).splitlines()[0]}", 1)
+        _refuse_unusable(exc)
+
+
+def _refuse_unusable(exc: Exception) -> NoReturn:
+    cause = getattr(exc, "orig", None) or exc
+    _refuse(f"the database cannot be used: {str(cause).splitlines()[0]}", 1)
 
 
 def _needs_bootstrap(settings) -> bool:
