@@ -33,8 +33,8 @@ def serve(
 
     from exchange.app import create_app
     from exchange.config import ConfigError, Settings, require_bootstrap_passwords
-    from exchange.transport import guarded_protocol
     from exchange.runtime import DatabaseMissing, check_database_location
+    from exchange.transport import guarded_protocol
 
     settings = Settings()
     if gateway and not settings.redis_url:
