@@ -173,6 +173,7 @@ export function renderHeader(page) {
   const role = session ? session.role : null;
   const links = [["market", "/market.html", t("nav.market")]];
   if (role === "enterprise") links.push(["trade", "/trade.html", t("nav.trade")]);
+  if (role === "enterprise" || role === "province") links.push(["auctions", "/auctions.html", t("nav.auctions")]);
   if (role === "province" || role === "city_bureau") links.push(["regulator", "/regulator.html", t("nav.regulator")]);
   if (role === "operator") links.push(["operator", "/operator.html", t("nav.operator")]);
 
