@@ -10,12 +10,6 @@ import {
 } from "./ui.js";
 import { label } from "./labels.js";
 
-const session = requireRole(["enterprise", "province"]);
-if (session) {
-  renderHeader("auctions");
-  main();
-}
-
 const AUCTION_BADGE = { open: "ok", cleared: "neutral", cancelled: "danger" };
 const BID_BADGE = { open: "ok", won: "ok", lost: "danger", withdrawn: "neutral", cancelled: "danger" };
 const BLOCK_BADGE = { pending: "warn", accepted: "ok", rejected: "danger", withdrawn: "neutral", cancelled: "danger" };
@@ -27,13 +21,20 @@ const ACCOUNT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 const groupFen = (fen) => groupDigits(formatScaled(fen, 2));
 
+const session = requireRole(["enterprise", "province"]);
+if (session) {
+  renderHeader("auctions");
+  main();
+}
+
 function main() {
   const isProvince = session.role === "province";
   const me = session.account_id;
   const state = { instruments: [], auctions: [], blocks: [], openBid: new Map() };
 
   for (const el of $$("[data-role]")) el.hidden = el.dataset.role !== session.role;
-  $("#au-sub").textContent = isProvince ? t("au.sub_province") : t("au.sub_enterprise");
+  $("#au-sub").replaceChildren(isProvince ? t("au.sub_province") : t("au.sub_enterprise"),
+    isProvince ? "" : h("span", { class: "small muted", id: "my-account-id" }, " ", t("au.your_id", { id: me })));
 
   // ---------- instruments ----------
   async function loadInstruments() {
