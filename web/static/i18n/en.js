@@ -760,4 +760,8 @@ export default {
   "alstatus.acknowledged": "Acknowledged",
   "acct.operator": "Guangdong Emission Rights Exchange",
   "acct.province": "Guangdong Department of Ecology and Environment",
+  "mkt.valid_until": "Valid until {date}",
+  "mkt.expired_on": "Valid until {date} (expired)",
+  "mkt.block": "Block",
+  "tr.expired_note": "{symbol} was valid until {date} and has expired: it can no longer be ordered, auctioned or traded as a block; holdings stay on record.",
 };

@@ -760,4 +760,8 @@ export default {
   "alstatus.acknowledged": "已处理",
   "acct.operator": "广东省排污权交易中心",
   "acct.province": "广东省生态环境厅",
+  "mkt.valid_until": "有效期至 {date}",
+  "mkt.expired_on": "有效期至 {date}（已到期）",
+  "mkt.block": "大宗·协议",
+  "tr.expired_note": "{symbol} 的有效期至 {date}，已到期：不能再下单、拍卖或协议转让，持有的指标仍保留在账户记录中。",
 };

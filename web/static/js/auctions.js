@@ -60,7 +60,7 @@ function main() {
     try {
       const r = await get("/reserve");
       const parts = Object.entries(r.allowances || {}).map(([sym, a]) => `${sym} ${tonnes(a.available)}`);
-      $("#reserve-line").textContent = t("au.reserve_holds", { what: parts.join("，") || "—" });
+      $("#reserve-line").textContent = t("au.reserve_holds", { what: parts.join(" · ") || "—" });
     } catch {
       $("#reserve-line").textContent = "";
     }

@@ -283,7 +283,7 @@ function main() {
     const cross = x.buyer && x.seller && x.buyer.city_code !== x.seller.city_code;
     return h("tr", { class: fresh ? "fresh" : null, dataset: { tradeId: x.id } },
       h("td", { class: "muted" }, fmtTime(x.time)),
-      h("td", {}, x.symbol || "—"),
+      h("td", {}, x.symbol || "—", x.kind === "block" ? h("div", {}, badge(t("mkt.block"), "info")) : null),
       h("td", { class: `num ${x.taker_side === "buy" ? "up" : x.taker_side === "sell" ? "down" : ""}` }, cny(x.price)),
       h("td", { class: "num" }, qty(x.quantity)),
       h("td", {}, party(x.buyer)),
