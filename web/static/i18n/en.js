@@ -630,7 +630,7 @@ export default {
   "au.bidder": "Bidder",
   "au.awarded_t": "Awarded (t)",
   "au.paid": "Paid (CNY)",
-  "au.paid_v": "{paid} (fee {fee})",
+  "au.paid_v": "{paid} (plus fee {fee})",
   "au.no_bids": "No bids.",
   "au.withdraw": "Withdraw bid",
   "au.close": "Close and clear",

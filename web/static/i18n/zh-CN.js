@@ -630,7 +630,7 @@ export default {
   "au.bidder": "竞买人",
   "au.awarded_t": "中标数量（吨）",
   "au.paid": "支付（元）",
-  "au.paid_v": "{paid}（含手续费 {fee}）",
+  "au.paid_v": "{paid}（另付手续费 {fee}）",
   "au.no_bids": "暂无出价。",
   "au.withdraw": "撤回出价",
   "au.close": "结束拍卖并出清",
