@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.browser.conftest import (
+    CHROMEDRIVER,
     DEMO_PASSWORD,
     OPERATOR_PASSWORD,
     PROVINCE_PASSWORD,
@@ -30,25 +31,36 @@ pytestmark = pytest.mark.browser
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def _open(chrome_service, service, lang=None, width=1440):
-    driver = open_browser(chrome_service, width, 900 if width > 500 else 844, lang=lang)
+def _open(service, lang=None, width=1440):
+    # a chromedriver of its own: quitting one browser stops its driver, not the other's
+    from selenium.webdriver.chrome.service import Service as ChromeService
+
+    driver = open_browser(
+        ChromeService(executable_path=CHROMEDRIVER), width, 900 if width > 500 else 844, lang=lang
+    )
     driver.emx_base = service.base_url
     return driver
 
 
+@pytest.fixture(autouse=True)
+def _base(request, service):
+    if "browser" in request.fixturenames:
+        request.getfixturevalue("browser").emx_base = service.base_url
+
+
 @pytest.fixture
-def english(service, _chrome_service):
+def english(service):
     """A second person's browser at 1440x900, in English; fails the test on console errors."""
-    driver = _open(_chrome_service, service, lang="en")
+    driver = _open(service, lang="en")
     yield driver
     errors = _close(driver, service)
     assert not errors, "browser console errors:\n  " + "\n  ".join(errors)
 
 
 @pytest.fixture
-def second(service, _chrome_service):
+def second(service):
     """A second person's browser at 1440x900, in Chinese."""
-    driver = _open(_chrome_service, service)
+    driver = _open(service)
     yield driver
     errors = _close(driver, service)
     assert not errors, "browser console errors:\n  " + "\n  ".join(errors)
@@ -66,6 +78,11 @@ def _auctions_page(driver, username, password, landing):
     wait = _wait(driver)
     wait.until(_live("au-feed-status"))
     return wait
+
+
+def _click(driver, selector):
+    """Click what `selector` finds now (in one step: the pages re-render as news arrives)."""
+    _js(driver, "document.querySelector(arguments[0]).click();", selector)
 
 
 def _data(driver, selector, key):
@@ -149,7 +166,7 @@ def test_province_runs_an_auction_an_enterprise_bids_withdraws_and_wins(
 
     bid("3100.00", "1.000", ["3,100.00 元/吨", "1.000 吨", "3,100.00 元"])
     ewait.until(lambda d: len(_css(d, card + " tr[data-bid-id]")) == 1)
-    second.find_element("css selector", card + " button[data-withdraw]").click()
+    _click(second, card + " button[data-withdraw]")
     _confirm(second, ["撤回"])
     ewait.until(lambda d: "已撤回" in _text(d, card + " tr[data-bid-id]"))
     text = bid("3300.00", "4.000", ["13,200.00 元"])
@@ -172,7 +189,7 @@ def test_province_runs_an_auction_an_enterprise_bids_withdraws_and_wins(
     # the province sees every bid without reloading, closes, and sees the result
     wait.until(lambda d: len(_css(d, card + " tr[data-bid-id]")) == 3)
     assert rival["account_id"] in _text(browser, card)
-    browser.find_element("css selector", f'{card} button[data-close="{auction["id"]}"]').click()
+    _click(browser, f'{card} button[data-close="{auction["id"]}"]')
     _confirm(browser, ["5.000 吨", "2"])
     wait.until(lambda d: _css(d, card + '[data-status="cleared"]'))
     result = _text(browser, card)
@@ -226,7 +243,7 @@ def test_block_trade_withdrawn_then_accepted_live_and_marked_on_the_tape(
     bwait.until(lambda d: _css(d, brow + '[data-status="pending"] button[data-accept]'))
     assert "Pending" in _text(english, brow)
     # the seller withdraws it; the buyer sees that too
-    browser.find_element("css selector", f'button[data-withdraw-block="{first}"]').click()
+    _click(browser, f'button[data-withdraw-block="{first}"]')
     _confirm(browser, [first])
     mine = f'#block-trades tr[data-block-id="{first}"]'
     wait.until(lambda d: _css(d, mine + '[data-status="withdrawn"]'))
@@ -238,7 +255,7 @@ def test_block_trade_withdrawn_then_accepted_live_and_marked_on_the_tape(
     block = _data(browser, '#block-trades tr[data-status="pending"]', "blockId")[0]
     brow = f'#block-trades tr[data-block-id="{block}"]'
     bwait.until(lambda d: _css(d, brow + " button[data-accept]"))
-    english.find_element("css selector", brow + " button[data-accept]").click()
+    _click(english, brow + " button[data-accept]")
     shot = screenshot_dir / "block-accept-confirm-en-1440.png"
     text = _confirm(english, ["To pay", "10.000 t"], shot=shot)
     assert "CNY" in text and "fen" not in text, text
@@ -405,7 +422,7 @@ def test_an_alert_is_acknowledged_by_the_province_and_the_bureau_sees_it_live(
     wait.until(lambda d: _css(d, row + '[data-status="open"] button[data-ack]'))
     bwait.until(lambda d: _css(d, row + '[data-status="open"]'))
 
-    browser.find_element("css selector", row + " button[data-ack]").click()
+    _click(browser, row + " button[data-ack]")
     wait.until(lambda d: _css(d, "#ack-dialog[open]"))
     browser.find_element("id", "ack-submit").click()
     wait.until(lambda d: "请填写处理意见" in _text(d, "#ack-msg"))

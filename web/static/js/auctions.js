@@ -30,7 +30,7 @@ if (session) {
 function main() {
   const isProvince = session.role === "province";
   const me = session.account_id;
-  const state = { instruments: [], auctions: [], blocks: [], openBid: new Map() };
+  const state = { instruments: [], auctions: [], blocks: [] };
 
   for (const el of $$("[data-role]")) el.hidden = el.dataset.role !== session.role;
   $("#au-sub").replaceChildren(isProvince ? t("au.sub_province") : t("au.sub_enterprise"),
@@ -127,11 +127,22 @@ function main() {
       box.replaceChildren(h("p", { class: "muted empty-note" }, t("au.none")));
       return;
     }
-    box.replaceChildren(...list.map(auctionCard));
+    // update the cards in place: a bidder typing in a form keeps the form and its focus
+    // while the feed brings news
+    const existing = new Map($$("#auctions article").map((el) => [el.dataset.auctionId, el]));
+    const cards = list.map((a) => {
+      const el = existing.get(a.id) || h("article", { class: "auction", dataset: { auctionId: a.id } },
+        h("div", { class: "auction-info" }), h("div", { class: "auction-bids" }), h("div", { class: "auction-act" }));
+      fillAuction(el, a);
+      return el;
+    });
+    const order = (els) => els.map((el) => el.dataset.auctionId).join(" ");
+    if (order(Array.from(box.children)) !== order(cards)) box.replaceChildren(...cards);
     for (const tbl of $$("#auctions table")) labelCells(tbl);
   }
 
-  function auctionCard(a) {
+  function fillAuction(el, a) {
+    el.dataset.status = a.status;
     const head = h("div", { class: "auction-head" },
       h("strong", {}, a.id), " ", h("span", {}, a.symbol), " ",
       badge(label("austatus", a.status), AUCTION_BADGE[a.status] || "neutral"));
@@ -148,18 +159,14 @@ function main() {
     }
     if (a.note) facts.push([t("rg.note"), a.note]);
     const kv = h("dl", { class: "kv" }, facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
-    const parts = [head, kv];
-    if (isProvince) {
-      parts.push(bidsTable(a, true));
-      if (a.status === "open") {
-        parts.push(h("div", { class: "actions" },
-          h("button", { type: "button", class: "btn btn-sm btn-danger", dataset: { close: a.id }, onclick: (e) => closeAuction(a, e.currentTarget) }, t("au.close"))));
-      }
-    } else {
-      if (a.bids && a.bids.length) parts.push(bidsTable(a, false));
-      if (a.status === "open") parts.push(bidForm(a));
-    }
-    return h("article", { class: "auction", dataset: { auctionId: a.id, status: a.status } }, ...parts);
+    const [info, bids, act] = el.children;
+    info.replaceChildren(head, kv);
+    bids.replaceChildren(isProvince || (a.bids && a.bids.length) ? bidsTable(a, isProvince) : "");
+    if (a.status !== "open") act.replaceChildren();
+    else if (isProvince) {
+      act.replaceChildren(h("div", { class: "actions" },
+        h("button", { type: "button", class: "btn btn-sm btn-danger", dataset: { close: a.id }, onclick: (e) => closeAuction(a, e.currentTarget) }, t("au.close"))));
+    } else if (!act.firstChild) act.append(bidForm(a));
   }
 
   function bidsTable(a, all) {
@@ -191,16 +198,14 @@ function main() {
   }
 
   function bidForm(a) {
-    const keep = state.openBid.get(a.id) || {};
-    const price = h("input", { name: "price", inputmode: "decimal", autocomplete: "off", value: keep.price || "", "aria-label": t("col.price"), placeholder: t("au.price_ph") });
-    const quantity = h("input", { name: "quantity", inputmode: "decimal", autocomplete: "off", value: keep.quantity || "", "aria-label": t("col.qty_t"), placeholder: t("au.qty_ph") });
+    const price = h("input", { name: "price", inputmode: "decimal", autocomplete: "off", "aria-label": t("col.price"), placeholder: t("au.price_ph") });
+    const quantity = h("input", { name: "quantity", inputmode: "decimal", autocomplete: "off", "aria-label": t("col.qty_t"), placeholder: t("au.qty_ph") });
     const msg = h("div", { class: "flash", hidden: true });
     const form = h("form", { class: "inline-form bid-form form-gap", novalidate: true, dataset: { auctionId: a.id } },
       h("div", { class: "field field-narrow" }, h("label", {}, t("tr.price"), " ", h("span", { class: "hint" }, t("tr.price_unit"))), price),
       h("div", { class: "field field-narrow" }, h("label", {}, t("tr.quantity"), " ", h("span", { class: "hint" }, t("tr.qty_unit"))), quantity),
       h("button", { type: "submit", class: "btn btn-sm btn-primary" }, t("au.bid_submit")));
-    const remember = () => { state.openBid.set(a.id, { price: price.value, quantity: quantity.value }); unflash(msg); };
-    form.addEventListener("input", remember);
+    form.addEventListener("input", () => unflash(msg));
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const p = parseScaled(price.value.trim(), 2), q = parseScaled(quantity.value.trim(), 3);
@@ -219,12 +224,14 @@ function main() {
       btn.disabled = true;
       try {
         const b = await post(`/auctions/${encodeURIComponent(a.id)}/bids`, { price: formatScaled(p, 2), quantity: formatScaled(q, 3) });
-        state.openBid.delete(a.id);
+        price.value = "";
+        quantity.value = "";
         toast(t("au.bid_done", { id: b.id }), "ok");
         await loadAuctions();
       } catch (e) {
-        btn.disabled = false;
         flashError(msg, e);
+      } finally {
+        btn.disabled = false;
       }
     });
     return h("div", {}, form, msg);
