@@ -258,7 +258,9 @@ def test_block_trade_withdrawn_then_accepted_live_and_marked_on_the_tape(
     _click(english, brow + " button[data-accept]")
     shot = screenshot_dir / "block-accept-confirm-en-1440.png"
     text = _confirm(english, ["To pay", "10.000 t"], shot=shot)
-    assert "CNY" in text and "fen" not in text, text
+    # what the buyer pays: price x quantity (3,200.00 x 10 t at the demo's reference price)
+    amount = Decimal(reference) * 10
+    assert f"CNY {amount:,.2f}" in text and "fen" not in text, text
     bwait.until(lambda d: _css(d, brow + '[data-status="accepted"]'))
     mine = f'#block-trades tr[data-block-id="{block}"]'
     wait.until(lambda d: _css(d, mine + '[data-status="accepted"]'))

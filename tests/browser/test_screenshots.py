@@ -37,6 +37,18 @@ PAGES = [
         "#ledger tbody tr[data-city]",
     ),
     (
+        "auctions-province",
+        "/auctions.html",
+        ("province", PROVINCE_PASSWORD),
+        "#auctions article, #auctions .empty-note",
+    ),
+    (
+        "auctions-enterprise",
+        "/auctions.html",
+        ("ent-440100-3", DEMO_PASSWORD),
+        "#block-trades tbody tr",
+    ),
+    (
         "operator",
         "/operator.html",
         ("operator", OPERATOR_PASSWORD),

@@ -5,7 +5,7 @@
 import { get, post, del, Feed } from "./api.js";
 import { parseScaled, formatScaled, groupDigits, lockFen } from "./decimal.js";
 import {
-  h, $, $$, qty, cny, tonnes, yuan, perTonne, fmtDateTime, flash, unflash, flashError, toast, notify,
+  h, $, $$, qty, cny, tonnes, perTonne, fmtDateTime, flash, unflash, flashError, toast, notify,
   confirmDialog, renderHeader, requireRole, fillBody, labelCells, badge, feedStatus, formData, t,
 } from "./ui.js";
 import { label } from "./labels.js";
@@ -20,6 +20,15 @@ const PROVINCE_BID_POLL_MS = 5000;
 const ACCOUNT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 const groupFen = (fen) => groupDigits(formatScaled(fen, 2));
+
+/** A block trade's cash: what it settled for, or price × quantity while it is pending
+ *  (the registry fills in `cash` on acceptance). */
+function blockAmountFen(b) {
+  const settled = parseScaled(b.cash || "0", 2) ?? 0n;
+  if (settled > 0n) return settled;
+  const p = parseScaled(b.price, 2), q = parseScaled(b.quantity, 3);
+  return p === null || q === null ? 0n : lockFen(p, q);
+}
 
 const session = requireRole(["enterprise", "province"]);
 if (session) {
@@ -362,7 +371,7 @@ function main() {
         h("td", {}, party(b.buyer_account_id)),
         h("td", { class: "num" }, cny(b.price)),
         h("td", { class: "num" }, qty(b.quantity)),
-        h("td", { class: "num" }, cny(b.cash)),
+        h("td", { class: "num" }, groupFen(blockAmountFen(b))),
         h("td", {}, badge(label("btstatus", b.status), BLOCK_BADGE[b.status] || "neutral")),
         h("td", { class: "row-actions" }, acts.length ? h("div", { class: "actions" }, acts) : ""));
     });
@@ -371,12 +380,12 @@ function main() {
   }
 
   async function acceptBlock(b, btn) {
-    const cash = parseScaled(b.cash || "0", 2) ?? 0n, fee = parseScaled(b.buyer_fee || "0", 2) ?? 0n;
+    const cash = blockAmountFen(b);
     const ok = await confirmDialog({
       title: t("bt.confirm_accept_h", { id: b.id }),
       rows: [[t("bt.seller"), b.seller_account_id], [t("col.instrument"), b.symbol], [t("tr.price"), perTonne(b.price)], [t("tr.quantity"), tonnes(b.quantity)],
-        [t("bt.amount"), yuan(b.cash)], [t("col.fee"), yuan(b.buyer_fee ?? "0.00")], [t("bt.to_pay"), t("fmt.yuan", { a: groupFen(cash + fee) })]],
-      note: t("bt.confirm_accept_note"),
+        [t("bt.to_pay"), t("fmt.yuan", { a: groupFen(cash) })]],
+      note: `${t("tr.note_fee")} ${t("bt.confirm_accept_note")}`,
       confirmText: t("bt.accept"),
     });
     if (!ok) return;
