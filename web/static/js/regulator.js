@@ -902,6 +902,8 @@ function main() {
 
   // ---------- start ----------
   (async () => {
+    // a bureau's trades panel fills from the feed alone: say it is waiting
+    if (!isProvince) renderTrades();
     await loadInstruments();
     loadLedger();
     loadReductions();
