@@ -303,17 +303,16 @@ def test_operator_deposits_twice_with_confirmations(service, browser):
                 and d.find_element("id", "c-withdraw").is_enabled()
             )
         )
-    after = wait.until(
-        lambda d: (
-            (t := _text(d, f'#accounts tr[data-account-id="{account}"] td.cash-available'))
-            != before
-            and t
-        )
-    )
-    delta = int(after.replace(",", "").replace(".", "")) - int(
-        before.replace(",", "").replace(".", "")
-    )
-    assert delta == 200_000, (before, after)  # two deposits of 1,000.00 yuan, in fen
+
+    # the second deposit's row update may come after its message: wait for both in the table
+    def fen(text):
+        return int(text.replace(",", "").replace(".", ""))
+
+    cell = f'#accounts tr[data-account-id="{account}"] td.cash-available'
+    try:
+        wait.until(lambda d: fen(_text(d, cell) or "0") - fen(before) == 200_000)
+    except Exception:
+        pytest.fail(f"two deposits of 1,000.00 yuan: {before} -> {_text(browser, cell)}")
     # no browser confirm box was ever used
     assert "window.confirm" not in _js(browser, "return document.documentElement.outerHTML")
 

@@ -346,7 +346,7 @@ def test_a_bureau_submits_and_corrects_a_month_and_the_province_sees_it(
     wait.until(lambda d: d.find_element("id", "sb-submit").is_enabled())
     assert browser.find_element("id", "sb-month").get_attribute("value") == month
     assert _text(browser, "#sb-submit") == "报送本月报告"
-    wait.until(lambda d: _css(d, "#sb-preview #monthly-summary"))
+    wait.until(lambda d: _css(d, "#sb-preview-summary"))
     assert "期末" in _text(browser, "#sb-preview")
     browser.find_element("id", "sb-submit").click()
     _confirm(browser, [month])

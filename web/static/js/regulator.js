@@ -741,14 +741,14 @@ function main() {
   });
 
   const MONTHLY_ROWS = ["opening_remaining", "added", "used", "transferred_in", "transferred_out", "closing_remaining"];
-  function renderMonthly(r) {
-    const summary = h("table", { class: "monthly-summary", id: "monthly-summary" },
+  function renderMonthly(r, prefix = "monthly") {
+    const summary = h("table", { class: "monthly-summary", id: `${prefix}-summary` },
       h("caption", {}, t("rg.m_caption", { city: cityName(r.city_code), month: r.month, symbol: r.symbol || "" })),
       h("thead", {}, h("tr", {}, h("th", {}, t("rg.m_item")), h("th", { class: "num" }, t("col.qty_t")))),
       h("tbody", {}, MONTHLY_ROWS.map((k) => h("tr", { class: k.endsWith("remaining") ? "strong" : null },
         h("th", { scope: "row" }, t(`rg.m.${k}`)), h("td", { class: "num" }, qty(r[k]))))));
     const moves = r.movements || [];
-    const movements = h("table", { class: "cards", id: "monthly-movements" },
+    const movements = h("table", { class: "cards", id: `${prefix}-movements` },
       h("caption", {}, t("rg.m_movements", { n: String(moves.length) })),
       h("thead", {}, h("tr", {}, h("th", {}, t("col.time")), h("th", {}, t("rg.m_kind")), h("th", { class: "num" }, t("col.qty_t")), h("th", {}, t("rg.m_reference")), h("th", {}, t("rg.m_counterparty")))),
       h("tbody", {}, moves.length ? moves.map((mv) => h("tr", {},
@@ -855,7 +855,7 @@ function main() {
     try {
       const sym = state.symbol ? `&symbol=${encodeURIComponent(state.symbol)}` : "";
       const r = await get(`/ledger/cities/${encodeURIComponent(myCity)}/monthly?month=${encodeURIComponent(month)}${sym}`);
-      out.replaceChildren(renderMonthly(r));
+      out.replaceChildren(renderMonthly(r, "sb-preview"));
     } catch (e) {
       out.replaceChildren();
       flashError($("#sb-msg"), e);
