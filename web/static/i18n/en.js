@@ -605,7 +605,7 @@ export default {
   "adetailv.resting": "the resting order",
   "adetailv.both": "both",
   "rg.pending_verify": "Pending",
-  "nav.auctions": "Auctions & blocks",
+  "nav.auctions": "Auctions",
   "au.title": "Auctions and block trades · Guangdong emission rights exchange",
   "au.heading": "Auctions and block trades",
   "au.sub_province": "Auction quota from the provincial reserve (uniform price, sealed bids) and see every block trade.",

@@ -86,7 +86,8 @@ function main() {
       h("td", {}, badge(label("mstatus", i.status), i.status === "open" ? "ok" : "danger")),
       h("td", { class: "num" }, cny(i.reference_price)),
       h("td", { class: "num" }, `±${i.price_band_pct}%`),
-      h("td", { class: "row-actions" }, h("div", { class: "actions" },
+      // an expired instrument no longer trades: nothing to halt, resume or close
+      h("td", { class: "row-actions" }, i.status === "expired" ? "" : h("div", { class: "actions" },
         i.status === "halted"
           ? h("button", { type: "button", class: "btn btn-sm btn-primary", onclick: (e) => control(i, "resume", e.currentTarget) }, t("rg.resume"))
           : h("button", { type: "button", class: "btn btn-sm btn-danger", onclick: (e) => control(i, "halt", e.currentTarget) }, t("rg.halt")),

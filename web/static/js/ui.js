@@ -210,7 +210,7 @@ export function renderHeader(page) {
       }, t("nav.enable_notifications"))
       : null;
     right = h("div", { class: "who" },
-      h("span", { class: "who-text", title: session.account_id ? t("nav.account_title", { id: session.account_id }) : null },
+      h("span", { class: "who-text", title: [displayName(session), session.account_id ? t("nav.account_title", { id: session.account_id }) : null].filter(Boolean).join(" · ") },
         h("strong", { id: "who-name" }, displayName(session)), " · ", who.join(" · ")),
       notifyBtn, langBtn,
       h("button", { type: "button", class: "btn btn-ghost btn-sm", id: "logout", onclick: logout }, t("nav.logout")));
