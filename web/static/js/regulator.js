@@ -344,7 +344,7 @@ function main() {
     $("#ack-kv").replaceChildren(
       h("dt", {}, t("rg.alert_kind")), h("dd", {}, label("alert", a.kind)),
       h("dt", {}, t("col.time")), h("dd", {}, fmtDateTime(a.time)),
-      h("dt", {}, t("op.col_account")), h("dd", {}, `${a.account_id ?? "—"} · ${cityName(a.city_code)}`),
+      h("dt", {}, t("op.col_account")), h("dd", {}, [a.account_id ?? "—", a.city_code ? cityName(a.city_code) : null].filter(Boolean).join(" · ")),
       h("dt", {}, t("rg.alert_detail")), h("dd", {}, alertDetail(a)));
     $("#ack-note").value = "";
     $("#ack-msg").hidden = true;
@@ -463,6 +463,8 @@ function main() {
       } else if (m.type === "alert" && m.data) {
         const key = alertKey(m.data);
         if (state.alerts.some((x) => alertKey(x) === key)) return;
+        // a bureau's feed carries its own city's alerts only
+        if (!isProvince && !m.data.city_code) m.data.city_code = myCity;
         if (matchesFilter(m.data)) {
           state.alerts.unshift(m.data);
           renderAlerts(key);
