@@ -16,6 +16,8 @@ const BLOCK_BADGE = { pending: "warn", accepted: "ok", rejected: "danger", withd
 // The province sees other enterprises' bids only by asking: while an auction is open, ask
 // again every few seconds (bids are sealed, so no feed carries them).
 const PROVINCE_BID_POLL_MS = 5000;
+// No feed announces a newly opened auction to enterprises: look for one now and then.
+const ENTERPRISE_AUCTION_POLL_MS = 20_000;
 // account ids as the registry writes them (ENT-…); anything else is refused before sending
 const ACCOUNT_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
@@ -465,7 +467,7 @@ function main() {
   });
   if (isProvince) {
     setInterval(() => { if (state.auctions.some((a) => a.status === "open")) loadAuctions(); }, PROVINCE_BID_POLL_MS);
-  }
+  } else setInterval(loadAuctions, ENTERPRISE_AUCTION_POLL_MS);
 
   loadInstruments();
   loadReserve();
