@@ -325,10 +325,28 @@ def test_an_expired_instrument_reads_expired_and_its_ticket_is_disabled(service,
     wait.until(lambda d: d.find_element("id", "quantity").is_enabled())
     assert not browser.find_element("id", "ticket-expired").is_displayed()
 
+    # the enterprise's orders and trades export as files, with a period
+    browser.find_element("id", "tab-history").click()
+    browser.find_element("css selector", "#orders-export").find_element(
+        "xpath", "preceding-sibling::summary"
+    ).click()
+    today = dt.datetime.now(SHANGHAI).date()
+    _js(
+        browser,
+        "document.getElementById('orders-export-from').value = arguments[0];"
+        " document.getElementById('orders-export-to').value = arguments[1];",
+        today.isoformat(),
+        yesterday,
+    )
+    browser.find_element("id", "orders-export-csv").click()
+    wait.until(lambda d: "开始日期不能晚于结束日期" in _text(d, "#orders-export-msg"))
+    _js(browser, "document.getElementById('orders-export-from').value = arguments[0];", yesterday)
+    browser.find_element("id", "orders-export-xlsx").click()
+    wait.until(lambda d: _text(d, "#orders-export-msg") == "已开始下载。")
+
     # the demo's SO2-2024 is valid until the end of today
     browser.get(base + "/market.html?symbol=SO2-2024")
-    today = dt.datetime.now(SHANGHAI).date().isoformat()
-    wait.until(lambda d: _text(d, "#inst-validity") == f"有效期至 {today}")
+    wait.until(lambda d: _text(d, "#inst-validity") == f"有效期至 {today.isoformat()}")
 
 
 def test_a_bureau_submits_and_corrects_a_month_and_the_province_sees_it(
