@@ -412,7 +412,7 @@ def test_an_alert_is_acknowledged_by_the_province_and_the_bureau_sees_it_live(
     login(browser, base, "province", PROVINCE_PASSWORD, "/regulator.html")
     wait = _wait(browser)
     wait.until(_live("reg-feed-status"))
-    # the bureau of the enterprise's city, in English: the live panels, no polling any more
+    # the bureau of the enterprise's city, in English: the live panels, from its own feed
     login(english, base, "bureau-441500", DEMO_PASSWORD, "/regulator.html")
     bwait = _wait(english)
     bwait.until(_live("reg-feed-status"))
