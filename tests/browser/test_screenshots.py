@@ -115,7 +115,11 @@ def test_every_page_in_both_languages_and_widths(
             # the sections further down that have screens of their own
             for part, selector in SECTIONS.get(name, ()):
                 _wait(driver).until(lambda d, s=selector: _css(d, s))
-                _js(driver, "document.querySelector(arguments[0]).scrollIntoView();", selector)
+                _js(
+                    driver,
+                    "document.querySelector(arguments[0]).closest('section').scrollIntoView();",
+                    selector,
+                )
                 driver.execute_async_script(
                     "const done = arguments[0]; requestAnimationFrame(() => done());"
                 )
