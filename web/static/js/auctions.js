@@ -445,7 +445,10 @@ function main() {
     },
     onAuthFailed: () => document.dispatchEvent(new CustomEvent("emx:unauthorized")),
     onMessage: (m) => {
-      if (m.type === "bid" || m.type === "auction") {
+      if (m.type === "trade" && m.data && m.data.kind === "block") {
+        // the province's feed reports an accepted block trade as a trade
+        loadBlocks();
+      } else if (m.type === "bid" || m.type === "auction") {
         auctionsSoon();
         if (m.type === "bid" && m.data && (m.data.status === "won" || m.data.status === "lost")) {
           const text = t(`au.result_${m.data.status}`, { id: m.data.auction_id, q: tonnes(m.data.awarded_quantity ?? "0") });
