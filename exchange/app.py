@@ -102,13 +102,10 @@ async def bootstrap_logins(app: FastAPI, demo: bool) -> None:
         return
     passwords = require_bootstrap_passwords(demo, app.state.settings)
     for username, role, name, password in (
-        ("operator", "operator", "Exchange operator", passwords.operator),
-        (
-            "province",
-            "province",
-            "Guangdong Department of Ecology and Environment",
-            passwords.province,
-        ),
+        # names in Simplified Chinese, as Guangdong writes them; the pages show an English
+        # label from their catalogue to a user who reads English
+        ("operator", "operator", "广东省排污权交易中心", passwords.operator),
+        ("province", "province", "广东省生态环境厅", passwords.province),
     ):
         reply = await app.state.commands.submit(
             {
