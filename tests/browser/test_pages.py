@@ -448,11 +448,6 @@ def test_city_bureau_verifies_a_claim_error_clears_and_the_ledger_moves(service,
 
 
 def test_language_switch_session_in_a_new_tab_and_sign_out(service, browser):
-    # API.md v1.2's DELETE /session comes with the edge branch: without it, signing out
-    # still forgets the session in this browser, and the token lives until it expires
-    has_logout = api(service.base_url, "DELETE", "/session")[0] not in (404, 405)
-    if not has_logout:
-        allow_refusals(browser)
     browser.get(service.base_url + "/")
     wait = _wait(browser)
     assert _text(browser, "#login-h") == "登录"
@@ -475,9 +470,8 @@ def test_language_switch_session_in_a_new_tab_and_sign_out(service, browser):
     browser.find_element("id", "logout").click()
     wait.until(lambda d: d.current_url.rstrip("/") == service.base_url)
     assert _js(browser, "return localStorage.getItem('emx.session')") is None
-    if has_logout:
-        status, _ = api(service.base_url, "GET", "/accounts/me", token=token)
-        assert status == 401
+    status, _ = api(service.base_url, "GET", "/accounts/me", token=token)
+    assert status == 401
 
 
 def test_warning_before_the_session_expires(service, browser):

@@ -485,3 +485,19 @@ def test_an_alert_is_acknowledged_by_the_province_and_the_bureau_sees_it_live(
     ).click()
     english.find_element("id", "ledger-export-xlsx").click()
     bwait.until(lambda d: _text(d, "#ledger-export-msg") == "Download started.")
+
+
+def test_the_demo_reserve_holds_quota_and_has_an_auction_open(service):
+    """The province can run an auction from the demo's pages at once: the reserve bought
+    quota from the simulated traders, and one auction of it is already open to bid on."""
+    province = api_login(service.base_url, "province", PROVINCE_PASSWORD)["token"]
+    status, reserve = api(service.base_url, "GET", "/reserve", token=province)
+    assert status == 200, reserve
+    held = reserve["allowances"]["NOX-2025"]
+    assert Decimal(held["available"]) > 0
+    status, auctions = api(service.base_url, "GET", "/auctions", token=province)
+    demo = [a for a in auctions["items"] if a["note"] == "2025 年度储备排污权拍卖（演示）"]
+    assert len(demo) == 1 and demo[0]["status"] == "open", auctions
+    assert demo[0]["quantity"] == "10.000"
+    # what is offered stays locked in the reserve while the auction is open
+    assert Decimal(held["locked"]) >= Decimal("10.000")
