@@ -34,14 +34,15 @@ from exchange.api.routes import (
 from exchange.bus import make_bus, make_command_queue
 from exchange.config import Settings, require_bootstrap_passwords
 from exchange.db import migrate
-from exchange.db.engine import make_engine
+from exchange.db.engine import make_engine, probe_write
 from exchange.runtime import (
-    CoreLock,
+    CoreStart,
     check_parameters,
     ensure_system_accounts,
     genesis_command,
     has_credentials,
-    replay,
+    recover,
+    start_core,
 )
 from exchange.sequencer import Sequencer
 from exchange.throttle import HashingPool, RateLimiter, make_login_throttle
@@ -54,18 +55,20 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 class CoreRunner:
     """Owns the sequencer task inside this process."""
 
-    def __init__(self, settings: Settings, db, bus, queue) -> None:
+    def __init__(self, settings: Settings, db, bus, queue, start: CoreStart | None = None) -> None:
         self.settings = settings
         self.db = db
-        self.lock = CoreLock(db)
+        start = start or start_core(db, settings)
+        self.lock = start.lock
         self.sequencer = Sequencer(
-            replay(db, settings),
+            start.core,
             db,
             bus,
             queue,
-            recover=lambda: replay(db, settings),
+            recover=lambda: recover(db, settings),
             batch_max=settings.batch_max,
             snapshot_every=settings.snapshot_every,
+            snapshots_keep=settings.snapshots_keep,
         )
         ensure_system_accounts(db, self.sequencer.core)
         self.task: asyncio.Task | None = None
@@ -79,6 +82,7 @@ class CoreRunner:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
+        await asyncio.to_thread(self.sequencer.close)
         self.lock.release()
 
 
@@ -99,13 +103,10 @@ async def bootstrap_logins(app: FastAPI, demo: bool) -> None:
         return
     passwords = require_bootstrap_passwords(demo, app.state.settings)
     for username, role, name, password in (
-        ("operator", "operator", "Exchange operator", passwords.operator),
-        (
-            "province",
-            "province",
-            "Guangdong Department of Ecology and Environment",
-            passwords.province,
-        ),
+        # names in Simplified Chinese, as Guangdong writes them; the pages show an English
+        # label from their catalogue to a user who reads English
+        ("operator", "operator", "广东省排污权交易中心", passwords.operator),
+        ("province", "province", "广东省生态环境厅", passwords.province),
     ):
         reply = await app.state.commands.submit(
             {
@@ -135,7 +136,9 @@ ROUTERS = (
 )
 
 
-async def start_services(app: FastAPI, settings: Settings, db, demo: bool, run_core: bool):
+async def start_services(
+    app: FastAPI, settings: Settings, db, demo: bool, run_core: bool, core_start: CoreStart | None
+):
     """Bus, command queue and (unless a gateway only) the core; returns what `stop_services`
     takes down again."""
     app.state.bus = make_bus(settings)
@@ -156,7 +159,7 @@ async def start_services(app: FastAPI, settings: Settings, db, demo: bool, run_c
         )
         if core_queue is not app.state.commands:
             await core_queue.start()
-        runner = CoreRunner(settings, db, app.state.bus, core_queue)
+        runner = CoreRunner(settings, db, app.state.bus, core_queue, core_start)
         runner.start()
         await ensure_genesis(app, runner)
         await bootstrap_logins(app, demo)
@@ -210,12 +213,29 @@ def _add_routes(app: FastAPI) -> None:
     async def healthz():
         if not app.state.ready:
             return JSONResponse({"status": "starting"}, 503)
+        runner = app.state.runner
+        if runner is not None and not runner.sequencer.sound:
+            # the core could not be recovered after a failure: no command can be applied
+            return JSONResponse({"status": "failing", "reason": runner.sequencer.failure}, 503)
+        try:
+            # Healthy means able to journal, probed now rather than taken from the last
+            # commit: a read-only database fails here, and a repaired one passes at once.
+            await asyncio.to_thread(probe_write, app.state.db)
+        except Exception as exc:
+            log.warning("health probe: the database cannot be written: %s", exc)
+            return JSONResponse({"status": "failing", "reason": "database not writable"}, 503)
         return {"status": "ok"}
 
 
 def create_app(
-    settings: Settings | None = None, *, demo: bool = False, run_core: bool = True
+    settings: Settings | None = None,
+    *,
+    demo: bool = False,
+    run_core: bool = True,
+    core_start: CoreStart | None = None,
 ) -> FastAPI:
+    """`core_start`: the core already locked and recovered (by `emx serve`, which
+    refuses to start on a corrupted journal before serving anything)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -224,7 +244,7 @@ def create_app(
         db = make_engine(settings.database_url)
         await asyncio.to_thread(migrate.upgrade, db)
         app.state.db = db
-        services = await start_services(app, settings, db, demo, run_core)
+        services = await start_services(app, settings, db, demo, run_core, core_start)
         app.state.ready = True
         try:
             yield

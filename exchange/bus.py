@@ -253,6 +253,7 @@ class RedisBus(_FanOutBus):
         self._reader: asyncio.Task | None = None
         self._confirmations: dict[str, asyncio.Future] = {}
         self._lock = asyncio.Lock()
+        self._closing = False
 
     async def start(self) -> None:
         await self._redis.ping()
@@ -314,7 +315,9 @@ class RedisBus(_FanOutBus):
     async def _read(self, pubsub: Any) -> None:
         skip = len(self._prefix) + len(":ev:")
         try:
-            while True:
+            # ends on the closing flag too: a cancellation the client loses must not
+            # keep this loop (and `aclose`, which waits for it) running for ever
+            while not self._closing:
                 msg = await pubsub.get_message(timeout=1.0)
                 if msg is None:
                     continue
@@ -346,10 +349,13 @@ class RedisBus(_FanOutBus):
             self._cut_off(sub)
 
     async def aclose(self) -> None:
+        self._closing = True
         if self._reader is not None:
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            # bounded: the flag ends the loop within one read (of at most 1 s) anyway
+            await asyncio.wait({self._reader}, timeout=_SOCKET_TIMEOUT_S)
+            if not self._reader.done():
+                log.error("the Redis event reader did not stop")
             self._reader = None
         for sub in {s for subs in self._subscribers.values() for s in subs}:
             await sub.close()
@@ -437,6 +443,12 @@ class InProcessCommandQueue(CommandQueue):
                 future.set_result(result)
 
 
+# The longest a blocking pop waits at the server, and the longest any Redis read may
+# take (a blocking pop included) before the client gives up on the connection.
+_BLOCK_S = 5.0
+_SOCKET_TIMEOUT_S = 15.0
+
+
 class RedisCommandQueue(CommandQueue):
     """Commands on one Redis list (LPUSH / BRPOP: first in, first out); each gateway
     gets its replies on its own list, matched to the waiting request by id.
@@ -454,14 +466,28 @@ class RedisCommandQueue(CommandQueue):
         reply_ttl_s: int = 60,
     ) -> None:
         import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialWithJitterBackoff
 
-        self._redis = aioredis.Redis.from_url(url, decode_responses=True)
+        # Every read is bounded: a blocking pop waits at most _BLOCK_S server-side, and
+        # a reply that never comes (a half-dead connection) ends in a timeout error,
+        # never in a wait without end. Retries are quick: with the client's default
+        # backoff (seconds apart) a pop whose cancellation the client lost while closing
+        # its connection went on retrying for over 10 s before it ended.
+        self._redis = aioredis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=_SOCKET_TIMEOUT_S,
+            socket_timeout=_SOCKET_TIMEOUT_S,
+            retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 3),
+        )
         self._commands_key = f"{prefix}:commands"
         self._reply_key = f"{prefix}:replies:{gateway_id or uuid.uuid4().hex}"
         self._default_timeout = default_timeout
         self._reply_ttl_s = reply_ttl_s
         self._waiting: dict[str, asyncio.Future] = {}
         self._dispatcher: asyncio.Task | None = None
+        self._closing = False
 
     async def start(self) -> None:
         await self._redis.ping()
@@ -490,20 +516,28 @@ class RedisCommandQueue(CommandQueue):
             self._waiting.pop(request_id, None)
 
     async def _dispatch_replies(self) -> None:
-        # One blocking reader per gateway, not one per request in flight.
-        while True:
+        # One blocking reader per gateway, not one per request in flight. The loop also
+        # ends on the closing flag: a cancellation lost inside the client (turned into a
+        # connection error and retried here) would otherwise keep it running for ever.
+        while not self._closing:
             try:
-                item = await self._redis.blpop([self._reply_key], timeout=5)
+                item = await self._redis.blpop([self._reply_key], timeout=_BLOCK_S)
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self._closing:
+                    return
                 log.exception("reading command replies failed; retrying")
                 await asyncio.sleep(0.5)
                 continue
             if item is None:
                 continue
-            reply = json.loads(item[1])
-            future = self._waiting.get(reply["id"])
+            try:
+                reply = json.loads(item[1])
+                future = self._waiting.get(reply["id"])
+            except (ValueError, KeyError, TypeError):
+                log.error("dropping a malformed reply on %s", self._reply_key)
+                continue
             if future is not None and not future.done():
                 future.set_result(reply["result"])
 
@@ -511,10 +545,16 @@ class RedisCommandQueue(CommandQueue):
         self, max_n: int, timeout: float | None = 1.0
     ) -> list[tuple[Any, Message]]:
         # BRPOP's timeout 0 means "forever"; a sub-millisecond wait would round to it.
-        block = 0 if timeout is None else max(timeout, 0.001)
-        first = await self._redis.brpop([self._commands_key], timeout=block)
-        if first is None:
-            return []
+        # "For ever" is a loop of bounded waits, so no read outlives the socket timeout.
+        while True:
+            block = _BLOCK_S if timeout is None else min(max(timeout, 0.001), _BLOCK_S)
+            first = await self._redis.brpop([self._commands_key], timeout=block)
+            if first is not None:
+                break
+            if timeout is not None and timeout <= _BLOCK_S:
+                return []
+            if timeout is not None:
+                timeout -= _BLOCK_S
         raw = [first[1]]
         if max_n > 1:
             raw.extend(await self._redis.rpop(self._commands_key, max_n - 1) or [])
@@ -544,11 +584,19 @@ class RedisCommandQueue(CommandQueue):
         await pipe.execute()
 
     async def aclose(self) -> None:
+        self._closing = True
         if self._dispatcher is not None:
             self._dispatcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._dispatcher
+            # bounded: the flag ends the loop within one blocking read at most
+            await asyncio.wait({self._dispatcher}, timeout=_SOCKET_TIMEOUT_S)
+            if not self._dispatcher.done():
+                log.error("the reply reader of %s did not stop", self._reply_key)
+            elif not self._dispatcher.cancelled() and self._dispatcher.exception() is not None:
+                log.error("the reply reader failed: %r", self._dispatcher.exception())
             self._dispatcher = None
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(CommandTimeout("the gateway closed its command queue"))
         await self._redis.aclose()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -28,23 +29,34 @@ def serve(
 ) -> None:
     """Serve the API, the feeds and the pages (and the core, unless --gateway)."""
     import uvicorn
+    from sqlalchemy.exc import SQLAlchemyError
 
     from exchange.app import create_app
     from exchange.config import ConfigError, Settings, require_bootstrap_passwords
+    from exchange.runtime import DatabaseMissing, check_database_location
     from exchange.transport import guarded_protocol
 
     settings = Settings()
     if gateway and not settings.redis_url:
         raise typer.BadParameter("--gateway needs EMX_REDIS_URL: the core is in another process")
+    try:
+        check_database_location(settings.database_url)
+    except DatabaseMissing as exc:
+        _refuse(str(exc), 1)
     if not gateway and not demo:
         try:
             _needs_bootstrap(settings) and require_bootstrap_passwords(False, settings)
         except ConfigError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
+        except SQLAlchemyError as exc:
+            _refuse_unusable(exc)
+    # The core verifies its journal before anything is served (and before logging is
+    # set up, so a refusal is the one line); a gateway owns no journal.
+    core_start = None if gateway else _start_core(settings)
     logging.basicConfig(level=log_level.upper())
     uvicorn.run(
-        create_app(settings, demo=demo, run_core=not gateway),
+        create_app(settings, demo=demo, run_core=not gateway, core_start=core_start),
         host=host,
         port=port,
         log_level=log_level,
@@ -55,6 +67,40 @@ def serve(
         http=guarded_protocol(settings.request_timeout_s),
         timeout_keep_alive=5,
     )
+
+
+EXIT_JOURNAL_CORRUPTED = 3
+
+
+def _refuse(message: str, status: int) -> NoReturn:
+    """One line on stderr, no traceback: the operator needs the reason, not the stack."""
+    typer.echo(f"emx: refusing to start: {message}", err=True)
+    raise typer.Exit(status)
+
+
+def _start_core(settings):
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from exchange.db import migrate as mig
+    from exchange.db.engine import make_engine
+    from exchange.journal import JournalCorrupted
+    from exchange.runtime import CoreAlreadyRunning, DatabaseMissing, SnapshotCorrupted, start_core
+
+    db = make_engine(settings.database_url)
+    try:
+        mig.upgrade(db)
+        return start_core(db, settings)
+    except (JournalCorrupted, SnapshotCorrupted) as exc:
+        _refuse(str(exc), EXIT_JOURNAL_CORRUPTED)
+    except (CoreAlreadyRunning, DatabaseMissing) as exc:
+        _refuse(str(exc), 1)
+    except SQLAlchemyError as exc:
+        _refuse_unusable(exc)
+
+
+def _refuse_unusable(exc: Exception) -> NoReturn:
+    cause = getattr(exc, "orig", None) or exc
+    _refuse(f"the database cannot be used: {str(cause).splitlines()[0]}", 1)
 
 
 def _needs_bootstrap(settings) -> bool:
@@ -192,6 +238,18 @@ def bench_logins(
     from exchange.bench.logins import main as run
 
     run(orders=orders, flood_clients=flood_clients)
+@bench_app.command("startup")
+def bench_startup(
+    commands: int = typer.Option(1_000_000, help="journal entries to verify"),
+    backend: str = typer.Option("sqlite", help="sqlite or postgresql"),
+    path: str = typer.Option(
+        None, help="folder for the SQLite file (a journal already there is reused)"
+    ),
+) -> None:
+    """How long start-up takes to verify the journal chain and its snapshot."""
+    from exchange.bench.startup import main as run
+
+    run(commands=commands, backend=backend, path=path)
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     province_password: SecretStr | None = None
 
     snapshot_every: int = Field(default=10_000, ge=1)
+    snapshots_keep: int = Field(default=3, ge=1)
     batch_max: int = Field(default=512, ge=1, le=100_000)
     command_timeout_s: float = Field(default=10.0, gt=0)
     stp_mode: SelfTradePrevention = SelfTradePrevention.CANCEL_INCOMING

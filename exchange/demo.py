@@ -22,10 +22,15 @@ from exchange.core.regulation import SHANGHAI
 from exchange.db import models as m
 from exchange.sequencer import wall_clock_us
 from exchange.units import end_of_day_us, shanghai_today
+from settlement.accounts import RESERVE_ACCOUNT
 from settlement.cities import CITIES, CITY_CODES
 
 log = logging.getLogger(__name__)
 SYMBOL = "NOX-2025"
+# each simulated trader sells 4 t to the provincial reserve (every demo enterprise holds
+# at least 4.9 t); 10 t of it is offered at the demo's open auction
+RESERVE_STOCK_KG_EACH = 4_000
+RESERVE_AUCTION_KG = 10_000
 REFERENCE_FEN = 320_000  # 3,200.00 CNY per tonne
 # Last year's SO2 vintage, valid only until the end of today (Asia/Shanghai): the demo
 # shows an instrument that expires, its resting orders cancelled with reason `expired`.
@@ -153,7 +158,61 @@ async def load(app: FastAPI) -> None:
             await _submit_reports(app, city, bureau)
 
         await asyncio.gather(*(city_chain(city) for city in CITIES))
+        await _stock_reserve(app)
     _print_logins(console)
+
+
+async def _stock_reserve(app: FastAPI) -> None:
+    """The provincial reserve buys quota from the simulated traders at the reference price
+    and offers part of it at auction, so the auctions page has something to bid on and the
+    province something left to auction itself."""
+    await _submit(app, {"kind": k.DEPOSIT, "account_id": RESERVE_ACCOUNT, "amount_fen": 10_000_000})
+    sellers = [u for u, _, _ in _enterprise_plan() if u.startswith(SIM_PREFIX)]
+    c = m.Credential.__table__
+    with app.state.db.connect() as conn:
+        accounts = (
+            conn.execute(
+                select(c.c.account_id).where(c.c.username.in_(sellers)).order_by(c.c.username)
+            )
+            .scalars()
+            .all()
+        )
+    for n, account in enumerate(accounts):
+        await _submit(
+            app, _reserve_trade_order(account, "sell", RESERVE_STOCK_KG_EACH, f"demo-stock-{n}")
+        )
+    await _submit(
+        app,
+        _reserve_trade_order(
+            RESERVE_ACCOUNT, "buy", RESERVE_STOCK_KG_EACH * len(accounts), "demo-stock-reserve"
+        ),
+    )
+    await _submit(
+        app,
+        {
+            "kind": k.OPEN_AUCTION,
+            "symbol": SYMBOL,
+            "quantity_kg": RESERVE_AUCTION_KG,
+            "reserve_price_fen": REFERENCE_FEN - 10_000,
+            "bidder_cap_pct": 50,
+            "note": "2025 年度储备排污权拍卖（演示）",
+        },
+    )
+
+
+def _reserve_trade_order(account: str, side: str, quantity_kg: int, client_order_id: str) -> dict:
+    return {
+        "kind": k.PLACE_ORDER,
+        "account_id": account,
+        "client_order_id": client_order_id,
+        "request_hash": "demo",
+        "symbol": SYMBOL,
+        "side": side,
+        "type": "limit",
+        "price_fen": REFERENCE_FEN,
+        "quantity_kg": quantity_kg,
+        "time_in_force": "GTC",
+    }
 
 
 async def _open_bureau(app: FastAPI, city, password_hash: str, province: str, rng) -> str:

@@ -3,16 +3,21 @@ system accounts have rows, and create the first logins."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.engine import make_url
 
 from exchange import snapshots
 from exchange.config import Settings
-from exchange.core.state import Core
+from exchange.core.state import CLIENT_ORDER_WINDOW_S, Core
 from exchange.core.surveillance import Thresholds
 from exchange.db import models as m
 from exchange.journal import Journal
@@ -22,6 +27,17 @@ LOGIN_ROLES = frozenset({"enterprise", "city_bureau", "province", "operator"})
 
 
 class StateMismatch(RuntimeError):
+    pass
+
+
+class SnapshotCorrupted(RuntimeError):
+    def __init__(self, seq: int, reason: str) -> None:
+        super().__init__(f"snapshot corrupted at seq {seq}: {reason}")
+        self.seq = seq
+        self.reason = reason
+
+
+class DatabaseMissing(RuntimeError):
     pass
 
 
@@ -40,6 +56,7 @@ def genesis_command(settings: Settings) -> dict:
         "fee_bps": settings.fee_bps,
         "stp": str(settings.stp_mode),
         "thresholds": asdict(thresholds(settings)),
+        "client_order_window_s": CLIENT_ORDER_WINDOW_S,
     }
 
 
@@ -52,8 +69,10 @@ def check_parameters(core: Core, settings: Settings) -> None:
     starting it with others would make replay disagree with what was acknowledged."""
     want = {k: v for k, v in genesis_command(settings).items() if k != "kind"}
     have = core.parameters()
-    if have != want:
-        changed = ", ".join(sorted(k for k in want if want[k] != have[k]))
+    # a parameter newer than the journal is absent from it: the journal keeps the
+    # behaviour it was written with (e.g. client order ids remembered for ever)
+    changed = ", ".join(sorted(k for k in want if k in have and want[k] != have[k]))
+    if changed:
         raise ParametersChanged(
             f"this journal was started with other {changed} ({have}); start with the same "
             "settings (EMX_FEE_BPS, EMX_STP_MODE, alert thresholds) or a new database"
@@ -79,7 +98,14 @@ def replay(
         if snap is not None:
             if hashlib.sha256(snap.data).hexdigest() != snap.state_hash:
                 raise StateMismatch(f"snapshot at seq {snap.seq} does not match its hash")
-            core = Core.restore(snap.data, stp=settings.stp_mode, thresholds=thresholds(settings))
+            try:
+                core = Core.restore(
+                    snap.data, stp=settings.stp_mode, thresholds=thresholds(settings)
+                )
+            except (ValueError, KeyError, TypeError):
+                raise SnapshotCorrupted(snap.seq, "its data cannot be read") from None
+            if core.last_seq != snap.seq:
+                raise SnapshotCorrupted(snap.seq, f"its data is the state at seq {core.last_seq}")
     if core is None:
         core = new_core(settings)
     journal = Journal(db)
@@ -88,6 +114,56 @@ def replay(
         if progress is not None and n % 10_000 == 0:
             progress(n)
     return core
+
+
+def check_snapshot(db: Engine, journal_tail: int) -> None:
+    """The snapshot recovery would start from must belong to the verified journal:
+    its seq is a journal entry with the same time, its data matches its hash and
+    says the same seq. Raises SnapshotCorrupted."""
+    snap = snapshots.latest(db)
+    if snap is None:
+        return
+    if snap.seq > journal_tail:
+        raise SnapshotCorrupted(snap.seq, f"the journal ends at seq {journal_tail}")
+    if hashlib.sha256(snap.data).hexdigest() != snap.state_hash:
+        raise SnapshotCorrupted(snap.seq, "its data does not match its hash")
+    if Journal(db).entry_ts_us(snap.seq) != snap.ts_us:
+        raise SnapshotCorrupted(snap.seq, "its time differs from the journal entry's")
+    # that the data is the state at snap.seq is checked by `replay` as it restores it
+    # (parsing a large snapshot twice would double this check's cost)
+
+
+def recover(db: Engine, settings: Settings) -> Core:
+    """The core, from a journal whose whole chain and starting snapshot were checked
+    first: a tampered, reordered or missing entry raises JournalCorrupted, a bad
+    snapshot SnapshotCorrupted, before anything is served from them."""
+    tail, _ = Journal(db).verify_chain()
+    check_snapshot(db, tail)
+    core = replay(db, settings)
+    if core.last_seq != tail:
+        # an entry appended after verification: only another writer could do that
+        raise CoreAlreadyRunning(f"the journal grew during recovery: {tail} -> {core.last_seq}")
+    return core
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, None for an in-memory database or another backend."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    database = parsed.database
+    if parsed.query.get("uri") == "true":
+        database = database.removeprefix("file:").split("?", 1)[0]
+        if database in ("", ":memory:") or parsed.query.get("mode") == "memory":
+            return None
+    return Path(database)
+
+
+def check_database_location(url: str) -> None:
+    """SQLite creates a missing file but not a missing directory: say which one."""
+    path = sqlite_path(url)
+    if path is not None and not path.absolute().parent.is_dir():
+        raise DatabaseMissing(f"the database directory {path.absolute().parent} does not exist")
 
 
 def ensure_system_accounts(db: Engine, core: Core) -> None:
@@ -117,6 +193,23 @@ def has_credentials(db: Engine) -> bool:
         return conn.execute(select(c.c.username).limit(1)).first() is not None
 
 
+class CoreStart(NamedTuple):
+    """A core ready to run: the journal's lock held, the state recovered and verified."""
+
+    lock: CoreLock
+    core: Core
+
+
+def start_core(db: Engine, settings: Settings) -> CoreStart:
+    """Take the core lock, then recover (verifying the journal) under it."""
+    lock = CoreLock(db)
+    try:
+        return CoreStart(lock, recover(db, settings))
+    except BaseException:
+        lock.release()
+        raise
+
+
 # Any constant; PostgreSQL advisory locks are per database.
 _CORE_LOCK_KEY = 0x454D58_C0DE
 
@@ -128,10 +221,17 @@ class CoreAlreadyRunning(RuntimeError):
 class CoreLock:
     """Only one core may write the journal. On PostgreSQL a session advisory lock,
     held on a connection of its own for the core's lifetime, makes a second core
-    refuse to start instead of racing the first. (SQLite is single-process.)"""
+    refuse to start instead of racing the first. On SQLite an exclusive lock on
+    `<database>.lock` does the same; the kernel drops it if the process dies."""
 
     def __init__(self, db: Engine) -> None:
         self._conn = None
+        self._fd: int | None = None
+        if db.dialect.name == "sqlite":
+            path = sqlite_path(str(db.url))
+            if path is not None:
+                self._lock_file(path)
+            return
         if db.dialect.name != "postgresql":
             return
         conn = db.connect()
@@ -142,8 +242,25 @@ class CoreLock:
             raise CoreAlreadyRunning("another core process holds this database's journal")
         self._conn = conn
 
+    def _lock_file(self, path: Path) -> None:
+        lock_path = f"{path}.lock"
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise DatabaseMissing(f"cannot open {lock_path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise CoreAlreadyRunning(f"another core process is using {path}") from None
+        self._fd = fd
+
     def release(self) -> None:
         if self._conn is not None:
             self._conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_CORE_LOCK_KEY})")
             self._conn.close()
             self._conn = None
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

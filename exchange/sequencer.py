@@ -7,6 +7,14 @@ commit are clients answered and events published, so an acknowledged command
 is durable and every read made after the answer sees it. The core is applied
 before the commit on purpose: nothing escapes until the commit succeeds, and if
 it fails the core is rebuilt from the durable journal.
+
+A core that raised (a defect, not a refusal) may be half-changed: nothing is
+committed, snapshotted or cached from it. The core is rebuilt from the journal,
+the commands before the failing one are applied again to the rebuilt core, and
+only then committed; the failing command alone gets `internal_error`.
+
+Commits (and recoveries) run on one thread owned by the sequencer, so work on
+the default thread pool (password hashing, reads) can never delay them.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -63,6 +72,7 @@ class Sequencer:
         recover: Callable[[], Core],
         batch_max: int = 512,
         snapshot_every: int = 10_000,
+        snapshots_keep: int | None = None,
         clock: Callable[[], int] = wall_clock_us,
     ) -> None:
         self.core = core
@@ -76,11 +86,23 @@ class Sequencer:
         self.projector = Projector()
         self.batch_max = batch_max
         self.snapshot_every = snapshot_every
+        self.snapshots_keep = snapshots_keep
         self.clock = clock
         self._recover = recover
         self._last_ts_us = 0
         self._since_snapshot = 0
         self._stopping = False
+        # False once the core may differ from the journal (a failed commit or a failed
+        # recovery): the next batch recovers first
+        self._core_sound = True
+        # why the last commit or recovery failed; None once one succeeds (for /healthz)
+        self.failure: str | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emx-sequencer")
+
+    @property
+    def sound(self) -> bool:
+        """False while the core may differ from the journal and could not be rebuilt."""
+        return self._core_sound
 
     async def run(self) -> None:
         while not self._stopping:
@@ -91,72 +113,115 @@ class Sequencer:
     def stop(self) -> None:
         self._stopping = True
 
+    def close(self) -> None:
+        """Let the commit in progress finish, then end the sequencer's thread."""
+        self._thread.shutdown(wait=True)
+
     def _stamp(self) -> int:
         # never backwards, even if the wall clock is stepped back
         self._last_ts_us = max(self._last_ts_us, self.clock())
         return self._last_ts_us
 
+    async def _on_own_thread(self, fn: Callable, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    async def _rebuild(self) -> bool:
+        """Replace the core by one recovered from the journal, and drop every cache
+        that was filled from the old one. False if that failed (the core stays unsound)."""
+        self._core_sound = False
+        self.projector = Projector()
+        try:
+            self.core = await self._on_own_thread(self._recover)
+        except Exception as exc:
+            log.exception("recovering the core from the journal failed")
+            self.failure = f"recovery failed: {exc}"
+            return False
+        self._core_sound = True
+        return True
+
     async def process(self, batch: list[tuple[object, dict]]) -> None:
-        outcomes: list[Outcome] = []
-        entries = []
-        applied: list[tuple[Outcome, dict]] = []
-        handles = []
-        failed: list[tuple[object, str]] = []
-        for handle, command in batch:
-            seq = self.core.last_seq + 1
-            ts_us = self._stamp()
-            try:
-                out = self.core.apply(seq, ts_us, command)
-            except Exception:
-                # A defect, not a refusal: the core may be half-changed, so rebuild it
-                # from what is durable after committing what came before.
-                log.exception("core failed on %s; rebuilding from the journal", command["kind"])
-                failed.append((handle, command["kind"]))
-                break
-            outcomes.append(out)
-            entries.append((seq, ts_us, command["kind"], command))
-            applied.append((out, command))
-            handles.append(handle)
-        if entries:
-            try:
-                await asyncio.to_thread(self._commit, entries, applied)
-            except Exception:
-                log.exception("group commit failed; rebuilding the core from the journal")
-                self.core = self._recover()
-                for handle in handles:
-                    await self.queue.reply(handle, _unavailable())
-                for handle, _ in failed:
-                    await self.queue.reply(handle, _unavailable())
+        if not self._core_sound and not await self._rebuild():
+            await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
+            return
+        stamped = [(self.core.last_seq + 1 + i, self._stamp()) for i in range(len(batch))]
+        outcomes, failed_at = self._apply(batch, stamped)
+        if failed_at is not None:
+            # The core may be half-changed by the failing command: rebuild it and
+            # re-apply the good prefix (same seq and time, so the same outcomes).
+            if not await self._rebuild():
+                await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
                 return
-        await self.queue.reply_many(
-            [(h, reply_for(out).to_dict()) for h, out in zip(handles, outcomes, strict=True)]
-        )
-        if failed:
-            self.core = self._recover()
-            for handle, _ in failed:
-                await self.queue.reply(handle, _internal_error())
-            # the rest of the batch was never applied: put it through again
-            rest = batch[len(handles) + 1 :]
-            if rest:
-                await self.process(rest)
+            outcomes, again = self._apply(batch[:failed_at], stamped[:failed_at])
+            if again is not None:
+                await self._rebuild()
+                await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
+                return
+        good = batch[: len(outcomes)]
+        if outcomes:
+            entries = [
+                (out.seq, out.ts_us, command["kind"], command)
+                for out, (_h, command) in zip(outcomes, good, strict=True)
+            ]
+            applied = [(out, command) for out, (_h, command) in zip(outcomes, good, strict=True)]
+            try:
+                await self._on_own_thread(self._commit, entries, applied)
+            except Exception as exc:
+                log.exception("group commit failed; rebuilding the core from the journal")
+                self.failure = f"journal commit failed: {exc}"
+                await self._rebuild()
+                await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
+                return
+            self.failure = None
+            await self.queue.reply_many(
+                [(h, reply_for(out).to_dict()) for (h, _c), out in zip(good, outcomes, strict=True)]
+            )
+        if failed_at is not None:
+            await self.queue.reply(batch[failed_at][0], _internal_error())
         if outcomes:
             try:
                 await self.bus.publish_many(messages_for(self.core, outcomes))
             except Exception:
                 # feeds are best effort; clients re-sync from snapshots on a seq gap
                 log.exception("publishing to the bus failed")
+        if failed_at is not None:
+            # the rest of the batch was never applied: put it through again
+            rest = batch[failed_at + 1 :]
+            if rest:
+                await self.process(rest)
+
+    def _apply(
+        self, batch: list[tuple[object, dict]], stamped: list[tuple[int, int]]
+    ) -> tuple[list[Outcome], int | None]:
+        """Outcomes of the batch's commands in order, and the index of the first one
+        the core raised on (None if none did); nothing after it is applied."""
+        outcomes: list[Outcome] = []
+        for i, ((_handle, command), (seq, ts_us)) in enumerate(zip(batch, stamped, strict=True)):
+            try:
+                outcomes.append(self.core.apply(seq, ts_us, command))
+            except Exception:
+                log.exception("core failed on %s at seq %d", command.get("kind"), seq)
+                return outcomes, i
+        return outcomes, None
 
     def _commit(self, entries: list, applied: list[tuple[Outcome, dict]]) -> None:
+        last_seq, last_ts_us = entries[-1][0], entries[-1][1]
+        if self.core.last_seq != last_seq:
+            raise RuntimeError(f"core at seq {self.core.last_seq}, batch ends at {last_seq}")
+        snapshot_due = self._since_snapshot + len(entries) >= self.snapshot_every
         with self._db_write.begin() as conn:
             self.journal.append(conn, entries)
             self.projector.project(conn, self.core, applied)
-            self._since_snapshot += len(entries)
-            if self._since_snapshot >= self.snapshot_every:
-                self._since_snapshot = 0
+            if snapshot_due:
                 data = self.core.snapshot()
                 snapshots.save(
-                    conn, self.core.last_seq, entries[-1][1], hashlib.sha256(data).hexdigest(), data
+                    conn,
+                    last_seq,
+                    last_ts_us,
+                    hashlib.sha256(data).hexdigest(),
+                    data,
+                    keep=self.snapshots_keep,
                 )
+        self._since_snapshot = 0 if snapshot_due else self._since_snapshot + len(entries)
 
 
 def _unavailable() -> dict:

@@ -467,7 +467,8 @@ class BlockTrades(Shape):
 
 
 class Health(Shape):
-    status: Literal["ok", "starting"]
+    status: Literal["ok", "starting", "failing"]
+    reason: str | None = Field(None, description="why it is failing")
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections import deque
 from dataclasses import asdict, dataclass, field
 
 from exchange import commands as k
@@ -51,6 +52,10 @@ from settlement.registry import Registry
 
 CROSSABLE_CAP = 1_000_000
 """The most resting orders counted for one incoming buy's rounding reserve."""
+
+CLIENT_ORDER_WINDOW_S = 86_400
+"""How long a client_order_id is remembered for idempotency (journals whose genesis
+records it; older journals remember every id for ever, as they always did)."""
 
 
 MAX_FILLED_KG = BALANCE_LIMIT // MAX_PRICE_FEN
@@ -110,6 +115,11 @@ class Core:
         self.open_orders: dict[int, OrderRecord] = {}
         # (account_id, client_order_id) -> (order_id, request_hash), for idempotency
         self.client_orders: dict[tuple[str, str], tuple[int, str]] = {}
+        # Set by a genesis that records it: ids are then forgotten this long after the
+        # order was placed (by the commands' own ts_us), which bounds the map.
+        self.client_order_window_us: int | None = None
+        self.client_order_ts: dict[tuple[str, str], int] = {}
+        self._client_order_expiry: deque[tuple[int, tuple[str, str]]] = deque()
         self.usernames: set[str] = set()
         self.stats: dict[str, SessionStats] = {}
         # symbol -> (valid_until "YYYY-MM-DD", the first microsecond after that day
@@ -254,10 +264,11 @@ class Core:
                     context["stp"],
                 )
                 opened[ev.order_id] = rec
-                self.client_orders[(rec.account_id, rec.client_order_id)] = (
-                    rec.id,
-                    rec.request_hash,
-                )
+                key = (rec.account_id, rec.client_order_id)
+                self.client_orders[key] = (rec.id, rec.request_hash)
+                if self.client_order_window_us is not None:
+                    self.client_order_ts[key] = out.ts_us
+                    self._client_order_expiry.append((out.ts_us, key))
                 touched[ev.order_id] = rec
             elif cls is OrderCancelled:
                 rec = opened[ev.order_id]
@@ -273,6 +284,14 @@ class Core:
             if not rec.is_open:
                 del opened[oid]
             out.orders.append(rec)
+
+    def _forget_client_orders(self, before_us: int) -> None:
+        expiry = self._client_order_expiry
+        while expiry and expiry[0][0] < before_us:
+            ts_us, key = expiry.popleft()
+            if self.client_order_ts.get(key) == ts_us:
+                del self.client_order_ts[key]
+                del self.client_orders[key]
 
     def _first_rejection(self, events: list) -> None:
         for ev in events:
@@ -357,16 +376,22 @@ class Core:
     def parameters(self) -> dict:
         """What the state depends on besides the commands: fixed by the journal's
         genesis entry, so a replay never takes them from today's configuration."""
-        return {
+        params = {
             "fee_bps": self.fee_bps,
             "stp": str(self.engine.stp),
             "thresholds": asdict(self.surveillance.thresholds),
         }
+        if self.client_order_window_us is not None:  # absent from older journals
+            params["client_order_window_s"] = self.client_order_window_us // 1_000_000
+        return params
 
     def _genesis(self, out: Outcome, c: dict) -> None:
         if out.seq != 1:
             raise CommandRefused("genesis_not_first", "genesis can only be the first command")
         self.__init__(fee_bps=c["fee_bps"], stp=c["stp"], thresholds=Thresholds(**c["thresholds"]))
+        window_s = c.get("client_order_window_s")
+        if window_s is not None:
+            self.client_order_window_us = window_s * 1_000_000
         self.last_seq = out.seq
         out.result = self.parameters()
 
@@ -434,6 +459,9 @@ class Core:
     def _place_order(self, out: Outcome, c: dict) -> None:
         account_id = c["account_id"]
         key = (account_id, c["client_order_id"])
+        if self.client_order_window_us is not None:
+            # the map grows only here, so forgetting here is enough to bound it
+            self._forget_client_orders(out.ts_us - self.client_order_window_us)
         known = self.client_orders.get(key)
         if known is not None:
             order_id, request_hash = known
@@ -893,9 +921,7 @@ class Core:
             "open_orders": [
                 self._order_state(self.open_orders[i]) for i in sorted(self.open_orders)
             ],
-            "client_orders": sorted(
-                [a, c, oid, h] for (a, c), (oid, h) in self.client_orders.items()
-            ),
+            "client_orders": self._client_orders_state(),
             "usernames": sorted(self.usernames),
             "stats": [self.stats[s].to_dict() for s in sorted(self.stats)],
             "surveillance": self.surveillance.snapshot(),
@@ -903,7 +929,18 @@ class Core:
         self.regulation.snapshot_into(state)
         if self.validity:  # only once used: older journals keep their state hash
             state["validity"] = {s: list(v) for s, v in sorted(self.validity.items())}
+        if self.client_order_window_us is not None:
+            # only journals that record a window have this key: older ones hash as before
+            state["client_order_window_us"] = self.client_order_window_us
         return json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
+
+    def _client_orders_state(self) -> list:
+        if self.client_order_window_us is None:
+            return sorted([a, c, oid, h] for (a, c), (oid, h) in self.client_orders.items())
+        times = self.client_order_ts
+        return sorted(
+            [a, c, oid, h, times[(a, c)]] for (a, c), (oid, h) in self.client_orders.items()
+        )
 
     @classmethod
     def restore(
@@ -924,7 +961,13 @@ class Core:
             d["id"]: OrderRecord.from_dict({"self_trade_prevention": default_stp, **d})
             for d in state["open_orders"]
         }
-        core.client_orders = {(a, c): (oid, h) for a, c, oid, h in state["client_orders"]}
+        core.client_orders = {(row[0], row[1]): (row[2], row[3]) for row in state["client_orders"]}
+        if "client_order_window_us" in state:
+            core.client_order_window_us = state["client_order_window_us"]
+            core.client_order_ts = {(row[0], row[1]): row[4] for row in state["client_orders"]}
+            core._client_order_expiry = deque(
+                sorted((ts_us, key) for key, ts_us in core.client_order_ts.items())
+            )
         core.usernames = set(state["usernames"])
         core.stats = {d["symbol"]: SessionStats.from_dict(d) for d in state["stats"]}
         core.surveillance.restore(state["surveillance"])

@@ -43,6 +43,15 @@ def for_writing(engine: Engine) -> Engine:
     return engine.execution_options(sqlite_begin="IMMEDIATE")
 
 
+def probe_write(engine: Engine) -> None:
+    """Raise unless a write transaction can be opened right now: a read-only,
+    locked-out or unreachable database fails here. Nothing is changed."""
+    with for_writing(engine).connect() as conn, conn.begin() as tx:
+        # a statement that writes nothing, but only runs where writing is allowed
+        conn.exec_driver_sql("DELETE FROM journal WHERE seq < 0")
+        tx.rollback()
+
+
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     database = make_url(url).database
     in_memory = database in (None, "", ":memory:")

@@ -37,12 +37,37 @@ PAGES = [
         "#ledger tbody tr[data-city]",
     ),
     (
+        "auctions-province",
+        "/auctions.html",
+        ("province", PROVINCE_PASSWORD),
+        "#auctions article, #auctions .empty-note",
+    ),
+    (
+        "auctions-enterprise",
+        "/auctions.html",
+        ("ent-440100-3", DEMO_PASSWORD),
+        "#block-trades tbody tr",
+    ),
+    (
         "operator",
         "/operator.html",
         ("operator", OPERATOR_PASSWORD),
         "#accounts tbody tr[data-account-id]",
     ),
 ]
+
+
+# page name -> [(part, what to scroll to once it shows)]
+SECTIONS = {
+    "regulator-province": [
+        ("alerts", "#alerts tbody tr"),
+        ("submissions", "#sb-overview tbody tr[data-city]"),
+    ],
+    "regulator-city": [
+        ("alerts", "#alerts tbody tr"),
+        ("submissions", "#sb-preview-summary"),
+    ],
+}
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +104,7 @@ def test_every_page_in_both_languages_and_widths(
             # the feeds' first messages and the charts' first frames
             _wait(driver).until(
                 lambda d: all(
-                    e.get_attribute("data-state") in ("live", "polling")
-                    for e in _css(d, ".feed-status")
+                    e.get_attribute("data-state") == "live" for e in _css(d, ".feed-status")
                 )
             )
             driver.execute_async_script(
@@ -88,6 +112,18 @@ def test_every_page_in_both_languages_and_widths(
                 " requestAnimationFrame(() => requestAnimationFrame(() => done()));"
             )
             driver.save_screenshot(str(screenshot_dir / f"{name}-{lang}-{width}.png"))
+            # the sections further down that have screens of their own
+            for part, selector in SECTIONS.get(name, ()):
+                _wait(driver).until(lambda d, s=selector: _css(d, s))
+                _js(
+                    driver,
+                    "document.querySelector(arguments[0]).closest('section').scrollIntoView();",
+                    selector,
+                )
+                driver.execute_async_script(
+                    "const done = arguments[0]; requestAnimationFrame(() => done());"
+                )
+                driver.save_screenshot(str(screenshot_dir / f"{name}-{part}-{lang}-{width}.png"))
             if _js(driver, "return document.documentElement.lang") != lang:
                 problems.append(f"{name}: not in {lang}")
             if width < 500:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from tests.e2e.helpers import Exchange, ok
 
-API_MD = Path("/work/shared/API.md")
+# The contract lives beside the repository, not at a path of one machine.
+API_MD = Path(__file__).resolve().parents[2].parent / "shared" / "API.md"
 
 # Every endpoint of API.md, as (method, path under /api/v1). Kept here as well as parsed
 # from API.md (when it is at hand) so the check runs on any checkout.
@@ -45,7 +46,15 @@ DOCUMENTED = {
     ("post", "/reallocations"),
     ("post", "/reallocations/{}/decide"),
     ("get", "/surveillance/alerts"),
+}
+
+# The project's own additions (README): served, but API.md need not list them.
+PROJECT_ADDITIONS = {
     ("get", "/admin/state"),
+    ("get", "/reserve"),
+    ("post", "/reserve/orders"),
+    ("delete", "/reserve/orders/{}"),
+    ("post", "/reserve/releases"),
 }
 
 
@@ -91,5 +100,5 @@ def test_openapi_lists_every_api_md_endpoint(exchange: Exchange):
         for method in ops
         if path.startswith("/api/v1/")
     }
-    missing = documented() - served
+    missing = (documented() | PROJECT_ADDITIONS) - served
     assert not missing, sorted(missing)

@@ -59,6 +59,7 @@ export class MarketView {
       picker: h("select", { id: "instrument", name: "instrument" }),
       status: h("span", { class: "inst-status" }),
       band: h("span", { class: "inst-band muted" }),
+      validity: h("span", { class: "inst-validity small", id: "inst-validity" }),
       feed: h("span", { class: "feed-status", id: "market-feed-status", "data-state": "connecting" }, t("feed.connecting")),
       error: h("div", { class: "flash", hidden: true }),
       ticker: h("dl", { class: "ticker", id: "ticker" }),
@@ -102,7 +103,7 @@ export class MarketView {
     this.root.replaceChildren(
       h("div", { class: "market-bar" },
         h("label", { class: "inline" }, h("span", {}, t("mkt.instrument")), this.el.picker),
-        this.el.status, this.el.band, h("span", { class: "spacer" }), this.el.feed),
+        this.el.status, this.el.band, this.el.validity, h("span", { class: "spacer" }), this.el.feed),
       this.el.error,
       this.el.ticker,
       h("div", { class: "market-grid" }, chartCard, book, tape));
@@ -170,6 +171,11 @@ export class MarketView {
     this.el.status.id = "market-status";
     this.el.status.dataset.status = status;
     this.el.band.textContent = t("mkt.band", { ref: cny(inst.reference_price), pct: inst.price_band_pct, tick: inst.tick_size, lot: inst.lot_size });
+    // 排污权 are granted for a term: say until when, and that trading has stopped after it
+    this.el.validity.textContent = inst.valid_until
+      ? t(status === "expired" ? "mkt.expired_on" : "mkt.valid_until", { date: inst.valid_until })
+      : "";
+    this.el.validity.className = `inst-validity small ${status === "expired" ? "strong" : "muted"}`;
     this.onInstrument(inst);
   }
 
@@ -367,15 +373,16 @@ export class MarketView {
     this.tape.unshift(t);
     this.tape.length = Math.min(this.tape.length, TAPE_MAX);
     this.renderTape(t.id);
-    this.updateCandle(t);
+    // block trades (协议转让) are on the tape but never move the candles
+    if (t.kind !== "block") this.updateCandle(t);
   }
 
   renderTape(freshId) {
-    const rows = this.tape.map((x) => h("tr", { class: x.id === freshId ? "fresh" : null },
+    const rows = this.tape.map((x) => h("tr", { class: x.id === freshId ? "fresh" : null, dataset: { kind: x.kind || "continuous", tradeId: x.id } },
       h("td", { class: "muted" }, fmtTime(x.time)),
-      h("td", { class: `num ${x.taker_side === "buy" ? "up" : "down"}` }, cny(x.price)),
+      h("td", { class: `num ${x.kind === "block" ? "" : x.taker_side === "buy" ? "up" : "down"}` }, cny(x.price)),
       h("td", { class: "num" }, qty(x.quantity)),
-      h("td", {}, label("side", x.taker_side))));
+      h("td", {}, x.kind === "block" ? badge(t("mkt.block"), "info") : label("side", x.taker_side))));
     if (!rows.length) rows.push(h("tr", { class: "empty" }, h("td", { colspan: 4 }, t("mkt.no_trades"))));
     this.el.tape.replaceChildren(...rows);
   }

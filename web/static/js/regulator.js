@@ -1,13 +1,31 @@
 // Regulator dashboard: province (everything) and city bureaus (their own city), kept live
 // from /ws/regulator.
 import { get, post, put, download, Feed } from "./api.js";
+import { exportBar } from "./exports.js";
 import { parseScaled, formatScaled, groupDigits, ratio } from "./decimal.js";
 import {
   h, $, $$, qty, cny, tonnes, yuan, perTonne, fmtDateTime, fmtTime, flash, unflash, flashError, errorRow, toast, notify,
-  confirmDialog, renderHeader, requireRole, fillBody, labelCells, badge, feedStatus, formData, currentMonth, t,
+  confirmDialog, renderHeader, requireRole, fillBody, labelCells, badge, feedStatus, formData, currentMonth, toMillis, t,
 } from "./ui.js";
 import { CITY_CODES, CITY_TILES, cityName, PRIORITY_CODES, METHOD_CODES, label } from "./labels.js";
 import { intFormat } from "./i18n.js";
+
+const ALERT_STATUSES = ["open", "acknowledged"];
+const ALERT_KINDS = ["self_trade_blocked", "price_band_rejection", "large_price_move", "concentration", "order_to_cancel_ratio", "block_trade_off_market"];
+const SUBMISSION_BADGE = { submitted: "ok", late: "warn", missing: "danger" };
+
+/** The month before this one in Asia/Shanghai (the last finished month), YYYY-MM. */
+function previousMonth() {
+  const [y, m] = currentMonth().split("-").map(Number);
+  return m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, "0")}`;
+}
+
+const DAY = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit" });
+/** An API time's day in Asia/Shanghai, YYYY-MM-DD (as the API's from/to filters read dates). */
+function shanghaiDay(x) {
+  const ms = toMillis(x);
+  return Number.isFinite(ms) ? DAY.format(new Date(ms)) : "";
+}
 
 const session = requireRole(["province", "city_bureau"]);
 if (session) {
@@ -21,7 +39,6 @@ function main() {
   const state = { instruments: [], symbol: null, ledger: [], alerts: [], trades: [], reductions: [], reallocations: null, barChart: null, view: "map" };
 
   for (const el of $$("[data-role]")) el.hidden = el.dataset.role !== session.role;
-  $("#live-row").hidden = !isProvince;
   $("#reg-title").textContent = isProvince ? t("rg.h_province") : t("rg.h_city", { city: cityName(myCity) });
   $("#reg-sub").textContent = isProvince ? t("rg.sub_province") : t("rg.sub_city");
   document.title = `${$("#reg-title").textContent} · ${t("brand.name")}`;
@@ -32,6 +49,15 @@ function main() {
   cityOptions($("#m-city"), isProvince ? CITY_CODES : [myCity], myCity || "440100");
   cityOptions($("#floor-city"), CITY_CODES);
   $("#m-month").value = currentMonth();
+  $("#sb-month").value = previousMonth();
+  for (const k of ["all", ...ALERT_STATUSES]) $("#af-status").append(h("option", { value: k === "all" ? "" : k }, k === "all" ? t("rg.all") : label("alstatus", k)));
+  for (const k of ["all", ...ALERT_KINDS]) $("#af-kind").append(h("option", { value: k === "all" ? "" : k }, k === "all" ? t("rg.all") : label("alert", k)));
+
+  // ---------- exports ----------
+  const symbolParam = () => (state.symbol ? { symbol: state.symbol } : {});
+  $("#ledger-export-slot").replaceWith(exportBar({ id: "ledger-export", path: "/ledger/cities", name: "ledger", params: symbolParam }));
+  $("#alerts-export-slot").replaceWith(exportBar({ id: "alerts-export", path: "/surveillance/alerts", name: "alerts", params: alertFilterParams }));
+  if (isProvince) $("#trades-export-slot").replaceWith(exportBar({ id: "trades-export", path: "/trades", name: "trades" }));
   for (const k of METHOD_CODES) $("#v-method").append(h("option", { value: k }, label("method", k)));
   for (const k of PRIORITY_CODES) $("#ra-priority").append(h("option", { value: k }, label("priority", k)));
 
@@ -60,7 +86,8 @@ function main() {
       h("td", {}, badge(label("mstatus", i.status), i.status === "open" ? "ok" : "danger")),
       h("td", { class: "num" }, cny(i.reference_price)),
       h("td", { class: "num" }, `±${i.price_band_pct}%`),
-      h("td", { class: "row-actions" }, h("div", { class: "actions" },
+      // an expired instrument no longer trades: nothing to halt, resume or close
+      h("td", { class: "row-actions" }, i.status === "expired" ? "" : h("div", { class: "actions" },
         i.status === "halted"
           ? h("button", { type: "button", class: "btn btn-sm btn-primary", onclick: (e) => control(i, "resume", e.currentTarget) }, t("rg.resume"))
           : h("button", { type: "button", class: "btn btn-sm btn-danger", onclick: (e) => control(i, "halt", e.currentTarget) }, t("rg.halt")),
@@ -105,6 +132,7 @@ function main() {
     state.symbol = e.target.value;
     localStorage.setItem("emx.symbol", state.symbol);
     loadLedger();
+    loadSubmissions();
   });
 
   async function loadLedger() {
@@ -158,7 +186,7 @@ function main() {
       k(t("rg.kpi_used"), groupDigits(formatScaled(sum(rows, "used"), 3))),
       k(t("rg.kpi_remaining"), groupDigits(formatScaled(sum(rows, "remaining"), 3))),
     ];
-    if (isProvince) items.push(k(t("rg.kpi_alerts"), String(state.alerts.length), "kpi-alerts"));
+    if (isProvince) items.push(k(t("rg.kpi_alerts"), String(state.alerts.filter((a) => (a.status || "open") === "open").length), "kpi-alerts"));
     else items.push(k(t("rg.kpi_pending"), String(state.reductions.filter((r) => r.status === "pending").length)));
     $("#kpis").replaceChildren(...items);
   }
@@ -256,7 +284,7 @@ function main() {
     const cross = x.buyer && x.seller && x.buyer.city_code !== x.seller.city_code;
     return h("tr", { class: fresh ? "fresh" : null, dataset: { tradeId: x.id } },
       h("td", { class: "muted" }, fmtTime(x.time)),
-      h("td", {}, x.symbol || "—"),
+      h("td", {}, x.symbol || "—", x.kind === "block" ? h("div", {}, badge(t("mkt.block"), "info")) : null),
       h("td", { class: `num ${x.taker_side === "buy" ? "up" : x.taker_side === "sell" ? "down" : ""}` }, cny(x.price)),
       h("td", { class: "num" }, qty(x.quantity)),
       h("td", {}, party(x.buyer)),
@@ -270,11 +298,87 @@ function main() {
   }
 
   function alertRow(a, fresh) {
-    return h("tr", { class: `alert-row${fresh ? " fresh" : ""}` },
+    const acked = a.status === "acknowledged";
+    const mayAck = !acked && (isProvince || a.city_code === myCity);
+    return h("tr", { class: `alert-row${fresh ? " fresh" : ""}`, dataset: { alertKey: alertKey(a), status: a.status || "open" } },
       h("td", { class: "muted" }, fmtDateTime(a.time)),
       h("td", {}, label("alert", a.kind), a.symbol ? h("div", { class: "small muted" }, a.symbol) : null),
-      h("td", {}, a.account_id ?? "—"),
-      h("td", { class: "small" }, alertDetail(a)));
+      h("td", {}, a.account_id ?? "—", a.city_code ? h("div", { class: "small muted" }, cityName(a.city_code)) : null),
+      h("td", { class: "small" }, alertDetail(a)),
+      h("td", {}, badge(label("alstatus", a.status || "open"), acked ? "ok" : "warn"),
+        acked ? h("div", { class: "small muted ack-by" }, t("al.acked_by", { who: a.acknowledged_by ?? "—", time: fmtDateTime(a.acknowledged_at) }), a.note ? h("div", {}, a.note) : null) : null),
+      h("td", { class: "row-actions" }, mayAck
+        ? h("div", { class: "actions" }, h("button", { type: "button", class: "btn btn-sm btn-primary", dataset: { ack: alertKey(a) }, onclick: () => openAck(a) }, t("al.ack")))
+        : ""));
+  }
+
+  /** The filter as query parameters (for the list and the export). */
+  function alertFilterParams() {
+    const q = {};
+    for (const [k, el] of [["status", $("#af-status")], ["kind", $("#af-kind")], ["from", $("#af-from")], ["to", $("#af-to")]]) if (el.value) q[k] = el.value;
+    return q;
+  }
+
+  /** Whether an alert that arrives on the feed belongs in the list as filtered. */
+  function matchesFilter(a) {
+    const f = alertFilterParams();
+    if (f.status && (a.status || "open") !== f.status) return false;
+    if (f.kind && a.kind !== f.kind) return false;
+    const day = shanghaiDay(a.time);
+    if (f.from && day < f.from) return false;
+    if (f.to && day > f.to) return false;
+    return true;
+  }
+
+  $("#alert-filters").addEventListener("change", () => {
+    const f = alertFilterParams();
+    if (f.from && f.to && f.from > f.to) { flash($("#alerts-msg"), "error", t("ex.bad_period")); return; }
+    unflash($("#alerts-msg"));
+    state.alerts = [];
+    loadAlerts();
+  });
+
+  let acking = null;
+  function openAck(a) {
+    acking = a;
+    $("#ack-kv").replaceChildren(
+      h("dt", {}, t("rg.alert_kind")), h("dd", {}, label("alert", a.kind)),
+      h("dt", {}, t("col.time")), h("dd", {}, fmtDateTime(a.time)),
+      h("dt", {}, t("op.col_account")), h("dd", {}, [a.account_id ?? "—", a.city_code ? cityName(a.city_code) : null].filter(Boolean).join(" · ")),
+      h("dt", {}, t("rg.alert_detail")), h("dd", {}, alertDetail(a)));
+    $("#ack-note").value = "";
+    $("#ack-msg").hidden = true;
+    $("#ack-dialog").showModal();
+  }
+  $("#ack-cancel").addEventListener("click", () => $("#ack-dialog").close());
+  $("#ack-form").addEventListener("input", () => unflash($("#ack-msg")));
+  $("#ack-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const note = $("#ack-note").value.trim();
+    if (!note) { flash($("#ack-msg"), "error", t("al.note_need")); return; }
+    const btn = $("#ack-submit");
+    btn.disabled = true;
+    try {
+      const r = await post(`/surveillance/alerts/${encodeURIComponent(acking.id)}/acknowledge`, { note });
+      $("#ack-dialog").close();
+      applyAck(r);
+      toast(t("al.acked"), "ok");
+    } catch (e) {
+      flashError($("#ack-msg"), e);
+      if (e.code === "already_acknowledged") loadAlerts();
+    } finally {
+      btn.disabled = false;
+    }
+  });
+
+  /** An acknowledgement (ours, or one made elsewhere and sent by the feed). */
+  function applyAck(d) {
+    const key = alertKey(d);
+    const a = state.alerts.find((x) => alertKey(x) === key);
+    if (!a) return;
+    Object.assign(a, { status: "acknowledged", acknowledged_by: d.acknowledged_by, acknowledged_at: d.acknowledged_at, note: d.note });
+    if (!matchesFilter(a)) state.alerts = state.alerts.filter((x) => x !== a);
+    renderAlerts(key);
   }
 
   /** An alert's detail in words, tonnes and yuan (the raw figures are fen, kg and basis points). */
@@ -295,15 +399,16 @@ function main() {
     return parts.join(" · ");
   }
 
-  // REST alerts carry an id, feed alerts do not: both carry kind, seq, account and symbol.
-  const alertKey = (a) => `${a.kind}|${a.seq}|${a.account_id}|${a.symbol}`;
+  // (seq, ordinal) names an alert in the journal, on REST and on the feed alike
+  const alertKey = (a) => `${a.seq}|${a.ordinal ?? 0}`;
 
   function renderAlerts(freshId) {
     fillBody($("#alerts tbody"), state.alerts.slice(0, 300).map((a) => alertRow(a, alertKey(a) === freshId)), t("rg.no_alerts"));
     labelCells($("#alerts"));
-    $("#alert-count").textContent = String(state.alerts.length);
+    const open = String(state.alerts.filter((a) => (a.status || "open") === "open").length);
+    $("#alert-count").textContent = open;
     const k = $("#kpi-alerts");
-    if (k) k.textContent = String(state.alerts.length);
+    if (k) k.textContent = open;
   }
 
   async function loadTrades() {
@@ -320,41 +425,32 @@ function main() {
 
   async function loadAlerts() {
     try {
-      const r = await get("/surveillance/alerts?limit=500");
+      const r = await get(`/surveillance/alerts?${new URLSearchParams({ ...alertFilterParams(), limit: "500" })}`);
       const byId = new Map((r.items || []).map((a) => [alertKey(a), a]));
       for (const a of state.alerts) if (!byId.has(alertKey(a))) byId.set(alertKey(a), a);
       state.alerts = [...byId.values()].sort((a, b) => String(b.time).localeCompare(String(a.time)));
       renderAlerts();
     } catch (e) {
-      fillBody($("#alerts tbody"), [errorRow(e, 4)]);
+      fillBody($("#alerts tbody"), [errorRow(e, 6)]);
     }
   }
 
   const regStatus = feedStatus($("#reg-feed-status"));
-  let pollTimer = null;
   new Feed("/ws/regulator", {
     token: session.token,
     onStatus: (s) => {
       regStatus(s);
-      // a bureau sees its city's trades and alerts only where the feed admits bureaus
-      if (!isProvince) $("#live-row").hidden = s !== "live" && $("#live-row").hidden;
       if (s === "live") {
-        // (re)connected: what happened while away comes from REST
-        if (isProvince) { loadTrades(); loadAlerts(); }
+        // (re)connected: what happened while away comes from REST (a bureau has no
+        // trade list of its own: its panel fills from the feed)
+        if (isProvince) loadTrades();
+        loadAlerts();
+        loadSubmissions();
         loadLedger();
         loadReductions();
       }
     },
-    onAuthFailed: (code) => {
-      if (code === 4401) {
-        document.dispatchEvent(new CustomEvent("emx:unauthorized"));
-        return;
-      }
-      // a server whose regulator feed is for the province only: look again now and then
-      regStatus("polling");
-      clearInterval(pollTimer);
-      pollTimer = setInterval(() => { loadLedger(); loadReductions(); }, 15_000);
-    },
+    onAuthFailed: () => document.dispatchEvent(new CustomEvent("emx:unauthorized")),
     onMessage: (m) => {
       if (m.type === "trade" && m.data) {
         const x = { symbol: m.symbol, ...m.data };
@@ -367,11 +463,20 @@ function main() {
       } else if (m.type === "alert" && m.data) {
         const key = alertKey(m.data);
         if (state.alerts.some((x) => alertKey(x) === key)) return;
-        state.alerts.unshift(m.data);
-        renderAlerts(key);
+        // a bureau's feed carries its own city's alerts only
+        if (!isProvince && !m.data.city_code) m.data.city_code = myCity;
+        if (matchesFilter(m.data)) {
+          state.alerts.unshift(m.data);
+          renderAlerts(key);
+        }
         const text = t("rg.alert_toast", { kind: label("alert", m.data.kind), account: m.data.account_id ?? "—" });
         toast(text, "error");
         notify(t("rg.alert_notify_h"), text);
+      } else if (m.type === "alert_ack" && m.data) {
+        applyAck(m.data);
+      } else if (m.type === "auction" && m.data) {
+        toast(t("al.auction_cleared", { id: m.data.id, q: tonnes(m.data.sold_quantity) }), "info");
+        ledgerSoon();
       } else if (m.type !== "error") {
         // any other movement the feed reports (verifications, allocations, reallocations)
         ledgerSoon();
@@ -626,15 +731,27 @@ function main() {
     }
   });
 
+  $("#m-xlsx").addEventListener("click", async () => {
+    const city = $("#m-city").value, month = $("#m-month").value;
+    if (!month) { flash($("#m-msg"), "error", t("rg.m_need_month")); return; }
+    $("#m-msg").hidden = true;
+    try {
+      const sym = state.symbol ? `&symbol=${encodeURIComponent(state.symbol)}` : "";
+      await download(`/ledger/cities/${encodeURIComponent(city)}/monthly?month=${encodeURIComponent(month)}&format=xlsx${sym}`, `ledger-${city}-${month}.xlsx`);
+    } catch (e) {
+      flashError($("#m-msg"), e);
+    }
+  });
+
   const MONTHLY_ROWS = ["opening_remaining", "added", "used", "transferred_in", "transferred_out", "closing_remaining"];
-  function renderMonthly(r) {
-    const summary = h("table", { class: "monthly-summary", id: "monthly-summary" },
+  function renderMonthly(r, prefix = "monthly") {
+    const summary = h("table", { class: "monthly-summary", id: `${prefix}-summary` },
       h("caption", {}, t("rg.m_caption", { city: cityName(r.city_code), month: r.month, symbol: r.symbol || "" })),
       h("thead", {}, h("tr", {}, h("th", {}, t("rg.m_item")), h("th", { class: "num" }, t("col.qty_t")))),
       h("tbody", {}, MONTHLY_ROWS.map((k) => h("tr", { class: k.endsWith("remaining") ? "strong" : null },
         h("th", { scope: "row" }, t(`rg.m.${k}`)), h("td", { class: "num" }, qty(r[k]))))));
     const moves = r.movements || [];
-    const movements = h("table", { class: "cards", id: "monthly-movements" },
+    const movements = h("table", { class: "cards", id: `${prefix}-movements` },
       h("caption", {}, t("rg.m_movements", { n: String(moves.length) })),
       h("thead", {}, h("tr", {}, h("th", {}, t("col.time")), h("th", {}, t("rg.m_kind")), h("th", { class: "num" }, t("col.qty_t")), h("th", {}, t("rg.m_reference")), h("th", {}, t("rg.m_counterparty")))),
       h("tbody", {}, moves.length ? moves.map((mv) => h("tr", {},
@@ -649,6 +766,133 @@ function main() {
     return box;
   }
 
+  // ---------- monthly submissions (每月报送) ----------
+  const accountNames = new Map();
+  async function loadAccountNames() {
+    if (session.name) accountNames.set(session.account_id, session.name);
+    if (!isProvince) return;
+    try {
+      const r = await get("/accounts?role=city_bureau");
+      for (const a of r.items || []) accountNames.set(a.id, a.name);
+    } catch {
+      /* ids alone still say who */
+    }
+  }
+  const who = (id) => (accountNames.has(id) ? `${accountNames.get(id)} (${id})` : id ?? "—");
+  const shortSha = (sha) => h("code", { title: sha, class: "sha" }, sha ? `${sha.slice(0, 12)}…` : "—");
+  const versionCells = (v) => [
+    h("td", {}, who(v.submitted_by)),
+    h("td", { class: "muted" }, fmtDateTime(v.submitted_at)),
+    h("td", { class: "num" }, qty(v.figures?.closing_remaining)),
+    h("td", { class: "small" }, v.correction_reason || "—"),
+    h("td", {}, shortSha(v.csv_sha256)),
+  ];
+  const submission = { data: null };
+
+  $("#sb-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadSubmissions(); });
+  $("#sb-month").addEventListener("change", () => loadSubmissions());
+  for (const r of $$("input[name=sb-filter]")) r.addEventListener("change", renderSubmissions);
+  $("#sb-reason").addEventListener("input", () => { unflash($("#sb-submit-msg")); renderSubmitButton(); });
+
+  async function loadSubmissions() {
+    const month = $("#sb-month").value;
+    unflash($("#sb-msg"));
+    if (!month) { flash($("#sb-msg"), "error", t("rg.m_need_month")); return; }
+    try {
+      const sym = state.symbol ? `&symbol=${encodeURIComponent(state.symbol)}` : "";
+      submission.data = await get(`/ledger/submissions?month=${encodeURIComponent(month)}${sym}`);
+    } catch (e) {
+      submission.data = null;
+      flashError($("#sb-msg"), e);
+    }
+    renderSubmissions();
+    if (!isProvince) loadPreview();
+  }
+
+  function renderSubmissions() {
+    const d = submission.data;
+    const items = d ? d.items || [] : [];
+    $("#sb-due").textContent = d ? t("sb.due", { time: fmtDateTime(d.due_at) }) : "";
+    const n = (st) => items.filter((i) => i.status === st).length;
+    $("#sb-summary").textContent = d && isProvince ? t("sb.summary", { month: d.month, s: n("submitted"), l: n("late"), m: n("missing") }) : "";
+    if (isProvince) {
+      const f = $("input[name=sb-filter]:checked").value;
+      const rows = items.filter((i) => f === "all" || i.status === f).map((i) => {
+        const last = (i.versions || [])[i.versions.length - 1];
+        return h("tr", { dataset: { city: i.city_code, status: i.status } },
+          h("td", {}, h("span", { class: "muted small city-code" }, i.city_code), " ", cityName(i.city_code)),
+          h("td", {}, badge(label("sbstatus", i.status), SUBMISSION_BADGE[i.status]), i.late ? h("div", { class: "small muted" }, label("sblate", i.late)) : null),
+          h("td", { class: "num" }, String((i.versions || []).length)),
+          ...(last ? versionCells(last) : [h("td", {}, "—"), h("td", {}, "—"), h("td", { class: "num" }, "—"), h("td", {}, "—"), h("td", {}, "—")]));
+      });
+      fillBody($("#sb-overview tbody"), rows, d ? t("sb.none_filtered") : t("sb.pick_month"));
+      labelCells($("#sb-overview"));
+      return;
+    }
+    const mine = items.find((i) => i.city_code === myCity);
+    const versions = mine ? (mine.versions || []).slice().reverse() : [];
+    fillBody($("#sb-versions tbody"), versions.map((v) => h("tr", { dataset: { version: v.version } },
+      h("td", {}, t("sb.version_n", { n: v.version })), ...versionCells(v))), t("sb.no_versions"));
+    labelCells($("#sb-versions"));
+    if (mine) $("#sb-summary").replaceChildren(t("sb.mine", { month: d.month }), " ", badge(label("sbstatus", mine.status), SUBMISSION_BADGE[mine.status]),
+      mine.late ? h("span", { class: "small muted" }, " ", label("sblate", mine.late)) : "");
+    renderSubmitButton();
+  }
+
+  const submittedBefore = () => {
+    const mine = (submission.data?.items || []).find((i) => i.city_code === myCity);
+    return Boolean(mine && (mine.versions || []).length);
+  };
+  function renderSubmitButton() {
+    const again = submittedBefore();
+    const btn = $("#sb-submit");
+    btn.textContent = again ? t("sb.correct") : t("sb.submit");
+    $("#sb-reason").required = again;
+    $("#sb-reason").closest(".field").hidden = !again;
+    btn.disabled = !submission.data;
+  }
+
+  async function loadPreview() {
+    const month = $("#sb-month").value;
+    const out = $("#sb-preview");
+    try {
+      const sym = state.symbol ? `&symbol=${encodeURIComponent(state.symbol)}` : "";
+      const r = await get(`/ledger/cities/${encodeURIComponent(myCity)}/monthly?month=${encodeURIComponent(month)}${sym}`);
+      out.replaceChildren(renderMonthly(r, "sb-preview"));
+    } catch (e) {
+      out.replaceChildren();
+      flashError($("#sb-msg"), e);
+    }
+  }
+
+  $("#sb-submit").addEventListener("click", async (ev) => {
+    const btn = ev.currentTarget;
+    const month = $("#sb-month").value;
+    const again = submittedBefore();
+    const reason = $("#sb-reason").value.trim();
+    const msg = $("#sb-submit-msg");
+    if (again && !reason) { flash(msg, "error", t("sb.reason_need")); return; }
+    const ok = await confirmDialog({
+      title: t(again ? "sb.confirm_correct_h" : "sb.confirm_h", { city: cityName(myCity), month }),
+      rows: again ? [[t("sb.reason"), reason]] : [],
+      note: t("sb.confirm_note"),
+      confirmText: again ? t("sb.correct") : t("sb.submit"),
+    });
+    if (!ok) return;
+    btn.disabled = true;
+    try {
+      const body = { symbol: state.symbol || undefined };
+      if (again) body.correction_reason = reason;
+      const r = await post(`/ledger/cities/${encodeURIComponent(myCity)}/monthly/${encodeURIComponent(month)}/submit`, body);
+      flash(msg, "ok", t("sb.done", { month: r.month, n: r.version }));
+      $("#sb-reason").value = "";
+      await loadSubmissions();
+    } catch (e) {
+      flashError(msg, e);
+      btn.disabled = false;
+    }
+  });
+
   async function loadProjectsForApplication() {
     if (isProvince) return;
     try {
@@ -661,12 +905,16 @@ function main() {
 
   // ---------- start ----------
   (async () => {
+    // a bureau's trades panel fills from the feed alone: say it is waiting
+    if (!isProvince) renderTrades();
     await loadInstruments();
     loadLedger();
     loadReductions();
     loadReallocations();
     loadProjectsForApplication();
     loadFees();
+    await loadAccountNames();
+    loadSubmissions();
     // halts and session closes are not on the regulator feed: the control table looks again
     setInterval(loadInstruments, 20_000);
   })();

@@ -7,6 +7,7 @@ import {
   confirmDialog, renderHeader, requireRole, fillBody, labelCells, badge, feedStatus, formData, t,
 } from "./ui.js";
 import { MarketView } from "./market.js";
+import { exportBar } from "./exports.js";
 import { CITY_CODES, cityName, SOURCE_KIND_CODES, PRIORITY_CODES, TIF_CODES, STP_CODES, label } from "./labels.js";
 
 const session = requireRole(["enterprise"]);
@@ -24,6 +25,8 @@ function main() {
     pendingCoid: null, // kept across a network failure so a retry is idempotent
   };
   $("#private-feed-status").textContent = t("feed.connecting");
+  $("#orders-export-slot").replaceWith(exportBar({ id: "orders-export", path: "/orders", name: "orders" }));
+  $("#fills-export-slot").replaceWith(exportBar({ id: "fills-export", path: "/trades", name: "trades" }));
   for (const code of TIF_CODES) $("#tif").append(h("option", { value: code }, `${code} — ${label("tif", code)}`));
   for (const code of STP_CODES) $("#stp").append(h("option", { value: code }, label("stp", code)));
 
@@ -94,6 +97,11 @@ function main() {
     const inst = state.instrument;
     const isMarket = type() === "market";
     const isBuy = side() === "buy";
+    // what an expired instrument disabled comes back for the next one (the rules below decide)
+    for (const el of $$("#ticket [data-expired-off]")) {
+      el.disabled = false;
+      delete el.dataset.expiredOff;
+    }
     $("#price").disabled = isMarket;
     $("#price-field").hidden = isMarket;
     const tif = $("#tif");
@@ -111,6 +119,15 @@ function main() {
       btn.disabled = true;
       btn.textContent = t("tr.submit_closed", { status: label("mstatus", inst.status) });
     } else btn.disabled = false;
+    const expired = Boolean(inst && inst.status === "expired");
+    $("#ticket-expired").hidden = !expired;
+    $("#ticket-expired").textContent = expired ? t("tr.expired_note", { symbol: inst.symbol, date: inst.valid_until || "—" }) : "";
+    if (expired) {
+      for (const el of $$("#ticket input, #ticket select")) {
+        if (!el.disabled) el.dataset.expiredOff = "1";
+        el.disabled = true;
+      }
+    }
 
     const preview = $("#preview");
     const rows = [];

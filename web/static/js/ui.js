@@ -166,6 +166,15 @@ export function confirmDialog({ title, rows = [], note = null, confirmText, dang
 
 const EXPIRY_WARNING_MS = 10 * 60 * 1000;
 
+// the accounts the service creates on first start: their names in the user's language
+const BOOTSTRAP_NAMES = { operator: "acct.operator", province: "acct.province" };
+
+function displayName(session) {
+  const key = BOOTSTRAP_NAMES[session.username];
+  if (key && session.role === session.username) return t(key);
+  return session.name || session.username || "";
+}
+
 /** Render the top bar. `page` is the current page key. Returns the session (or null). */
 export function renderHeader(page) {
   applyI18n();
@@ -173,6 +182,7 @@ export function renderHeader(page) {
   const role = session ? session.role : null;
   const links = [["market", "/market.html", t("nav.market")]];
   if (role === "enterprise") links.push(["trade", "/trade.html", t("nav.trade")]);
+  if (role === "enterprise" || role === "province") links.push(["auctions", "/auctions.html", t("nav.auctions")]);
   if (role === "province" || role === "city_bureau") links.push(["regulator", "/regulator.html", t("nav.regulator")]);
   if (role === "operator") links.push(["operator", "/operator.html", t("nav.operator")]);
 
@@ -200,8 +210,8 @@ export function renderHeader(page) {
       }, t("nav.enable_notifications"))
       : null;
     right = h("div", { class: "who" },
-      h("span", { class: "who-text", title: session.account_id ? t("nav.account_title", { id: session.account_id }) : null },
-        h("strong", {}, session.name || session.username || ""), " · ", who.join(" · ")),
+      h("span", { class: "who-text", title: [displayName(session), session.account_id ? t("nav.account_title", { id: session.account_id }) : null].filter(Boolean).join(" · ") },
+        h("strong", { id: "who-name" }, displayName(session)), " · ", who.join(" · ")),
       notifyBtn, langBtn,
       h("button", { type: "button", class: "btn btn-ghost btn-sm", id: "logout", onclick: logout }, t("nav.logout")));
   } else {
