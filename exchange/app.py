@@ -14,8 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from exchange import auth, sessions
-from exchange import commands as k
+from exchange import auth, commands, sessions
 from exchange.api import errors
 from exchange.api.guards import EdgeGuards
 from exchange.api.routes import (
@@ -107,14 +106,13 @@ async def bootstrap_logins(app: FastAPI, demo: bool) -> None:
         ),
     ):
         reply = await app.state.commands.submit(
-            {
-                "kind": k.OPEN_ACCOUNT,
-                "username": username,
-                "password_hash": await app.state.hashing.run(auth.hash_password, password),
-                "name": name,
-                "role": role,
-                "city_code": None,
-            }
+            commands.OpenAccount(
+                username=username,
+                password_hash=await app.state.hashing.run(auth.hash_password, password),
+                name=name,
+                role=role,
+                city_code=None,
+            )
         )
         if reply.get("error"):
             raise RuntimeError(f"could not create {username}: {reply['error']}")

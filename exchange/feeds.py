@@ -10,7 +10,7 @@ the WebSocket layer adds its own gap-free per-connection counter.
 
 from __future__ import annotations
 
-from exchange.commands import ACKNOWLEDGE_ALERT
+from exchange.commands import AcknowledgeAlert
 from exchange.core.state import Core, Outcome
 from exchange.units import cny, iso_time, tonnes
 from exchange.views import block_trade_view, order_view, party, record_row, ticker_view
@@ -119,7 +119,7 @@ def messages_for(core: Core, outcomes: list[Outcome]) -> list[tuple[str, dict]]:
                 )
             )
         _alert_msgs(core, out, msgs)
-        if out.kind == ACKNOWLEDGE_ALERT:
+        if out.kind == AcknowledgeAlert.kind:
             _regulator(msgs, _ack_msg(out), _cities(core, out.result["alert_account_id"]))
     return msgs
 

@@ -13,8 +13,7 @@ import json
 from sqlalchemy import Connection, Table, bindparam, delete, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from exchange import commands as k
-from exchange import monthly
+from exchange import commands, monthly
 from exchange.core.state import Core, Outcome
 from exchange.db import market as mm
 from exchange.db import models as m
@@ -65,7 +64,9 @@ class Projector:
         # current candles, so each trade updates them without reading the table
         self._candles: dict[tuple[str, str, int], dict] = {}
 
-    def project(self, conn: Connection, core: Core, batch: list[tuple[Outcome, dict]]) -> None:
+    def project(
+        self, conn: Connection, core: Core, batch: list[tuple[Outcome, commands.Command]]
+    ) -> None:
         """`batch` pairs each outcome with the command that produced it."""
         p = _BatchRows()
         for out, command in batch:
@@ -75,14 +76,14 @@ class Projector:
             # a refused command that expired an instrument is projected for the expiry's
             # effects alone: nothing of its own kind happened
             accepted = out.error is None
-            if accepted and out.kind == "open_account":
+            if accepted and out.kind == commands.OpenAccount.kind:
                 p.credentials.append(
                     {
-                        "username": command["username"],
-                        "password_hash": command["password_hash"],
+                        "username": command.username,
+                        "password_hash": command.password_hash,
                         "account_id": out.result["account_id"],
-                        "role": command["role"],
-                        "city_code": command.get("city_code") or None,
+                        "role": command.role,
+                        "city_code": command.city_code or None,
                     }
                 )
             for rec in out.orders:
@@ -91,9 +92,9 @@ class Projector:
                 row["last_seq"] = out.seq
                 p.orders[rec.id] = row
             p.alerts.extend(enumerate(out.alerts))
-            if accepted and out.kind == k.SUBMIT_MONTHLY:
+            if accepted and out.kind == commands.SubmitMonthly.kind:
                 p.submissions.append((out, command))
-            elif accepted and out.kind == k.ACKNOWLEDGE_ALERT:
+            elif accepted and out.kind == commands.AcknowledgeAlert.kind:
                 p.acks.append((out, command))
             taker_sides = {}
             for ev in out.engine_events:
@@ -529,17 +530,17 @@ class Projector:
         # movement of the month has a smaller seq and is already written, in this batch
         # or before it; later ones are stamped after the month and never change it.
         for out, c in p.submissions:
-            report = monthly.load_report(conn, c["city_code"], c["symbol"], c["month"])
+            report = monthly.load_report(conn, c.city_code, c.symbol, c.month)
             conn.execute(
                 insert(m.MonthlySubmission.__table__).values(
-                    city_code=c["city_code"],
-                    symbol=c["symbol"],
-                    month=c["month"],
+                    city_code=c.city_code,
+                    symbol=c.symbol,
+                    month=c.month,
                     version=out.result["version"],
                     seq=out.seq,
                     ts_us=out.ts_us,
-                    account_id=c["account_id"],
-                    correction_reason=c.get("correction_reason") or None,
+                    account_id=c.account_id,
+                    correction_reason=c.correction_reason or None,
                     **monthly.figures(report),
                 )
             )
@@ -547,12 +548,12 @@ class Projector:
         for out, c in p.acks:
             conn.execute(
                 update(alerts)
-                .where(alerts.c.seq == c["alert_seq"], alerts.c.ordinal == c["alert_ordinal"])
+                .where(alerts.c.seq == c.alert_seq, alerts.c.ordinal == c.alert_ordinal)
                 .values(
                     status="acknowledged",
-                    acknowledged_by=c["account_id"],
+                    acknowledged_by=c.account_id,
                     acknowledged_us=out.ts_us,
-                    ack_note=c["note"],
+                    ack_note=c.note,
                 )
             )
 
@@ -727,8 +728,8 @@ class _BatchRows:
         self.reallocation_updates: list[dict] = []
         # (ordinal within its command, alert)
         self.alerts: list[tuple[int, dict]] = []
-        self.submissions: list[tuple[Outcome, dict]] = []
-        self.acks: list[tuple[Outcome, dict]] = []
+        self.submissions: list[tuple[Outcome, commands.Command]] = []
+        self.acks: list[tuple[Outcome, commands.Command]] = []
         self.auctions: set[str] = set()
         self.bids: set[str] = set()
         self.blocks: set[str] = set()

@@ -10,11 +10,13 @@ from dataclasses import asdict
 
 from sqlalchemy import Engine, insert, select
 
-from exchange import snapshots
+from exchange import commands, snapshots
+from exchange.command_codec import from_payload
+from exchange.commands import MalformedCommand
 from exchange.config import Settings
 from exchange.core.state import Core
 from exchange.core.surveillance import Thresholds
-from exchange.db import models as m
+from exchange.db import models
 from exchange.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -33,14 +35,13 @@ def thresholds(settings: Settings) -> Thresholds:
     )
 
 
-def genesis_command(settings: Settings) -> dict:
+def genesis_command(settings: Settings) -> commands.Genesis:
     """The first journal entry: the parameters the state depends on."""
-    return {
-        "kind": "genesis",
-        "fee_bps": settings.fee_bps,
-        "stp": str(settings.stp_mode),
-        "thresholds": asdict(thresholds(settings)),
-    }
+    return commands.Genesis(
+        fee_bps=settings.fee_bps,
+        stp=str(settings.stp_mode),
+        thresholds=asdict(thresholds(settings)),
+    )
 
 
 class ParametersChanged(RuntimeError):
@@ -50,7 +51,8 @@ class ParametersChanged(RuntimeError):
 def check_parameters(core: Core, settings: Settings) -> None:
     """A journal keeps the fee, self-trade mode and alert thresholds it started with;
     starting it with others would make replay disagree with what was acknowledged."""
-    want = {k: v for k, v in genesis_command(settings).items() if k != "kind"}
+    genesis = genesis_command(settings)
+    want = {"fee_bps": genesis.fee_bps, "stp": genesis.stp, "thresholds": genesis.thresholds}
     have = core.parameters()
     if have != want:
         changed = ", ".join(sorted(k for k in want if want[k] != have[k]))
@@ -84,7 +86,11 @@ def replay(
         core = new_core(settings)
     journal = Journal(db)
     for n, entry in enumerate(journal.read(after_seq=core.last_seq), start=1):
-        core.apply(entry.seq, entry.ts_us, entry.payload)
+        try:
+            command = from_payload(entry.payload)
+        except MalformedCommand as bad:
+            raise StateMismatch(f"journal entry {entry.seq} holds no command: {bad}") from None
+        core.apply(entry.seq, entry.ts_us, command)
         if progress is not None and n % 10_000 == 0:
             progress(n)
     return core
@@ -93,7 +99,7 @@ def replay(
 def ensure_system_accounts(db: Engine, core: Core) -> None:
     """FEES, RESERVE and the city pools exist from genesis in the registry; give
     them read-model rows so postings can refer to them."""
-    a = m.Account.__table__
+    a = models.Account.__table__
     with db.begin() as conn:
         have = {r.id for r in conn.execute(select(a.c.id))}
         rows = [
@@ -112,7 +118,7 @@ def ensure_system_accounts(db: Engine, core: Core) -> None:
 
 
 def has_credentials(db: Engine) -> bool:
-    c = m.Credential.__table__
+    c = models.Credential.__table__
     with db.connect() as conn:
         return conn.execute(select(c.c.username).limit(1)).first() is not None
 

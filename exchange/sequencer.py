@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from exchange import snapshots
+from exchange.bus import malformed_reply
+from exchange.command_codec import to_payload
+from exchange.commands import Command, MalformedCommand
 from exchange.core.state import Core, Outcome
 from exchange.db.engine import for_writing
 from exchange.feeds import messages_for
@@ -96,12 +99,22 @@ class Sequencer:
         self._last_ts_us = max(self._last_ts_us, self.clock())
         return self._last_ts_us
 
-    async def process(self, batch: list[tuple[object, dict]]) -> None:
+    async def process(self, batch: list[tuple[object, Command]]) -> None:
         outcomes: list[Outcome] = []
         entries = []
-        applied: list[tuple[Outcome, dict]] = []
+        applied: list[tuple[Outcome, Command]] = []
         handles = []
         failed: list[tuple[object, str]] = []
+        malformed = [(h, c) for h, c in batch if not isinstance(c, Command)]
+        if malformed:
+            # the queues decode what they carry; anything else is refused, not applied
+            batch = [(h, c) for h, c in batch if isinstance(c, Command)]
+            await self.queue.reply_many(
+                [
+                    (h, malformed_reply(MalformedCommand(f"not a command: {c!r:.200}")))
+                    for h, c in malformed
+                ]
+            )
         for handle, command in batch:
             seq = self.core.last_seq + 1
             ts_us = self._stamp()
@@ -110,11 +123,11 @@ class Sequencer:
             except Exception:
                 # A defect, not a refusal: the core may be half-changed, so rebuild it
                 # from what is durable after committing what came before.
-                log.exception("core failed on %s; rebuilding from the journal", command["kind"])
-                failed.append((handle, command["kind"]))
+                log.exception("core failed on %s; rebuilding from the journal", command.kind)
+                failed.append((handle, command.kind))
                 break
             outcomes.append(out)
-            entries.append((seq, ts_us, command["kind"], command))
+            entries.append((seq, ts_us, command.kind, to_payload(command)))
             applied.append((out, command))
             handles.append(handle)
         if entries:
@@ -146,7 +159,7 @@ class Sequencer:
                 # feeds are best effort; clients re-sync from snapshots on a seq gap
                 log.exception("publishing to the bus failed")
 
-    def _commit(self, entries: list, applied: list[tuple[Outcome, dict]]) -> None:
+    def _commit(self, entries: list, applied: list[tuple[Outcome, Command]]) -> None:
         with self._db_write.begin() as conn:
             self.journal.append(conn, entries)
             self.projector.project(conn, self.core, applied)

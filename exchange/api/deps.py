@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, select
 from exchange import auth, sessions
 from exchange.api.errors import ApiError
 from exchange.bus import CommandTimeout
+from exchange.commands import Command
 from exchange.db import models as m
 from exchange.sessions import TokenCache
 
@@ -149,7 +150,7 @@ EnterpriseOrProvince = Annotated[Caller, require("enterprise", "province")]
 Regulator = Annotated[Caller, require("province", "city_bureau")]
 
 
-async def submit(request: Request, command: dict) -> dict:
+async def submit(request: Request, command: Command) -> dict:
     """Send a command to the core and return its reply; a refusal becomes an ApiError."""
     try:
         reply = await request.app.state.commands.submit(command)

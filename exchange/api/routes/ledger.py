@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
-from exchange import commands as k
+from exchange import commands
 from exchange.api.deps import Bureau, Conn, NoNul, Province, Regulator, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
@@ -155,7 +155,6 @@ def month_bounds_us(month: str) -> tuple[int, int]:
         raise ApiError("invalid_input", str(bad)) from None
 
 
-
 @router.get("/ledger/cities/{code}/monthly")
 def monthly(
     code: str,
@@ -208,12 +207,11 @@ async def set_floor(code: str, body: FloorIn, caller: Province, request: Request
         instrument_or_422(conn, body.symbol)
     await submit(
         request,
-        {
-            "kind": k.SET_FLOOR,
-            "city_code": code,
-            "symbol": body.symbol,
-            "quantity_kg": body.quantity,
-        },
+        commands.SetFloor(
+            city_code=code,
+            symbol=body.symbol,
+            quantity_kg=body.quantity,
+        ),
     )
     return {"city_code": code, "symbol": body.symbol, "quantity": tonnes(body.quantity)}
 
@@ -252,15 +250,14 @@ async def apply_reallocation(body: ReallocationIn, caller: Bureau, request: Requ
         raise ApiError("not_found", f"no project {body.project_id} in your city")
     reply = await submit(
         request,
-        {
-            "kind": k.APPLY_REALLOCATION,
-            "account_id": caller.account_id,
-            "project_id": body.project_id,
-            "symbol": body.symbol,
-            "quantity_kg": body.quantity,
-            "reason": body.reason,
-            "priority_category": body.priority_category,
-        },
+        commands.ApplyReallocation(
+            account_id=caller.account_id,
+            project_id=body.project_id,
+            symbol=body.symbol,
+            quantity_kg=body.quantity,
+            reason=body.reason,
+            priority_category=body.priority_category,
+        ),
     )
     with request.app.state.db.connect() as conn:
         return reallocation_view(_reallocation(conn, reply["result"]["application_id"]))
@@ -296,14 +293,13 @@ async def decide_reallocation(
             )
     await submit(
         request,
-        {
-            "kind": k.DECIDE_REALLOCATION,
-            "account_id": caller.account_id,
-            "application_id": application_id,
-            "decision": body.decision,
-            "sources": [{"from": s.from_, "quantity_kg": s.quantity} for s in body.sources],
-            "note": body.note,
-        },
+        commands.DecideReallocation(
+            account_id=caller.account_id,
+            application_id=application_id,
+            decision=body.decision,
+            sources=tuple((s.from_, s.quantity) for s in body.sources),
+            note=body.note,
+        ),
     )
     with request.app.state.db.connect() as conn:
         return reallocation_view(_reallocation(conn, application_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from exchange import commands as k
+from exchange import commands
 from exchange.api.deps import Conn, NoNul, Province, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
@@ -45,11 +45,10 @@ async def release_reserve(body: ReserveReleaseIn, caller: Province, request: Req
         instrument_or_422(conn, body.symbol)
     await submit(
         request,
-        {
-            "kind": k.RELEASE_RESERVE,
-            "city_code": body.city_code,
-            "symbol": body.symbol,
-            "quantity_kg": body.quantity,
-        },
+        commands.ReleaseReserve(
+            city_code=body.city_code,
+            symbol=body.symbol,
+            quantity_kg=body.quantity,
+        ),
     )
     return {"city_code": body.city_code, "symbol": body.symbol, "quantity": tonnes(body.quantity)}
