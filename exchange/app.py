@@ -130,7 +130,7 @@ def create_app(
         await asyncio.to_thread(migrate.upgrade, db)
         app.state.db = db
         app.state.bus = make_bus(settings)
-        app.state.commands = make_command_queue(settings, role="gateway")
+        app.state.commands = make_command_queue(settings)
         await app.state.bus.start()
         await app.state.commands.start()
         revocations = asyncio.create_task(
@@ -145,7 +145,7 @@ def create_app(
             # In production the core drains the shared Redis list; a queue object of
             # its own keeps its blocking reads off the gateway's connection.
             core_queue = (
-                make_command_queue(settings, role="core")
+                make_command_queue(settings)
                 if settings.redis_url
                 else app.state.commands
             )

@@ -75,8 +75,6 @@ class Subscription:
             self._state = "open"
             await self._bus._attach(self)
 
-    ready = start
-
     async def close(self) -> None:
         if self._state == "open":
             self._state = "closed"
@@ -596,14 +594,9 @@ def make_bus(settings: Any) -> EventBus:
     return InProcessBus()
 
 
-def make_command_queue(settings: Any, role: str = "gateway") -> CommandQueue:
-    """The command channel. In-process, gateway and core must share ONE instance.
-
-    `role` ("gateway" or "core") only matters to Redis: each gateway instance
-    gets its own reply list; a core instance only takes commands and replies.
-    """
-    if role not in ("gateway", "core"):
-        raise ValueError(f"role must be 'gateway' or 'core', not {role!r}")
+def make_command_queue(settings: Any) -> CommandQueue:
+    """The command channel. In-process, gateway and core must share ONE instance;
+    over Redis each instance gets its own reply list, which a core never reads."""
     timeout = settings.command_timeout_s
     if settings.redis_url:
         return RedisCommandQueue(

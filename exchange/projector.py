@@ -2,8 +2,7 @@
 transaction as the batch's journal entries.
 
 Because journal and read models commit together, the tables always show
-exactly the journal's prefix: after a crash nothing needs re-projecting, and
-`emx replay --rebuild` can rebuild them from the journal alone.
+exactly the journal's prefix: after a crash nothing needs re-projecting.
 """
 
 from __future__ import annotations

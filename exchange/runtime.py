@@ -31,7 +31,7 @@ def thresholds(settings: Settings) -> Thresholds:
     return Thresholds(
         price_move_bps=settings.price_move_alert_bps,
         concentration_bps=settings.concentration_alert_bps,
-        cancel_ratio_min_orders=settings.order_cancel_ratio_alert,
+        cancel_ratio_min_orders=settings.cancel_ratio_min_orders,
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, select
 
 from exchange import auth, sessions
 from exchange.api.errors import ApiError
@@ -28,16 +28,11 @@ class Caller:
     expires_us: int = 0
 
 
-def get_db(request: Request) -> Engine:
-    return request.app.state.db
-
-
 def connection(request: Request):
     with request.app.state.db.connect() as conn:
         yield conn
 
 
-DB = Annotated[Engine, Depends(get_db)]
 Conn = Annotated[Connection, Depends(connection)]
 
 
