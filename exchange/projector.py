@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from exchange import commands, monthly
+from exchange.commands import trade_id_for
 from exchange.core.state import Core, Outcome
 from exchange.db import market as mm
 from exchange.db import models as m
@@ -171,7 +172,7 @@ class Projector:
         elif cls is se.TradeSettled:
             p.trades.append(
                 {
-                    "id": f"{ev.symbol}-{ev.trade_id}",
+                    "id": trade_id_for(ev.symbol, ev.trade_id),
                     "symbol": ev.symbol,
                     "seq": ev.seq,
                     "price_fen": ev.price_fen,
