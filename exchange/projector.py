@@ -27,7 +27,7 @@ from matching_engine.events import (
     SessionClosed,
     Trade,
 )
-from settlement import events as se
+from settlement import events as settlement_events
 
 LOGIN_ROLES = frozenset({"enterprise", "city_bureau", "province", "operator"})
 CANDLE_INTERVALS_US = {
@@ -126,7 +126,7 @@ class Projector:
 
     def _settlement_event(self, p: _BatchRows, ev, taker_sides: dict) -> None:
         cls = type(ev)
-        if cls is se.CashPosted:
+        if cls is settlement_events.CashPosted:
             p.cash_postings.append(
                 {
                     "seq": ev.seq,
@@ -146,7 +146,7 @@ class Projector:
                 "cash_locked_fen": ev.locked_after_fen,
                 "last_seq": ev.seq,
             }
-        elif cls is se.AllowancePosted:
+        elif cls is settlement_events.AllowancePosted:
             p.allowance_postings.append(
                 {
                     "seq": ev.seq,
@@ -169,7 +169,7 @@ class Projector:
                 "used_kg": ev.used_after_kg,
                 "last_seq": ev.seq,
             }
-        elif cls is se.TradeSettled:
+        elif cls is settlement_events.TradeSettled:
             p.trades.append(
                 {
                     "id": trade_id_for(ev.symbol, ev.trade_id),
@@ -190,7 +190,7 @@ class Projector:
                     "ts_us": ev.ts_us,
                 }
             )
-        elif cls is se.AccountOpened:
+        elif cls is settlement_events.AccountOpened:
             p.accounts_new.append(
                 {
                     "id": ev.account_id,
@@ -200,7 +200,7 @@ class Projector:
                     "last_seq": ev.seq,
                 }
             )
-        elif cls is se.ReductionClaimed:
+        elif cls is settlement_events.ReductionClaimed:
             p.reductions_new.append(
                 {
                     "id": ev.claim_id,
@@ -216,7 +216,7 @@ class Projector:
                     "last_seq": ev.seq,
                 }
             )
-        elif cls is se.ReductionVerified:
+        elif cls is settlement_events.ReductionVerified:
             p.reduction_updates.append(
                 {
                     "claim_id": ev.claim_id,
@@ -230,7 +230,7 @@ class Projector:
                     "last_seq": ev.seq,
                 }
             )
-        elif cls is se.LotIssued:
+        elif cls is settlement_events.LotIssued:
             p.lots.append(
                 {
                     "id": ev.lot_id,
@@ -244,7 +244,7 @@ class Projector:
                     "last_seq": ev.seq,
                 }
             )
-        elif cls is se.ProjectRegistered:
+        elif cls is settlement_events.ProjectRegistered:
             p.projects_new.append(
                 {
                     "id": ev.project_id,
@@ -260,7 +260,7 @@ class Projector:
                     "last_seq": ev.seq,
                 }
             )
-        elif cls is se.ProjectAllocated:
+        elif cls is settlement_events.ProjectAllocated:
             p.project_allocated[ev.project_id] = (ev.allocated_after_kg, ev.seq)
             for src in ev.sources:
                 p.project_sources.append(
@@ -275,7 +275,7 @@ class Projector:
                         "seq": ev.seq,
                     }
                 )
-        elif cls is se.LedgerMoved:
+        elif cls is settlement_events.LedgerMoved:
             p.ledger_movements.append(
                 {
                     "seq": ev.seq,
@@ -301,14 +301,14 @@ class Projector:
                 }
             row[f"{ev.kind}_kg"] += ev.quantity_kg
             row["last_seq"] = ev.seq
-        elif cls is se.CityFloorSet:
+        elif cls is settlement_events.CityFloorSet:
             p.floors[(ev.city_code, ev.symbol)] = {
                 "city_code": ev.city_code,
                 "symbol": ev.symbol,
                 "quantity_kg": ev.quantity_kg,
                 "last_seq": ev.seq,
             }
-        elif cls is se.ReallocationApplied:
+        elif cls is settlement_events.ReallocationApplied:
             p.reallocations_new.append(
                 {
                     "id": ev.application_id,
@@ -324,13 +324,13 @@ class Projector:
                     "last_seq": ev.seq,
                 }
             )
-        elif cls is se.AuctionChanged:
+        elif cls is settlement_events.AuctionChanged:
             p.auctions.add(ev.auction_id)
-        elif cls is se.BidChanged:
+        elif cls is settlement_events.BidChanged:
             p.bids.add(ev.bid_id)
-        elif cls is se.BlockTradeChanged:
+        elif cls is settlement_events.BlockTradeChanged:
             p.blocks.add(ev.block_id)
-        elif cls is se.BlockTradeSettled:
+        elif cls is settlement_events.BlockTradeSettled:
             p.trades.append(
                 {
                     "id": ev.block_id,
@@ -353,7 +353,7 @@ class Projector:
                     "kind": "block",
                 }
             )
-        elif cls is se.LotFromReserve:
+        elif cls is settlement_events.LotFromReserve:
             p.lots.append(
                 {
                     "id": ev.lot_id,
@@ -367,9 +367,9 @@ class Projector:
                     "last_seq": ev.seq,
                 }
             )
-        elif cls is se.InstrumentExpired:
+        elif cls is settlement_events.InstrumentExpired:
             p.expired[ev.symbol] = (ev.ts_us, ev.seq)
-        elif cls is se.ReallocationDecided:
+        elif cls is settlement_events.ReallocationDecided:
             p.reallocation_updates.append(
                 {
                     "application_id": ev.application_id,
