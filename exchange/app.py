@@ -14,8 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from exchange import auth, sessions
-from exchange import commands as k
+from exchange import auth, commands, sessions
 from exchange.api import errors
 from exchange.api import responses as R
 from exchange.api.guards import EdgeGuards
@@ -109,14 +108,13 @@ async def bootstrap_logins(app: FastAPI, demo: bool) -> None:
         ("province", "province", "广东省生态环境厅", passwords.province),
     ):
         reply = await app.state.commands.submit(
-            {
-                "kind": k.OPEN_ACCOUNT,
-                "username": username,
-                "password_hash": await app.state.hashing.run(auth.hash_password, password),
-                "name": name,
-                "role": role,
-                "city_code": None,
-            }
+            commands.OpenAccount(
+                username=username,
+                password_hash=await app.state.hashing.run(auth.hash_password, password),
+                name=name,
+                role=role,
+                city_code=None,
+            )
         )
         if reply.get("error"):
             raise RuntimeError(f"could not create {username}: {reply['error']}")
@@ -142,7 +140,7 @@ async def start_services(
     """Bus, command queue and (unless a gateway only) the core; returns what `stop_services`
     takes down again."""
     app.state.bus = make_bus(settings)
-    app.state.commands = make_command_queue(settings, role="gateway")
+    app.state.commands = make_command_queue(settings)
     await app.state.bus.start()
     await app.state.commands.start()
     revocations = asyncio.create_task(
@@ -154,9 +152,7 @@ async def start_services(
     if run_core:
         # In production the core drains the shared Redis list; a queue object of
         # its own keeps its blocking reads off the gateway's connection.
-        core_queue = (
-            make_command_queue(settings, role="core") if settings.redis_url else app.state.commands
-        )
+        core_queue = make_command_queue(settings) if settings.redis_url else app.state.commands
         if core_queue is not app.state.commands:
             await core_queue.start()
         runner = CoreRunner(settings, db, app.state.bus, core_queue, core_start)

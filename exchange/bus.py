@@ -24,6 +24,9 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from exchange.command_codec import from_payload, to_payload
+from exchange.commands import Command, MalformedCommand
+
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
@@ -71,8 +74,6 @@ class Subscription:
         if self._state == "new":
             self._state = "open"
             await self._bus._attach(self)
-
-    ready = start
 
     async def close(self) -> None:
         if self._state == "open":
@@ -372,13 +373,13 @@ class CommandQueue(ABC):
     """Gateways submit commands and wait for the core's reply; the one core drains batches."""
 
     @abstractmethod
-    async def submit(self, command: Message, timeout: float | None = None) -> Message:
+    async def submit(self, command: Command, timeout: float | None = None) -> Message:
         """Send a command and wait for its result. Raises CommandTimeout."""
 
     @abstractmethod
     async def next_batch(
         self, max_n: int, timeout: float | None = 1.0
-    ) -> list[tuple[Any, Message]]:
+    ) -> list[tuple[Any, Command]]:
         """Wait for at least one command (or `timeout` seconds, then []), take up to `max_n`.
 
         `timeout=None` waits for ever; the default returns now and then so that a
@@ -409,10 +410,10 @@ class CommandQueue(ABC):
 
 class InProcessCommandQueue(CommandQueue):
     def __init__(self, max_pending: int = 100_000, default_timeout: float = 10.0) -> None:
-        self._queue: asyncio.Queue[tuple[asyncio.Future, Message]] = asyncio.Queue(max_pending)
+        self._queue: asyncio.Queue[tuple[asyncio.Future, Command]] = asyncio.Queue(max_pending)
         self._default_timeout = default_timeout
 
-    async def submit(self, command: Message, timeout: float | None = None) -> Message:
+    async def submit(self, command: Command, timeout: float | None = None) -> Message:
         future = asyncio.get_running_loop().create_future()
         try:
             async with asyncio.timeout(timeout or self._default_timeout):
@@ -423,7 +424,7 @@ class InProcessCommandQueue(CommandQueue):
 
     async def next_batch(
         self, max_n: int, timeout: float | None = 1.0
-    ) -> list[tuple[Any, Message]]:
+    ) -> list[tuple[Any, Command]]:
         try:
             first = await asyncio.wait_for(self._queue.get(), timeout)
         except TimeoutError:
@@ -492,7 +493,7 @@ class RedisCommandQueue(CommandQueue):
     async def start(self) -> None:
         await self._redis.ping()
 
-    async def submit(self, command: Message, timeout: float | None = None) -> Message:
+    async def submit(self, command: Command, timeout: float | None = None) -> Message:
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = asyncio.create_task(self._dispatch_replies())
         request_id = uuid.uuid4().hex
@@ -502,7 +503,7 @@ class RedisCommandQueue(CommandQueue):
         envelope = {
             "id": request_id,
             "reply_to": self._reply_key,
-            "command": command,
+            "command": to_payload(command),
             # past this the gateway has answered "timeout": the core must drop it
             "deadline_ms": time.time_ns() // 1_000_000 + int(wait * 1000),
         }
@@ -543,7 +544,7 @@ class RedisCommandQueue(CommandQueue):
 
     async def next_batch(
         self, max_n: int, timeout: float | None = 1.0
-    ) -> list[tuple[Any, Message]]:
+    ) -> list[tuple[Any, Command]]:
         # BRPOP's timeout 0 means "forever"; a sub-millisecond wait would round to it.
         # "For ever" is a loop of bounded waits, so no read outlives the socket timeout.
         while True:
@@ -558,14 +559,23 @@ class RedisCommandQueue(CommandQueue):
         raw = [first[1]]
         if max_n > 1:
             raw.extend(await self._redis.rpop(self._commands_key, max_n - 1) or [])
-        envelopes = [json.loads(r) for r in raw]
+        envelopes = [e for e in map(_envelope, raw) if e is not None]
         now_ms = time.time_ns() // 1_000_000
         live = [e for e in envelopes if e.get("deadline_ms", now_ms) >= now_ms]
         if len(live) < len(envelopes):
             log.warning(
                 "dropped %d commands whose gateways stopped waiting", len(envelopes) - len(live)
             )
-        return [((e["reply_to"], e["id"]), e["command"]) for e in live]
+        batch, refused = [], []
+        for e in live:
+            handle = (e["reply_to"], e["id"])
+            try:
+                batch.append((handle, from_payload(e["command"])))
+            except MalformedCommand as bad:
+                # refused here, never journaled: the core only ever sees whole commands
+                refused.append((handle, malformed_reply(bad)))
+        await self.reply_many(refused)
+        return batch
 
     async def pending(self) -> int:
         return await self._redis.llen(self._commands_key)
@@ -600,6 +610,28 @@ class RedisCommandQueue(CommandQueue):
         await self._redis.aclose()
 
 
+def _envelope(raw: str) -> dict | None:
+    """A queued command's envelope, or None (logged) for one no gateway could have sent."""
+    try:
+        e = json.loads(raw)
+    except ValueError:
+        e = None
+    if type(e) is dict and type(e.get("reply_to")) is str and type(e.get("id")) is str:
+        return e
+    log.error("dropped a queued command with no envelope to reply to: %.200s", raw)
+    return None
+
+
+def malformed_reply(bad: MalformedCommand) -> Message:
+    """The core's answer to a payload that is not a command."""
+    return {
+        "seq": None,
+        "result": {},
+        "error": {"code": bad.code, "message": str(bad)},
+        "orders": [],
+    }
+
+
 # --- wiring ----------------------------------------------------------------------------------
 
 
@@ -610,14 +642,9 @@ def make_bus(settings: Any) -> EventBus:
     return InProcessBus()
 
 
-def make_command_queue(settings: Any, role: str = "gateway") -> CommandQueue:
-    """The command channel. In-process, gateway and core must share ONE instance.
-
-    `role` ("gateway" or "core") only matters to Redis: each gateway instance
-    gets its own reply list; a core instance only takes commands and replies.
-    """
-    if role not in ("gateway", "core"):
-        raise ValueError(f"role must be 'gateway' or 'core', not {role!r}")
+def make_command_queue(settings: Any) -> CommandQueue:
+    """The command channel. In-process, gateway and core must share ONE instance;
+    over Redis each instance gets its own reply list, which a core never reads."""
     timeout = settings.command_timeout_s
     if settings.redis_url:
         return RedisCommandQueue(

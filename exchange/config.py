@@ -10,7 +10,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from exchange.passwords import MIN_LENGTH, weakness
@@ -48,7 +48,18 @@ class Settings(BaseSettings):
     # Surveillance thresholds.
     price_move_alert_bps: int = Field(default=500, ge=1)
     concentration_alert_bps: int = Field(default=5_000, ge=1, le=10_000)
-    order_cancel_ratio_alert: int = Field(default=20, ge=1)
+    # the fewest orders a session needs before its cancel ratio can raise an alert
+    # (EMX_ORDER_CANCEL_RATIO_ALERT, its former name, is still read)
+    cancel_ratio_min_orders: int = Field(
+        default=20,
+        ge=1,
+        validation_alias=AliasChoices(
+            "emx_cancel_ratio_min_orders",
+            "emx_order_cancel_ratio_alert",
+            "cancel_ratio_min_orders",
+            "order_cancel_ratio_alert",
+        ),
+    )
 
     # A month's city report is late after this day of the next month (Asia/Shanghai).
     report_due_day: int = Field(default=10, ge=1, le=28)

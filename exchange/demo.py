@@ -16,8 +16,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import select
 
-from exchange import auth
-from exchange import commands as k
+from exchange import auth, commands
 from exchange.core.regulation import SHANGHAI
 from exchange.db import models as m
 from exchange.sequencer import wall_clock_us
@@ -67,10 +66,10 @@ ENTERPRISES_PER_CITY = {
 }
 
 
-async def _submit(app: FastAPI, command: dict) -> dict:
+async def _submit(app: FastAPI, command: commands.Command) -> dict:
     reply = await app.state.commands.submit(command)
     if reply.get("error"):
-        raise RuntimeError(f"demo command {command['kind']} refused: {reply['error']}")
+        raise RuntimeError(f"demo command {command.kind} refused: {reply['error']}")
     return reply["result"]
 
 
@@ -116,32 +115,30 @@ async def load(app: FastAPI) -> None:
         task = progress.add_task("Loading the demo market", total=2 + len(CITIES) + len(plan))
         await _submit(
             app,
-            {
-                "kind": k.LIST_INSTRUMENT,
-                "symbol": SYMBOL,
-                "pollutant": "NOx",
-                "vintage": 2025,
-                "tick_fen": 1,
-                "lot_kg": 1,
-                "reference_price_fen": REFERENCE_FEN,
-                "band_bps": 1000,
-            },
+            commands.ListInstrument(
+                symbol=SYMBOL,
+                pollutant="NOx",
+                vintage=2025,
+                tick_fen=1,
+                lot_kg=1,
+                reference_price_fen=REFERENCE_FEN,
+                band_bps=1000,
+            ),
         )
         today = shanghai_today(wall_clock_us())
         await _submit(
             app,
-            {
-                "kind": k.LIST_INSTRUMENT,
-                "symbol": EXPIRING_SYMBOL,
-                "pollutant": "SO2",
-                "vintage": 2024,
-                "tick_fen": 1,
-                "lot_kg": 1,
-                "reference_price_fen": REFERENCE_FEN - 20_000,
-                "band_bps": 1000,
-                "valid_until": today.isoformat(),
-                "valid_until_end_us": end_of_day_us(today),
-            },
+            commands.ListInstrument(
+                symbol=EXPIRING_SYMBOL,
+                pollutant="SO2",
+                vintage=2024,
+                tick_fen=1,
+                lot_kg=1,
+                reference_price_fen=REFERENCE_FEN - 20_000,
+                band_bps=1000,
+                valid_until=today.isoformat(),
+                valid_until_end_us=end_of_day_us(today),
+            ),
         )
         progress.advance(task)
 
@@ -166,7 +163,7 @@ async def _stock_reserve(app: FastAPI) -> None:
     """The provincial reserve buys quota from the simulated traders at the reference price
     and offers part of it at auction, so the auctions page has something to bid on and the
     province something left to auction itself."""
-    await _submit(app, {"kind": k.DEPOSIT, "account_id": RESERVE_ACCOUNT, "amount_fen": 10_000_000})
+    await _submit(app, commands.Deposit(account_id=RESERVE_ACCOUNT, amount_fen=10_000_000))
     sellers = [u for u, _, _ in _enterprise_plan() if u.startswith(SIM_PREFIX)]
     c = m.Credential.__table__
     with app.state.db.connect() as conn:
@@ -189,69 +186,66 @@ async def _stock_reserve(app: FastAPI) -> None:
     )
     await _submit(
         app,
-        {
-            "kind": k.OPEN_AUCTION,
-            "symbol": SYMBOL,
-            "quantity_kg": RESERVE_AUCTION_KG,
-            "reserve_price_fen": REFERENCE_FEN - 10_000,
-            "bidder_cap_pct": 50,
-            "note": "2025 年度储备排污权拍卖（演示）",
-        },
+        commands.OpenAuction(
+            symbol=SYMBOL,
+            quantity_kg=RESERVE_AUCTION_KG,
+            reserve_price_fen=REFERENCE_FEN - 10_000,
+            bidder_cap_pct=50,
+            note="2025 年度储备排污权拍卖（演示）",
+        ),
     )
 
 
-def _reserve_trade_order(account: str, side: str, quantity_kg: int, client_order_id: str) -> dict:
-    return {
-        "kind": k.PLACE_ORDER,
-        "account_id": account,
-        "client_order_id": client_order_id,
-        "request_hash": "demo",
-        "symbol": SYMBOL,
-        "side": side,
-        "type": "limit",
-        "price_fen": REFERENCE_FEN,
-        "quantity_kg": quantity_kg,
-        "time_in_force": "GTC",
-    }
+def _reserve_trade_order(
+    account: str, side: str, quantity_kg: int, client_order_id: str
+) -> commands.PlaceOrder:
+    return commands.PlaceOrder(
+        account_id=account,
+        client_order_id=client_order_id,
+        request_hash="demo",
+        symbol=SYMBOL,
+        side=side,
+        type="limit",
+        price_fen=REFERENCE_FEN,
+        quantity_kg=quantity_kg,
+        time_in_force="GTC",
+    )
 
 
 async def _open_bureau(app: FastAPI, city, password_hash: str, province: str, rng) -> str:
     result = await _submit(
         app,
-        {
-            "kind": k.OPEN_ACCOUNT,
-            "username": f"bureau-{city.code}",
-            "password_hash": password_hash,
-            "name": f"{city.name_zh}市生态环境局",
-            "role": "city_bureau",
-            "city_code": city.code,
-        },
+        commands.OpenAccount(
+            username=f"bureau-{city.code}",
+            password_hash=password_hash,
+            name=f"{city.name_zh}市生态环境局",
+            role="city_bureau",
+            city_code=city.code,
+        ),
     )
     # each city's own pool starts with some verified quota
     pool_kg = rng.randrange(20, 80) * 1000
     claim = await _submit(
         app,
-        {
-            "kind": k.CLAIM_REDUCTION,
-            "account_id": result["account_id"],
-            "symbol": SYMBOL,
-            "quantity_kg": pool_kg,
-            "source_kind": "structure_upgrade",
-            "description": f"{city.name_zh}：2024 年淘汰落后产能",
-            "evidence": f"GD-EEB-{city.code}-2024-STRUCT",
-        },
+        commands.ClaimReduction(
+            account_id=result["account_id"],
+            symbol=SYMBOL,
+            quantity_kg=pool_kg,
+            source_kind="structure_upgrade",
+            description=f"{city.name_zh}：2024 年淘汰落后产能",
+            evidence=f"GD-EEB-{city.code}-2024-STRUCT",
+        ),
     )
     await _submit(
         app,
-        {
-            "kind": k.VERIFY_REDUCTION,
-            "account_id": province,
-            "claim_id": claim["claim_id"],
-            "decision": "approve",
-            "approved_kg": pool_kg,
-            "method": "periodic_check",
-            "note": "已对照 2024 年产业结构调整清单核定",
-        },
+        commands.VerifyReduction(
+            account_id=province,
+            claim_id=claim["claim_id"],
+            decision="approve",
+            approved_kg=pool_kg,
+            method="periodic_check",
+            note="已对照 2024 年产业结构调整清单核定",
+        ),
     )
     return result["account_id"]
 
@@ -280,14 +274,13 @@ async def _submit_reports(app: FastAPI, city, bureau: str) -> None:
     for month, reason in filings:
         await _submit(
             app,
-            {
-                "kind": k.SUBMIT_MONTHLY,
-                "account_id": bureau,
-                "city_code": city.code,
-                "symbol": SYMBOL,
-                "month": month,
-                "correction_reason": reason,
-            },
+            commands.SubmitMonthly(
+                account_id=bureau,
+                city_code=city.code,
+                symbol=SYMBOL,
+                month=month,
+                correction_reason=reason,
+            ),
         )
 
 
@@ -304,89 +297,82 @@ async def _open_enterprise(
     account = (
         await _submit(
             app,
-            {
-                "kind": k.OPEN_ACCOUNT,
-                "username": username,
-                "password_hash": password_hash,
-                "name": name,
-                "role": "enterprise",
-                "city_code": city_code,
-            },
+            commands.OpenAccount(
+                username=username,
+                password_hash=password_hash,
+                name=name,
+                role="enterprise",
+                city_code=city_code,
+            ),
         )
     )["account_id"]
     await _submit(
         app,
-        {
-            "kind": k.DEPOSIT,
-            "account_id": account,
-            "amount_fen": rng.randrange(50, 300) * 1_000_000,
-        },
+        commands.Deposit(
+            account_id=account,
+            amount_fen=rng.randrange(50, 300) * 1_000_000,
+        ),
     )
     for _ in range(1 + (i % 2)):
         qty = rng.randrange(5_000, 60_000)
         claim = await _submit(
             app,
-            {
-                "kind": k.CLAIM_REDUCTION,
-                "account_id": account,
-                "symbol": SYMBOL,
-                "quantity_kg": qty,
-                "source_kind": SOURCE_KINDS[(i + qty) % len(SOURCE_KINDS)],
-                "description": "低氮燃烧器改造及 SCR 脱硝",
-                "evidence": f"CEMS-{city_code}-{i:03d}-{qty}",
-            },
+            commands.ClaimReduction(
+                account_id=account,
+                symbol=SYMBOL,
+                quantity_kg=qty,
+                source_kind=SOURCE_KINDS[(i + qty) % len(SOURCE_KINDS)],
+                description="低氮燃烧器改造及 SCR 脱硝",
+                evidence=f"CEMS-{city_code}-{i:03d}-{qty}",
+            ),
         )
         await _submit(
             app,
-            {
-                "kind": k.VERIFY_REDUCTION,
-                "account_id": bureau,
-                "claim_id": claim["claim_id"],
-                "decision": "approve",
-                "approved_kg": qty - qty % 100,
-                "method": "online_monitoring" if i % 3 else "on_site_inspection",
-                "note": "在线监测数据与申请一致",
-            },
+            commands.VerifyReduction(
+                account_id=bureau,
+                claim_id=claim["claim_id"],
+                decision="approve",
+                approved_kg=qty - qty % 100,
+                method="online_monitoring" if i % 3 else "on_site_inspection",
+                note="在线监测数据与申请一致",
+            ),
         )
     if i % 5 == 0:
         qty = rng.randrange(2_000, 10_000)
         claim = await _submit(
             app,
-            {
-                "kind": k.CLAIM_REDUCTION,
-                "account_id": account,
-                "symbol": EXPIRING_SYMBOL,
-                "quantity_kg": qty,
-                "source_kind": "self_initiated",
-                "description": "2024 年度：去年完成脱硫设施升级改造",
-                "evidence": f"CEMS-{city_code}-{i:03d}-2024",
-            },
+            commands.ClaimReduction(
+                account_id=account,
+                symbol=EXPIRING_SYMBOL,
+                quantity_kg=qty,
+                source_kind="self_initiated",
+                description="2024 年度：去年完成脱硫设施升级改造",
+                evidence=f"CEMS-{city_code}-{i:03d}-2024",
+            ),
         )
         await _submit(
             app,
-            {
-                "kind": k.VERIFY_REDUCTION,
-                "account_id": bureau,
-                "claim_id": claim["claim_id"],
-                "decision": "approve",
-                "approved_kg": qty,
-                "method": "periodic_check",
-                "note": "有效期至今日",
-            },
+            commands.VerifyReduction(
+                account_id=bureau,
+                claim_id=claim["claim_id"],
+                decision="approve",
+                approved_kg=qty,
+                method="periodic_check",
+                note="有效期至今日",
+            ),
         )
     if i % 4 == 1 and not username.startswith(SIM_PREFIX):
         await _submit(
             app,
-            {
-                "kind": k.REGISTER_PROJECT,
-                "account_id": account,
-                "name": f"{name.removesuffix('有限公司')}扩建项目",
-                "city_code": city_code,
-                "priority_category": ("key_construction", "strategic_cluster", "ordinary")[i % 3],
-                "symbol": SYMBOL,
-                "required_kg": rng.randrange(10, 40) * 1000,
-                "eia_reference": f"粤环审〔2025〕{100 + i}号",
-            },
+            commands.RegisterProject(
+                account_id=account,
+                name=f"{name.removesuffix('有限公司')}扩建项目",
+                city_code=city_code,
+                priority_category=("key_construction", "strategic_cluster", "ordinary")[i % 3],
+                symbol=SYMBOL,
+                required_kg=rng.randrange(10, 40) * 1000,
+                eia_reference=f"粤环审〔2025〕{100 + i}号",
+            ),
         )
 
 
@@ -434,7 +420,7 @@ async def simulate(app: FastAPI, interval_s: float = 0.7, seed: int | None = Non
             if roll < 0.2 and live:
                 account, order_id = live.pop(rng.randrange(len(live)))
                 await app.state.commands.submit(
-                    {"kind": k.CANCEL_ORDER, "account_id": account, "order_id": order_id}
+                    commands.CancelOrder(account_id=account, order_id=order_id)
                 )
                 continue
             side = rng.choice(("buy", "sell"))
@@ -445,25 +431,24 @@ async def simulate(app: FastAPI, interval_s: float = 0.7, seed: int | None = Non
             else:
                 price = fair - offset if side == "buy" else fair + offset
             reply = await app.state.commands.submit(
-                {
-                    "kind": k.PLACE_ORDER,
-                    "account_id": trader,
-                    "client_order_id": f"sim-{n}-{rng.randrange(1 << 30)}",
-                    "request_hash": "simulated",
-                    "symbol": SYMBOL,
-                    "side": side,
-                    "type": "limit",
-                    "price_fen": price,
-                    "quantity_kg": rng.randrange(1, 40) * 100,
-                    "time_in_force": "GTC",
-                }
+                commands.PlaceOrder(
+                    account_id=trader,
+                    client_order_id=f"sim-{n}-{rng.randrange(1 << 30)}",
+                    request_hash="simulated",
+                    symbol=SYMBOL,
+                    side=side,
+                    type="limit",
+                    price_fen=price,
+                    quantity_kg=rng.randrange(1, 40) * 100,
+                    time_in_force="GTC",
+                )
             )
             if not reply.get("error"):
                 live.append((trader, reply["result"]["order_id"]))
                 if len(live) > 300:
                     account, order_id = live.pop(0)
                     await app.state.commands.submit(
-                        {"kind": k.CANCEL_ORDER, "account_id": account, "order_id": order_id}
+                        commands.CancelOrder(account_id=account, order_id=order_id)
                     )
         except asyncio.CancelledError:
             raise

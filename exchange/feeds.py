@@ -10,7 +10,7 @@ the WebSocket layer adds its own gap-free per-connection counter.
 
 from __future__ import annotations
 
-from exchange.commands import ACKNOWLEDGE_ALERT
+from exchange.commands import AcknowledgeAlert, trade_id_for
 from exchange.core.state import Core, Outcome
 from exchange.units import cny, iso_time, tonnes
 from exchange.views import block_trade_view, order_view, party, record_row, ticker_view
@@ -47,7 +47,7 @@ def messages_for(core: Core, outcomes: list[Outcome]) -> list[tuple[str, dict]]:
                 )
             elif cls is Trade:
                 taker_sides[(ev.symbol, ev.trade_id)] = str(ev.taker_side)
-                trade_id = f"{ev.symbol}-{ev.trade_id}"
+                trade_id = trade_id_for(ev.symbol, ev.trade_id)
                 msgs.append(
                     (
                         MARKET + ev.symbol,
@@ -119,7 +119,7 @@ def messages_for(core: Core, outcomes: list[Outcome]) -> list[tuple[str, dict]]:
                 )
             )
         _alert_msgs(core, out, msgs)
-        if out.kind == ACKNOWLEDGE_ALERT:
+        if out.kind == AcknowledgeAlert.kind:
             _regulator(msgs, _ack_msg(out), _cities(core, out.result["alert_account_id"]))
     return msgs
 
@@ -169,7 +169,7 @@ def _levels(levels: dict[int, int], reverse: bool) -> list[list[str]]:
 
 
 def _settled_msgs(core: Core, ev: TradeSettled, taker_sides: dict) -> list[tuple[str, dict]]:
-    trade_id = f"{ev.symbol}-{ev.trade_id}"
+    trade_id = trade_id_for(ev.symbol, ev.trade_id)
     common = {
         "id": trade_id,
         "price": cny(ev.price_fen),

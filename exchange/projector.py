@@ -2,8 +2,7 @@
 transaction as the batch's journal entries.
 
 Because journal and read models commit together, the tables always show
-exactly the journal's prefix: after a crash nothing needs re-projecting, and
-`emx replay --rebuild` can rebuild them from the journal alone.
+exactly the journal's prefix: after a crash nothing needs re-projecting.
 """
 
 from __future__ import annotations
@@ -13,8 +12,8 @@ import json
 from sqlalchemy import Connection, Table, bindparam, delete, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from exchange import commands as k
-from exchange import monthly
+from exchange import commands, monthly
+from exchange.commands import trade_id_for
 from exchange.core.state import Core, Outcome
 from exchange.db import market as mm
 from exchange.db import models as m
@@ -28,7 +27,7 @@ from matching_engine.events import (
     SessionClosed,
     Trade,
 )
-from settlement import events as se
+from settlement import events as settlement_events
 
 LOGIN_ROLES = frozenset({"enterprise", "city_bureau", "province", "operator"})
 CANDLE_INTERVALS_US = {
@@ -65,7 +64,9 @@ class Projector:
         # current candles, so each trade updates them without reading the table
         self._candles: dict[tuple[str, str, int], dict] = {}
 
-    def project(self, conn: Connection, core: Core, batch: list[tuple[Outcome, dict]]) -> None:
+    def project(
+        self, conn: Connection, core: Core, batch: list[tuple[Outcome, commands.Command]]
+    ) -> None:
         """`batch` pairs each outcome with the command that produced it."""
         p = _BatchRows()
         for out, command in batch:
@@ -75,14 +76,14 @@ class Projector:
             # a refused command that expired an instrument is projected for the expiry's
             # effects alone: nothing of its own kind happened
             accepted = out.error is None
-            if accepted and out.kind == "open_account":
+            if accepted and out.kind == commands.OpenAccount.kind:
                 p.credentials.append(
                     {
-                        "username": command["username"],
-                        "password_hash": command["password_hash"],
+                        "username": command.username,
+                        "password_hash": command.password_hash,
                         "account_id": out.result["account_id"],
-                        "role": command["role"],
-                        "city_code": command.get("city_code") or None,
+                        "role": command.role,
+                        "city_code": command.city_code or None,
                     }
                 )
             for rec in out.orders:
@@ -91,9 +92,9 @@ class Projector:
                 row["last_seq"] = out.seq
                 p.orders[rec.id] = row
             p.alerts.extend(enumerate(out.alerts))
-            if accepted and out.kind == k.SUBMIT_MONTHLY:
+            if accepted and out.kind == commands.SubmitMonthly.kind:
                 p.submissions.append((out, command))
-            elif accepted and out.kind == k.ACKNOWLEDGE_ALERT:
+            elif accepted and out.kind == commands.AcknowledgeAlert.kind:
                 p.acks.append((out, command))
             taker_sides = {}
             for ev in out.engine_events:
@@ -125,7 +126,7 @@ class Projector:
 
     def _settlement_event(self, p: _BatchRows, ev, taker_sides: dict) -> None:
         cls = type(ev)
-        if cls is se.CashPosted:
+        if cls is settlement_events.CashPosted:
             p.cash_postings.append(
                 {
                     "seq": ev.seq,
@@ -145,7 +146,7 @@ class Projector:
                 "cash_locked_fen": ev.locked_after_fen,
                 "last_seq": ev.seq,
             }
-        elif cls is se.AllowancePosted:
+        elif cls is settlement_events.AllowancePosted:
             p.allowance_postings.append(
                 {
                     "seq": ev.seq,
@@ -168,10 +169,10 @@ class Projector:
                 "used_kg": ev.used_after_kg,
                 "last_seq": ev.seq,
             }
-        elif cls is se.TradeSettled:
+        elif cls is settlement_events.TradeSettled:
             p.trades.append(
                 {
-                    "id": f"{ev.symbol}-{ev.trade_id}",
+                    "id": trade_id_for(ev.symbol, ev.trade_id),
                     "symbol": ev.symbol,
                     "seq": ev.seq,
                     "price_fen": ev.price_fen,
@@ -189,7 +190,7 @@ class Projector:
                     "ts_us": ev.ts_us,
                 }
             )
-        elif cls is se.AccountOpened:
+        elif cls is settlement_events.AccountOpened:
             p.accounts_new.append(
                 {
                     "id": ev.account_id,
@@ -199,7 +200,7 @@ class Projector:
                     "last_seq": ev.seq,
                 }
             )
-        elif cls is se.ReductionClaimed:
+        elif cls is settlement_events.ReductionClaimed:
             p.reductions_new.append(
                 {
                     "id": ev.claim_id,
@@ -215,7 +216,7 @@ class Projector:
                     "last_seq": ev.seq,
                 }
             )
-        elif cls is se.ReductionVerified:
+        elif cls is settlement_events.ReductionVerified:
             p.reduction_updates.append(
                 {
                     "claim_id": ev.claim_id,
@@ -229,7 +230,7 @@ class Projector:
                     "last_seq": ev.seq,
                 }
             )
-        elif cls is se.LotIssued:
+        elif cls is settlement_events.LotIssued:
             p.lots.append(
                 {
                     "id": ev.lot_id,
@@ -243,7 +244,7 @@ class Projector:
                     "last_seq": ev.seq,
                 }
             )
-        elif cls is se.ProjectRegistered:
+        elif cls is settlement_events.ProjectRegistered:
             p.projects_new.append(
                 {
                     "id": ev.project_id,
@@ -259,7 +260,7 @@ class Projector:
                     "last_seq": ev.seq,
                 }
             )
-        elif cls is se.ProjectAllocated:
+        elif cls is settlement_events.ProjectAllocated:
             p.project_allocated[ev.project_id] = (ev.allocated_after_kg, ev.seq)
             for src in ev.sources:
                 p.project_sources.append(
@@ -274,7 +275,7 @@ class Projector:
                         "seq": ev.seq,
                     }
                 )
-        elif cls is se.LedgerMoved:
+        elif cls is settlement_events.LedgerMoved:
             p.ledger_movements.append(
                 {
                     "seq": ev.seq,
@@ -300,14 +301,14 @@ class Projector:
                 }
             row[f"{ev.kind}_kg"] += ev.quantity_kg
             row["last_seq"] = ev.seq
-        elif cls is se.CityFloorSet:
+        elif cls is settlement_events.CityFloorSet:
             p.floors[(ev.city_code, ev.symbol)] = {
                 "city_code": ev.city_code,
                 "symbol": ev.symbol,
                 "quantity_kg": ev.quantity_kg,
                 "last_seq": ev.seq,
             }
-        elif cls is se.ReallocationApplied:
+        elif cls is settlement_events.ReallocationApplied:
             p.reallocations_new.append(
                 {
                     "id": ev.application_id,
@@ -323,13 +324,13 @@ class Projector:
                     "last_seq": ev.seq,
                 }
             )
-        elif cls is se.AuctionChanged:
+        elif cls is settlement_events.AuctionChanged:
             p.auctions.add(ev.auction_id)
-        elif cls is se.BidChanged:
+        elif cls is settlement_events.BidChanged:
             p.bids.add(ev.bid_id)
-        elif cls is se.BlockTradeChanged:
+        elif cls is settlement_events.BlockTradeChanged:
             p.blocks.add(ev.block_id)
-        elif cls is se.BlockTradeSettled:
+        elif cls is settlement_events.BlockTradeSettled:
             p.trades.append(
                 {
                     "id": ev.block_id,
@@ -352,7 +353,7 @@ class Projector:
                     "kind": "block",
                 }
             )
-        elif cls is se.LotFromReserve:
+        elif cls is settlement_events.LotFromReserve:
             p.lots.append(
                 {
                     "id": ev.lot_id,
@@ -366,9 +367,9 @@ class Projector:
                     "last_seq": ev.seq,
                 }
             )
-        elif cls is se.InstrumentExpired:
+        elif cls is settlement_events.InstrumentExpired:
             p.expired[ev.symbol] = (ev.ts_us, ev.seq)
-        elif cls is se.ReallocationDecided:
+        elif cls is settlement_events.ReallocationDecided:
             p.reallocation_updates.append(
                 {
                     "application_id": ev.application_id,
@@ -529,17 +530,17 @@ class Projector:
         # movement of the month has a smaller seq and is already written, in this batch
         # or before it; later ones are stamped after the month and never change it.
         for out, c in p.submissions:
-            report = monthly.load_report(conn, c["city_code"], c["symbol"], c["month"])
+            report = monthly.load_report(conn, c.city_code, c.symbol, c.month)
             conn.execute(
                 insert(m.MonthlySubmission.__table__).values(
-                    city_code=c["city_code"],
-                    symbol=c["symbol"],
-                    month=c["month"],
+                    city_code=c.city_code,
+                    symbol=c.symbol,
+                    month=c.month,
                     version=out.result["version"],
                     seq=out.seq,
                     ts_us=out.ts_us,
-                    account_id=c["account_id"],
-                    correction_reason=c.get("correction_reason") or None,
+                    account_id=c.account_id,
+                    correction_reason=c.correction_reason or None,
                     **monthly.figures(report),
                 )
             )
@@ -547,12 +548,12 @@ class Projector:
         for out, c in p.acks:
             conn.execute(
                 update(alerts)
-                .where(alerts.c.seq == c["alert_seq"], alerts.c.ordinal == c["alert_ordinal"])
+                .where(alerts.c.seq == c.alert_seq, alerts.c.ordinal == c.alert_ordinal)
                 .values(
                     status="acknowledged",
-                    acknowledged_by=c["account_id"],
+                    acknowledged_by=c.account_id,
                     acknowledged_us=out.ts_us,
-                    ack_note=c["note"],
+                    ack_note=c.note,
                 )
             )
 
@@ -727,8 +728,8 @@ class _BatchRows:
         self.reallocation_updates: list[dict] = []
         # (ordinal within its command, alert)
         self.alerts: list[tuple[int, dict]] = []
-        self.submissions: list[tuple[Outcome, dict]] = []
-        self.acks: list[tuple[Outcome, dict]] = []
+        self.submissions: list[tuple[Outcome, commands.Command]] = []
+        self.acks: list[tuple[Outcome, commands.Command]] = []
         self.auctions: set[str] = set()
         self.bids: set[str] = set()
         self.blocks: set[str] = set()

@@ -15,11 +15,13 @@ from typing import NamedTuple
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.engine import make_url
 
-from exchange import snapshots
+from exchange import commands, snapshots
+from exchange.command_codec import from_payload
+from exchange.commands import MalformedCommand
 from exchange.config import Settings
 from exchange.core.state import CLIENT_ORDER_WINDOW_S, Core
 from exchange.core.surveillance import Thresholds
-from exchange.db import models as m
+from exchange.db import models
 from exchange.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -45,19 +47,18 @@ def thresholds(settings: Settings) -> Thresholds:
     return Thresholds(
         price_move_bps=settings.price_move_alert_bps,
         concentration_bps=settings.concentration_alert_bps,
-        cancel_ratio_min_orders=settings.order_cancel_ratio_alert,
+        cancel_ratio_min_orders=settings.cancel_ratio_min_orders,
     )
 
 
-def genesis_command(settings: Settings) -> dict:
+def genesis_command(settings: Settings) -> commands.Genesis:
     """The first journal entry: the parameters the state depends on."""
-    return {
-        "kind": "genesis",
-        "fee_bps": settings.fee_bps,
-        "stp": str(settings.stp_mode),
-        "thresholds": asdict(thresholds(settings)),
-        "client_order_window_s": CLIENT_ORDER_WINDOW_S,
-    }
+    return commands.Genesis(
+        fee_bps=settings.fee_bps,
+        stp=str(settings.stp_mode),
+        thresholds=asdict(thresholds(settings)),
+        client_order_window_s=CLIENT_ORDER_WINDOW_S,
+    )
 
 
 class ParametersChanged(RuntimeError):
@@ -67,7 +68,13 @@ class ParametersChanged(RuntimeError):
 def check_parameters(core: Core, settings: Settings) -> None:
     """A journal keeps the fee, self-trade mode and alert thresholds it started with;
     starting it with others would make replay disagree with what was acknowledged."""
-    want = {k: v for k, v in genesis_command(settings).items() if k != "kind"}
+    genesis = genesis_command(settings)
+    want = {
+        "fee_bps": genesis.fee_bps,
+        "stp": genesis.stp,
+        "thresholds": genesis.thresholds,
+        "client_order_window_s": genesis.client_order_window_s,
+    }
     have = core.parameters()
     # a parameter newer than the journal is absent from it: the journal keeps the
     # behaviour it was written with (e.g. client order ids remembered for ever)
@@ -110,7 +117,11 @@ def replay(
         core = new_core(settings)
     journal = Journal(db)
     for n, entry in enumerate(journal.read(after_seq=core.last_seq), start=1):
-        core.apply(entry.seq, entry.ts_us, entry.payload)
+        try:
+            command = from_payload(entry.payload)
+        except MalformedCommand as bad:
+            raise StateMismatch(f"journal entry {entry.seq} holds no command: {bad}") from None
+        core.apply(entry.seq, entry.ts_us, command)
         if progress is not None and n % 10_000 == 0:
             progress(n)
     return core
@@ -169,7 +180,7 @@ def check_database_location(url: str) -> None:
 def ensure_system_accounts(db: Engine, core: Core) -> None:
     """FEES, RESERVE and the city pools exist from genesis in the registry; give
     them read-model rows so postings can refer to them."""
-    a = m.Account.__table__
+    a = models.Account.__table__
     with db.begin() as conn:
         have = {r.id for r in conn.execute(select(a.c.id))}
         rows = [
@@ -188,7 +199,7 @@ def ensure_system_accounts(db: Engine, core: Core) -> None:
 
 
 def has_credentials(db: Engine) -> bool:
-    c = m.Credential.__table__
+    c = models.Credential.__table__
     with db.connect() as conn:
         return conn.execute(select(c.c.username).limit(1)).first() is not None
 

@@ -30,6 +30,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from exchange import snapshots
+from exchange.bus import malformed_reply
+from exchange.command_codec import to_payload
+from exchange.commands import Command, MalformedCommand
 from exchange.core.state import Core, Outcome
 from exchange.db.engine import for_writing
 from exchange.feeds import messages_for
@@ -139,7 +142,19 @@ class Sequencer:
         self._core_sound = True
         return True
 
-    async def process(self, batch: list[tuple[object, dict]]) -> None:
+    async def process(self, batch: list[tuple[object, Command]]) -> None:
+        malformed = [(h, c) for h, c in batch if not isinstance(c, Command)]
+        if malformed:
+            # the queues decode what they carry; anything else is refused, not applied
+            batch = [(h, c) for h, c in batch if isinstance(c, Command)]
+            await self.queue.reply_many(
+                [
+                    (h, malformed_reply(MalformedCommand(f"not a command: {c!r:.200}")))
+                    for h, c in malformed
+                ]
+            )
+            if not batch:
+                return
         if not self._core_sound and not await self._rebuild():
             await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
             return
@@ -159,7 +174,7 @@ class Sequencer:
         good = batch[: len(outcomes)]
         if outcomes:
             entries = [
-                (out.seq, out.ts_us, command["kind"], command)
+                (out.seq, out.ts_us, command.kind, to_payload(command))
                 for out, (_h, command) in zip(outcomes, good, strict=True)
             ]
             applied = [(out, command) for out, (_h, command) in zip(outcomes, good, strict=True)]
@@ -190,7 +205,7 @@ class Sequencer:
                 await self.process(rest)
 
     def _apply(
-        self, batch: list[tuple[object, dict]], stamped: list[tuple[int, int]]
+        self, batch: list[tuple[object, Command]], stamped: list[tuple[int, int]]
     ) -> tuple[list[Outcome], int | None]:
         """Outcomes of the batch's commands in order, and the index of the first one
         the core raised on (None if none did); nothing after it is applied."""
@@ -199,11 +214,11 @@ class Sequencer:
             try:
                 outcomes.append(self.core.apply(seq, ts_us, command))
             except Exception:
-                log.exception("core failed on %s at seq %d", command.get("kind"), seq)
+                log.exception("core failed on %s at seq %d", command.kind, seq)
                 return outcomes, i
         return outcomes, None
 
-    def _commit(self, entries: list, applied: list[tuple[Outcome, dict]]) -> None:
+    def _commit(self, entries: list, applied: list[tuple[Outcome, Command]]) -> None:
         last_seq, last_ts_us = entries[-1][0], entries[-1][1]
         if self.core.last_seq != last_seq:
             raise RuntimeError(f"core at seq {self.core.last_seq}, batch ends at {last_seq}")

@@ -124,15 +124,3 @@ class CloseSession:
     ts_us: int
     symbol: str
 
-
-EngineCommand = (
-    AddInstrument
-    | PlaceOrder
-    | CancelOrder
-    | CancelAll
-    | AmendOrder
-    | HaltMarket
-    | ResumeMarket
-    | SetReferencePrice
-    | CloseSession
-)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from settlement.accounts import FEES_ACCOUNT, RESERVE_ACCOUNT, RESERVE_SOURCE, Role
 from settlement.commands import CloseAuction, OpenAuction, PlaceBid, WithdrawBid
+from settlement.defects import SettlementDefect
 from settlement.errors import ErrorCode as E
 from settlement.errors import SettlementError
 from settlement.events import AuctionChanged, AuctionCleared, BidChanged, LotFromReserve
@@ -264,7 +265,8 @@ def close_auction(reg: Registry, cmd: CloseAuction) -> list:
         buyer = bid.account_id
         cash = trade_cash_fen(price, kg)
         fee = fee_fen(cash, reg.fee_bps)
-        assert cash + fee <= bid.held_fen, f"award of bid {bid_id} exceeds its lock"
+        if not (cash + fee <= bid.held_fen):
+            raise SettlementDefect(f"award of bid {bid_id} exceeds its lock")
         out += _reissue(reg, seq, ts_us, auction, bid, kg)
         if cash:
             out.append(post(seq, ts_us, buyer, "pay", cash, 0, -cash, reference))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from settlement.defects import SettlementDefect
 from settlement.events import CashPosted
 
 
@@ -39,14 +40,16 @@ class CashBook:
         d_locked: int,
         reference: str,
     ) -> CashPosted:
-        assert amount_fen > 0, f"{kind} posting of {amount_fen} fen on {account_id}"
+        if not (amount_fen > 0):
+            raise SettlementDefect(f"{kind} posting of {amount_fen} fen on {account_id}")
         b = self.balances[account_id]
         before = (b.available_fen, b.locked_fen)
         b.available_fen += d_available
         b.locked_fen += d_locked
-        assert b.available_fen >= 0 and b.locked_fen >= 0, (
-            f"{kind} of {amount_fen} fen would make {account_id} negative: {b}"
-        )
+        if not (b.available_fen >= 0 and b.locked_fen >= 0):
+            raise SettlementDefect(
+                f"{kind} of {amount_fen} fen would make {account_id} negative: {b}"
+            )
         b.version += 1
         if kind == "deposit":
             self.deposited_fen += amount_fen

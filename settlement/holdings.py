@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from settlement.defects import SettlementDefect
 from settlement.events import AllowancePosted
 from settlement.lots import LotBag, Portion
 
@@ -52,7 +53,8 @@ class HoldingBook:
     ) -> AllowancePosted:
         """Moves one lot's kilograms within the account; d_available is +kg, -kg or 0."""
         ordinal, lot_id, kg = portion
-        assert kg > 0
+        if not (kg > 0):
+            raise SettlementDefect("kg > 0")
         h = self.get(account_id, symbol)
         before = h.totals()
         if d_available > 0:
@@ -61,7 +63,8 @@ class HoldingBook:
             h.available.remove(ordinal, lot_id, -d_available)
         h.locked_kg += d_locked
         h.used_kg += d_used
-        assert h.locked_kg >= 0 and h.used_kg >= 0, f"{kind} on {account_id} {symbol}: {h}"
+        if not (h.locked_kg >= 0 and h.used_kg >= 0):
+            raise SettlementDefect(f"{kind} on {account_id} {symbol}: {h}")
         h.version += 1
         after = h.totals()
         return AllowancePosted(

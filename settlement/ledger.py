@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from settlement.cities import CITY_CODES
+from settlement.defects import SettlementDefect
 from settlement.events import LedgerMoved
 
 ADDED = "added"
@@ -59,7 +60,8 @@ class CityLedger:
         reference: str,
         counterparty: str = "",
     ) -> LedgerMoved:
-        assert kind in KINDS and quantity_kg > 0
+        if not (kind in KINDS and quantity_kg > 0):
+            raise SettlementDefect("kind in KINDS and quantity_kg > 0")
         r = self.rows.setdefault((city_code, symbol), {})
         r[kind] = r.get(kind, 0) + quantity_kg
         return LedgerMoved(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass
 
+from settlement.defects import SettlementDefect
+
 
 @dataclass(frozen=True, slots=True)
 class Lot:
@@ -63,7 +65,8 @@ class LotBag:
         return _select(list(reversed(self._entries)), kg)
 
     def add(self, ordinal: int, lot_id: str, kg: int) -> None:
-        assert kg > 0
+        if not (kg > 0):
+            raise SettlementDefect("kg > 0")
         i = bisect_left(self._entries, ordinal, key=lambda e: e[0])
         if i < len(self._entries) and self._entries[i][0] == ordinal:
             self._entries[i][2] += kg
@@ -73,9 +76,11 @@ class LotBag:
 
     def remove(self, ordinal: int, lot_id: str, kg: int) -> None:
         i = bisect_left(self._entries, ordinal, key=lambda e: e[0])
-        assert i < len(self._entries) and self._entries[i][0] == ordinal, f"{lot_id} not in bag"
+        if not (i < len(self._entries) and self._entries[i][0] == ordinal):
+            raise SettlementDefect(f"{lot_id} not in bag")
         entry = self._entries[i]
-        assert 0 < kg <= entry[2], f"removing {kg} kg of {lot_id}, bag has {entry[2]}"
+        if not (0 < kg <= entry[2]):
+            raise SettlementDefect(f"removing {kg} kg of {lot_id}, bag has {entry[2]}")
         entry[2] -= kg
         self._total -= kg
         if entry[2] == 0:
@@ -90,7 +95,8 @@ class LotBag:
 
 
 def _select(entries: list[list], kg: int) -> list[Portion]:
-    assert kg >= 0
+    if not (kg >= 0):
+        raise SettlementDefect("kg >= 0")
     out: list[Portion] = []
     left = kg
     for ordinal, lot_id, have in entries:
@@ -99,5 +105,6 @@ def _select(entries: list[list], kg: int) -> list[Portion]:
         take = min(have, left)
         out.append((ordinal, lot_id, take))
         left -= take
-    assert left == 0, f"bag holds less than {kg} kg"
+    if not (left == 0):
+        raise SettlementDefect(f"bag holds less than {kg} kg")
     return out

@@ -9,6 +9,8 @@ once also locks, for the length of that one command, a rounding reserve
 
 from __future__ import annotations
 
+from settlement.defects import SettlementDefect
+
 KG_PER_TONNE = 1_000
 BPS_DENOMINATOR = 10_000
 
@@ -20,12 +22,14 @@ ROUNDING_RESERVE_SLACK_FEN = 2
 
 
 def ceil_div(numerator: int, denominator: int) -> int:
-    assert denominator > 0
+    if not (denominator > 0):
+        raise SettlementDefect("denominator > 0")
     return -(-numerator // denominator)
 
 
 def round_half_up_div(numerator: int, denominator: int) -> int:
-    assert numerator >= 0 and denominator > 0
+    if not (numerator >= 0 and denominator > 0):
+        raise SettlementDefect("numerator >= 0 and denominator > 0")
     return (2 * numerator + denominator) // (2 * denominator)
 
 

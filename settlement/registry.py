@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from settlement import (
     auctions,
     block_trades,
+    commands,
     invariants,
     projects,
     reallocations,
@@ -24,7 +25,6 @@ from settlement import (
     settle,
     snapshot,
 )
-from settlement import commands as c
 from settlement.accounts import (
     CASH_ROLES,
     FEES_ACCOUNT,
@@ -105,7 +105,7 @@ class Registry:
 
     # ------------------------------------------------------------------ commands
 
-    def handle(self, cmd: c.RegistryCommand) -> list:
+    def handle(self, cmd: commands.RegistryCommand) -> list:
         handler = _HANDLERS.get(type(cmd))
         if handler is None:
             raise TypeError(f"not a registry command: {cmd!r}")
@@ -446,7 +446,7 @@ def _reserve(rounding_reserve_fen: object) -> int:
 # ---------------------------------------------------------------------- simple handlers
 
 
-def _list_instrument(reg: Registry, cmd: c.ListInstrument) -> list:
+def _list_instrument(reg: Registry, cmd: commands.ListInstrument) -> list:
     if not isinstance(cmd.symbol, str) or not cmd.symbol.strip():
         raise SettlementError(E.INVALID_ID, "symbol must be a non-empty string")
     if cmd.symbol in reg._listings:
@@ -461,7 +461,7 @@ def _list_instrument(reg: Registry, cmd: c.ListInstrument) -> list:
     ]
 
 
-def _open_account(reg: Registry, cmd: c.OpenAccount) -> list:
+def _open_account(reg: Registry, cmd: commands.OpenAccount) -> list:
     require_new_id(cmd.account_id, reg._accounts, "account")
     if cmd.role not in OPENABLE_ROLES:
         raise SettlementError(E.INVALID_ROLE, f"role {cmd.role!r} cannot be opened")
@@ -473,7 +473,7 @@ def _open_account(reg: Registry, cmd: c.OpenAccount) -> list:
     return [AccountOpened(cmd.seq, cmd.ts_us, cmd.account_id, cmd.name, str(role), city)]
 
 
-def _deposit(reg: Registry, cmd: c.Deposit) -> list:
+def _deposit(reg: Registry, cmd: commands.Deposit) -> list:
     account = reg.require_account(cmd.account_id)
     require_role(account, CASH_ROLES, "hold cash")
     amount = require_positive(cmd.amount_fen, "amount_fen")
@@ -489,7 +489,7 @@ def _deposit(reg: Registry, cmd: c.Deposit) -> list:
     ]
 
 
-def _withdraw(reg: Registry, cmd: c.Withdraw) -> list:
+def _withdraw(reg: Registry, cmd: commands.Withdraw) -> list:
     account = reg.require_account(cmd.account_id)
     require_role(account, CASH_ROLES, "hold cash")
     amount = require_positive(cmd.amount_fen, "amount_fen")
@@ -506,7 +506,7 @@ def _withdraw(reg: Registry, cmd: c.Withdraw) -> list:
     ]
 
 
-def _set_city_floor(reg: Registry, cmd: c.SetCityFloor) -> list:
+def _set_city_floor(reg: Registry, cmd: commands.SetCityFloor) -> list:
     reg.require_city(cmd.city_code)
     reg.require_listing(cmd.symbol)
     if not _is_int(cmd.quantity_kg) or cmd.quantity_kg < 0:
@@ -519,7 +519,7 @@ def _set_city_floor(reg: Registry, cmd: c.SetCityFloor) -> list:
     return [CityFloorSet(cmd.seq, cmd.ts_us, cmd.city_code, cmd.symbol, cmd.quantity_kg)]
 
 
-def _release_reserve(reg: Registry, cmd: c.ReleaseReserve) -> list:
+def _release_reserve(reg: Registry, cmd: commands.ReleaseReserve) -> list:
     reg.require_city(cmd.city_code)
     reg.require_listing(cmd.symbol)
     kg = require_positive(cmd.quantity_kg, "quantity_kg")
@@ -543,13 +543,13 @@ def _release_reserve(reg: Registry, cmd: c.ReleaseReserve) -> list:
     return out
 
 
-def _allocate(reg: Registry, cmd: c.AllocateToProject) -> list:
+def _allocate(reg: Registry, cmd: commands.AllocateToProject) -> list:
     project = reg.project(cmd.project_id)
     reg.require_not_expired(project.symbol)
     return projects.allocate(reg, cmd)
 
 
-def _expire_instrument(reg: Registry, cmd: c.ExpireInstrument) -> list:
+def _expire_instrument(reg: Registry, cmd: commands.ExpireInstrument) -> list:
     reg.require_listing(cmd.symbol)
     reg.require_not_expired(cmd.symbol)
     out = auctions.cancel_open(reg, cmd.seq, cmd.ts_us, cmd.symbol)
@@ -560,25 +560,25 @@ def _expire_instrument(reg: Registry, cmd: c.ExpireInstrument) -> list:
 
 
 _HANDLERS = {
-    c.ListInstrument: _list_instrument,
-    c.OpenAccount: _open_account,
-    c.Deposit: _deposit,
-    c.Withdraw: _withdraw,
-    c.ClaimReduction: reductions.claim,
-    c.VerifyReduction: reductions.verify,
-    c.RegisterProject: projects.register,
-    c.AllocateToProject: _allocate,
-    c.SetCityFloor: _set_city_floor,
-    c.ApplyReallocation: reallocations.apply,
-    c.DecideReallocation: reallocations.decide,
-    c.ReleaseReserve: _release_reserve,
-    c.OpenAuction: auctions.open_auction,
-    c.PlaceBid: auctions.place_bid,
-    c.WithdrawBid: auctions.withdraw_bid,
-    c.CloseAuction: auctions.close_auction,
-    c.ProposeBlockTrade: block_trades.propose,
-    c.DecideBlockTrade: block_trades.decide,
-    c.ExpireInstrument: _expire_instrument,
+    commands.ListInstrument: _list_instrument,
+    commands.OpenAccount: _open_account,
+    commands.Deposit: _deposit,
+    commands.Withdraw: _withdraw,
+    commands.ClaimReduction: reductions.claim,
+    commands.VerifyReduction: reductions.verify,
+    commands.RegisterProject: projects.register,
+    commands.AllocateToProject: _allocate,
+    commands.SetCityFloor: _set_city_floor,
+    commands.ApplyReallocation: reallocations.apply,
+    commands.DecideReallocation: reallocations.decide,
+    commands.ReleaseReserve: _release_reserve,
+    commands.OpenAuction: auctions.open_auction,
+    commands.PlaceBid: auctions.place_bid,
+    commands.WithdrawBid: auctions.withdraw_bid,
+    commands.CloseAuction: auctions.close_auction,
+    commands.ProposeBlockTrade: block_trades.propose,
+    commands.DecideBlockTrade: block_trades.decide,
+    commands.ExpireInstrument: _expire_instrument,
 }
 
 __all__ = ["Listing", "Registry"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from settlement.defects import SettlementDefect
 from settlement.events import LedgerMoved
 from settlement.ledger import ADDED, TRANSFERRED_IN, TRANSFERRED_OUT, USED
 
@@ -36,7 +37,8 @@ def monthly_city_report(
     movements: Iterable[LedgerMoved], city_code: str, symbol: str, start_us: int, end_us: int
 ) -> MonthlyReport:
     """Movements of [start_us, end_us); everything before start makes the opening."""
-    assert start_us < end_us
+    if not (start_us < end_us):
+        raise SettlementDefect("start_us < end_us")
     mine = [m for m in movements if m.city_code == city_code and m.symbol == symbol]
     # Stable on seq, so the several movements of one command keep their order.
     mine.sort(key=lambda m: m.seq)

@@ -42,6 +42,7 @@ from matching_engine.events import (
     Trade,
 )
 from settlement.accounts import FEES_ACCOUNT, TRADING_ROLES
+from settlement.defects import SettlementDefect
 from settlement.events import HoldChanged, TradeSettled
 from settlement.holds import Hold
 from settlement.pricing import buy_hold_fen, fee_fen, trade_cash_fen
@@ -112,19 +113,24 @@ def _instrument_added(reg: Registry, e: InstrumentAdded, batch: _Batch) -> list:
     """Listing is the registry's own command (ListInstrument); an engine instrument it
     already knows must agree on the lot size, or every buy hold would be wrong."""
     known = reg._listings.get(e.symbol)
-    assert known is None or known.lot_kg == e.lot_kg, (
-        f"{e.symbol}: engine lot {e.lot_kg} kg, registry lot {known.lot_kg} kg"
-    )
+    if not (known is None or known.lot_kg == e.lot_kg):
+        raise SettlementDefect(
+            f"{e.symbol}: engine lot {e.lot_kg} kg, registry lot {known.lot_kg} kg"
+        )
     return []
 
 
 def _order_accepted(reg: Registry, e: OrderAccepted, batch: _Batch) -> list:
     listing = reg._listings.get(e.symbol)
-    assert listing is not None, f"order {e.order_id} on unlisted {e.symbol}"
+    if not (listing is not None):
+        raise SettlementDefect(f"order {e.order_id} on unlisted {e.symbol}")
     account = reg._accounts.get(e.owner)
-    assert account is not None and account.role in TRADING_ROLES, f"{e.owner} may not trade"
-    assert e.order_id not in reg._holds, f"order {e.order_id} already holds"
-    assert e.quantity_kg > 0 and e.quantity_kg % listing.lot_kg == 0
+    if not (account is not None and account.role in TRADING_ROLES):
+        raise SettlementDefect(f"{e.owner} may not trade")
+    if not (e.order_id not in reg._holds):
+        raise SettlementDefect(f"order {e.order_id} already holds")
+    if not (e.quantity_kg > 0 and e.quantity_kg % listing.lot_kg == 0):
+        raise SettlementDefect("e.quantity_kg > 0 and e.quantity_kg % listing.lot_kg == 0")
     hold = Hold(
         e.order_id, e.owner, e.symbol, str(e.side), e.price_fen, listing.lot_kg, e.quantity_kg
     )
@@ -141,17 +147,22 @@ def _trade(reg: Registry, t: Trade, batch: _Batch) -> list:
         buy_id, sell_id = t.maker_order_id, t.taker_order_id
         buy_left, sell_left = t.maker_remaining_kg, t.taker_remaining_kg
     bh, sh = reg._holds.get(buy_id), reg._holds.get(sell_id)
-    assert bh is not None and bh.is_buy, f"trade {t.trade_id}: buy order {buy_id} holds nothing"
-    assert sh is not None and not sh.is_buy, f"trade {t.trade_id}: sell {sell_id} holds nothing"
+    if not (bh is not None and bh.is_buy):
+        raise SettlementDefect(f"trade {t.trade_id}: buy order {buy_id} holds nothing")
+    if not (sh is not None and not sh.is_buy):
+        raise SettlementDefect(f"trade {t.trade_id}: sell {sell_id} holds nothing")
     qty, seq, ts_us, symbol = t.quantity_kg, t.seq, t.ts_us, t.symbol
-    assert qty > 0 and qty <= bh.remaining_kg and qty <= sh.remaining_kg
-    assert t.price_fen <= bh.price_fen, f"trade {t.trade_id} above the buyer's limit"
+    if not (qty > 0 and qty <= bh.remaining_kg and qty <= sh.remaining_kg):
+        raise SettlementDefect("qty > 0 and qty <= bh.remaining_kg and qty <= sh.remaining_kg")
+    if not (t.price_fen <= bh.price_fen):
+        raise SettlementDefect(f"trade {t.trade_id} above the buyer's limit")
     cash = trade_cash_fen(t.price_fen, qty)
     buyer_fee = fee_fen(cash, reg.fee_bps)
     seller_fee = fee_fen(cash, reg.fee_bps)
-    assert cash + buyer_fee <= bh.held_fen, (
-        f"trade {t.trade_id}: {cash}+{buyer_fee} fen exceeds hold {bh.held_fen} of {buy_id}"
-    )
+    if not (cash + buyer_fee <= bh.held_fen):
+        raise SettlementDefect(
+            f"trade {t.trade_id}: {cash}+{buyer_fee} fen exceeds hold {bh.held_fen} of {buy_id}"
+        )
     buyer, seller = bh.account_id, sh.account_id
     portions = sh.lots.select_oldest(qty)
     reference = f"trade:{symbol}:{t.trade_id}"
@@ -208,10 +219,11 @@ def _trade(reg: Registry, t: Trade, batch: _Batch) -> list:
     bh.held_fen -= cash + buyer_fee
     bh.remaining_kg -= qty
     sh.remaining_kg -= qty
-    assert bh.remaining_kg == buy_left and sh.remaining_kg == sell_left, (
-        f"trade {t.trade_id}: remaining {bh.remaining_kg}/{sh.remaining_kg}, "
-        f"engine says {buy_left}/{sell_left}"
-    )
+    if not (bh.remaining_kg == buy_left and sh.remaining_kg == sell_left):
+        raise SettlementDefect(
+            f"trade {t.trade_id}: remaining {bh.remaining_kg}/{sh.remaining_kg}, "
+            f"engine says {buy_left}/{sell_left}"
+        )
     out.append(_hold_event(seq, ts_us, bh, "posted", cash + buyer_fee))
     out.append(_hold_event(seq, ts_us, sh, "posted", qty))
     # What a fill below the limit or a rounding in the buyer's favour leaves over
@@ -223,17 +235,20 @@ def _trade(reg: Registry, t: Trade, batch: _Batch) -> list:
         batch.touch(bh, seq, ts_us)
     for h in (bh, sh):
         if h.remaining_kg == 0:
-            assert h.held_fen == 0 and h.lots.total() == 0
+            if not (h.held_fen == 0 and h.lots.total() == 0):
+                raise SettlementDefect("h.held_fen == 0 and h.lots.total() == 0")
             del reg._holds[h.order_id]
     return out
 
 
 def _order_cancelled(reg: Registry, e: OrderCancelled, batch: _Batch) -> list:
     hold = reg._holds.get(e.order_id)
-    assert hold is not None, f"cancel of order {e.order_id}, which holds nothing"
-    assert hold.remaining_kg == e.cancelled_kg, (
-        f"order {e.order_id}: cancelling {e.cancelled_kg} kg, hold has {hold.remaining_kg}"
-    )
+    if not (hold is not None):
+        raise SettlementDefect(f"cancel of order {e.order_id}, which holds nothing")
+    if not (hold.remaining_kg == e.cancelled_kg):
+        raise SettlementDefect(
+            f"order {e.order_id}: cancelling {e.cancelled_kg} kg, hold has {hold.remaining_kg}"
+        )
     hold.remaining_kg = 0
     amount = hold.held_fen if hold.is_buy else hold.lots.total()
     out = _release(reg, e.seq, e.ts_us, hold, amount, "voided")
@@ -243,10 +258,10 @@ def _order_cancelled(reg: Registry, e: OrderCancelled, batch: _Batch) -> list:
 
 def _order_reduced(reg: Registry, e: OrderReduced, batch: _Batch) -> list:
     hold = reg._holds.get(e.order_id)
-    assert hold is not None and hold.remaining_kg == e.old_remaining_kg, (
-        f"reduce of order {e.order_id}: hold {hold}"
-    )
-    assert 0 < e.new_remaining_kg <= e.old_remaining_kg
+    if not (hold is not None and hold.remaining_kg == e.old_remaining_kg):
+        raise SettlementDefect(f"reduce of order {e.order_id}: hold {hold}")
+    if not (0 < e.new_remaining_kg <= e.old_remaining_kg):
+        raise SettlementDefect("0 < e.new_remaining_kg <= e.old_remaining_kg")
     hold.remaining_kg = e.new_remaining_kg
     if hold.is_buy:
         excess = hold.held_fen - hold.requirement_fen(reg.fee_bps)
@@ -257,10 +272,10 @@ def _order_reduced(reg: Registry, e: OrderReduced, batch: _Batch) -> list:
 
 def _order_replaced(reg: Registry, e: OrderReplaced, batch: _Batch) -> list:
     hold = reg._holds.get(e.order_id)
-    assert hold is not None and hold.remaining_kg == e.old_remaining_kg, (
-        f"replace of order {e.order_id}: hold {hold}"
-    )
-    assert e.new_remaining_kg > 0 and e.new_remaining_kg % hold.lot_kg == 0
+    if not (hold is not None and hold.remaining_kg == e.old_remaining_kg):
+        raise SettlementDefect(f"replace of order {e.order_id}: hold {hold}")
+    if not (e.new_remaining_kg > 0 and e.new_remaining_kg % hold.lot_kg == 0):
+        raise SettlementDefect("e.new_remaining_kg > 0 and e.new_remaining_kg % hold.lot_kg == 0")
     hold.price_fen = e.new_price_fen
     hold.remaining_kg = e.new_remaining_kg
     reserve = batch.reserves.get(e.order_id, 0)
@@ -282,15 +297,15 @@ def _increase(
     if hold.is_buy:
         amount = hold.requirement_fen(reg.fee_bps) + reserve_fen - hold.held_fen
         have = reg._cash.balance(hold.account_id).available_fen
-        assert amount <= have, f"order {hold.order_id} locks {amount} fen, {have} available"
+        if not (amount <= have):
+            raise SettlementDefect(f"order {hold.order_id} locks {amount} fen, {have} available")
         return _lock_cash(reg, seq, ts_us, hold, amount, action)
     reference = f"order:{hold.order_id}"
     out: list = []
     amount = hold.remaining_kg - hold.lots.total()
     bag = reg._holdings.get(hold.account_id, hold.symbol).available
-    assert amount <= bag.total(), (
-        f"order {hold.order_id} locks {amount} kg, {bag.total()} available"
-    )
+    if not (amount <= bag.total()):
+        raise SettlementDefect(f"order {hold.order_id} locks {amount} kg, {bag.total()} available")
     for p in bag.select_oldest(amount):
         out.append(
             reg._holdings.post(
@@ -303,7 +318,8 @@ def _increase(
 
 
 def _lock_cash(reg: Registry, seq: int, ts_us: int, hold: Hold, amount: int, action: str) -> list:
-    assert amount >= 0
+    if not (amount >= 0):
+        raise SettlementDefect("amount >= 0")
     out: list = []
     if amount:
         out.append(
@@ -326,7 +342,8 @@ def _lock_cash(reg: Registry, seq: int, ts_us: int, hold: Hold, amount: int, act
 def _release(reg: Registry, seq: int, ts_us: int, hold: Hold, amount: int, action: str) -> list:
     """Gives `amount` back to available: fen for a buy, kg (newest lots first, so the
     hold keeps the oldest for delivery) for a sell."""
-    assert amount >= 0
+    if not (amount >= 0):
+        raise SettlementDefect("amount >= 0")
     if amount == 0 and action == "released":
         return []
     reference = f"order:{hold.order_id}"

@@ -14,6 +14,7 @@ from settlement.accounts import Account, Role
 from settlement.auctions import Auction, Bid
 from settlement.block_trades import BlockTrade
 from settlement.cash import CashBalance
+from settlement.defects import SettlementDefect
 from settlement.holdings import Holding
 from settlement.holds import Hold
 from settlement.lots import Lot, LotBag
@@ -82,7 +83,8 @@ def load(cls: type[Registry], data: bytes) -> Registry:
     from settlement.registry import Listing
 
     s = json.loads(data)
-    assert s["format"] == FORMAT, f"snapshot format {s['format']}, expected {FORMAT}"
+    if not (s["format"] == FORMAT):
+        raise SettlementDefect(f"snapshot format {s['format']}, expected {FORMAT}")
     reg = cls(s["fee_bps"])
     reg.last_seq = s["last_seq"]
     reg._listings = {k: Listing(**v) for k, v in s["listings"].items()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from exchange.command_codec import from_payload
+from exchange.commands import Command
 from exchange.core.state import Core, Outcome
 
 SYMBOL = "NOX-2025"
@@ -11,11 +13,14 @@ T0_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 class CoreDriver:
     def __init__(self, fee_bps: int = 0, core: Core | None = None) -> None:
         self.core = core or Core(fee_bps=fee_bps)
-        self.log: list[tuple[int, int, dict]] = []
+        self.log: list[tuple[int, int, Command]] = []
 
-    def apply(self, command: dict, ts_us: int | None = None) -> Outcome:
+    def apply(self, command: dict | Command, ts_us: int | None = None) -> Outcome:
+        """Applies a command, or a journal payload decoded as the replay decodes it."""
         seq = self.core.last_seq + 1
         ts = T0_US + seq * 1_000_000 if ts_us is None else ts_us
+        if not isinstance(command, Command):
+            command = from_payload(command)
         self.log.append((seq, ts, command))
         return self.core.apply(seq, ts, command)
 

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, select
 
 from exchange import auth, sessions
 from exchange.api.errors import ApiError
 from exchange.bus import CommandTimeout
+from exchange.commands import Command
 from exchange.db import models as m
 from exchange.sessions import TokenCache
 
@@ -27,16 +28,11 @@ class Caller:
     expires_us: int = 0
 
 
-def get_db(request: Request) -> Engine:
-    return request.app.state.db
-
-
 def connection(request: Request):
     with request.app.state.db.connect() as conn:
         yield conn
 
 
-DB = Annotated[Engine, Depends(get_db)]
 Conn = Annotated[Connection, Depends(connection)]
 
 
@@ -149,7 +145,7 @@ EnterpriseOrProvince = Annotated[Caller, require("enterprise", "province")]
 Regulator = Annotated[Caller, require("province", "city_bureau")]
 
 
-async def submit(request: Request, command: dict) -> dict:
+async def submit(request: Request, command: Command) -> dict:
     """Send a command to the core and return its reply; a refusal becomes an ApiError."""
     try:
         reply = await request.app.state.commands.submit(command)

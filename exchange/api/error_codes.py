@@ -118,6 +118,7 @@ CODES: dict[str, ErrorSpec] = {
         future_month="the month has not begun",
         genesis_not_first="genesis can only be the first command",
         unknown_command="unknown command kind",
+        invalid_command="the command is malformed",
     ),
     **_group(
         429,

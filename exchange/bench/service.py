@@ -499,7 +499,8 @@ async def feed_latency(
 def build_journal(database_url: str, commands: int, seed: int = 11, batch: int = 20_000) -> dict:
     """Write a journal of `commands` valid commands (accounts, funding, then a realistic
     order flow with cancels) by running them through a Core and appending in batches."""
-    from exchange import commands as k
+    from exchange import commands as service_commands
+    from exchange.command_codec import to_payload
     from exchange.config import Settings
     from exchange.db.engine import make_engine
     from exchange.db.migrate import upgrade
@@ -518,12 +519,12 @@ def build_journal(database_url: str, commands: int, seed: int = 11, batch: int =
     ts_us = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
     started = time.perf_counter()
 
-    def emit(command: dict) -> object:
+    def emit(command: service_commands.Command) -> object:
         nonlocal seq, ts_us
         seq += 1
         ts_us += 50
         out = core.apply(seq, ts_us, command)
-        pending.append((seq, ts_us, command["kind"], command))
+        pending.append((seq, ts_us, command.kind, to_payload(command)))
         if len(pending) >= batch:
             flush()
         return out
@@ -535,62 +536,57 @@ def build_journal(database_url: str, commands: int, seed: int = 11, batch: int =
             pending.clear()
 
     emit(
-        {
-            "kind": k.LIST_INSTRUMENT,
-            "symbol": SYMBOL,
-            "pollutant": "NOx",
-            "vintage": 2025,
-            "tick_fen": 1,
-            "lot_kg": 1,
-            "reference_price_fen": REFERENCE_FEN,
-            "band_bps": 1000,
-        }
+        service_commands.ListInstrument(
+            symbol=SYMBOL,
+            pollutant="NOx",
+            vintage=2025,
+            tick_fen=1,
+            lot_kg=1,
+            reference_price_fen=REFERENCE_FEN,
+            band_bps=1000,
+        )
     )
     province = emit(
-        {
-            "kind": k.OPEN_ACCOUNT,
-            "username": "province",
-            "password_hash": "x",
-            "name": "Province",
-            "role": "province",
-            "city_code": None,
-        }
+        service_commands.OpenAccount(
+            username="province",
+            password_hash="x",
+            name="Province",
+            role="province",
+            city_code=None,
+        )
     ).result
     for n in range(200):
         acc = emit(
-            {
-                "kind": k.OPEN_ACCOUNT,
-                "username": f"e{n}",
-                "password_hash": "x",
-                "name": f"E{n}",
-                "role": "enterprise",
-                "city_code": CITY,
-            }
+            service_commands.OpenAccount(
+                username=f"e{n}",
+                password_hash="x",
+                name=f"E{n}",
+                role="enterprise",
+                city_code=CITY,
+            )
         ).result
         account_id = acc["account_id"]
         owners.append(account_id)
-        emit({"kind": k.DEPOSIT, "account_id": account_id, "amount_fen": 10**13})
+        emit(service_commands.Deposit(account_id=account_id, amount_fen=10**13))
         claim = emit(
-            {
-                "kind": k.CLAIM_REDUCTION,
-                "account_id": account_id,
-                "symbol": SYMBOL,
-                "quantity_kg": 10**10,
-                "source_kind": "deep_treatment",
-                "description": "",
-                "evidence": "",
-            }
+            service_commands.ClaimReduction(
+                account_id=account_id,
+                symbol=SYMBOL,
+                quantity_kg=10**10,
+                source_kind="deep_treatment",
+                description="",
+                evidence="",
+            )
         ).result
         emit(
-            {
-                "kind": k.VERIFY_REDUCTION,
-                "account_id": province["account_id"],
-                "claim_id": claim["claim_id"],
-                "decision": "approve",
-                "approved_kg": 10**10,
-                "method": "online_monitoring",
-                "note": "",
-            }
+            service_commands.VerifyReduction(
+                account_id=province["account_id"],
+                claim_id=claim["claim_id"],
+                decision="approve",
+                approved_kg=10**10,
+                method="online_monitoring",
+                note="",
+            )
         )
     live: list[tuple[str, int]] = []
     n = 0
@@ -602,25 +598,24 @@ def build_journal(database_url: str, commands: int, seed: int = 11, batch: int =
             live[i] = live[-1]
             live.pop()
             if order_id in core.open_orders:
-                emit({"kind": k.CANCEL_ORDER, "account_id": account_id, "order_id": order_id})
+                emit(service_commands.CancelOrder(account_id=account_id, order_id=order_id))
                 continue
         n += 1
         account_id = rng.choice(owners)
         body = random_order(rng, f"r-{n}", cross_fraction=0.2 if len(live) < 5000 else 0.45)
         price_fen = int(body["price"].replace(".", ""))
         out = emit(
-            {
-                "kind": k.PLACE_ORDER,
-                "account_id": account_id,
-                "client_order_id": body["client_order_id"],
-                "request_hash": "h",
-                "symbol": SYMBOL,
-                "side": body["side"],
-                "type": "limit",
-                "price_fen": price_fen,
-                "quantity_kg": int(body["quantity"][:-4]) * 1000,
-                "time_in_force": "GTC",
-            }
+            service_commands.PlaceOrder(
+                account_id=account_id,
+                client_order_id=body["client_order_id"],
+                request_hash="h",
+                symbol=SYMBOL,
+                side=body["side"],
+                type="limit",
+                price_fen=price_fen,
+                quantity_kg=int(body["quantity"][:-4]) * 1000,
+                time_in_force="GTC",
+            )
         )
         order_id = out.result.get("order_id")
         if order_id in core.open_orders:

@@ -11,9 +11,9 @@ import base64
 import hashlib
 import json
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
-from exchange import commands as k
+from exchange import commands
 from exchange.core.market import SessionStats
 from exchange.core.orders import (
     OrderRecord,
@@ -24,7 +24,7 @@ from exchange.core.orders import (
 )
 from exchange.core.regulation import BadMonth, Regulation, month_bounds_us
 from exchange.core.surveillance import Surveillance, Thresholds
-from matching_engine import commands as ec
+from matching_engine import commands as engine_commands
 from matching_engine.engine import MatchingEngine
 from matching_engine.events import (
     BookLevelChanged,
@@ -44,7 +44,7 @@ from matching_engine.types import (
     Side,
     TimeInForce,
 )
-from settlement import commands as sc
+from settlement import commands as settlement_commands
 from settlement.errors import SettlementError
 from settlement.limits import BALANCE_LIMIT, MAX_ORDER_KG, MAX_PRICE_FEN
 from settlement.pricing import rounding_reserve_fen
@@ -128,50 +128,50 @@ class Core:
         self._next_expiry_us: int | None = None
         self.last_seq = 0
         self._handlers = {
-            k.GENESIS: self._genesis,
-            k.LIST_INSTRUMENT: self._list_instrument,
-            k.OPEN_ACCOUNT: self._open_account,
-            k.DEPOSIT: self._deposit,
-            k.WITHDRAW: self._withdraw,
-            k.PLACE_ORDER: self._place_order,
-            k.CANCEL_ORDER: self._cancel_order,
-            k.CANCEL_ALL: self._cancel_all,
-            k.AMEND_ORDER: self._amend_order,
-            k.HALT: self._halt,
-            k.RESUME: self._resume,
-            k.CLOSE_SESSION: self._close_session,
-            k.SET_REFERENCE_PRICE: self._set_reference_price,
-            k.CLAIM_REDUCTION: self._claim_reduction,
-            k.VERIFY_REDUCTION: self._verify_reduction,
-            k.REGISTER_PROJECT: self._register_project,
-            k.ALLOCATE: self._allocate,
-            k.SET_FLOOR: self._set_floor,
-            k.APPLY_REALLOCATION: self._apply_reallocation,
-            k.DECIDE_REALLOCATION: self._decide_reallocation,
-            k.RELEASE_RESERVE: self._release_reserve,
-            k.SUBMIT_MONTHLY: self._submit_monthly,
-            k.ACKNOWLEDGE_ALERT: self._acknowledge_alert,
-            k.OPEN_AUCTION: self._open_auction,
-            k.PLACE_BID: self._place_bid,
-            k.WITHDRAW_BID: self._withdraw_bid,
-            k.CLOSE_AUCTION: self._close_auction,
-            k.PROPOSE_BLOCK_TRADE: self._propose_block_trade,
-            k.DECIDE_BLOCK_TRADE: self._decide_block_trade,
+            commands.Genesis: self._genesis,
+            commands.ListInstrument: self._list_instrument,
+            commands.OpenAccount: self._open_account,
+            commands.Deposit: self._deposit,
+            commands.Withdraw: self._withdraw,
+            commands.PlaceOrder: self._place_order,
+            commands.CancelOrder: self._cancel_order,
+            commands.CancelAll: self._cancel_all,
+            commands.AmendOrder: self._amend_order,
+            commands.Halt: self._halt,
+            commands.Resume: self._resume,
+            commands.CloseSession: self._close_session,
+            commands.SetReferencePrice: self._set_reference_price,
+            commands.ClaimReduction: self._claim_reduction,
+            commands.VerifyReduction: self._verify_reduction,
+            commands.RegisterProject: self._register_project,
+            commands.Allocate: self._allocate,
+            commands.SetFloor: self._set_floor,
+            commands.ApplyReallocation: self._apply_reallocation,
+            commands.DecideReallocation: self._decide_reallocation,
+            commands.ReleaseReserve: self._release_reserve,
+            commands.SubmitMonthly: self._submit_monthly,
+            commands.AcknowledgeAlert: self._acknowledge_alert,
+            commands.OpenAuction: self._open_auction,
+            commands.PlaceBid: self._place_bid,
+            commands.WithdrawBid: self._withdraw_bid,
+            commands.CloseAuction: self._close_auction,
+            commands.ProposeBlockTrade: self._propose_block_trade,
+            commands.DecideBlockTrade: self._decide_block_trade,
         }
 
     # ------------------------------------------------------------------ apply
-    def apply(self, seq: int, ts_us: int, command: dict) -> Outcome:
+    def apply(self, seq: int, ts_us: int, command: commands.Command) -> Outcome:
         if seq != self.last_seq + 1:
             raise AssertionError(f"sequence gap: expected {self.last_seq + 1}, got {seq}")
         self.last_seq = seq
-        kind = command["kind"]
+        handler = self._handlers.get(type(command))
+        kind = command.kind if handler is not None else type(command).__name__
         out = Outcome(seq=seq, ts_us=ts_us, kind=kind)
-        handler = self._handlers.get(kind)
         if self._next_expiry_us is not None and ts_us >= self._next_expiry_us:
             self._expire_due(out)
         try:
             if handler is None:
-                raise CommandRefused("unknown_command", f"unknown command kind {kind!r}")
+                raise CommandRefused("unknown_command", f"not a command: {kind}")
             handler(out, command)
         except CommandRefused as refused:
             out.error = (refused.code, refused.message)
@@ -209,11 +209,11 @@ class Core:
         follow-up carries the command's own seq and ts_us, so a replay repeats it."""
         rec = self.open_orders[order_id]
         if affordable_kg > 0:
-            cmd = ec.AmendOrder(
+            cmd = engine_commands.AmendOrder(
                 out.seq, out.ts_us, rec.symbol, rec.id, rec.account_id, affordable_kg, None
             )
         else:
-            cmd = ec.CancelOrder(
+            cmd = engine_commands.CancelOrder(
                 out.seq,
                 out.ts_us,
                 rec.symbol,
@@ -332,12 +332,14 @@ class Core:
                 rec = self.open_orders[order_id]
                 self._run_engine(
                     out,
-                    ec.CancelOrder(
+                    engine_commands.CancelOrder(
                         out.seq, out.ts_us, symbol, rec.id, rec.account_id, CancelReason.EXPIRED
                     ),
                 )
             out.settlement_events.extend(
-                self.registry.handle(sc.ExpireInstrument(out.seq, out.ts_us, symbol))
+                self.registry.handle(
+                    settlement_commands.ExpireInstrument(out.seq, out.ts_us, symbol)
+                )
             )
             out.expired.append(symbol)
         self._plan_expiry()
@@ -357,6 +359,7 @@ class Core:
         if self.registry.is_expired(symbol):
             return "expired"
         return str(self.engine.instrument(symbol).status)
+
     def _check_traded_value(self, symbol: str, quantity_kg, price_cap_fen: int | None) -> None:
         """The session's traded value (Σ price × kg, stored as a 64-bit integer) must hold
         whatever this order could trade: its quantity at its limit (a buy) or at the
@@ -385,80 +388,86 @@ class Core:
             params["client_order_window_s"] = self.client_order_window_us // 1_000_000
         return params
 
-    def _genesis(self, out: Outcome, c: dict) -> None:
+    def _genesis(self, out: Outcome, c: commands.Genesis) -> None:
         if out.seq != 1:
             raise CommandRefused("genesis_not_first", "genesis can only be the first command")
-        self.__init__(fee_bps=c["fee_bps"], stp=c["stp"], thresholds=Thresholds(**c["thresholds"]))
-        window_s = c.get("client_order_window_s")
-        if window_s is not None:
-            self.client_order_window_us = window_s * 1_000_000
+        unknown = set(c.thresholds) - {f.name for f in fields(Thresholds)}
+        if unknown:
+            raise CommandRefused("invalid_command", f"unknown thresholds {sorted(unknown)}")
+        self.__init__(fee_bps=c.fee_bps, stp=c.stp, thresholds=Thresholds(**c.thresholds))
+        if c.client_order_window_s is not None:
+            self.client_order_window_us = c.client_order_window_s * 1_000_000
         self.last_seq = out.seq
         out.result = self.parameters()
 
-    def _list_instrument(self, out: Outcome, c: dict) -> None:
-        symbol = c["symbol"]
+    def _list_instrument(self, out: Outcome, c: commands.ListInstrument) -> None:
+        symbol = c.symbol
         if symbol in self.engine.symbols():
             raise CommandRefused("instrument_exists", f"{symbol} is already listed")
         events = self.engine.process(
-            ec.AddInstrument(
+            engine_commands.AddInstrument(
                 out.seq,
                 out.ts_us,
                 symbol,
-                c["pollutant"],
-                c["vintage"],
-                c["tick_fen"],
-                c["lot_kg"],
-                c["reference_price_fen"],
-                c["band_bps"],
+                c.pollutant,
+                c.vintage,
+                c.tick_fen,
+                c.lot_kg,
+                c.reference_price_fen,
+                c.band_bps,
             )
         )
         self._first_rejection(events)
         out.engine_events.extend(events)
         out.settlement_events.extend(
             self.registry.handle(
-                sc.ListInstrument(
-                    out.seq, out.ts_us, symbol, c["pollutant"], c["vintage"], c["lot_kg"]
+                settlement_commands.ListInstrument(
+                    out.seq, out.ts_us, symbol, c.pollutant, c.vintage, c.lot_kg
                 )
             )
         )
         self.stats[symbol] = SessionStats(
-            symbol=symbol, prev_close_fen=c["reference_price_fen"], session_start_seq=out.seq
+            symbol=symbol, prev_close_fen=c.reference_price_fen, session_start_seq=out.seq
         )
-        if c.get("valid_until"):
-            self.validity[symbol] = (c["valid_until"], c["valid_until_end_us"])
+        if c.valid_until:
+            self.validity[symbol] = (c.valid_until, c.valid_until_end_us)
             self._plan_expiry()
         out.result = {"symbol": symbol}
 
-    def _open_account(self, out: Outcome, c: dict) -> None:
-        username = c["username"]
+    def _open_account(self, out: Outcome, c: commands.OpenAccount) -> None:
+        username = c.username
         if username in self.usernames:
             raise CommandRefused("username_taken", f"username {username!r} is taken")
-        account_id = c.get("account_id") or k.account_id_for(out.seq)
+        account_id = c.account_id or commands.account_id_for(out.seq)
         out.settlement_events.extend(
             self.registry.handle(
-                sc.OpenAccount(
-                    out.seq, out.ts_us, account_id, c["name"], c["role"], c.get("city_code") or ""
+                settlement_commands.OpenAccount(
+                    out.seq, out.ts_us, account_id, c.name, c.role, c.city_code or ""
                 )
             )
         )
         self.usernames.add(username)
         out.result = {"account_id": account_id}
 
-    def _deposit(self, out: Outcome, c: dict) -> None:
+    def _deposit(self, out: Outcome, c: commands.Deposit) -> None:
         out.settlement_events.extend(
-            self.registry.handle(sc.Deposit(out.seq, out.ts_us, c["account_id"], c["amount_fen"]))
+            self.registry.handle(
+                settlement_commands.Deposit(out.seq, out.ts_us, c.account_id, c.amount_fen)
+            )
         )
-        out.result = {"account_id": c["account_id"]}
+        out.result = {"account_id": c.account_id}
 
-    def _withdraw(self, out: Outcome, c: dict) -> None:
+    def _withdraw(self, out: Outcome, c: commands.Withdraw) -> None:
         out.settlement_events.extend(
-            self.registry.handle(sc.Withdraw(out.seq, out.ts_us, c["account_id"], c["amount_fen"]))
+            self.registry.handle(
+                settlement_commands.Withdraw(out.seq, out.ts_us, c.account_id, c.amount_fen)
+            )
         )
-        out.result = {"account_id": c["account_id"]}
+        out.result = {"account_id": c.account_id}
 
-    def _place_order(self, out: Outcome, c: dict) -> None:
-        account_id = c["account_id"]
-        key = (account_id, c["client_order_id"])
+    def _place_order(self, out: Outcome, c: commands.PlaceOrder) -> None:
+        account_id = c.account_id
+        key = (account_id, c.client_order_id)
         if self.client_order_window_us is not None:
             # the map grows only here, so forgetting here is enough to bound it
             self._forget_client_orders(out.ts_us - self.client_order_window_us)
@@ -466,28 +475,26 @@ class Core:
         if known is not None:
             order_id, request_hash = known
             out.result = {"order_id": order_id, "duplicate": True}
-            if request_hash != c["request_hash"]:
+            if request_hash != c.request_hash:
                 raise CommandRefused(
                     "duplicate_client_order_id",
-                    f"client_order_id {c['client_order_id']!r} was used for another order",
+                    f"client_order_id {c.client_order_id!r} was used for another order",
                 )
             return
-        inst = self._instrument(c["symbol"])
+        inst = self._instrument(c.symbol)
         self._require_live(inst.symbol)
         if inst.status != MarketStatus.OPEN:
             raise CommandRefused("market_halted", f"{inst.symbol} is halted")
-        side = Side(c["side"])
-        order_type = OrderType(c["type"])
-        _check_ceilings(
-            c["quantity_kg"], c.get("price_fen") if order_type is OrderType.LIMIT else None
-        )
+        side = Side(c.side)
+        order_type = OrderType(c.type)
+        _check_ceilings(c.quantity_kg, c.price_fen if order_type is OrderType.LIMIT else None)
         self._check_traded_value(
             inst.symbol,
-            c["quantity_kg"],
-            c["price_fen"] if side is Side.BUY and order_type is OrderType.LIMIT else None,
+            c.quantity_kg,
+            c.price_fen if side is Side.BUY and order_type is OrderType.LIMIT else None,
         )
         if order_type is OrderType.LIMIT:
-            price_fen = c["price_fen"]
+            price_fen = c.price_fen
             self._check_band(out, account_id, inst, price_fen)
             lock_price = price_fen
         else:
@@ -496,17 +503,15 @@ class Core:
             lock_price = high if side is Side.BUY else low
         reserve = 0
         if side is Side.BUY:
-            reserve = self._rounding_reserve(inst, lock_price, c["quantity_kg"])
-        self.registry.check_order(
-            account_id, inst.symbol, side, lock_price, c["quantity_kg"], reserve
-        )
-        order_id = k.order_id_for(out.seq)
+            reserve = self._rounding_reserve(inst, lock_price, c.quantity_kg)
+        self.registry.check_order(account_id, inst.symbol, side, lock_price, c.quantity_kg, reserve)
+        order_id = commands.order_id_for(out.seq)
         # Absent from commands journaled before orders had them: the old behaviour.
-        post_only = c.get("post_only", False)
-        stp = SelfTradePrevention(c.get("self_trade_prevention") or self.engine.stp)
+        post_only = c.post_only
+        stp = SelfTradePrevention(c.self_trade_prevention or self.engine.stp)
         events = self._run_engine(
             out,
-            ec.PlaceOrder(
+            engine_commands.PlaceOrder(
                 out.seq,
                 out.ts_us,
                 inst.symbol,
@@ -515,14 +520,14 @@ class Core:
                 side,
                 order_type,
                 price_fen,
-                c["quantity_kg"],
-                TimeInForce(c["time_in_force"]),
+                c.quantity_kg,
+                TimeInForce(c.time_in_force),
                 post_only,
                 stp,
             ),
             {
-                "client_order_id": c["client_order_id"],
-                "request_hash": c["request_hash"],
+                "client_order_id": c.client_order_id,
+                "request_hash": c.request_hash,
                 "post_only": post_only,
                 "stp": str(stp),
             },
@@ -531,31 +536,33 @@ class Core:
         self._first_rejection(events)
         out.result = {"order_id": order_id}
 
-    def _owned_open_order(self, c: dict) -> OrderRecord:
-        rec = self.open_orders.get(c["order_id"])
+    def _owned_open_order(self, c: commands.CancelOrder | commands.AmendOrder) -> OrderRecord:
+        rec = self.open_orders.get(c.order_id)
         if rec is None:
-            raise CommandRefused("order_not_open", f"order {c['order_id']} is not open")
-        if rec.account_id != c["account_id"]:
-            raise CommandRefused("order_not_found", f"no order {c['order_id']}")
+            raise CommandRefused("order_not_open", f"order {c.order_id} is not open")
+        if rec.account_id != c.account_id:
+            raise CommandRefused("order_not_found", f"no order {c.order_id}")
         return rec
 
-    def _cancel_order(self, out: Outcome, c: dict) -> None:
+    def _cancel_order(self, out: Outcome, c: commands.CancelOrder) -> None:
         rec = self._owned_open_order(c)
         events = self._run_engine(
-            out, ec.CancelOrder(out.seq, out.ts_us, rec.symbol, rec.id, rec.account_id)
+            out, engine_commands.CancelOrder(out.seq, out.ts_us, rec.symbol, rec.id, rec.account_id)
         )
         self._first_rejection(events)
         out.result = {"order_id": rec.id}
 
-    def _cancel_all(self, out: Outcome, c: dict) -> None:
-        symbol = c.get("symbol")
+    def _cancel_all(self, out: Outcome, c: commands.CancelAll) -> None:
+        symbol = c.symbol
         if symbol is not None:
             self._instrument(symbol)
-        events = self._run_engine(out, ec.CancelAll(out.seq, out.ts_us, c["account_id"], symbol))
+        events = self._run_engine(
+            out, engine_commands.CancelAll(out.seq, out.ts_us, c.account_id, symbol)
+        )
         self._first_rejection(events)
         out.result = {"cancelled": sum(1 for ev in events if type(ev) is OrderCancelled)}
 
-    def _amend_order(self, out: Outcome, c: dict) -> None:
+    def _amend_order(self, out: Outcome, c: commands.AmendOrder) -> None:
         rec = self._owned_open_order(c)
         inst = self._instrument(rec.symbol)
         self._require_live(inst.symbol)
@@ -563,8 +570,8 @@ class Core:
             raise CommandRefused("market_halted", f"{inst.symbol} is halted")
         if rec.type != "limit":
             raise CommandRefused("order_not_open", "a market order cannot be amended")
-        new_price = c.get("price_fen")
-        new_qty = c.get("quantity_kg")
+        new_price = c.price_fen
+        new_qty = c.quantity_kg
         _check_ceilings(new_qty, new_price)
         remaining = rec.remaining_kg if new_qty is None else new_qty
         if isinstance(remaining, int) and rec.filled_kg + remaining > MAX_FILLED_KG:
@@ -587,7 +594,7 @@ class Core:
         self.registry.check_amend(rec.id, new_price, new_qty, reserve)
         events = self._run_engine(
             out,
-            ec.AmendOrder(
+            engine_commands.AmendOrder(
                 out.seq, out.ts_us, rec.symbol, rec.id, rec.account_id, new_qty, new_price
             ),
             None,
@@ -602,144 +609,149 @@ class Core:
         self._first_rejection(events)
         out.result = {"symbol": cmd.symbol}
 
-    def _halt(self, out: Outcome, c: dict) -> None:
+    def _halt(self, out: Outcome, c: commands.Halt) -> None:
         self._market_command(
-            out, ec.HaltMarket(out.seq, out.ts_us, c["symbol"], c.get("cancel_orders", False))
+            out, engine_commands.HaltMarket(out.seq, out.ts_us, c.symbol, c.cancel_orders)
         )
 
-    def _resume(self, out: Outcome, c: dict) -> None:
-        self._market_command(out, ec.ResumeMarket(out.seq, out.ts_us, c["symbol"]))
+    def _resume(self, out: Outcome, c: commands.Resume) -> None:
+        self._market_command(out, engine_commands.ResumeMarket(out.seq, out.ts_us, c.symbol))
 
-    def _close_session(self, out: Outcome, c: dict) -> None:
-        self._market_command(out, ec.CloseSession(out.seq, out.ts_us, c["symbol"]))
+    def _close_session(self, out: Outcome, c: commands.CloseSession) -> None:
+        self._market_command(out, engine_commands.CloseSession(out.seq, out.ts_us, c.symbol))
 
-    def _set_reference_price(self, out: Outcome, c: dict) -> None:
+    def _set_reference_price(self, out: Outcome, c: commands.SetReferencePrice) -> None:
         self._market_command(
-            out, ec.SetReferencePrice(out.seq, out.ts_us, c["symbol"], c["price_fen"])
+            out, engine_commands.SetReferencePrice(out.seq, out.ts_us, c.symbol, c.price_fen)
         )
 
     def _registry(self, out: Outcome, cmd) -> None:
         out.settlement_events.extend(self.registry.handle(cmd))
 
-    def _claim_reduction(self, out: Outcome, c: dict) -> None:
-        claim_id = k.claim_id_for(out.seq)
-        self._instrument(c["symbol"])
+    def _claim_reduction(self, out: Outcome, c: commands.ClaimReduction) -> None:
+        claim_id = commands.claim_id_for(out.seq)
+        self._instrument(c.symbol)
         self._registry(
             out,
-            sc.ClaimReduction(
+            settlement_commands.ClaimReduction(
                 out.seq,
                 out.ts_us,
                 claim_id,
-                c["account_id"],
-                c["symbol"],
-                c["quantity_kg"],
-                c["source_kind"],
-                c["description"],
-                c["evidence"],
+                c.account_id,
+                c.symbol,
+                c.quantity_kg,
+                c.source_kind,
+                c.description,
+                c.evidence,
             ),
         )
         out.result = {"claim_id": claim_id}
 
-    def _verify_reduction(self, out: Outcome, c: dict) -> None:
-        lot_id = k.lot_id_for(out.seq)
-        approve = c["decision"] == "approve"
+    def _verify_reduction(self, out: Outcome, c: commands.VerifyReduction) -> None:
+        lot_id = commands.lot_id_for(out.seq)
+        approve = c.decision == "approve"
         self._registry(
             out,
-            sc.VerifyReduction(
+            settlement_commands.VerifyReduction(
                 out.seq,
                 out.ts_us,
-                c["claim_id"],
-                c["account_id"],
+                c.claim_id,
+                c.account_id,
                 approve,
-                c.get("approved_kg") or 0,
-                c.get("method") or "",
-                c.get("note") or "",
+                c.approved_kg or 0,
+                c.method or "",
+                c.note or "",
                 lot_id if approve else "",
             ),
         )
-        out.result = {"claim_id": c["claim_id"], "lot_id": lot_id if approve else None}
+        out.result = {"claim_id": c.claim_id, "lot_id": lot_id if approve else None}
 
-    def _register_project(self, out: Outcome, c: dict) -> None:
-        project_id = k.project_id_for(out.seq)
-        self._instrument(c["symbol"])
+    def _register_project(self, out: Outcome, c: commands.RegisterProject) -> None:
+        project_id = commands.project_id_for(out.seq)
+        self._instrument(c.symbol)
         self._registry(
             out,
-            sc.RegisterProject(
+            settlement_commands.RegisterProject(
                 out.seq,
                 out.ts_us,
                 project_id,
-                c["account_id"],
-                c["name"],
-                c["city_code"],
-                c["priority_category"],
-                c["symbol"],
-                c["required_kg"],
-                c["eia_reference"],
+                c.account_id,
+                c.name,
+                c.city_code,
+                c.priority_category,
+                c.symbol,
+                c.required_kg,
+                c.eia_reference,
             ),
         )
         out.result = {"project_id": project_id}
 
-    def _allocate(self, out: Outcome, c: dict) -> None:
+    def _allocate(self, out: Outcome, c: commands.Allocate) -> None:
         self._registry(
             out,
-            sc.AllocateToProject(
-                out.seq, out.ts_us, c["project_id"], c["account_id"], c["quantity_kg"]
+            settlement_commands.AllocateToProject(
+                out.seq, out.ts_us, c.project_id, c.account_id, c.quantity_kg
             ),
         )
-        out.result = {"project_id": c["project_id"]}
+        out.result = {"project_id": c.project_id}
 
-    def _set_floor(self, out: Outcome, c: dict) -> None:
-        self._instrument(c["symbol"])
-        self._registry(
-            out, sc.SetCityFloor(out.seq, out.ts_us, c["city_code"], c["symbol"], c["quantity_kg"])
-        )
-        out.result = {"city_code": c["city_code"], "symbol": c["symbol"]}
-
-    def _apply_reallocation(self, out: Outcome, c: dict) -> None:
-        application_id = k.reallocation_id_for(out.seq)
-        self._instrument(c["symbol"])
+    def _set_floor(self, out: Outcome, c: commands.SetFloor) -> None:
+        self._instrument(c.symbol)
         self._registry(
             out,
-            sc.ApplyReallocation(
+            settlement_commands.SetCityFloor(
+                out.seq, out.ts_us, c.city_code, c.symbol, c.quantity_kg
+            ),
+        )
+        out.result = {"city_code": c.city_code, "symbol": c.symbol}
+
+    def _apply_reallocation(self, out: Outcome, c: commands.ApplyReallocation) -> None:
+        application_id = commands.reallocation_id_for(out.seq)
+        self._instrument(c.symbol)
+        self._registry(
+            out,
+            settlement_commands.ApplyReallocation(
                 out.seq,
                 out.ts_us,
                 application_id,
-                c["account_id"],
-                c["project_id"],
-                c["symbol"],
-                c["quantity_kg"],
-                c["reason"],
-                c["priority_category"],
+                c.account_id,
+                c.project_id,
+                c.symbol,
+                c.quantity_kg,
+                c.reason,
+                c.priority_category,
             ),
         )
         out.result = {"application_id": application_id}
 
-    def _decide_reallocation(self, out: Outcome, c: dict) -> None:
+    def _decide_reallocation(self, out: Outcome, c: commands.DecideReallocation) -> None:
         self._registry(
             out,
-            sc.DecideReallocation(
+            settlement_commands.DecideReallocation(
                 out.seq,
                 out.ts_us,
-                c["application_id"],
-                c["account_id"],
-                c["decision"] == "approve",
-                tuple((s["from"], s["quantity_kg"]) for s in c.get("sources", ())),
-                c.get("note") or "",
+                c.application_id,
+                c.account_id,
+                c.decision == "approve",
+                c.sources,
+                c.note or "",
             ),
         )
-        out.result = {"application_id": c["application_id"]}
+        out.result = {"application_id": c.application_id}
 
-    def _release_reserve(self, out: Outcome, c: dict) -> None:
-        self._instrument(c["symbol"])
+    def _release_reserve(self, out: Outcome, c: commands.ReleaseReserve) -> None:
+        self._instrument(c.symbol)
         self._registry(
             out,
-            sc.ReleaseReserve(out.seq, out.ts_us, c["city_code"], c["symbol"], c["quantity_kg"]),
+            settlement_commands.ReleaseReserve(
+                out.seq, out.ts_us, c.city_code, c.symbol, c.quantity_kg
+            ),
         )
-        out.result = {"city_code": c["city_code"]}
+        out.result = {"city_code": c.city_code}
 
-    def _submit_monthly(self, out: Outcome, c: dict) -> None:
-        city, symbol, month = c["city_code"], c["symbol"], c["month"]
-        bureau = self.registry.account(c["account_id"])
+    def _submit_monthly(self, out: Outcome, c: commands.SubmitMonthly) -> None:
+        city, symbol, month = c.city_code, c.symbol, c.month
+        bureau = self.registry.account(c.account_id)
         if bureau.role != "city_bureau" or bureau.city_code != city:
             raise CommandRefused("not_your_city", f"only the bureau of {city} submits its report")
         self._instrument(symbol)
@@ -751,7 +763,7 @@ class Core:
             raise CommandRefused("future_month", f"{month} has not begun")
         if out.ts_us < end_us:
             raise CommandRefused("month_not_ended", f"{month} has not ended yet")
-        reason = c.get("correction_reason") or None
+        reason = c.correction_reason or None
         submitted = self.regulation.versions(city, symbol, month)
         if submitted and reason is None:
             raise CommandRefused(
@@ -762,7 +774,7 @@ class Core:
         if not submitted and reason is not None:
             raise CommandRefused("nothing_to_correct", f"{month} has not been submitted yet")
         version = self.regulation.submit(
-            out.seq, out.ts_us, c["account_id"], city, symbol, month, reason
+            out.seq, out.ts_us, c.account_id, city, symbol, month, reason
         )
         out.result = {
             "city_code": city,
@@ -771,29 +783,30 @@ class Core:
             "version": version.version,
         }
 
-    def _acknowledge_alert(self, out: Outcome, c: dict) -> None:
-        alert = (c["alert_seq"], c["alert_ordinal"])
+    def _acknowledge_alert(self, out: Outcome, c: commands.AcknowledgeAlert) -> None:
+        alert = (c.alert_seq, c.alert_ordinal)
         if not 0 < alert[0] < out.seq:
             raise CommandRefused("alert_not_found", f"no alert at seq {alert[0]}")
-        regulator = self.registry.account(c["account_id"])
+        regulator = self.registry.account(c.account_id)
         if regulator.role == "city_bureau":
-            subject = c.get("alert_account_id")
+            subject = c.alert_account_id
             if not subject or self.registry.account(subject).city_code != regulator.city_code:
                 raise CommandRefused("alert_not_found", "no such alert in your city")
         elif regulator.role != "province":
             raise CommandRefused("forbidden", "only regulators acknowledge alerts")
         if alert in self.regulation.acknowledged:
             raise CommandRefused("already_acknowledged", "the alert was already acknowledged")
-        self.regulation.acknowledge(out.seq, out.ts_us, alert, c["account_id"], c["note"])
+        self.regulation.acknowledge(out.seq, out.ts_us, alert, c.account_id, c.note)
         out.result = {
             "alert_seq": alert[0],
             "alert_ordinal": alert[1],
-            "alert_account_id": c.get("alert_account_id"),
+            "alert_account_id": c.alert_account_id,
             # the read model's id, for the feeds; the journal names the alert by (seq, ordinal)
-            "alert_id": c.get("alert_id"),
-            "acknowledged_by": c["account_id"],
-            "note": c["note"],
+            "alert_id": c.alert_id,
+            "acknowledged_by": c.account_id,
+            "note": c.note,
         }
+
     # ------------------------------------------------- auctions, block trades
     def _check_tick(self, inst, price_fen: object) -> None:
         if isinstance(price_fen, int) and price_fen > 0 and price_fen % inst.tick_fen:
@@ -801,97 +814,101 @@ class Core:
                 "price_off_tick", f"{price_fen} fen/t is not a multiple of {inst.tick_fen}"
             )
 
-    def _open_auction(self, out: Outcome, c: dict) -> None:
-        inst = self._instrument(c["symbol"])
+    def _open_auction(self, out: Outcome, c: commands.OpenAuction) -> None:
+        inst = self._instrument(c.symbol)
         self._require_live(inst.symbol)
-        self._check_tick(inst, c["reserve_price_fen"])
-        auction_id = k.auction_id_for(out.seq)
+        self._check_tick(inst, c.reserve_price_fen)
+        auction_id = commands.auction_id_for(out.seq)
         self._registry(
             out,
-            sc.OpenAuction(
+            settlement_commands.OpenAuction(
                 out.seq,
                 out.ts_us,
                 auction_id,
                 inst.symbol,
-                c["quantity_kg"],
-                c["reserve_price_fen"],
-                c["bidder_cap_pct"],
-                c.get("note") or "",
+                c.quantity_kg,
+                c.reserve_price_fen,
+                c.bidder_cap_pct,
+                c.note or "",
             ),
         )
         out.result = {"auction_id": auction_id}
 
-    def _place_bid(self, out: Outcome, c: dict) -> None:
-        auction = self.registry.auction(c["auction_id"])
+    def _place_bid(self, out: Outcome, c: commands.PlaceBid) -> None:
+        auction = self.registry.auction(c.auction_id)
         self._require_live(auction.symbol)
-        self._check_tick(self._instrument(auction.symbol), c["price_fen"])
-        bid_id = k.bid_id_for(out.seq)
+        self._check_tick(self._instrument(auction.symbol), c.price_fen)
+        bid_id = commands.bid_id_for(out.seq)
         self._registry(
             out,
-            sc.PlaceBid(
+            settlement_commands.PlaceBid(
                 out.seq,
                 out.ts_us,
                 bid_id,
                 auction.auction_id,
-                c["account_id"],
-                c["price_fen"],
-                c["quantity_kg"],
+                c.account_id,
+                c.price_fen,
+                c.quantity_kg,
             ),
         )
         out.result = {"auction_id": auction.auction_id, "bid_id": bid_id}
 
-    def _withdraw_bid(self, out: Outcome, c: dict) -> None:
-        self._registry(out, sc.WithdrawBid(out.seq, out.ts_us, c["bid_id"], c["account_id"]))
-        bid = self.registry.bid(c["bid_id"])
+    def _withdraw_bid(self, out: Outcome, c: commands.WithdrawBid) -> None:
+        self._registry(
+            out, settlement_commands.WithdrawBid(out.seq, out.ts_us, c.bid_id, c.account_id)
+        )
+        bid = self.registry.bid(c.bid_id)
         out.result = {"auction_id": bid.auction_id, "bid_id": bid.bid_id}
 
-    def _close_auction(self, out: Outcome, c: dict) -> None:
-        self._registry(out, sc.CloseAuction(out.seq, out.ts_us, c["auction_id"]))
-        out.result = {"auction_id": c["auction_id"]}
+    def _close_auction(self, out: Outcome, c: commands.CloseAuction) -> None:
+        self._registry(out, settlement_commands.CloseAuction(out.seq, out.ts_us, c.auction_id))
+        out.result = {"auction_id": c.auction_id}
 
-    def _propose_block_trade(self, out: Outcome, c: dict) -> None:
+    def _propose_block_trade(self, out: Outcome, c: commands.ProposeBlockTrade) -> None:
         """The band and the minimum come in the command (from the gateway's
         configuration), so a replay applies the ones in force when it was proposed."""
-        inst = self._instrument(c["symbol"])
+        inst = self._instrument(c.symbol)
         self._require_live(inst.symbol)
-        price, quantity = c["price_fen"], c["quantity_kg"]
+        price, quantity = c.price_fen, c.quantity_kg
         self._check_tick(inst, price)
-        if isinstance(quantity, int) and quantity < c["min_quantity_kg"]:
+        if isinstance(quantity, int) and quantity < c.min_quantity_kg:
             raise CommandRefused(
                 "block_below_minimum",
-                f"a block trade is at least {c['min_quantity_kg']} kg, got {quantity}",
+                f"a block trade is at least {c.min_quantity_kg} kg, got {quantity}",
             )
         ref = inst.reference_price_fen
-        low = -(-ref * (100 - c["band_pct"]) // 100)
-        high = ref * (100 + c["band_pct"]) // 100
+        low = -(-ref * (100 - c.band_pct) // 100)
+        high = ref * (100 + c.band_pct) // 100
         if isinstance(price, int) and not low <= price <= high:
             raise CommandRefused(
                 "price_outside_band",
                 f"price {price} fen/t is outside the block band {low}..{high} fen/t",
             )
-        block_id = k.block_trade_id_for(out.seq)
+        block_id = commands.block_trade_id_for(out.seq)
         self._registry(
             out,
-            sc.ProposeBlockTrade(
+            settlement_commands.ProposeBlockTrade(
                 out.seq,
                 out.ts_us,
                 block_id,
-                c["account_id"],
-                c["buyer_account_id"],
+                c.account_id,
+                c.buyer_account_id,
                 inst.symbol,
                 price,
                 quantity,
-                c.get("note") or "",
+                c.note or "",
             ),
         )
         out.result = {"block_id": block_id}
 
-    def _decide_block_trade(self, out: Outcome, c: dict) -> None:
+    def _decide_block_trade(self, out: Outcome, c: commands.DecideBlockTrade) -> None:
         self._registry(
             out,
-            sc.DecideBlockTrade(out.seq, out.ts_us, c["block_id"], c["account_id"], c["action"]),
+            settlement_commands.DecideBlockTrade(
+                out.seq, out.ts_us, c.block_id, c.account_id, c.action
+            ),
         )
-        block = self.registry.block_trade(c["block_id"])
+        block = self.registry.block_trade(c.block_id)
         if block.status == "accepted":
             stats = self.stats[block.symbol]
             market = stats.last_fen or self.engine.instrument(block.symbol).reference_price_fen

@@ -32,6 +32,11 @@ keep their parameters (and state hash)."""
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
+    """A core's alert thresholds. The service takes them from its settings and fixes
+    them in the journal's genesis entry; these defaults are only those of a core built
+    without any (tests, benchmarks), and they are part of such a core's state hash,
+    which is why `concentration_bps` here (4000) is not the service's default (5000)."""
+
     price_move_bps: int = 500
     concentration_bps: int = 4000
     # below this session volume a single trade would look like "concentration"

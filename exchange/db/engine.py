@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -86,8 +85,3 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
-
-
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    # Read models are handed to the API after commit; expiring them would re-query each one.
-    return sessionmaker(engine, expire_on_commit=False)

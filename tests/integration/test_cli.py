@@ -7,6 +7,7 @@ import sys
 
 from sqlalchemy import text
 
+from exchange.command_codec import to_payload
 from exchange.db import migrate
 from exchange.db.engine import make_engine
 from exchange.journal import Journal
@@ -49,7 +50,7 @@ def _journal_of_a_session(url: str) -> str:
     db = make_engine(url)
     migrate.upgrade(db)
     with db.begin() as conn:
-        Journal(db).append(conn, [(seq, ts, c["kind"], c) for seq, ts, c in d.log])
+        Journal(db).append(conn, [(seq, ts, c.kind, to_payload(c)) for seq, ts, c in d.log])
     db.dispose()
     return d.core.state_hash()
 

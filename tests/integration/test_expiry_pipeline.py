@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from exchange import commands as k
+from exchange import commands
 from exchange.config import Settings
 from exchange.db import models as m
 from exchange.runtime import genesis_command
@@ -28,30 +28,28 @@ def p(db_engine) -> Pipeline:
 def test_a_refused_first_command_after_the_last_day_expires_without_its_own_effects(p, db_engine):
     p.ok(genesis_command(Settings()))
     p.ok(
-        {
-            "kind": k.LIST_INSTRUMENT,
-            "symbol": SYMBOL,
-            "pollutant": "NOx",
-            "vintage": 2025,
-            "tick_fen": 1,
-            "lot_kg": 1,
-            "reference_price_fen": 300_000,
-            "band_bps": 1_000,
-            "valid_until": "2026-01-10",
-            "valid_until_end_us": END_US,
-        }
+        commands.ListInstrument(
+            symbol=SYMBOL,
+            pollutant="NOx",
+            vintage=2025,
+            tick_fen=1,
+            lot_kg=1,
+            reference_price_fen=300_000,
+            band_bps=1_000,
+            valid_until="2026-01-10",
+            valid_until_end_us=END_US,
+        )
     )
     p.account("taken", "enterprise", "440100")
     p.now = END_US
     again = p.run(
-        {
-            "kind": k.OPEN_ACCOUNT,
-            "username": "taken",
-            "password_hash": "x",
-            "name": "taken",
-            "role": "enterprise",
-            "city_code": "440100",
-        }
+        commands.OpenAccount(
+            username="taken",
+            password_hash="x",
+            name="taken",
+            role="enterprise",
+            city_code="440100",
+        )
     )
     assert again["error"]["code"] == "username_taken"
     with db_engine.connect() as conn:

@@ -12,7 +12,7 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from exchange import commands as k
+from exchange import commands
 from exchange.config import Settings
 from exchange.core.regulation import month_bounds_us
 from exchange.core.state import Core
@@ -72,82 +72,76 @@ class Pipeline:
 
     def account(self, username: str, role: str, city: str | None) -> str:
         return self.ok(
-            {
-                "kind": k.OPEN_ACCOUNT,
-                "username": username,
-                "password_hash": "x",
-                "name": username,
-                "role": role,
-                "city_code": city,
-            }
+            commands.OpenAccount(
+                username=username,
+                password_hash="x",
+                name=username,
+                role=role,
+                city_code=city,
+            )
         )["account_id"]
 
     def order(self, account: str, side: str, price_fen: int, kg: int) -> dict:
         return self.run(
-            {
-                "kind": k.PLACE_ORDER,
-                "account_id": account,
-                "client_order_id": f"c{len(self.journal)}",
-                "request_hash": "h",
-                "symbol": SYMBOL,
-                "side": side,
-                "type": "limit",
-                "price_fen": price_fen,
-                "quantity_kg": kg,
-                "time_in_force": "GTC",
-            }
+            commands.PlaceOrder(
+                account_id=account,
+                client_order_id=f"c{len(self.journal)}",
+                request_hash="h",
+                symbol=SYMBOL,
+                side=side,
+                type="limit",
+                price_fen=price_fen,
+                quantity_kg=kg,
+                time_in_force="GTC",
+            )
         )
 
     def issue(self, holder: str, bureau: str, kg: int) -> None:
         claim = self.ok(
-            {
-                "kind": k.CLAIM_REDUCTION,
-                "account_id": holder,
-                "symbol": SYMBOL,
-                "quantity_kg": kg,
-                "source_kind": "deep_treatment",
-                "description": "SCR",
-                "evidence": "CEMS",
-            }
+            commands.ClaimReduction(
+                account_id=holder,
+                symbol=SYMBOL,
+                quantity_kg=kg,
+                source_kind="deep_treatment",
+                description="SCR",
+                evidence="CEMS",
+            )
         )["claim_id"]
         self.ok(
-            {
-                "kind": k.VERIFY_REDUCTION,
-                "account_id": bureau,
-                "claim_id": claim,
-                "decision": "approve",
-                "approved_kg": kg,
-                "method": "online_monitoring",
-                "note": "",
-            }
+            commands.VerifyReduction(
+                account_id=bureau,
+                claim_id=claim,
+                decision="approve",
+                approved_kg=kg,
+                method="online_monitoring",
+                note="",
+            )
         )
 
     def submit(self, bureau: str, city: str, reason: str | None = None) -> dict:
         return self.run(
-            {
-                "kind": k.SUBMIT_MONTHLY,
-                "account_id": bureau,
-                "city_code": city,
-                "symbol": SYMBOL,
-                "month": "2026-01",
-                "correction_reason": reason,
-            }
+            commands.SubmitMonthly(
+                account_id=bureau,
+                city_code=city,
+                symbol=SYMBOL,
+                month="2026-01",
+                correction_reason=reason,
+            )
         )
 
 
 def build_world(p: Pipeline) -> dict:
     p.ok(genesis_command(Settings()))
     p.ok(
-        {
-            "kind": k.LIST_INSTRUMENT,
-            "symbol": SYMBOL,
-            "pollutant": "NOx",
-            "vintage": 2025,
-            "tick_fen": 1,
-            "lot_kg": 1,
-            "reference_price_fen": 320_000,
-            "band_bps": 1_000,
-        }
+        commands.ListInstrument(
+            symbol=SYMBOL,
+            pollutant="NOx",
+            vintage=2025,
+            tick_fen=1,
+            lot_kg=1,
+            reference_price_fen=320_000,
+            band_bps=1_000,
+        )
     )
     w = {
         "gz_bureau": p.account("bureau-gz", "city_bureau", GZ),
@@ -156,7 +150,7 @@ def build_world(p: Pipeline) -> dict:
         "gz_ent": p.account("ent-gz", "enterprise", GZ),
         "sz_ent": p.account("ent-sz", "enterprise", SZ),
     }
-    p.ok({"kind": k.DEPOSIT, "account_id": w["sz_ent"], "amount_fen": 100_000_000})
+    p.ok(commands.Deposit(account_id=w["sz_ent"], amount_fen=100_000_000))
     p.issue(w["gz_ent"], w["gz_bureau"], 5_000)
     p.order(w["gz_ent"], "sell", 320_000, 1_500)
     p.order(w["sz_ent"], "buy", 320_000, 1_500)  # GZ -> SZ, 1.5 t, in January
@@ -221,15 +215,14 @@ def test_a_journal_with_submissions_and_acks_replays_to_the_same_state(
         alert = conn.execute(select(alerts).where(alerts.c.account_id == w["sz_ent"])).one()
     p.now = JAN_END + DAY_US
     p.ok(
-        {
-            "kind": k.ACKNOWLEDGE_ALERT,
-            "account_id": w["sz_bureau"],
-            "alert_id": str(alert.id),
-            "alert_seq": alert.seq,
-            "alert_ordinal": alert.ordinal,
-            "alert_account_id": w["sz_ent"],
-            "note": "phoned the trader",
-        }
+        commands.AcknowledgeAlert(
+            account_id=w["sz_bureau"],
+            alert_id=str(alert.id),
+            alert_seq=alert.seq,
+            alert_ordinal=alert.ordinal,
+            alert_account_id=w["sz_ent"],
+            note="phoned the trader",
+        )
     )
     assert p.submit(w["gz_bureau"], GZ)["error"] is None
     assert p.submit(w["sz_bureau"], SZ)["error"] is None

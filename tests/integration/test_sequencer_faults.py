@@ -17,6 +17,8 @@ from sqlalchemy import event, select
 
 from exchange import snapshots
 from exchange.bus import InProcessBus
+from exchange.command_codec import from_payload
+from exchange.commands import Command
 from exchange.config import Settings
 from exchange.core.state import Core
 from exchange.db import models as m
@@ -50,7 +52,7 @@ class FaultyCore(Core):
 
     def apply(self, seq, ts_us, command):
         out = super().apply(seq, ts_us, command)
-        if command.get("amount_fen") == FAULT_FEN:
+        if getattr(command, "amount_fen", None) == FAULT_FEN:
             raise RuntimeError("injected core defect")
         return out
 
@@ -94,14 +96,16 @@ def make_sequencer(db_engine, settings, core: Core, snapshot_every: int = 1000) 
 _handles = itertools.count(1)
 
 
-async def submit(seqr: Sequencer, *commands: dict) -> list[dict]:
-    """Put `commands` through the sequencer as ONE batch; their replies, in order."""
+async def submit(seqr: Sequencer, *commands: dict | Command) -> list[dict]:
+    """Put `commands` (journal payloads are decoded, as the command queue decodes them)
+    through the sequencer as ONE batch; their replies, in order."""
     handles = [f"h{next(_handles)}" for _ in commands]
-    await seqr.process(list(zip(handles, commands, strict=True)))
+    typed = [c if isinstance(c, Command) else from_payload(c) for c in commands]
+    await seqr.process(list(zip(handles, typed, strict=True)))
     return [seqr.queue.replies[h] for h in handles]
 
 
-async def ok(seqr: Sequencer, command: dict) -> dict:
+async def ok(seqr: Sequencer, command: dict | Command) -> dict:
     (reply,) = await submit(seqr, command)
     assert reply["error"] is None, reply
     return reply["result"]
@@ -171,7 +175,7 @@ def assert_state_is_the_journals(db_engine, settings, seqr: Sequencer) -> int:
         for entry in Journal(db_engine).read():
             if entry.seq > snap.seq:
                 break
-            at_seq.apply(entry.seq, entry.ts_us, entry.payload)
+            at_seq.apply(entry.seq, entry.ts_us, from_payload(entry.payload))
         assert at_seq.state_hash() == snap.state_hash, f"snapshot at seq {snap.seq}"
     return tail
 

@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from exchange import snapshots
 from exchange.bench.service import ServiceProcess, free_port, service_env
+from exchange.command_codec import to_payload
 from exchange.config import Settings
 from exchange.db.engine import make_engine
 from exchange.db.migrate import upgrade
@@ -49,7 +50,7 @@ def write_journal(url: str) -> CoreDriver:
     db = make_engine(url)
     upgrade(db)
     with db.begin() as conn:
-        Journal(db).append(conn, [(seq, ts, c["kind"], c) for seq, ts, c in d.log])
+        Journal(db).append(conn, [(seq, ts, c.kind, to_payload(c)) for seq, ts, c in d.log])
     db.dispose()
     return d
 

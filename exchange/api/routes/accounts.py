@@ -7,8 +7,7 @@ import asyncio
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import insert, select
 
-from exchange import auth, sessions
-from exchange import commands as k
+from exchange import auth, commands, sessions
 from exchange.api import responses as R
 from exchange.api.deps import Conn, CurrentCaller, NoNul, Operator, ProvinceOrOperator, read, submit
 from exchange.api.errors import ApiError
@@ -122,14 +121,13 @@ async def create_account(body: AccountIn, caller: Operator, request: Request) ->
         raise ApiError("rate_limited", "服务繁忙，请稍后再试 (busy; retry)", 429) from None
     reply = await submit(
         request,
-        {
-            "kind": k.OPEN_ACCOUNT,
-            "username": body.username,
-            "password_hash": password_hash,
-            "name": body.name,
-            "role": body.role,
-            "city_code": body.city_code,
-        },
+        commands.OpenAccount(
+            username=body.username,
+            password_hash=password_hash,
+            name=body.name,
+            role=body.role,
+            city_code=body.city_code,
+        ),
     )
     return {
         "id": reply["result"]["account_id"],
@@ -214,22 +212,27 @@ def list_accounts(caller: ProvinceOrOperator, conn: Conn, role: str | None = Non
     }
 
 
-async def _cash_move(kind: str, account_id: str, body: AmountIn, request: Request) -> dict:
+async def _cash_move(
+    kind: type[commands.Deposit | commands.Withdraw],
+    account_id: str,
+    body: AmountIn,
+    request: Request,
+) -> dict:
     a = m.Account.__table__
     row = await read(
         request, lambda conn: conn.execute(select(a.c.role).where(a.c.id == account_id)).first()
     )
     if row is None:
         raise ApiError("not_found", f"no account {account_id}")
-    await submit(request, {"kind": kind, "account_id": account_id, "amount_fen": body.amount})
+    await submit(request, kind(account_id=account_id, amount_fen=body.amount))
     return await read(request, account_view, account_id)
 
 
 @router.post("/accounts/{account_id}/deposits", status_code=201, **R.doc(R.Account, 201))
 async def deposit(account_id: str, body: AmountIn, caller: Operator, request: Request) -> dict:
-    return await _cash_move(k.DEPOSIT, account_id, body, request)
+    return await _cash_move(commands.Deposit, account_id, body, request)
 
 
 @router.post("/accounts/{account_id}/withdrawals", status_code=201, **R.doc(R.Account, 201))
 async def withdraw(account_id: str, body: AmountIn, caller: Operator, request: Request) -> dict:
-    return await _cash_move(k.WITHDRAW, account_id, body, request)
+    return await _cash_move(commands.Withdraw, account_id, body, request)

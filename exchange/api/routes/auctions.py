@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
-from exchange import commands as k
+from exchange import commands
 from exchange.api import responses as R
 from exchange.api.deps import (
     Caller,
@@ -95,14 +95,13 @@ async def open_auction(body: AuctionIn, caller: Province, request: Request) -> d
     await read(request, instrument_or_422, body.symbol)
     reply = await submit(
         request,
-        {
-            "kind": k.OPEN_AUCTION,
-            "symbol": body.symbol,
-            "quantity_kg": body.quantity,
-            "reserve_price_fen": body.reserve_price,
-            "bidder_cap_pct": body.bidder_cap_pct,
-            "note": body.note,
-        },
+        commands.OpenAuction(
+            symbol=body.symbol,
+            quantity_kg=body.quantity,
+            reserve_price_fen=body.reserve_price,
+            bidder_cap_pct=body.bidder_cap_pct,
+            note=body.note,
+        ),
     )
     return await _view(request, reply["result"]["auction_id"], caller)
 
@@ -111,13 +110,12 @@ async def open_auction(body: AuctionIn, caller: Province, request: Request) -> d
 async def place_bid(auction_id: str, body: BidIn, caller: Enterprise, request: Request) -> dict:
     reply = await submit(
         request,
-        {
-            "kind": k.PLACE_BID,
-            "auction_id": auction_id,
-            "account_id": caller.account_id,
-            "price_fen": body.price,
-            "quantity_kg": body.quantity,
-        },
+        commands.PlaceBid(
+            auction_id=auction_id,
+            account_id=caller.account_id,
+            price_fen=body.price,
+            quantity_kg=body.quantity,
+        ),
     )
     return await _bid(request, reply["result"]["bid_id"])
 
@@ -129,15 +127,13 @@ async def withdraw_bid(auction_id: str, bid_id: str, caller: Enterprise, request
     )
     if row is None or row.auction_id != auction_id or row.account_id != caller.account_id:
         raise ApiError("bid_not_found", f"no bid {bid_id} of yours in auction {auction_id}")
-    await submit(
-        request, {"kind": k.WITHDRAW_BID, "bid_id": bid_id, "account_id": caller.account_id}
-    )
+    await submit(request, commands.WithdrawBid(bid_id=bid_id, account_id=caller.account_id))
     return await _bid(request, bid_id)
 
 
 @router.post("/auctions/{auction_id}/close", **R.doc(R.Auction))
 async def close_auction(auction_id: str, caller: Province, request: Request) -> dict:
-    await submit(request, {"kind": k.CLOSE_AUCTION, "auction_id": auction_id})
+    await submit(request, commands.CloseAuction(auction_id=auction_id))
     return await _view(request, auction_id, caller)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlalchemy import or_, select
 
-from exchange import commands as k
+from exchange import commands
 from exchange.api import responses as R
 from exchange.api.deps import Caller, Conn, Enterprise, EnterpriseOrProvince, NoNul, read, submit
 from exchange.api.errors import ApiError
@@ -57,17 +57,16 @@ async def propose(body: BlockTradeIn, caller: Enterprise, request: Request) -> d
     await read(request, instrument_or_422, body.symbol)
     reply = await submit(
         request,
-        {
-            "kind": k.PROPOSE_BLOCK_TRADE,
-            "account_id": caller.account_id,
-            "buyer_account_id": body.buyer_account_id,
-            "symbol": body.symbol,
-            "price_fen": body.price,
-            "quantity_kg": body.quantity,
-            "note": body.note,
-            "band_pct": settings.block_band_pct,
-            "min_quantity_kg": int(settings.block_min_quantity * 1000),
-        },
+        commands.ProposeBlockTrade(
+            account_id=caller.account_id,
+            buyer_account_id=body.buyer_account_id,
+            symbol=body.symbol,
+            price_fen=body.price,
+            quantity_kg=body.quantity,
+            note=body.note,
+            band_pct=settings.block_band_pct,
+            min_quantity_kg=int(settings.block_min_quantity * 1000),
+        ),
     )
     return await _view(request, reply["result"]["block_id"], caller)
 
@@ -76,12 +75,11 @@ async def _decide(request: Request, block_id: str, caller: Caller, action: str) 
     await read(request, _visible, block_id, caller)
     await submit(
         request,
-        {
-            "kind": k.DECIDE_BLOCK_TRADE,
-            "block_id": block_id,
-            "account_id": caller.account_id,
-            "action": action,
-        },
+        commands.DecideBlockTrade(
+            block_id=block_id,
+            account_id=caller.account_id,
+            action=action,
+        ),
     )
     return await _view(request, block_id, caller)
 

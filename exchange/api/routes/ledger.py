@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
-from exchange import commands as k
+from exchange import commands
 from exchange.api import responses as R
 from exchange.api.deps import Bureau, Conn, NoNul, Province, Regulator, read, submit
 from exchange.api.errors import ApiError
@@ -207,12 +207,11 @@ async def set_floor(code: str, body: FloorIn, caller: Province, request: Request
     await read(request, instrument_or_422, body.symbol)
     await submit(
         request,
-        {
-            "kind": k.SET_FLOOR,
-            "city_code": code,
-            "symbol": body.symbol,
-            "quantity_kg": body.quantity,
-        },
+        commands.SetFloor(
+            city_code=code,
+            symbol=body.symbol,
+            quantity_kg=body.quantity,
+        ),
     )
     return {"city_code": code, "symbol": body.symbol, "quantity": tonnes(body.quantity)}
 
@@ -254,15 +253,14 @@ async def apply_reallocation(body: ReallocationIn, caller: Bureau, request: Requ
         raise ApiError("not_found", f"no project {body.project_id} in your city")
     reply = await submit(
         request,
-        {
-            "kind": k.APPLY_REALLOCATION,
-            "account_id": caller.account_id,
-            "project_id": body.project_id,
-            "symbol": body.symbol,
-            "quantity_kg": body.quantity,
-            "reason": body.reason,
-            "priority_category": body.priority_category,
-        },
+        commands.ApplyReallocation(
+            account_id=caller.account_id,
+            project_id=body.project_id,
+            symbol=body.symbol,
+            quantity_kg=body.quantity,
+            reason=body.reason,
+            priority_category=body.priority_category,
+        ),
     )
     application_id = reply["result"]["application_id"]
     return await read(request, lambda conn: reallocation_view(_reallocation(conn, application_id)))
@@ -297,14 +295,13 @@ async def decide_reallocation(
             )
     await submit(
         request,
-        {
-            "kind": k.DECIDE_REALLOCATION,
-            "account_id": caller.account_id,
-            "application_id": application_id,
-            "decision": body.decision,
-            "sources": [{"from": s.from_, "quantity_kg": s.quantity} for s in body.sources],
-            "note": body.note,
-        },
+        commands.DecideReallocation(
+            account_id=caller.account_id,
+            application_id=application_id,
+            decision=body.decision,
+            sources=tuple((s.from_, s.quantity) for s in body.sources),
+            note=body.note,
+        ),
     )
     return await read(request, lambda conn: reallocation_view(_reallocation(conn, application_id)))
 

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
-from exchange import commands as k
+from exchange import commands
 from exchange.api import responses as R
 from exchange.api.deps import Conn, NoNul, Province, ProvinceOrOperator, read, submit
 from exchange.api.errors import ApiError
@@ -95,40 +95,43 @@ async def create_instrument(body: InstrumentIn, caller: Province, request: Reque
         }
     await submit(
         request,
-        {
+        commands.ListInstrument(
             **validity,
-            "kind": k.LIST_INSTRUMENT,
-            "symbol": body.symbol,
-            "pollutant": body.pollutant,
-            "vintage": body.vintage,
-            "tick_fen": body.tick_size,
-            "lot_kg": body.lot_size,
-            "reference_price_fen": body.reference_price,
-            "band_bps": bps,
-        },
+            symbol=body.symbol,
+            pollutant=body.pollutant,
+            vintage=body.vintage,
+            tick_fen=body.tick_size,
+            lot_kg=body.lot_size,
+            reference_price_fen=body.reference_price,
+            band_bps=bps,
+        ),
     )
     return await read(request, lambda conn: instrument_view(load_instrument(conn, body.symbol)))
 
 
-async def _control(request: Request, kind: str, symbol: str) -> dict:
+async def _control(
+    request: Request,
+    kind: type[commands.Halt | commands.Resume | commands.CloseSession],
+    symbol: str,
+) -> dict:
     await read(request, load_instrument, symbol)
-    await submit(request, {"kind": kind, "symbol": symbol})
+    await submit(request, kind(symbol=symbol))
     return await read(request, lambda conn: instrument_view(load_instrument(conn, symbol)))
 
 
 @router.post("/market/{symbol}/halt", **R.doc(R.Instrument))
 async def halt(symbol: str, caller: Province, request: Request) -> dict:
-    return await _control(request, k.HALT, symbol)
+    return await _control(request, commands.Halt, symbol)
 
 
 @router.post("/market/{symbol}/resume", **R.doc(R.Instrument))
 async def resume(symbol: str, caller: Province, request: Request) -> dict:
-    return await _control(request, k.RESUME, symbol)
+    return await _control(request, commands.Resume, symbol)
 
 
 @router.post("/market/{symbol}/close-session", **R.doc(R.Instrument))
 async def close_session(symbol: str, caller: ProvinceOrOperator, request: Request) -> dict:
-    return await _control(request, k.CLOSE_SESSION, symbol)
+    return await _control(request, commands.CloseSession, symbol)
 
 
 def book_snapshot(conn, symbol: str, depth: int) -> dict:

@@ -10,7 +10,7 @@ from typing import Annotated, Literal, NamedTuple
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import or_, select
 
-from exchange import commands as k
+from exchange import commands
 from exchange.api import responses as R
 from exchange.api.deps import Conn, Enterprise, EnterpriseOrProvince, NoNul, submit
 from exchange.api.errors import ApiError
@@ -101,9 +101,7 @@ async def place_for(account_id: str, body: OrderIn, request: Request, response: 
         if tif not in ("IOC", "FOK"):
             raise ApiError("invalid_time_in_force", "a market order is IOC (or FOK)")
     if body.post_only and tif not in ("GTC", "DAY"):
-        raise ApiError(
-            "invalid_time_in_force", "只挂单（post-only）须为限价单，有效期 GTC 或 DAY"
-        )
+        raise ApiError("invalid_time_in_force", "只挂单（post-only）须为限价单，有效期 GTC 或 DAY")
     _check_steps(inst, body.price, body.quantity)
     fields = {
         "symbol": body.symbol,
@@ -123,13 +121,12 @@ async def place_for(account_id: str, body: OrderIn, request: Request, response: 
     # the gateway need not look it up first.
     reply = await submit(
         request,
-        {
-            "kind": k.PLACE_ORDER,
-            "account_id": account_id,
-            "client_order_id": body.client_order_id,
-            "request_hash": _request_hash(fields),
+        commands.PlaceOrder(
+            account_id=account_id,
+            client_order_id=body.client_order_id,
+            request_hash=_request_hash(fields),
             **fields,
-        },
+        ),
     )
     order_id = str(reply["result"]["order_id"])
     if reply["result"].get("duplicate"):
@@ -146,10 +143,8 @@ async def place_for(account_id: str, body: OrderIn, request: Request, response: 
 @router.post("/orders/cancel-all", **R.doc(R.Cancelled))
 async def cancel_all(caller: Enterprise, request: Request, body: CancelAllIn | None = None) -> dict:
     """Cancel every open order of the caller (in one instrument when `symbol` is given)."""
-    command = {"kind": k.CANCEL_ALL, "account_id": caller.account_id}
-    if body is not None and body.symbol is not None:
-        command["symbol"] = body.symbol
-    reply = await submit(request, command)
+    symbol = body.symbol if body is not None else None
+    reply = await submit(request, commands.CancelAll(account_id=caller.account_id, symbol=symbol))
     return {"cancelled": reply["result"]["cancelled"]}
 
 
@@ -246,9 +241,7 @@ async def cancel_for(account_id: str, order_id: str, request: Request) -> dict:
     row = await _row_off_loop(request, account_id, order_id)
     if row["status"] not in ("open", "partially_filled"):
         raise ApiError("order_not_open", f"order {order_id} is {row['status']}")
-    reply = await submit(
-        request, {"kind": k.CANCEL_ORDER, "account_id": account_id, "order_id": row["id"]}
-    )
+    reply = await submit(request, commands.CancelOrder(account_id=account_id, order_id=row["id"]))
     return _only(reply, order_id)
 
 
@@ -262,13 +255,12 @@ async def amend_order(order_id: str, body: AmendIn, caller: Enterprise, request:
         raise ApiError("order_not_open", f"order {order_id} is {row['status']}")
     reply = await submit(
         request,
-        {
-            "kind": k.AMEND_ORDER,
-            "account_id": caller.account_id,
-            "order_id": row["id"],
-            "quantity_kg": body.quantity,
-            "price_fen": body.price,
-        },
+        commands.AmendOrder(
+            account_id=caller.account_id,
+            order_id=row["id"],
+            quantity_kg=body.quantity,
+            price_fen=body.price,
+        ),
     )
     return _only(reply, order_id)
 

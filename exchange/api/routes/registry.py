@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
-from exchange import commands as k
+from exchange import commands
 from exchange.api import responses as R
 from exchange.api.deps import (
     BureauOrProvince,
@@ -78,15 +78,14 @@ async def claim_reduction(body: ReductionIn, caller: EnterpriseOrBureau, request
     await read(request, instrument_or_422, body.symbol)
     reply = await submit(
         request,
-        {
-            "kind": k.CLAIM_REDUCTION,
-            "account_id": caller.account_id,
-            "symbol": body.symbol,
-            "quantity_kg": body.quantity,
-            "source_kind": body.source_kind,
-            "description": body.description,
-            "evidence": body.evidence,
-        },
+        commands.ClaimReduction(
+            account_id=caller.account_id,
+            symbol=body.symbol,
+            quantity_kg=body.quantity,
+            source_kind=body.source_kind,
+            description=body.description,
+            evidence=body.evidence,
+        ),
     )
     claim_id = reply["result"]["claim_id"]
     return await read(request, lambda conn: reduction_view(_reduction(conn, claim_id)))
@@ -110,15 +109,14 @@ async def verify_reduction(
             )
     await submit(
         request,
-        {
-            "kind": k.VERIFY_REDUCTION,
-            "account_id": caller.account_id,
-            "claim_id": claim_id,
-            "decision": body.decision,
-            "approved_kg": body.approved_quantity,
-            "method": body.method,
-            "note": body.note,
-        },
+        commands.VerifyReduction(
+            account_id=caller.account_id,
+            claim_id=claim_id,
+            decision=body.decision,
+            approved_kg=body.approved_quantity,
+            method=body.method,
+            note=body.note,
+        ),
     )
     return await read(request, lambda conn: reduction_view(_reduction(conn, claim_id)))
 
@@ -183,16 +181,15 @@ async def register_project(body: ProjectIn, caller: Enterprise, request: Request
     await read(request, instrument_or_422, body.symbol)
     reply = await submit(
         request,
-        {
-            "kind": k.REGISTER_PROJECT,
-            "account_id": caller.account_id,
-            "name": body.name,
-            "city_code": city,
-            "priority_category": body.priority_category,
-            "symbol": body.symbol,
-            "required_kg": body.required_quantity,
-            "eia_reference": body.eia_reference,
-        },
+        commands.RegisterProject(
+            account_id=caller.account_id,
+            name=body.name,
+            city_code=city,
+            priority_category=body.priority_category,
+            symbol=body.symbol,
+            required_kg=body.required_quantity,
+            eia_reference=body.eia_reference,
+        ),
     )
     project_id = reply["result"]["project_id"]
     return await read(request, lambda conn: project_view(_project(conn, project_id)))
@@ -232,12 +229,11 @@ async def allocate(
         raise ApiError("symbol_mismatch", f"project {project_id} needs {p.symbol}")
     await submit(
         request,
-        {
-            "kind": k.ALLOCATE,
-            "account_id": caller.account_id,
-            "project_id": project_id,
-            "quantity_kg": body.quantity,
-        },
+        commands.Allocate(
+            account_id=caller.account_id,
+            project_id=project_id,
+            quantity_kg=body.quantity,
+        ),
     )
     return await read(request, lambda conn: project_view(_project(conn, project_id)))
 

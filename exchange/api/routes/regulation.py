@@ -9,7 +9,7 @@ import time
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
-from exchange import commands as k
+from exchange import commands
 from exchange.api import responses as R
 from exchange.api.deps import Bureau, Conn, NoNul, Regulator, submit
 from exchange.api.errors import ApiError
@@ -66,14 +66,13 @@ async def submit_month(
     await asyncio.to_thread(check_symbol)
     reply = await submit(
         request,
-        {
-            "kind": k.SUBMIT_MONTHLY,
-            "account_id": caller.account_id,
-            "city_code": code,
-            "symbol": body.symbol,
-            "month": month,
-            "correction_reason": body.correction_reason,
-        },
+        commands.SubmitMonthly(
+            account_id=caller.account_id,
+            city_code=code,
+            symbol=body.symbol,
+            month=month,
+            correction_reason=body.correction_reason,
+        ),
     )
 
     def frozen():
@@ -158,14 +157,13 @@ async def acknowledge(
         raise ApiError("already_acknowledged", f"alert {alert_id} was already acknowledged")
     await submit(
         request,
-        {
-            "kind": k.ACKNOWLEDGE_ALERT,
-            "account_id": caller.account_id,
-            "alert_id": alert_id,
-            "alert_seq": row.seq,
-            "alert_ordinal": row.ordinal,
-            "alert_account_id": row.account_id,
-            "note": body.note,
-        },
+        commands.AcknowledgeAlert(
+            account_id=caller.account_id,
+            alert_id=alert_id,
+            alert_seq=row.seq,
+            alert_ordinal=row.ordinal,
+            alert_account_id=row.account_id,
+            note=body.note,
+        ),
     )
     return alert_view(await asyncio.to_thread(read))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from exchange import commands as k
+from exchange import commands
 from exchange.api import responses as R
 from exchange.api.deps import Conn, NoNul, Province, read, submit
 from exchange.api.errors import ApiError
@@ -45,11 +45,10 @@ async def release_reserve(body: ReserveReleaseIn, caller: Province, request: Req
     await read(request, instrument_or_422, body.symbol)
     await submit(
         request,
-        {
-            "kind": k.RELEASE_RESERVE,
-            "city_code": body.city_code,
-            "symbol": body.symbol,
-            "quantity_kg": body.quantity,
-        },
+        commands.ReleaseReserve(
+            city_code=body.city_code,
+            symbol=body.symbol,
+            quantity_kg=body.quantity,
+        ),
     )
     return {"city_code": body.city_code, "symbol": body.symbol, "quantity": tonnes(body.quantity)}

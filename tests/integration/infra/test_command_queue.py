@@ -8,6 +8,13 @@ import contextlib
 import pytest
 
 from exchange.bus import CommandTimeout, InProcessCommandQueue, RedisCommandQueue
+from exchange.command_codec import to_payload
+from exchange.commands import ClaimReduction, Deposit
+
+
+def n(i: int) -> Deposit:
+    """A small command told apart by its amount."""
+    return Deposit(account_id="ACC-1", amount_fen=i)
 
 # A wait that never ends (a reader that swallowed its cancellation) cannot be bounded
 # from inside the event loop: the suite's per-test timeout, far below its 300 s, ends it.
@@ -60,7 +67,10 @@ async def running_core(core, batches: list[int] | None = None, max_n: int = 512)
             if batches is not None and batch:
                 batches.append(len(batch))
             await core.reply_many(
-                [(handle, {"echo": command, "batch": len(batch)}) for handle, command in batch]
+                [
+                    (handle, {"echo": to_payload(command), "batch": len(batch)})
+                    for handle, command in batch
+                ]
             )
 
     task = asyncio.create_task(loop())
@@ -81,9 +91,11 @@ async def running_core(core, batches: list[int] | None = None, max_n: int = 512)
 async def test_each_submitter_gets_the_reply_to_its_own_command(make_queues):
     (gateway,), core = make_queues()
     async with running_core(core):
-        commands = [{"type": "place_order", "n": i, "city": "佛山"} for i in range(100)]
+        commands = [
+            ClaimReduction("ACC-1", "NOX-2025", i, "deep_treatment", "佛山", "") for i in range(100)
+        ]
         replies = await asyncio.gather(*(gateway.submit(c, timeout=5) for c in commands))
-    assert [r["echo"] for r in replies] == commands
+    assert [r["echo"] for r in replies] == [to_payload(c) for c in commands]
 
 
 async def test_replies_go_back_to_the_gateway_that_asked(make_queues):
@@ -91,19 +103,19 @@ async def test_replies_go_back_to_the_gateway_that_asked(make_queues):
     async with bounded(30, "three gateways' commands and replies"), running_core(core):
         replies = await asyncio.gather(
             *(
-                g.submit({"from": i, "k": k}, timeout=5)
+                g.submit(Deposit(f"ACC-{i}", k), timeout=5)
                 for i, g in enumerate(gateways)
                 for k in range(5)
             )
         )
-    asked = [{"from": i, "k": k} for i in range(3) for k in range(5)]
+    asked = [to_payload(Deposit(f"ACC-{i}", k)) for i in range(3) for k in range(5)]
     assert [r["echo"] for r in replies] == asked
 
 
 async def test_concurrent_commands_are_drained_in_batches(make_queues):
     (gateway,), core = make_queues()
     batches: list[int] = []
-    submissions = [asyncio.create_task(gateway.submit({"n": i}, timeout=5)) for i in range(40)]
+    submissions = [asyncio.create_task(gateway.submit(n(i), timeout=5)) for i in range(40)]
     async with asyncio.timeout(5):  # all of them queue up before the core starts
         while await core.pending() < 40:
             await asyncio.sleep(0.005)
@@ -118,14 +130,14 @@ async def test_commands_are_taken_first_in_first_out(make_queues):
     (gateway,), core = make_queues()
     submissions = []
     for i in range(10):
-        submissions.append(asyncio.create_task(gateway.submit({"n": i}, timeout=5)))
+        submissions.append(asyncio.create_task(gateway.submit(n(i), timeout=5)))
         async with asyncio.timeout(5):  # each lands before the next is sent
             while await core.pending() < i + 1:
                 await asyncio.sleep(0.002)
     taken = []
     while len(taken) < 10:
         taken.extend(await core.next_batch(3, timeout=1))
-    assert [command["n"] for _handle, command in taken] == list(range(10))
+    assert [command.amount_fen for _handle, command in taken] == list(range(10))
     await core.reply_many([(h, {"ok": True}) for h, _c in taken])
     assert await asyncio.gather(*submissions) == [{"ok": True}] * 10
 
@@ -139,23 +151,23 @@ async def test_next_batch_returns_nothing_after_its_timeout(make_queues):
 async def test_submit_times_out_when_the_core_does_not_answer(make_queues):
     (gateway,), core = make_queues()
     with pytest.raises(CommandTimeout):
-        await gateway.submit({"n": 1}, timeout=0.2)
+        await gateway.submit(n(1), timeout=0.2)
     # The submitter was told it failed, so the core never gets it to apply later.
     assert await core.next_batch(10, timeout=0.5) == []
     async with running_core(core):
-        assert (await gateway.submit({"n": 2}, timeout=5))["echo"] == {"n": 2}
+        assert (await gateway.submit(n(2), timeout=5))["echo"] == to_payload(n(2))
 
 
 async def test_a_late_reply_to_a_command_already_taken_is_harmless(make_queues):
     (gateway,), core = make_queues()
-    submitted = asyncio.create_task(gateway.submit({"n": 1}, timeout=0.5))
+    submitted = asyncio.create_task(gateway.submit(n(1), timeout=0.5))
     taken = await core.next_batch(10, timeout=2)
-    assert [c for _h, c in taken] == [{"n": 1}]
+    assert [c for _h, c in taken] == [n(1)]
     with pytest.raises(CommandTimeout):
         await submitted
     await core.reply_many([(h, {"late": True}) for h, _c in taken])
     async with running_core(core):
-        assert (await gateway.submit({"n": 2}, timeout=5))["echo"] == {"n": 2}
+        assert (await gateway.submit(n(2), timeout=5))["echo"] == to_payload(n(2))
 
 
 async def test_closing_a_gateway_ends_its_reply_reader_even_if_the_client_loses_the_cancel(
@@ -174,6 +186,6 @@ async def test_closing_a_gateway_ends_its_reply_reader_even_if_the_client_loses_
 
     gateway._redis.blpop = blpop_losing_the_cancel
     with pytest.raises(CommandTimeout):
-        await gateway.submit({"n": 1}, timeout=0.2)  # starts the reply reader; nobody answers
+        await gateway.submit(n(1), timeout=0.2)  # starts the reply reader; nobody answers
     async with bounded(20, "closing the gateway's command queue"):
         await gateway.aclose()

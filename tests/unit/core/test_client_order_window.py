@@ -6,6 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from exchange.command_codec import from_payload, to_payload
+from exchange.commands import Genesis
 from exchange.config import Settings
 from exchange.core.state import CLIENT_ORDER_WINDOW_S, Core
 from exchange.runtime import check_parameters, genesis_command
@@ -33,7 +35,7 @@ def buy(account_id: str, client_order_id: str, kg: int = 1_000) -> dict:
     }
 
 
-def market(genesis: dict) -> tuple[CoreDriver, str]:
+def market(genesis: dict | Genesis) -> tuple[CoreDriver, str]:
     d = CoreDriver()
     d.ok(genesis)
     d.list_nox()
@@ -43,8 +45,8 @@ def market(genesis: dict) -> tuple[CoreDriver, str]:
 
 
 def old_genesis() -> dict:
-    """Today's genesis as it was written before the window existed."""
-    genesis = genesis_command(Settings())
+    """Today's genesis as it was journaled before the window existed."""
+    genesis = to_payload(genesis_command(Settings()))
     del genesis["client_order_window_s"]
     return genesis
 
@@ -63,7 +65,8 @@ def test_an_old_journal_remembers_ids_for_ever_and_keeps_its_state_hash():
 
 def test_a_new_journal_records_the_window_in_its_genesis():
     genesis = genesis_command(Settings())
-    assert genesis["client_order_window_s"] == CLIENT_ORDER_WINDOW_S == 86_400
+    assert genesis.client_order_window_s == CLIENT_ORDER_WINDOW_S == 86_400
+    assert to_payload(genesis)["client_order_window_s"] == 86_400
     d, _ = market(genesis)
     assert d.core.parameters()["client_order_window_s"] == 86_400
     check_parameters(d.core, Settings())
@@ -109,7 +112,7 @@ def test_restoring_a_snapshot_anywhere_then_going_on_gives_the_same_state(steps,
     commands = []
     for coid, gap_us in steps:
         ts_us += gap_us
-        commands.append((buy(buyer, f"c{coid}", kg=1), ts_us))
+        commands.append((from_payload(buy(buyer, f"c{coid}", kg=1)), ts_us))
     cut = min(cut, len(commands))
     for command, ts in commands[:cut]:
         d.apply(command, ts_us=ts)

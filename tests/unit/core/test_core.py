@@ -3,8 +3,11 @@ order records as clients see them, refusals that change nothing, replay."""
 
 import pytest
 
+from exchange import commands
+from exchange.command_codec import from_payload
+from exchange.commands import MalformedCommand
 from exchange.core.state import Core
-from tests.core_driver import SYMBOL, CoreDriver
+from tests.core_driver import SYMBOL, T0_US, CoreDriver
 
 
 @pytest.fixture
@@ -146,12 +149,19 @@ def test_a_replay_of_the_same_commands_reaches_the_same_state_hash(market):
     assert Core.restore(d.core.snapshot()).state_hash() == d.core.state_hash()
 
 
-def test_unknown_command_kinds_are_refused():
+def test_unknown_command_kinds_are_refused_by_the_codec_and_the_core():
+    with pytest.raises(MalformedCommand, match="launch_rocket") as refused:
+        from_payload({"kind": "launch_rocket"})
+    assert refused.value.code == "invalid_command"
     d = CoreDriver()
-    assert d.apply({"kind": "launch_rocket"}).error[0] == "unknown_command"
+    before = d.core.state_hash()
+    out = d.core.apply(1, T0_US, {"kind": "halt", "symbol": SYMBOL})
+    assert out.error[0] == "unknown_command"
+    d.core.last_seq = 0
+    assert d.core.state_hash() == before
 
 
 def test_a_sequence_gap_is_a_defect_not_a_refusal():
     core = Core()
     with pytest.raises(AssertionError):
-        core.apply(2, 0, {"kind": "halt", "symbol": SYMBOL})
+        core.apply(2, 0, commands.Halt(symbol=SYMBOL))

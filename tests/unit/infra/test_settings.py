@@ -12,6 +12,7 @@ from exchange.config import (
     get_settings,
     require_bootstrap_passwords,
 )
+from exchange.runtime import thresholds
 
 
 @pytest.fixture(autouse=True)
@@ -98,3 +99,12 @@ def test_bootstrap_outside_demo_refuses_short_or_common_passwords(weak):
     settings = Settings(operator_password="0perator-2025!", province_password=weak)
     with pytest.raises(ConfigError, match="EMX_PROVINCE_PASSWORD is too weak"):
         require_bootstrap_passwords(False, settings)
+
+
+@pytest.mark.parametrize(
+    "variable", ["EMX_CANCEL_RATIO_MIN_ORDERS", "EMX_ORDER_CANCEL_RATIO_ALERT"]
+)
+def test_the_cancel_ratio_minimum_is_read_under_its_name_and_its_former_one(monkeypatch, variable):
+    monkeypatch.setenv(variable, "7")
+    assert Settings().cancel_ratio_min_orders == 7
+    assert thresholds(Settings()).cancel_ratio_min_orders == 7

@@ -213,6 +213,7 @@ export default {
   "err.invalid_self_trade_prevention": "The self-trade prevention mode is not valid.",
   "err.nothing_to_correct": "That month has not been submitted, so there is nothing to correct.",
   "err.unknown_command": "The exchange does not support this operation.",
+  "err.invalid_command": "The request could not be turned into a valid exchange operation.",
   "err.url_too_long": "The request address is too long.",
   "login.title": "Log in · Guangdong Emissions Allowance Exchange",
   "login.hero_h": "NOx allowance trading and the provincial quota ledger",

@@ -213,6 +213,7 @@ export default {
   "err.invalid_self_trade_prevention": "自成交防范方式无效。",
   "err.nothing_to_correct": "该月尚未报送，无需更正。",
   "err.unknown_command": "交易所不支持该操作。",
+  "err.invalid_command": "该请求无法构成有效的交易所操作。",
   "err.url_too_long": "请求地址过长。",
   "login.title": "登录 · 广东省排污权交易",
   "login.hero_h": "氮氧化物排污权交易与全省总量指标“一本账”",
