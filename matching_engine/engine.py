@@ -47,6 +47,7 @@ from matching_engine.events import (
     OrderRejected,
     ReferencePriceSet,
     SessionClosed,
+    new_event,
 )
 from matching_engine.types import (
     BPS_DENOMINATOR,
@@ -67,7 +68,7 @@ from matching_engine.types import (
 
 SNAPSHOT_FORMAT = 1
 
-_new = tuple.__new__
+_new = new_event
 # Commands may carry plain strings ("buy") where enums are expected; the books
 # compare members by identity, so every value is mapped to its member first.
 _SIDES = {s: s for s in Side}
@@ -181,7 +182,23 @@ class MatchingEngine:
         cls = c.__class__
         if cls is not PlaceOrder:
             if cls is CancelOrder:
-                return self._cancel(c)
+                # _cancel, inlined
+                m = self._markets.get(c.symbol)
+                if m is None:
+                    return _rejected(c, "cancel", _UNKNOWN_SYMBOL)
+                book = m.book
+                order_id = c.order_id
+                order = book.orders.get(order_id)
+                if order is None:
+                    return _rejected(c, "cancel", _ORDER_NOT_OPEN)
+                if order.owner != c.owner:
+                    return _rejected(c, "cancel", _NOT_ORDER_OWNER)
+                reason = c.reason
+                if reason.__class__ is not CancelReason:
+                    reason = CancelReason(reason)
+                out: list[Any] = []
+                book.cancel(c.seq, c.ts_us, order_id, reason, out)
+                return out
             handler = self._handlers.get(cls)
             if handler is None:
                 raise TypeError(f"not an engine command: {cls.__name__}")
