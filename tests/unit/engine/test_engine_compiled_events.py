@@ -9,6 +9,7 @@ at install time); the engine then runs on tuple.__new__ alone.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -23,7 +24,13 @@ from matching_engine.engine import MatchingEngine
 from matching_engine.events import BookLevelChanged, Trade
 from matching_engine.types import BUY, SELL, OrderType, SelfTradePrevention, TimeInForce
 
-tuplenew = pytest.importorskip("matching_engine._tuplenew")
+try:
+    from matching_engine import _tuplenew as tuplenew
+except ImportError:
+    # CI builds the module (gcc is there): a missing build must not pass as a skip
+    if os.environ.get("CI", "").lower() == "true":
+        raise
+    pytest.skip("matching_engine._tuplenew was not built", allow_module_level=True)
 new = tuplenew.new
 
 
