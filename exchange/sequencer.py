@@ -224,9 +224,7 @@ class Sequencer:
         if snapshot_due and not inline:
             # the batch is committed: a failure from here on must not fail it
             try:
-                taken = self.snapshotter.start(
-                    self.core, last_seq, last_ts_us, self.snapshots_keep
-                )
+                taken = self.snapshotter.start(self.core, last_seq, last_ts_us, self.snapshots_keep)
             except OSError:
                 log.exception("could not start a background snapshot; the next commit retries")
         self._since_snapshot = 0 if taken else self._since_snapshot + len(entries)
