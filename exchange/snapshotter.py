@@ -122,6 +122,8 @@ def _save_in_child(
 ) -> None:
     data = core.snapshot()
     state_hash = hashlib.sha256(data).hexdigest()
+    # serialized and compressed before the write lock is taken
+    stored = snapshots.encode(data)
     cargs, ckwargs = connect_args
     sqlite = db.dialect.name == "sqlite"
     raw = db.dialect.loaded_dbapi.connect(*cargs, **ckwargs)
@@ -137,7 +139,7 @@ def _save_in_child(
         cur.execute(f"DELETE FROM snapshots WHERE seq = {p}", (seq,))
         cur.execute(
             f"INSERT INTO snapshots (seq, ts_us, state_hash, data) VALUES ({p}, {p}, {p}, {p})",
-            (seq, ts_us, state_hash, data),
+            (seq, ts_us, state_hash, stored),
         )
         if keep is not None:
             cur.execute(
