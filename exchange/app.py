@@ -34,6 +34,8 @@ from exchange.bus import make_bus, make_command_queue
 from exchange.config import Settings, require_bootstrap_passwords
 from exchange.db import migrate
 from exchange.db.engine import make_engine, probe_write
+from exchange.metrics import Metrics
+from exchange.metrics import router as metrics_router
 from exchange.runtime import (
     CoreStart,
     check_parameters,
@@ -54,7 +56,9 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 class CoreRunner:
     """Owns the sequencer task inside this process."""
 
-    def __init__(self, settings: Settings, db, bus, queue, start: CoreStart | None = None) -> None:
+    def __init__(
+        self, settings: Settings, db, bus, queue, start: CoreStart | None = None, metrics=None
+    ) -> None:
         self.settings = settings
         self.db = db
         start = start or start_core(db, settings)
@@ -68,6 +72,7 @@ class CoreRunner:
             batch_max=settings.batch_max,
             snapshot_every=settings.snapshot_every,
             snapshots_keep=settings.snapshots_keep,
+            metrics=metrics,
         )
         ensure_system_accounts(db, self.sequencer.core)
         self.task: asyncio.Task | None = None
@@ -163,7 +168,9 @@ def create_app(
             )
             if core_queue is not app.state.commands:
                 await core_queue.start()
-            runner = CoreRunner(settings, db, app.state.bus, core_queue, core_start)
+            runner = CoreRunner(
+                settings, db, app.state.bus, core_queue, core_start, app.state.metrics
+            )
             runner.start()
             await ensure_genesis(app, runner)
             await bootstrap_logins(app, demo)
@@ -213,6 +220,7 @@ def create_app(
         settings.rate_limit, settings.rate_burst or max(1, int(2 * settings.rate_limit))
     )
     app.state.instrument_steps = {}
+    app.state.metrics = Metrics()
     app.state.dummy_hash = auth.hash_password("not-a-real-password")
     errors.install(app)
     for r in (
@@ -229,6 +237,7 @@ def create_app(
     ):
         app.include_router(r)
     app.include_router(ws_router)
+    app.include_router(metrics_router)
     app.add_middleware(EdgeGuards)
 
     @app.get("/healthz", tags=["health"])

@@ -74,6 +74,7 @@ class Sequencer:
         snapshots_keep: int | None = None,
         clock: Callable[[], int] = wall_clock_us,
         background_snapshots: bool | None = None,
+        metrics=None,
     ) -> None:
         self.core = core
         self.db = db
@@ -89,6 +90,8 @@ class Sequencer:
         self.snapshots_keep = snapshots_keep
         # None: in a forked child wherever the child can reach the database
         self.snapshotter = Snapshotter(db, background=background_snapshots)
+        # exchange.metrics.Metrics, or None (not counted)
+        self.metrics = metrics
         self.clock = clock
         self._recover = recover
         self._last_ts_us = 0
@@ -167,6 +170,7 @@ class Sequencer:
                 for out, (_h, command) in zip(outcomes, good, strict=True)
             ]
             applied = [(out, command) for out, (_h, command) in zip(outcomes, good, strict=True)]
+            started = time.perf_counter()
             try:
                 await self._on_own_thread(self._commit, entries, applied)
             except Exception as exc:
@@ -176,6 +180,10 @@ class Sequencer:
                 await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
                 return
             self.failure = None
+            if self.metrics is not None:
+                self.metrics.committed(
+                    outcomes, [c for _h, c in good], time.perf_counter() - started
+                )
             await self.queue.reply_many(
                 [(h, reply_for(out).to_dict()) for (h, _c), out in zip(good, outcomes, strict=True)]
             )
@@ -227,6 +235,8 @@ class Sequencer:
                 taken = self.snapshotter.start(self.core, last_seq, last_ts_us, self.snapshots_keep)
             except OSError:
                 log.exception("could not start a background snapshot; the next commit retries")
+        if taken and self.metrics is not None:
+            self.metrics.snapshots.inc()
         self._since_snapshot = 0 if taken else self._since_snapshot + len(entries)
 
 

@@ -74,6 +74,8 @@ async def _watch_client(ws: WebSocket) -> None:
 async def _serve(ws: WebSocket, feed: _Feed, subscription, after_seq=None) -> None:
     pump = asyncio.create_task(_pump(feed, subscription, after_seq))
     watch = asyncio.create_task(_watch_client(ws))
+    clients = ws.app.state.metrics.feed_clients
+    clients.inc()
     try:
         done, _ = await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -81,6 +83,7 @@ async def _serve(ws: WebSocket, feed: _Feed, subscription, after_seq=None) -> No
             if exc and not isinstance(exc, WebSocketDisconnect):
                 log.info("feed ended: %r", exc)
     finally:
+        clients.dec()
         for task in (pump, watch):
             task.cancel()
         await subscription.close()
