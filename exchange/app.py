@@ -48,6 +48,7 @@ from exchange.runtime import (
 from exchange.sequencer import Sequencer
 from exchange.throttle import HashingPool, RateLimiter, make_login_throttle
 from exchange.ws import router as ws_router
+from exchange.ws_trade import router as ws_trade_router
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -237,6 +238,7 @@ def create_app(
     ):
         app.include_router(r)
     app.include_router(ws_router)
+    app.include_router(ws_trade_router)
     app.include_router(metrics_router)
     app.add_middleware(EdgeGuards)
 

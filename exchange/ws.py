@@ -149,7 +149,9 @@ def _auth_token(message: dict) -> str | None:
     return token
 
 
-async def _authenticate(ws: WebSocket, roles: tuple[str, ...]):
+async def _authenticate(ws: WebSocket, roles: tuple[str, ...], options: dict | None = None):
+    """The caller of a valid auth frame, or None once the socket is closed; `options`,
+    if given, receives the frame's other keys."""
     await ws.accept()
     try:
         message = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_S)
@@ -158,6 +160,8 @@ async def _authenticate(ws: WebSocket, roles: tuple[str, ...]):
     if message.get("type") == "websocket.disconnect":
         return None
     token = _auth_token(message)
+    if token and options is not None:
+        options.update(json.loads(message["text"]))
     try:
         caller = await asyncio.to_thread(caller_for_token, ws.app, token) if token else None
     except SessionEnded:
