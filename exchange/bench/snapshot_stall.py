@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from exchange import snapshots
 from exchange.bus import InProcessBus
 from exchange.config import Settings
 from exchange.db.engine import make_engine
@@ -120,6 +121,7 @@ async def _run(background: bool, resting: int, orders: int, snapshot_every: int)
                 [_order(accounts[k % ACCOUNTS], k) for k in range(start, min(resting, start + 512))]
             )
         seqr.snapshotter.settle()
+        timed_from_seq = seqr.core.last_seq
         latencies = []
         started = time.perf_counter()
         for k in range(resting, resting + orders):
@@ -128,8 +130,12 @@ async def _run(background: bool, resting: int, orders: int, snapshot_every: int)
             latencies.append((time.perf_counter() - t0) * 1000)
         elapsed = time.perf_counter() - started
         seqr.close()
+        latest = snapshots.latest(db)
         db.dispose()
         return {
+            # a snapshot taken while the timed orders went through
+            "snapshot_in_timed_phase": latest is not None and latest.seq > timed_from_seq,
+            "snapshot_failures": len(seqr.snapshotter.failed),
             "orders_per_s": orders / elapsed,
             **{k: round(v, 2) for k, v in _percentiles(latencies).items()},
         }
