@@ -89,6 +89,18 @@ def _orders_total(base_url: str) -> float:
     raise RuntimeError("emx_orders_total missing from /metrics")
 
 
+def _slow_commits(base_url: str) -> dict[str, float]:
+    """Group commits by duration (cumulative buckets of emx_commit_seconds), to tell
+    a slow commit from a slow edge when the ack latency has a tail."""
+    text = httpx.get(base_url + "/metrics", timeout=10).text
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("emx_commit_seconds_bucket"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            out[le] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
 async def _drive(ws_url: str, tokens: list[str], orders: int, window: int) -> dict:
     started = time.perf_counter()
     results = await asyncio.gather(
@@ -114,6 +126,7 @@ def main(connections: int = 4, orders: int = 5_000, window: int = 64) -> dict:
                 _drive(service.ws_url, [e.token for e in setup.enterprises], orders, window)
             )
             grown = _orders_total(service.base_url) - before
+            commits = _slow_commits(service.base_url)
     total = connections * orders
     acked = total - sum(run["errors"].values())
     lat = sorted(run["latencies"])
@@ -126,6 +139,7 @@ def main(connections: int = 4, orders: int = 5_000, window: int = 64) -> dict:
         "journaled_by_metrics": int(grown),
         "orders_per_s": total / run["elapsed_s"],
         "healthz_per_s": ceiling,
+        "commits_by_le_s": commits,
         "ratio": total / run["elapsed_s"] / ceiling,
         "p50_ms": percentile(lat, 0.50),
         "p99_ms": percentile(lat, 0.99),
@@ -136,7 +150,8 @@ def main(connections: int = 4, orders: int = 5_000, window: int = 64) -> dict:
         f"{run['elapsed_s']:.1f} s = {result['orders_per_s']:.0f}/s; ack p50 "
         f"{result['p50_ms']:.1f} ms p99 {result['p99_ms']:.1f} ms p99.9 {result['p999_ms']:.1f} ms;"
         f" acked {acked}, journaled (metrics) {int(grown)}, errors {run['errors']}; "
-        f"/healthz ceiling {ceiling:.0f}/s, ratio {result['ratio']:.2f}"
+        f"/healthz ceiling {ceiling:.0f}/s, ratio {result['ratio']:.2f}\n"
+        f"group commits at or under (s): {commits}"
     )
     return result
 
