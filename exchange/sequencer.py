@@ -14,7 +14,9 @@ the commands before the failing one are applied again to the rebuilt core, and
 only then committed; the failing command alone gets `internal_error`.
 
 Commits (and recoveries) run on one thread owned by the sequencer, so work on
-the default thread pool (password hashing, reads) can never delay them.
+the default thread pool (password hashing, reads) can never delay them. A
+snapshot due after a commit is written by a forked child (exchange.snapshotter):
+the sequencer never waits for one.
 """
 
 from __future__ import annotations
