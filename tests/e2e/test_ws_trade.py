@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -13,11 +14,12 @@ from tests.e2e.helpers import Exchange, ok, recv_json, unique
 from tests.e2e.test_ws_feeds import closed_with
 
 
+@contextmanager
 def open_trade(exchange: Exchange, token: str, **options):
-    ws = exchange.ws("/ws/trade")
-    ws.send(json.dumps({"type": "auth", "token": token, **options}))
-    assert recv_json(ws)["type"] == "auth_ok"
-    return ws
+    with exchange.ws("/ws/trade") as ws:
+        ws.send(json.dumps({"type": "auth", "token": token, **options}))
+        assert recv_json(ws)["type"] == "auth_ok"
+        yield ws
 
 
 def ask(ws, type_: str, data: dict, request_id: str | None = None) -> dict:
