@@ -55,14 +55,26 @@ def save(
     Saving the same seq again replaces it (a restart may snapshot at the same point).
     `keep` bounds the table to the newest N snapshots.
     """
+    save_stored(conn, seq, ts_us, state_hash, encode(bytes(data)), keep=keep)
+
+
+def save_stored(
+    conn: Connection,
+    seq: int,
+    ts_us: int,
+    state_hash: str,
+    stored: bytes,
+    keep: int | None = None,
+) -> None:
+    """`save` for a state already encoded (by `encode`, in another process)."""
+    if keep is not None and keep < 1:
+        raise ValueError("keep must be at least 1")
     conn.execute(delete(_snapshots).where(_snapshots.c.seq == seq))
     conn.execute(
         insert(_snapshots),
-        {"seq": seq, "ts_us": ts_us, "state_hash": state_hash, "data": encode(bytes(data))},
+        {"seq": seq, "ts_us": ts_us, "state_hash": state_hash, "data": stored},
     )
     if keep is not None:
-        if keep < 1:
-            raise ValueError("keep must be at least 1")
         oldest_kept = (
             select(_snapshots.c.seq)
             .order_by(_snapshots.c.seq.desc())
