@@ -34,6 +34,8 @@ from exchange.bus import make_bus, make_command_queue
 from exchange.config import Settings, require_bootstrap_passwords
 from exchange.db import migrate
 from exchange.db.engine import make_engine, probe_write
+from exchange.metrics import Metrics
+from exchange.metrics import router as metrics_router
 from exchange.runtime import (
     CoreStart,
     check_parameters,
@@ -46,6 +48,7 @@ from exchange.runtime import (
 from exchange.sequencer import Sequencer
 from exchange.throttle import HashingPool, RateLimiter, make_login_throttle
 from exchange.ws import router as ws_router
+from exchange.ws_trade import router as ws_trade_router
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -54,7 +57,9 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 class CoreRunner:
     """Owns the sequencer task inside this process."""
 
-    def __init__(self, settings: Settings, db, bus, queue, start: CoreStart | None = None) -> None:
+    def __init__(
+        self, settings: Settings, db, bus, queue, start: CoreStart | None = None, metrics=None
+    ) -> None:
         self.settings = settings
         self.db = db
         start = start or start_core(db, settings)
@@ -68,6 +73,7 @@ class CoreRunner:
             batch_max=settings.batch_max,
             snapshot_every=settings.snapshot_every,
             snapshots_keep=settings.snapshots_keep,
+            metrics=metrics,
         )
         ensure_system_accounts(db, self.sequencer.core)
         self.task: asyncio.Task | None = None
@@ -155,7 +161,9 @@ async def start_services(
         core_queue = make_command_queue(settings) if settings.redis_url else app.state.commands
         if core_queue is not app.state.commands:
             await core_queue.start()
-        runner = CoreRunner(settings, db, app.state.bus, core_queue, core_start)
+        runner = CoreRunner(
+            settings, db, app.state.bus, core_queue, core_start, app.state.metrics
+        )
         runner.start()
         await ensure_genesis(app, runner)
         await bootstrap_logins(app, demo)
@@ -197,6 +205,7 @@ def _init_state(app: FastAPI, settings: Settings) -> None:
         settings.rate_limit, settings.rate_burst or max(1, int(2 * settings.rate_limit))
     )
     app.state.instrument_steps = {}
+    app.state.metrics = Metrics()
     app.state.dummy_hash = auth.hash_password("not-a-real-password")
 
 
@@ -204,6 +213,8 @@ def _add_routes(app: FastAPI) -> None:
     for r in ROUTERS:
         app.include_router(r, responses=R.ERRORS)
     app.include_router(ws_router)
+    app.include_router(ws_trade_router)
+    app.include_router(metrics_router)
 
     @app.get("/healthz", tags=["health"], **R.doc(R.Health, 200, 503))
     async def healthz():

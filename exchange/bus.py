@@ -171,6 +171,13 @@ class _FanOutBus(EventBus):
     def subscriber_count(self, channel: str) -> int:
         return len(self._subscribers.get(channel, ()))
 
+    def backlog(self) -> int:
+        """Messages waiting in the fullest subscriber's queue (0 with none)."""
+        return max(
+            (sub._queue.qsize() for subs in self._subscribers.values() for sub in subs),
+            default=0,
+        )
+
     async def _attach(self, sub: Subscription) -> None:
         for channel in sub.channels:
             self._subscribers.setdefault(channel, set()).add(sub)

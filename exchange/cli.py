@@ -216,6 +216,32 @@ def bench_peers(
         raise typer.Exit(1)
 
 
+@bench_app.command("ws-trade")
+def bench_ws_trade(
+    connections: int = typer.Option(4, help="/ws/trade sockets, one enterprise each"),
+    orders: int = typer.Option(10_000, help="orders per socket"),
+    window: int = typer.Option(16, help="requests in flight per socket"),
+) -> None:
+    """Orders/s and ack latency over /ws/trade, beside the same server's /healthz."""
+    from exchange.bench.ws_trade import main as run
+
+    result = run(connections=connections, orders=orders, window=window)
+    if result["acked"] != result["orders"] or result["journaled_by_metrics"] != result["acked"]:
+        raise typer.Exit(1)
+
+
+@bench_app.command("snapshots")
+def bench_snapshots(
+    resting: int = typer.Option(50_000, help="resting orders in the book"),
+    orders: int = typer.Option(3_000, help="single-order batches timed"),
+    snapshot_every: int = typer.Option(1_000, help="commands between snapshots"),
+) -> None:
+    """Batch latency with the snapshot inside the commit vs in a forked child."""
+    from exchange.bench.snapshot_stall import main as run
+
+    run(resting=resting, orders=orders, snapshot_every=snapshot_every)
+
+
 @bench_app.command("service")
 def bench_service(
     orders: int = typer.Option(20_000, help="orders to send"),
@@ -238,6 +264,8 @@ def bench_logins(
     from exchange.bench.logins import main as run
 
     run(orders=orders, flood_clients=flood_clients)
+
+
 @bench_app.command("startup")
 def bench_startup(
     commands: int = typer.Option(1_000_000, help="journal entries to verify"),

@@ -3,7 +3,9 @@ system accounts have rows, and create the first logins."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import gc
 import hashlib
 import logging
 import os
@@ -116,15 +118,32 @@ def replay(
     if core is None:
         core = new_core(settings)
     journal = Journal(db)
-    for n, entry in enumerate(journal.read(after_seq=core.last_seq), start=1):
-        try:
-            command = from_payload(entry.payload)
-        except MalformedCommand as bad:
-            raise StateMismatch(f"journal entry {entry.seq} holds no command: {bad}") from None
-        core.apply(entry.seq, entry.ts_us, command)
-        if progress is not None and n % 10_000 == 0:
-            progress(n)
+    with _no_cyclic_gc():
+        for n, entry in enumerate(journal.read(after_seq=core.last_seq), start=1):
+            try:
+                command = from_payload(entry.payload)
+            except MalformedCommand as bad:
+                raise StateMismatch(
+                    f"journal entry {entry.seq} holds no command: {bad}"
+                ) from None
+            core.apply(entry.seq, entry.ts_us, command)
+            if progress is not None and n % 10_000 == 0:
+                progress(n)
     return core
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc():
+    """Replay only adds long-lived objects to a growing heap, so the cyclic collector's
+    passes over it find nothing and cost a fifth of the time; reference counting still
+    frees what is dropped."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def check_snapshot(db: Engine, journal_tail: int) -> None:

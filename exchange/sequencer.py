@@ -14,13 +14,14 @@ the commands before the failing one are applied again to the rebuilt core, and
 only then committed; the failing command alone gets `internal_error`.
 
 Commits (and recoveries) run on one thread owned by the sequencer, so work on
-the default thread pool (password hashing, reads) can never delay them.
+the default thread pool (password hashing, reads) can never delay them. A
+snapshot due after a commit is written by a forked child (exchange.snapshotter):
+the sequencer never waits for one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -29,7 +30,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from exchange import snapshots
 from exchange.bus import malformed_reply
 from exchange.command_codec import to_payload
 from exchange.commands import Command, MalformedCommand
@@ -38,6 +38,7 @@ from exchange.db.engine import for_writing
 from exchange.feeds import messages_for
 from exchange.journal import Journal
 from exchange.projector import Projector
+from exchange.snapshotter import Snapshotter
 from exchange.views import order_view, record_row
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ class Sequencer:
         snapshot_every: int = 10_000,
         snapshots_keep: int | None = None,
         clock: Callable[[], int] = wall_clock_us,
+        background_snapshots: bool | None = None,
+        metrics=None,
     ) -> None:
         self.core = core
         self.db = db
@@ -90,6 +93,10 @@ class Sequencer:
         self.batch_max = batch_max
         self.snapshot_every = snapshot_every
         self.snapshots_keep = snapshots_keep
+        # None: in a forked child wherever the child can reach the database
+        self.snapshotter = Snapshotter(db, background=background_snapshots)
+        # exchange.metrics.Metrics, or None (not counted)
+        self.metrics = metrics
         self.clock = clock
         self._recover = recover
         self._last_ts_us = 0
@@ -117,8 +124,10 @@ class Sequencer:
         self._stopping = True
 
     def close(self) -> None:
-        """Let the commit in progress finish, then end the sequencer's thread."""
+        """Let the commit in progress finish, then end the sequencer's thread and
+        wait for a snapshot being written."""
         self._thread.shutdown(wait=True)
+        self.snapshotter.settle()
 
     def _stamp(self) -> int:
         # never backwards, even if the wall clock is stepped back
@@ -178,6 +187,7 @@ class Sequencer:
                 for out, (_h, command) in zip(outcomes, good, strict=True)
             ]
             applied = [(out, command) for out, (_h, command) in zip(outcomes, good, strict=True)]
+            started = time.perf_counter()
             try:
                 await self._on_own_thread(self._commit, entries, applied)
             except Exception as exc:
@@ -187,6 +197,10 @@ class Sequencer:
                 await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
                 return
             self.failure = None
+            if self.metrics is not None:
+                self.metrics.committed(
+                    outcomes, [c for _h, c in good], time.perf_counter() - started
+                )
             await self.queue.reply_many(
                 [(h, reply_for(out).to_dict()) for (h, _c), out in zip(good, outcomes, strict=True)]
             )
@@ -223,20 +237,24 @@ class Sequencer:
         if self.core.last_seq != last_seq:
             raise RuntimeError(f"core at seq {self.core.last_seq}, batch ends at {last_seq}")
         snapshot_due = self._since_snapshot + len(entries) >= self.snapshot_every
+        inline = snapshot_due and not self.snapshotter.background
         with self._db_write.begin() as conn:
             self.journal.append(conn, entries)
             self.projector.project(conn, self.core, applied)
-            if snapshot_due:
-                data = self.core.snapshot()
-                snapshots.save(
-                    conn,
-                    last_seq,
-                    last_ts_us,
-                    hashlib.sha256(data).hexdigest(),
-                    data,
-                    keep=self.snapshots_keep,
+            if inline:
+                self.snapshotter.take_inline(
+                    conn, self.core, last_seq, last_ts_us, self.snapshots_keep
                 )
-        self._since_snapshot = 0 if snapshot_due else self._since_snapshot + len(entries)
+        taken = inline
+        if snapshot_due and not inline:
+            # the batch is committed: a failure from here on must not fail it
+            try:
+                taken = self.snapshotter.start(self.core, last_seq, last_ts_us, self.snapshots_keep)
+            except OSError:
+                log.exception("could not start a background snapshot; the next commit retries")
+        if taken and self.metrics is not None:
+            self.metrics.snapshots.inc()
+        self._since_snapshot = 0 if taken else self._since_snapshot + len(entries)
 
 
 def _unavailable() -> dict:

@@ -74,6 +74,8 @@ async def _watch_client(ws: WebSocket) -> None:
 async def _serve(ws: WebSocket, feed: _Feed, subscription, after_seq=None) -> None:
     pump = asyncio.create_task(_pump(feed, subscription, after_seq))
     watch = asyncio.create_task(_watch_client(ws))
+    clients = ws.app.state.metrics.feed_clients
+    clients.inc()
     try:
         done, _ = await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -81,6 +83,7 @@ async def _serve(ws: WebSocket, feed: _Feed, subscription, after_seq=None) -> No
             if exc and not isinstance(exc, WebSocketDisconnect):
                 log.info("feed ended: %r", exc)
     finally:
+        clients.dec()
         for task in (pump, watch):
             task.cancel()
         await subscription.close()
@@ -146,7 +149,9 @@ def _auth_token(message: dict) -> str | None:
     return token
 
 
-async def _authenticate(ws: WebSocket, roles: tuple[str, ...]):
+async def _authenticate(ws: WebSocket, roles: tuple[str, ...], options: dict | None = None):
+    """The caller of a valid auth frame, or None once the socket is closed; `options`,
+    if given, receives the frame's other keys."""
     await ws.accept()
     try:
         message = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_S)
@@ -155,6 +160,8 @@ async def _authenticate(ws: WebSocket, roles: tuple[str, ...]):
     if message.get("type") == "websocket.disconnect":
         return None
     token = _auth_token(message)
+    if token and options is not None:
+        options.update(json.loads(message["text"]))
     try:
         caller = await asyncio.to_thread(caller_for_token, ws.app, token) if token else None
     except SessionEnded:

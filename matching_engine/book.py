@@ -20,6 +20,7 @@ from matching_engine.events import (
     OrderReplaced,
     SelfTradePrevented,
     Trade,
+    new_event,
 )
 from matching_engine.types import (
     BUY,
@@ -134,9 +135,7 @@ def require(condition: object, message: str) -> None:
         raise InvariantViolation(message)
 
 
-# Events are built with tuple.__new__ on the hot path: it skips the Python-level
-# NamedTuple.__new__ wrapper and halves the cost of each event.
-_new = tuple.__new__
+_new = new_event
 _SELF_TRADE = CancelReason.SELF_TRADE
 _FOK_NOT_FILLABLE = CancelReason.FOK_NOT_FILLABLE
 _IOC_REMAINDER = CancelReason.IOC_REMAINDER

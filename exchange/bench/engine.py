@@ -280,6 +280,12 @@ def main(commands: int = 1_000_000, seed: int = 42) -> list[dict[str, Any]]:
     if same:
         console.print(f"state hashes equal: {results[0]['state_hash'] == results[1]['state_hash']}")
     console.print(f"load average while running: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    from matching_engine import events
+
+    if events.new_event is tuple.__new__:
+        console.print("events built by tuple.__new__ (the optional C module was not built)")
+    else:
+        console.print("events built by the C module matching_engine._tuplenew")
     console.print(
         "gc: workload frozen with gc.freeze() before timing; collector enabled during the runs"
     )

@@ -75,7 +75,23 @@ def ensure_peers(venv: Path) -> Path:
     wanted = [p for p in PEERS if p.replace("-", "_") not in installed.replace("-", "_")]
     if wanted:
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", *wanted], check=True)
+    _build_engine_module(python)
     return python
+
+
+def _build_engine_module(python: Path) -> None:
+    """Build the engine's optional C module for the peers' interpreter too, beside
+    the sources that its run imports (the project's own install built it for the
+    project's interpreter). Like the install, a failed build leaves the engine on
+    its pure-Python path, which each run reports."""
+    if "setuptools" not in subprocess.run(
+        [str(python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True
+    ).stdout:
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "setuptools"], check=True)
+    subprocess.run(
+        [str(python), "setup.py", "--quiet", "build_ext", "--inplace"],
+        cwd=ROOT, capture_output=True, check=False,
+    )  # fmt: skip
 
 
 def stream_rows(ops: int, seed: int) -> list[list[int]]:
@@ -169,6 +185,8 @@ def main(ops: int = 200_000, seed: int = 42, rounds: int = 3, venv: Path = DEFAU
             f"{o['ops_per_cpu_s'] / r['ops_per_cpu_s']:.2f}×"
             for o in (same, own)
         ]
+        if "compiled" in r:
+            label += " [C events]" if r["compiled"] else " [pure Python]"
         table.add_row(label, r["python"], f"{r['ops_per_s']:,}", f"{r['ops_per_cpu_s']:,}",
                       *ratios, checked)  # fmt: skip
     console.print(table)

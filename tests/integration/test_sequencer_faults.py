@@ -10,6 +10,8 @@ database (the commit of a chosen batch fails).
 from __future__ import annotations
 
 import itertools
+import os
+import select as select_fds
 import threading
 
 import pytest
@@ -24,7 +26,14 @@ from exchange.core.state import Core
 from exchange.db import models as m
 from exchange.db.market import MarketSession
 from exchange.journal import Journal
-from exchange.runtime import ensure_system_accounts, genesis_command, new_core, recover, replay
+from exchange.runtime import (
+    ensure_system_accounts,
+    genesis_command,
+    new_core,
+    recover,
+    replay,
+    thresholds,
+)
 from exchange.sequencer import Sequencer
 
 SYMBOL = "NOX-2025"
@@ -55,6 +64,17 @@ class FaultyCore(Core):
         if getattr(command, "amount_fen", None) == FAULT_FEN:
             raise RuntimeError("injected core defect")
         return out
+
+
+class HeldSnapshotCore(Core):
+    """Serializing this core waits (up to 30 s) until a byte arrives on `release`:
+    whoever serializes it, parent or forked child, is held until the test lets go."""
+
+    release: int = -1
+
+    def snapshot(self) -> bytes:
+        select_fds.select([self.release], [], [], 30.0)
+        return super().snapshot()
 
 
 class FailingCommits:
@@ -164,6 +184,7 @@ async def started(db_engine, settings, core: Core, snapshot_every: int = 1000) -
 def assert_state_is_the_journals(db_engine, settings, seqr: Sequencer) -> int:
     """The live core is exactly the journal replayed from genesis, the chain holds,
     and every snapshot is the state at a seq that is in the journal."""
+    seqr.snapshotter.settle()
     tail, _ = Journal(db_engine).verify_chain()
     assert seqr.core.last_seq == tail
     assert seqr.core.state_hash() == replay(db_engine, settings, use_snapshot=False).state_hash()
@@ -310,6 +331,8 @@ async def test_snapshots_beyond_the_newest_few_are_pruned(db_engine, settings):
     seqr.snapshots_keep = 3
     for n in range(6):
         await ok(seqr, account(f"user{n}"))
+        # one background snapshot at a time: let each finish so none is deferred
+        seqr.snapshotter.settle()
     with db_engine.connect() as conn:
         seqs = sorted(conn.execute(select(m.Snapshot.seq)).scalars())
     assert seqs == [6, 7, 8]
@@ -338,3 +361,28 @@ async def test_a_failed_recovery_is_retried_by_the_next_batch(db_engine, setting
     assert seqr.sound and len(attempts) == 2
     assert cash_fen(db_engine, acct) == 25
     assert_state_is_the_journals(db_engine, settings, seqr)
+
+
+async def test_a_snapshot_being_written_holds_up_no_command(db_engine, settings):
+    core = HeldSnapshotCore(
+        fee_bps=settings.fee_bps, stp=settings.stp_mode, thresholds=thresholds(settings)
+    )
+    release_r, release_w = os.pipe()
+    core.release = release_r
+    try:
+        seqr = await started(db_engine, settings, core, snapshot_every=3)
+        # genesis, listing and held0 (seqs 1-3) make a snapshot due: it is being
+        # serialized, and held there
+        replies = [await ok(seqr, account(f"held{n}")) for n in range(5)]
+        # every command was acknowledged while the snapshot could not have been written
+        assert len(replies) == 5 and seqr.core.last_seq == 7
+        with db_engine.connect() as conn:
+            assert conn.execute(select(m.Snapshot.seq)).scalars().all() == []
+        os.write(release_w, b"x")
+        seqr.snapshotter.settle()
+        assert seqr.snapshotter.failed == []
+        assert snapshots.latest(db_engine).seq == 3
+        assert_state_is_the_journals(db_engine, settings, seqr)
+    finally:
+        os.close(release_r)
+        os.close(release_w)
