@@ -13,7 +13,14 @@ from __future__ import annotations
 from exchange.commands import AcknowledgeAlert, trade_id_for
 from exchange.core.state import Core, Outcome
 from exchange.units import cny, iso_time, tonnes
-from exchange.views import block_trade_view, order_view, party, record_row, ticker_view
+from exchange.views import (
+    block_trade_row,
+    block_trade_view,
+    order_view,
+    party,
+    record_row,
+    ticker_view,
+)
 from matching_engine.events import BookLevelChanged, Trade
 from settlement.errors import SettlementError
 from settlement.events import (
@@ -250,27 +257,8 @@ def _block_settled_msgs(core: Core, ev: BlockTradeSettled) -> list[tuple[str, di
     return msgs
 
 
-def _block_row(core: Core, block_id: str) -> dict:
-    t = core.registry.block_trade(block_id)
-    return {
-        "id": t.block_id,
-        "symbol": t.symbol,
-        "seller_account_id": t.seller_account_id,
-        "buyer_account_id": t.buyer_account_id,
-        "price_fen": t.price_fen,
-        "quantity_kg": t.quantity_kg,
-        "note": t.note,
-        "status": t.status,
-        "cash_fen": t.cash_fen,
-        "buyer_fee_fen": t.buyer_fee_fen,
-        "seller_fee_fen": t.seller_fee_fen,
-        "created_us": t.proposed_us,
-        "decided_us": t.decided_us,
-    }
-
-
 def _block_msgs(core: Core, ev: BlockTradeChanged) -> list[tuple[str, dict]]:
-    row = _block_row(core, ev.block_id)
+    row = block_trade_row(core.registry.block_trade(ev.block_id))
     msg = {
         "type": "block_trade",
         "symbol": row["symbol"],

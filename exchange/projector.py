@@ -18,6 +18,7 @@ from exchange.core.state import Core, Outcome
 from exchange.db import market as mm
 from exchange.db import models as m
 from exchange.db import primary_market as pm
+from exchange.views import block_trade_row
 from matching_engine.events import (
     BookLevelChanged,
     InstrumentAdded,
@@ -608,26 +609,7 @@ class Projector:
         if p.blocks:
             rows = []
             for block_id in sorted(p.blocks):
-                t = reg.block_trade(block_id)
-                rows.append(
-                    {
-                        "id": t.block_id,
-                        "symbol": t.symbol,
-                        "seller_account_id": t.seller_account_id,
-                        "buyer_account_id": t.buyer_account_id,
-                        "price_fen": t.price_fen,
-                        "quantity_kg": t.quantity_kg,
-                        "note": t.note,
-                        "status": t.status,
-                        "cash_fen": t.cash_fen,
-                        "buyer_fee_fen": t.buyer_fee_fen,
-                        "seller_fee_fen": t.seller_fee_fen,
-                        "created_seq": t.proposed_seq,
-                        "created_us": t.proposed_us,
-                        "decided_us": t.decided_us or None,
-                        "last_seq": last,
-                    }
-                )
+                rows.append({**block_trade_row(reg.block_trade(block_id)), "last_seq": last})
             _upsert(conn, pm.BlockTrade.__table__, rows, ["id"])
 
     def _write_levels(self, conn: Connection, p: _BatchRows) -> None:

@@ -92,6 +92,26 @@ def levels_view(levels) -> list[list[str]]:
     return [[cny(price), tonnes(qty)] for price, qty in levels]
 
 
+def block_trade_row(t) -> dict:
+    """A registry block trade as its read-model row holds it (and the feeds view it)."""
+    return {
+        "id": t.block_id,
+        "symbol": t.symbol,
+        "seller_account_id": t.seller_account_id,
+        "buyer_account_id": t.buyer_account_id,
+        "price_fen": t.price_fen,
+        "quantity_kg": t.quantity_kg,
+        "note": t.note,
+        "status": t.status,
+        "cash_fen": t.cash_fen,
+        "buyer_fee_fen": t.buyer_fee_fen,
+        "seller_fee_fen": t.seller_fee_fen,
+        "created_seq": t.proposed_seq,
+        "created_us": t.proposed_us,
+        "decided_us": t.decided_us or None,
+    }
+
+
 def block_trade_view(t: Mapping) -> dict:
     """A block trade as its parties and the province see it."""
     get = t.get
