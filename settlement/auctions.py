@@ -167,24 +167,15 @@ def open_auction(reg: Registry, cmd: OpenAuction) -> list:
         cmd.seq,
         cmd.ts_us,
     )
-    reference = f"auction:{cmd.auction_id}"
-    out: list = []
-    for p in bag.select_oldest(kg):
-        out.append(
-            reg._holdings.post(
-                cmd.seq,
-                cmd.ts_us,
-                RESERVE_ACCOUNT,
-                cmd.symbol,
-                p,
-                "hold",
-                -p[2],
-                p[2],
-                0,
-                reference,
-            )
-        )
-        auction.lots.add(*p)
+    out = reg._holdings.hold_oldest(
+        cmd.seq,
+        cmd.ts_us,
+        RESERVE_ACCOUNT,
+        cmd.symbol,
+        kg,
+        f"auction:{cmd.auction_id}",
+        auction.lots,
+    )
     reg._auctions[cmd.auction_id] = auction
     out.append(AuctionChanged(cmd.seq, cmd.ts_us, cmd.auction_id))
     return out

@@ -89,24 +89,15 @@ def propose(reg: Registry, cmd: ProposeBlockTrade) -> list:
         cmd.seq,
         cmd.ts_us,
     )
-    reference = f"block:{cmd.block_id}"
-    out: list = []
-    for p in bag.select_oldest(kg):
-        out.append(
-            reg._holdings.post(
-                cmd.seq,
-                cmd.ts_us,
-                seller.account_id,
-                cmd.symbol,
-                p,
-                "hold",
-                -p[2],
-                p[2],
-                0,
-                reference,
-            )
-        )
-        block.lots.add(*p)
+    out = reg._holdings.hold_oldest(
+        cmd.seq,
+        cmd.ts_us,
+        seller.account_id,
+        cmd.symbol,
+        kg,
+        f"block:{cmd.block_id}",
+        block.lots,
+    )
     reg._blocks[cmd.block_id] = block
     out.append(BlockTradeChanged(cmd.seq, cmd.ts_us, cmd.block_id))
     return out

@@ -38,6 +38,26 @@ class HoldingBook:
         """Read without creating, so queries leave the snapshot unchanged."""
         return self.holdings.get((account_id, symbol)) or Holding()
 
+    def hold_oldest(
+        self,
+        seq: int,
+        ts_us: int,
+        account_id: str,
+        symbol: str,
+        kg: int,
+        reference: str,
+        into: LotBag,
+    ) -> list[AllowancePosted]:
+        """Locks `kg` of the account's oldest available lots (for an order, an auction or a
+        block trade), one posting per lot, and records the lots in `into`."""
+        postings = []
+        for p in self.get(account_id, symbol).available.select_oldest(kg):
+            postings.append(
+                self.post(seq, ts_us, account_id, symbol, p, "hold", -p[2], p[2], 0, reference)
+            )
+            into.add(*p)
+        return postings
+
     def post(
         self,
         seq: int,

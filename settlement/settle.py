@@ -300,19 +300,13 @@ def _increase(
         if not (amount <= have):
             raise SettlementDefect(f"order {hold.order_id} locks {amount} fen, {have} available")
         return _lock_cash(reg, seq, ts_us, hold, amount, action)
-    reference = f"order:{hold.order_id}"
-    out: list = []
     amount = hold.remaining_kg - hold.lots.total()
     bag = reg._holdings.get(hold.account_id, hold.symbol).available
     if not (amount <= bag.total()):
         raise SettlementDefect(f"order {hold.order_id} locks {amount} kg, {bag.total()} available")
-    for p in bag.select_oldest(amount):
-        out.append(
-            reg._holdings.post(
-                seq, ts_us, hold.account_id, hold.symbol, p, "hold", -p[2], p[2], 0, reference
-            )
-        )
-        hold.lots.add(*p)
+    out = reg._holdings.hold_oldest(
+        seq, ts_us, hold.account_id, hold.symbol, amount, f"order:{hold.order_id}", hold.lots
+    )
     out.append(_hold_event(seq, ts_us, hold, action, amount))
     return out
 
