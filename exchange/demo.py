@@ -225,7 +225,7 @@ async def _open_bureau(app: FastAPI, city, password_hash: str, province: str, rn
     )
     # each city's own pool starts with some verified quota
     pool_kg = rng.randrange(20, 80) * 1000
-    claim = await _submit(
+    await _verified_reduction(
         app,
         commands.ClaimReduction(
             account_id=result["account_id"],
@@ -235,19 +235,36 @@ async def _open_bureau(app: FastAPI, city, password_hash: str, province: str, rn
             description=f"{city.name_zh}：2024 年淘汰落后产能",
             evidence=f"GD-EEB-{city.code}-2024-STRUCT",
         ),
+        verifier=province,
+        approved_kg=pool_kg,
+        method="periodic_check",
+        note="已对照 2024 年产业结构调整清单核定",
     )
+    return result["account_id"]
+
+
+async def _verified_reduction(
+    app: FastAPI,
+    claim: commands.ClaimReduction,
+    *,
+    verifier: str,
+    approved_kg: int,
+    method: str,
+    note: str,
+) -> None:
+    """A reduction claimed and approved through the same commands a user sends."""
+    claimed = await _submit(app, claim)
     await _submit(
         app,
         commands.VerifyReduction(
-            account_id=province,
-            claim_id=claim["claim_id"],
+            account_id=verifier,
+            claim_id=claimed["claim_id"],
             decision="approve",
-            approved_kg=pool_kg,
-            method="periodic_check",
-            note="已对照 2024 年产业结构调整清单核定",
+            approved_kg=approved_kg,
+            method=method,
+            note=note,
         ),
     )
-    return result["account_id"]
 
 
 def _past_months(count: int) -> list[str]:
@@ -315,7 +332,7 @@ async def _open_enterprise(
     )
     for _ in range(1 + (i % 2)):
         qty = rng.randrange(5_000, 60_000)
-        claim = await _submit(
+        await _verified_reduction(
             app,
             commands.ClaimReduction(
                 account_id=account,
@@ -325,21 +342,14 @@ async def _open_enterprise(
                 description="低氮燃烧器改造及 SCR 脱硝",
                 evidence=f"CEMS-{city_code}-{i:03d}-{qty}",
             ),
-        )
-        await _submit(
-            app,
-            commands.VerifyReduction(
-                account_id=bureau,
-                claim_id=claim["claim_id"],
-                decision="approve",
-                approved_kg=qty - qty % 100,
-                method="online_monitoring" if i % 3 else "on_site_inspection",
-                note="在线监测数据与申请一致",
-            ),
+            verifier=bureau,
+            approved_kg=qty - qty % 100,
+            method="online_monitoring" if i % 3 else "on_site_inspection",
+            note="在线监测数据与申请一致",
         )
     if i % 5 == 0:
         qty = rng.randrange(2_000, 10_000)
-        claim = await _submit(
+        await _verified_reduction(
             app,
             commands.ClaimReduction(
                 account_id=account,
@@ -349,17 +359,10 @@ async def _open_enterprise(
                 description="2024 年度：去年完成脱硫设施升级改造",
                 evidence=f"CEMS-{city_code}-{i:03d}-2024",
             ),
-        )
-        await _submit(
-            app,
-            commands.VerifyReduction(
-                account_id=bureau,
-                claim_id=claim["claim_id"],
-                decision="approve",
-                approved_kg=qty,
-                method="periodic_check",
-                note="有效期至今日",
-            ),
+            verifier=bureau,
+            approved_kg=qty,
+            method="periodic_check",
+            note="有效期至今日",
         )
     if i % 4 == 1 and not username.startswith(SIM_PREFIX):
         await _submit(
