@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import NoReturn
@@ -15,6 +16,18 @@ app = typer.Typer(help="Guangdong emissions exchange", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print figures")
 app.add_typer(bench_app, name="bench")
 console = Console()
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+
+
+@bench_app.callback()
+def _bench_from_the_checkout() -> None:
+    """The harness lives in the source checkout (`bench/`), not in the installed package:
+    a wheel carries the service, not its measuring tools."""
+    if not (SOURCE_ROOT / "bench" / "__init__.py").is_file():
+        console.print("emx bench runs from a source checkout: bench/ is not installed")
+        raise typer.Exit(2)
+    if str(SOURCE_ROOT) not in sys.path:
+        sys.path.insert(0, str(SOURCE_ROOT))
 
 
 @app.command()
@@ -31,10 +44,10 @@ def serve(
     import uvicorn
     from sqlalchemy.exc import SQLAlchemyError
 
-    from exchange.app import create_app
+    from exchange.bootstrap import create_app
     from exchange.config import ConfigError, Settings, require_bootstrap_passwords
-    from exchange.runtime import DatabaseMissing, check_database_location
-    from exchange.transport import guarded_protocol
+    from exchange.edge.transport import guarded_protocol
+    from exchange.infra.runtime import DatabaseMissing, check_database_location
 
     settings = Settings()
     if gateway and not settings.redis_url:
@@ -81,10 +94,15 @@ def _refuse(message: str, status: int) -> NoReturn:
 def _start_core(settings):
     from sqlalchemy.exc import SQLAlchemyError
 
-    from exchange.db import migrate as mig
-    from exchange.db.engine import make_engine
-    from exchange.journal import JournalCorrupted
-    from exchange.runtime import CoreAlreadyRunning, DatabaseMissing, SnapshotCorrupted, start_core
+    from exchange.infra.db import migrate as mig
+    from exchange.infra.db.engine import make_engine
+    from exchange.infra.journal import JournalCorrupted
+    from exchange.infra.runtime import (
+        CoreAlreadyRunning,
+        DatabaseMissing,
+        SnapshotCorrupted,
+        start_core,
+    )
 
     db = make_engine(settings.database_url)
     try:
@@ -106,8 +124,8 @@ def _refuse_unusable(exc: Exception) -> NoReturn:
 def _needs_bootstrap(settings) -> bool:
     from sqlalchemy import inspect, select
 
-    from exchange.db import models as m
-    from exchange.db.engine import make_engine
+    from exchange.infra.db import models as m
+    from exchange.infra.db.engine import make_engine
 
     db = make_engine(settings.database_url)
     try:
@@ -123,7 +141,7 @@ def _needs_bootstrap(settings) -> bool:
 def migrate() -> None:
     """Bring the database schema to the newest Alembic revision."""
     from exchange.config import Settings
-    from exchange.db import migrate as mig
+    from exchange.infra.db import migrate as mig
 
     settings = Settings()
     mig.upgrade(settings.database_url)
@@ -137,10 +155,10 @@ def replay(
 ) -> None:
     """Verify the journal's hash chain, re-run it from genesis and print the state hash."""
     from exchange.config import Settings
-    from exchange.db.engine import make_engine
-    from exchange.journal import Journal, JournalCorrupted
-    from exchange.runtime import replay as replay_core
-    from exchange.snapshots import latest
+    from exchange.infra.db.engine import make_engine
+    from exchange.infra.journal import Journal, JournalCorrupted
+    from exchange.infra.runtime import replay as replay_core
+    from exchange.infra.snapshots import latest
 
     settings = Settings(**({"database_url": database_url} if database_url else {}))
     db = make_engine(settings.database_url)
@@ -195,7 +213,7 @@ def bench_engine(
     seed: int = typer.Option(42),
 ) -> None:
     """Matching engine throughput, latency and memory on the standard workload."""
-    from exchange.bench.engine import main as run
+    from bench.engine import main as run
 
     run(commands=commands, seed=seed)
 
@@ -208,8 +226,8 @@ def bench_peers(
     venv: Path = typer.Option(None, help="peers' virtualenv [~/.cache/emx-bench-peers]"),
 ) -> None:
     """This engine beside limit-order-book and matching-engine on one seeded stream."""
-    from exchange.bench.peers import DEFAULT_VENV
-    from exchange.bench.peers import main as run
+    from bench.peers import DEFAULT_VENV
+    from bench.peers import main as run
 
     report = run(ops=ops, seed=seed, rounds=rounds, venv=venv or DEFAULT_VENV)
     if report["problems"]:
@@ -223,7 +241,7 @@ def bench_ws_trade(
     window: int = typer.Option(16, help="requests in flight per socket"),
 ) -> None:
     """Orders/s and ack latency over /ws/trade, beside the same server's /healthz."""
-    from exchange.bench.ws_trade import main as run
+    from bench.ws_trade import main as run
 
     result = run(connections=connections, orders=orders, window=window)
     if result["acked"] != result["orders"] or result["journaled_by_metrics"] != result["acked"]:
@@ -237,7 +255,7 @@ def bench_snapshots(
     snapshot_every: int = typer.Option(1_000, help="commands between snapshots"),
 ) -> None:
     """Batch latency with the snapshot inside the commit vs in a forked child."""
-    from exchange.bench.snapshot_stall import main as run
+    from bench.snapshot_stall import main as run
 
     run(resting=resting, orders=orders, snapshot_every=snapshot_every)
 
@@ -250,7 +268,7 @@ def bench_service(
     replay_commands: int = typer.Option(1_000_000, help="journal size for the replay figure"),
 ) -> None:
     """The service against PostgreSQL and Redis: orders/s, ack and feed latency, replay."""
-    from exchange.bench.service import main as run
+    from bench.service import main as run
 
     run(orders=orders, clients=clients, subscribers=subscribers, replay_commands=replay_commands)
 
@@ -261,7 +279,7 @@ def bench_logins(
     flood_clients: int = typer.Option(16, help="threads logging in meanwhile"),
 ) -> None:
     """Order latency alone and beside a flood of logins (production Argon2 cost)."""
-    from exchange.bench.logins import main as run
+    from bench.logins import main as run
 
     run(orders=orders, flood_clients=flood_clients)
 
@@ -275,7 +293,7 @@ def bench_startup(
     ),
 ) -> None:
     """How long start-up takes to verify the journal chain and its snapshot."""
-    from exchange.bench.startup import main as run
+    from bench.startup import main as run
 
     run(commands=commands, backend=backend, path=path)
 

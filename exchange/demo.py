@@ -16,11 +16,12 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import select
 
-from exchange import auth, commands
+from exchange.core import commands
 from exchange.core.regulation import SHANGHAI
-from exchange.db import models as m
-from exchange.sequencer import wall_clock_us
-from exchange.units import end_of_day_us, shanghai_today
+from exchange.core.units import end_of_day_us, shanghai_today
+from exchange.edge import auth
+from exchange.infra.db import models as m
+from exchange.infra.sequencer import wall_clock_us
 from settlement.accounts import RESERVE_ACCOUNT
 from settlement.cities import CITIES, CITY_CODES
 

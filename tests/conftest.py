@@ -98,8 +98,8 @@ def database_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def db_engine(database_url: str):
     """An engine on `database_url` migrated to the head schema."""
-    from exchange.db.engine import make_engine
-    from exchange.db.migrate import upgrade
+    from exchange.infra.db.engine import make_engine
+    from exchange.infra.db.migrate import upgrade
 
     engine = make_engine(database_url)
     upgrade(engine)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from exchange.command_codec import from_payload
-from exchange.commands import Command
+from exchange.core.command_codec import from_payload
+from exchange.core.commands import Command
 from exchange.core.state import Core, Outcome
 
 SYMBOL = "NOX-2025"

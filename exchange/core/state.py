@@ -13,7 +13,7 @@ import json
 from collections import deque
 from dataclasses import asdict, dataclass, field, fields
 
-from exchange import commands
+from exchange.core import commands
 from exchange.core.market import SessionStats
 from exchange.core.orders import (
     OrderRecord,

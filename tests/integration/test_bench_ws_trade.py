@@ -3,7 +3,7 @@ acked, and the service counted exactly as many journaled). Its speed is not chec
 
 from __future__ import annotations
 
-from exchange.bench.ws_trade import main
+from bench.ws_trade import main
 
 
 def test_the_ws_trade_benchmark_runs_and_loses_nothing():
@@ -14,7 +14,7 @@ def test_the_ws_trade_benchmark_runs_and_loses_nothing():
 
 
 def test_the_snapshot_stall_benchmark_runs_in_both_modes():
-    from exchange.bench.snapshot_stall import main as stall
+    from bench.snapshot_stall import main as stall
 
     result = stall(resting=600, orders=60, snapshot_every=50)
     assert set(result) == {"inline", "forked"}

@@ -7,10 +7,10 @@ import sys
 
 from sqlalchemy import text
 
-from exchange.command_codec import to_payload
-from exchange.db import migrate
-from exchange.db.engine import make_engine
-from exchange.journal import Journal
+from exchange.core.command_codec import to_payload
+from exchange.infra.db import migrate
+from exchange.infra.db.engine import make_engine
+from exchange.infra.journal import Journal
 from tests.core_driver import CoreDriver
 
 EMX = [sys.executable, "-m", "exchange.cli"]

@@ -1,7 +1,7 @@
 import pytest
 
-from exchange.db.engine import make_engine
-from exchange.runtime import CoreAlreadyRunning, CoreLock
+from exchange.infra.db.engine import make_engine
+from exchange.infra.runtime import CoreAlreadyRunning, CoreLock
 
 
 def test_a_second_core_on_the_same_postgresql_database_refuses_to_start(postgres_url):

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from exchange.bench.service import ServiceProcess, service_env, setup_market
-from exchange.db import models as m
-from exchange.db.engine import make_engine
+from bench.service import ServiceProcess, service_env, setup_market
+from exchange.infra.db import models as m
+from exchange.infra.db.engine import make_engine
 
 ENTERPRISES = 6
 CASH = "1000000.00"

@@ -14,10 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from exchange import auth
-from exchange.app import create_app
+from exchange.bootstrap import create_app
 from exchange.config import Settings, get_settings
 from exchange.core.state import Core
+from exchange.edge import auth
 from tests.e2e.helpers import API, Exchange, ok
 from tests.e2e.test_openapi_responses import _walk
 

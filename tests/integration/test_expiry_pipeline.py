@@ -10,11 +10,11 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from exchange import commands
 from exchange.config import Settings
-from exchange.db import models as m
-from exchange.runtime import genesis_command
-from exchange.units import end_of_day_us
+from exchange.core import commands
+from exchange.core.units import end_of_day_us
+from exchange.infra.db import models as m
+from exchange.infra.runtime import genesis_command
 from tests.integration.test_regulation_pipeline import SYMBOL, Pipeline
 
 END_US = end_of_day_us(date(2026, 1, 10))

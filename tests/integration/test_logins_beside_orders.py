@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.bench.logins import measure
+from bench.logins import measure
 
 pytestmark = pytest.mark.slow
 

@@ -9,13 +9,13 @@ import json
 
 import pytest
 
-from exchange.bus import RedisCommandQueue
-from exchange.commands import Deposit, Genesis, OpenAccount
 from exchange.config import Settings
+from exchange.core.commands import Deposit, Genesis, OpenAccount
 from exchange.core.state import Core
-from exchange.journal import Journal
-from exchange.runtime import StateMismatch, replay
-from exchange.sequencer import Sequencer
+from exchange.infra.bus import RedisCommandQueue
+from exchange.infra.journal import Journal
+from exchange.infra.runtime import StateMismatch, replay
+from exchange.infra.sequencer import Sequencer
 
 BAD_PAYLOADS = [
     {"kind": "deposit", "account_id": "ACC-1", "amount_fen": "100"},  # a string amount
@@ -50,8 +50,8 @@ def _journal(db) -> list:
 async def test_a_malformed_redis_payload_is_refused_and_the_sequencer_goes_on(
     payload, redis_url, redis_prefix, sqlite_url
 ):
-    from exchange.db.engine import make_engine
-    from exchange.db.migrate import upgrade
+    from exchange.infra.db.engine import make_engine
+    from exchange.infra.db.migrate import upgrade
 
     db = make_engine(sqlite_url)
     upgrade(db)

@@ -12,17 +12,17 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from exchange import commands
 from exchange.config import Settings
+from exchange.core import commands
+from exchange.core.feeds import REGULATOR, REGULATOR_CITY
 from exchange.core.regulation import month_bounds_us
 from exchange.core.state import Core
-from exchange.db import models as m
-from exchange.db.engine import make_engine
-from exchange.db.migrate import upgrade
-from exchange.feeds import REGULATOR, REGULATOR_CITY
-from exchange.monthly import load_report, report_csv
-from exchange.runtime import genesis_command, replay
-from exchange.sequencer import Sequencer
+from exchange.infra.db import models as m
+from exchange.infra.db.engine import make_engine
+from exchange.infra.db.migrate import upgrade
+from exchange.infra.monthly import load_report, report_csv
+from exchange.infra.runtime import genesis_command, replay
+from exchange.infra.sequencer import Sequencer
 
 GZ, SZ, SYMBOL = "440100", "440300", "NOX-2025"
 DAY_US = 86_400_000_000

@@ -17,16 +17,16 @@ import threading
 import pytest
 from sqlalchemy import event, select
 
-from exchange import snapshots
-from exchange.bus import InProcessBus
-from exchange.command_codec import from_payload
-from exchange.commands import Command
 from exchange.config import Settings
+from exchange.core.command_codec import from_payload
+from exchange.core.commands import Command
 from exchange.core.state import Core
-from exchange.db import models as m
-from exchange.db.market import MarketSession
-from exchange.journal import Journal
-from exchange.runtime import (
+from exchange.infra import snapshots
+from exchange.infra.bus import InProcessBus
+from exchange.infra.db import models as m
+from exchange.infra.db.market import MarketSession
+from exchange.infra.journal import Journal
+from exchange.infra.runtime import (
     ensure_system_accounts,
     genesis_command,
     new_core,
@@ -34,7 +34,7 @@ from exchange.runtime import (
     replay,
     thresholds,
 )
-from exchange.sequencer import Sequencer
+from exchange.infra.sequencer import Sequencer
 
 SYMBOL = "NOX-2025"
 T0_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z

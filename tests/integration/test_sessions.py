@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from exchange import auth
-from exchange.app import create_app
+from exchange.bootstrap import create_app
 from exchange.config import Settings, get_settings
+from exchange.edge import auth
 
 API = "/api/v1"
 OPERATOR_PASSWORD = "sessions-operator-pw"

@@ -16,14 +16,14 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from exchange import snapshots
-from exchange.bench.service import ServiceProcess, free_port, service_env
-from exchange.command_codec import to_payload
+from bench.service import ServiceProcess, free_port, service_env
 from exchange.config import Settings
-from exchange.db.engine import make_engine
-from exchange.db.migrate import upgrade
-from exchange.journal import Journal
-from exchange.runtime import genesis_command
+from exchange.core.command_codec import to_payload
+from exchange.infra import snapshots
+from exchange.infra.db.engine import make_engine
+from exchange.infra.db.migrate import upgrade
+from exchange.infra.journal import Journal
+from exchange.infra.runtime import genesis_command
 from tests.core_driver import CoreDriver
 
 EMX = [sys.executable, "-m", "exchange.cli"]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import websockets
 
-from exchange.bench.service import PROVINCE_PASSWORD, ServiceProcess, service_env, setup_market
+from bench.service import PROVINCE_PASSWORD, ServiceProcess, service_env, setup_market
 
 pytestmark = pytest.mark.integration
 SYMBOL = "NOX-2025"

@@ -12,7 +12,7 @@ from typing import get_args
 import pytest
 from sqlalchemy import inspect
 
-from exchange.api import schemas
+from exchange.edge.api import schemas
 from matching_engine.types import (
     CancelReason,
     MarketStatus,

@@ -7,9 +7,9 @@ import contextlib
 
 import pytest
 
-from exchange.bus import CommandTimeout, InProcessCommandQueue, RedisCommandQueue
-from exchange.command_codec import to_payload
-from exchange.commands import ClaimReduction, Deposit
+from exchange.core.command_codec import to_payload
+from exchange.core.commands import ClaimReduction, Deposit
+from exchange.infra.bus import CommandTimeout, InProcessCommandQueue, RedisCommandQueue
 
 
 def n(i: int) -> Deposit:

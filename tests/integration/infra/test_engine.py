@@ -8,7 +8,7 @@ import threading
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from exchange.db.engine import for_writing, make_engine
+from exchange.infra.db.engine import for_writing, make_engine
 
 
 @pytest.fixture

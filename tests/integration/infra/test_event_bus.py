@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from exchange.bus import InProcessBus, RedisBus, SubscriberDropped
+from exchange.infra.bus import InProcessBus, RedisBus, SubscriberDropped
 
 
 @pytest.fixture(params=["inprocess", "redis"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from exchange.journal import (
+from exchange.infra.journal import (
     GENESIS,
     Journal,
     JournalCorrupted,

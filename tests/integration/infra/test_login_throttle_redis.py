@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.throttle import RedisLoginThrottle
+from exchange.edge.throttle import RedisLoginThrottle
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from exchange.db.engine import make_engine
-from exchange.db.migrate import upgrade
+from exchange.infra.db.engine import make_engine
+from exchange.infra.db.migrate import upgrade
 
 
 def test_existing_alerts_get_their_ordinal_and_are_open(database_url):

@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 
-from exchange.db.engine import make_engine
-from exchange.db.migrate import (
+from exchange.infra.db.engine import make_engine
+from exchange.infra.db.migrate import (
     alembic_config,
     all_metadata,
     current_revision,

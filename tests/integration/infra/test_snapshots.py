@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exchange import snapshots
+from exchange.infra import snapshots
 
 
 def test_latest_is_none_before_any_snapshot(db_engine):

@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exchange.command_codec import from_payload, to_payload
-from exchange.commands import Genesis
 from exchange.config import Settings
+from exchange.core.command_codec import from_payload, to_payload
+from exchange.core.commands import Genesis
 from exchange.core.state import CLIENT_ORDER_WINDOW_S, Core
-from exchange.runtime import check_parameters, genesis_command
+from exchange.infra.runtime import check_parameters, genesis_command
 from tests.core_driver import T0_US, CoreDriver
 
 HOUR_US = 3_600_000_000

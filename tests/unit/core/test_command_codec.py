@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exchange import commands
-from exchange.command_codec import from_payload, to_payload
-from exchange.commands import COMMANDS, MalformedCommand
+from exchange.core import commands
+from exchange.core.command_codec import from_payload, to_payload
+from exchange.core.commands import COMMANDS, MalformedCommand
 from exchange.core.state import Core
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"

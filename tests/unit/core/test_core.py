@@ -3,9 +3,9 @@ order records as clients see them, refusals that change nothing, replay."""
 
 import pytest
 
-from exchange import commands
-from exchange.command_codec import from_payload
-from exchange.commands import MalformedCommand
+from exchange.core import commands
+from exchange.core.command_codec import from_payload
+from exchange.core.commands import MalformedCommand
 from exchange.core.state import Core
 from tests.core_driver import SYMBOL, T0_US, CoreDriver
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from exchange.core.state import Core
-from exchange.units import end_of_day_us
+from exchange.core.units import end_of_day_us
 from tests.core_driver import SYMBOL, CoreDriver
 
 END_US = end_of_day_us(date(2026, 1, 1))

@@ -12,17 +12,11 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from exchange.api.errors import ApiError
 from exchange.core.regulation import month_bounds_us
-from exchange.exports import (
-    Column,
-    csv_bytes,
-    local_time,
-    period_us,
-    readable_detail,
-    xlsx_bytes,
-)
-from exchange.monthly import COLUMNS, figures, monthly_table, report_csv
+from exchange.core.tables import Column, csv_bytes, local_time, xlsx_bytes
+from exchange.edge.api.errors import ApiError
+from exchange.edge.exports import period_us, readable_detail
+from exchange.infra.monthly import COLUMNS, figures, monthly_table, report_csv
 from settlement.events import LedgerMoved
 from settlement.reports import monthly_city_report
 

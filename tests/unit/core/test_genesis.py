@@ -2,7 +2,7 @@ import pytest
 
 from exchange.config import Settings
 from exchange.core.state import Core
-from exchange.runtime import ParametersChanged, check_parameters, genesis_command
+from exchange.infra.runtime import ParametersChanged, check_parameters, genesis_command
 from tests.core_driver import CoreDriver
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from exchange.units import (
+from exchange.core.units import (
     UnitError,
     cny,
     iso_time,

@@ -1,4 +1,4 @@
-from exchange.views import order_view, ticker_view
+from exchange.core.views import order_view, ticker_view
 
 
 def _order(**over):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from exchange import auth
 from exchange.config import Settings
+from exchange.edge import auth
 
 
 def test_a_password_verifies_against_its_own_hash_only():

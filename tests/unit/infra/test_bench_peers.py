@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from exchange.bench.peers import WORKER, outcome_problems, stream_rows
+from bench.peers import WORKER, outcome_problems, stream_rows
 
 
 def _worker():

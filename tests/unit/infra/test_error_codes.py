@@ -1,4 +1,4 @@
-"""One registry of error codes (exchange/api/error_codes.py): every code the source can
+"""One registry of error codes (exchange/edge/api/error_codes.py): every code the source can
 produce is in it with its status, and the pages have a sentence for each. A code
 missing from the registry was silently a 422 before; now it is a failing test here."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from exchange.api.error_codes import CODES
-from exchange.api.errors import ApiError, status_for
+from exchange.edge.api.error_codes import CODES
+from exchange.edge.api.errors import ApiError, status_for
 from matching_engine.errors import RejectReason
 from settlement.errors import ErrorCode
 
@@ -27,9 +27,9 @@ RAISERS = {"ApiError", "CommandRefused", "SettlementError", "InvalidAmount", "er
 # submit, and the error handlers writing the body of an ApiError, an InvalidAmount or an
 # HTTP error (its table of codes is read as a dict below)
 FORWARDED = {
-    ("exchange/api/deps.py", "err['code']"),
-    ("exchange/api/errors.py", "exc.code"),
-    ("exchange/api/errors.py", "code"),
+    ("exchange/edge/api/deps.py", "err['code']"),
+    ("exchange/edge/api/errors.py", "exc.code"),
+    ("exchange/edge/api/errors.py", "code"),
 }
 
 
@@ -127,7 +127,7 @@ def test_api_error_takes_status_and_default_message_from_the_registry():
 
 
 def test_an_unknown_code_is_a_logged_defect_not_a_silent_422(caplog):
-    with caplog.at_level(logging.ERROR, logger="exchange.api.errors"):
+    with caplog.at_level(logging.ERROR, logger="exchange.edge.api.errors"):
         assert status_for("no_such_code_anywhere") == 500
     assert "no_such_code_anywhere" in caplog.text
 

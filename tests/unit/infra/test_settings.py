@@ -12,7 +12,7 @@ from exchange.config import (
     get_settings,
     require_bootstrap_passwords,
 )
-from exchange.runtime import thresholds
+from exchange.infra.runtime import thresholds
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exchange.sessions import CACHE_SECONDS, TokenCache
-from exchange.throttle import LoginThrottle, RateLimiter
+from exchange.edge.sessions import CACHE_SECONDS, TokenCache
+from exchange.edge.throttle import LoginThrottle, RateLimiter
 
 
 def test_five_failures_lock_a_username_for_fifteen_minutes_from_the_first():

@@ -1,0 +1,275 @@
+"""The sequencer: one writer that stamps, applies, journals and acknowledges.
+
+Each batch: stamp every command with the next `seq` and a non-decreasing
+`ts_us`, apply it to the in-memory core, then write the journal entries and
+the read models in ONE database transaction (group commit). Only after that
+commit are clients answered and events published, so an acknowledged command
+is durable and every read made after the answer sees it. The core is applied
+before the commit on purpose: nothing escapes until the commit succeeds, and if
+it fails the core is rebuilt from the durable journal.
+
+A core that raised (a defect, not a refusal) may be half-changed: nothing is
+committed, snapshotted or cached from it. The core is rebuilt from the journal,
+the commands before the failing one are applied again to the rebuilt core, and
+only then committed; the failing command alone gets `internal_error`.
+
+Commits (and recoveries) run on one thread owned by the sequencer, so work on
+the default thread pool (password hashing, reads) can never delay them. A
+snapshot due after a commit is written by a forked child (exchange.infra.snapshotter):
+the sequencer never waits for one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from exchange.core.command_codec import to_payload
+from exchange.core.commands import Command, MalformedCommand
+from exchange.core.feeds import messages_for
+from exchange.core.state import Core, Outcome
+from exchange.core.views import order_view, record_row
+from exchange.infra.bus import malformed_reply
+from exchange.infra.db.engine import for_writing
+from exchange.infra.journal import Journal
+from exchange.infra.projector import Projector
+from exchange.infra.snapshotter import Snapshotter
+
+log = logging.getLogger(__name__)
+
+
+def wall_clock_us() -> int:
+    return time.time_ns() // 1_000
+
+
+@dataclass(slots=True)
+class Reply:
+    seq: int
+    result: dict
+    error: dict | None
+    orders: list[dict]
+
+    def to_dict(self) -> dict:
+        return {"seq": self.seq, "result": self.result, "error": self.error, "orders": self.orders}
+
+
+def reply_for(out: Outcome) -> Reply:
+    error = None if out.error is None else {"code": out.error[0], "message": out.error[1]}
+    orders = [order_view(record_row(rec)) for rec in out.orders]
+    return Reply(out.seq, out.result, error, orders)
+
+
+class Sequencer:
+    def __init__(
+        self,
+        core: Core,
+        db: Engine,
+        bus,
+        queue,
+        *,
+        recover: Callable[[], Core],
+        batch_max: int = 512,
+        snapshot_every: int = 10_000,
+        snapshots_keep: int | None = None,
+        clock: Callable[[], int] = wall_clock_us,
+        background_snapshots: bool | None = None,
+        metrics=None,
+    ) -> None:
+        self.core = core
+        self.db = db
+        # SQLite: take the write lock at BEGIN, so a login's token insert in between
+        # makes the commit wait its turn instead of failing with SQLITE_BUSY
+        self._db_write = for_writing(db)
+        self.bus = bus
+        self.queue = queue
+        self.journal = Journal(db)
+        self.projector = Projector()
+        self.batch_max = batch_max
+        self.snapshot_every = snapshot_every
+        self.snapshots_keep = snapshots_keep
+        # None: in a forked child wherever the child can reach the database
+        self.snapshotter = Snapshotter(db, background=background_snapshots)
+        # exchange.edge.metrics.Metrics, or None (not counted)
+        self.metrics = metrics
+        self.clock = clock
+        self._recover = recover
+        self._last_ts_us = 0
+        self._since_snapshot = 0
+        self._stopping = False
+        # False once the core may differ from the journal (a failed commit or a failed
+        # recovery): the next batch recovers first
+        self._core_sound = True
+        # why the last commit or recovery failed; None once one succeeds (for /healthz)
+        self.failure: str | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emx-sequencer")
+
+    @property
+    def sound(self) -> bool:
+        """False while the core may differ from the journal and could not be rebuilt."""
+        return self._core_sound
+
+    async def run(self) -> None:
+        while not self._stopping:
+            batch = await self.queue.next_batch(self.batch_max)
+            if batch:
+                await self.process(batch)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def close(self) -> None:
+        """Let the commit in progress finish, then end the sequencer's thread and
+        wait for a snapshot being written."""
+        self._thread.shutdown(wait=True)
+        self.snapshotter.settle()
+
+    def _stamp(self) -> int:
+        # never backwards, even if the wall clock is stepped back
+        self._last_ts_us = max(self._last_ts_us, self.clock())
+        return self._last_ts_us
+
+    async def _on_own_thread(self, fn: Callable, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    async def _rebuild(self) -> bool:
+        """Replace the core by one recovered from the journal, and drop every cache
+        that was filled from the old one. False if that failed (the core stays unsound)."""
+        self._core_sound = False
+        self.projector = Projector()
+        try:
+            self.core = await self._on_own_thread(self._recover)
+        except Exception as exc:
+            log.exception("recovering the core from the journal failed")
+            self.failure = f"recovery failed: {exc}"
+            return False
+        self._core_sound = True
+        return True
+
+    async def process(self, batch: list[tuple[object, Command]]) -> None:
+        malformed = [(h, c) for h, c in batch if not isinstance(c, Command)]
+        if malformed:
+            # the queues decode what they carry; anything else is refused, not applied
+            batch = [(h, c) for h, c in batch if isinstance(c, Command)]
+            await self.queue.reply_many(
+                [
+                    (h, malformed_reply(MalformedCommand(f"not a command: {c!r:.200}")))
+                    for h, c in malformed
+                ]
+            )
+            if not batch:
+                return
+        if not self._core_sound and not await self._rebuild():
+            await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
+            return
+        stamped = [(self.core.last_seq + 1 + i, self._stamp()) for i in range(len(batch))]
+        outcomes, failed_at = self._apply(batch, stamped)
+        if failed_at is not None:
+            # The core may be half-changed by the failing command: rebuild it and
+            # re-apply the good prefix (same seq and time, so the same outcomes).
+            if not await self._rebuild():
+                await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
+                return
+            outcomes, again = self._apply(batch[:failed_at], stamped[:failed_at])
+            if again is not None:
+                await self._rebuild()
+                await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
+                return
+        good = batch[: len(outcomes)]
+        if outcomes:
+            entries = [
+                (out.seq, out.ts_us, command.kind, to_payload(command))
+                for out, (_h, command) in zip(outcomes, good, strict=True)
+            ]
+            applied = [(out, command) for out, (_h, command) in zip(outcomes, good, strict=True)]
+            started = time.perf_counter()
+            try:
+                await self._on_own_thread(self._commit, entries, applied)
+            except Exception as exc:
+                log.exception("group commit failed; rebuilding the core from the journal")
+                self.failure = f"journal commit failed: {exc}"
+                await self._rebuild()
+                await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
+                return
+            self.failure = None
+            if self.metrics is not None:
+                self.metrics.committed(
+                    outcomes, [c for _h, c in good], time.perf_counter() - started
+                )
+            await self.queue.reply_many(
+                [(h, reply_for(out).to_dict()) for (h, _c), out in zip(good, outcomes, strict=True)]
+            )
+        if failed_at is not None:
+            await self.queue.reply(batch[failed_at][0], _internal_error())
+        if outcomes:
+            try:
+                await self.bus.publish_many(messages_for(self.core, outcomes))
+            except Exception:
+                # feeds are best effort; clients re-sync from snapshots on a seq gap
+                log.exception("publishing to the bus failed")
+        if failed_at is not None:
+            # the rest of the batch was never applied: put it through again
+            rest = batch[failed_at + 1 :]
+            if rest:
+                await self.process(rest)
+
+    def _apply(
+        self, batch: list[tuple[object, Command]], stamped: list[tuple[int, int]]
+    ) -> tuple[list[Outcome], int | None]:
+        """Outcomes of the batch's commands in order, and the index of the first one
+        the core raised on (None if none did); nothing after it is applied."""
+        outcomes: list[Outcome] = []
+        for i, ((_handle, command), (seq, ts_us)) in enumerate(zip(batch, stamped, strict=True)):
+            try:
+                outcomes.append(self.core.apply(seq, ts_us, command))
+            except Exception:
+                log.exception("core failed on %s at seq %d", command.kind, seq)
+                return outcomes, i
+        return outcomes, None
+
+    def _commit(self, entries: list, applied: list[tuple[Outcome, Command]]) -> None:
+        last_seq, last_ts_us = entries[-1][0], entries[-1][1]
+        if self.core.last_seq != last_seq:
+            raise RuntimeError(f"core at seq {self.core.last_seq}, batch ends at {last_seq}")
+        snapshot_due = self._since_snapshot + len(entries) >= self.snapshot_every
+        inline = snapshot_due and not self.snapshotter.background
+        with self._db_write.begin() as conn:
+            self.journal.append(conn, entries)
+            self.projector.project(conn, self.core, applied)
+            if inline:
+                self.snapshotter.take_inline(
+                    conn, self.core, last_seq, last_ts_us, self.snapshots_keep
+                )
+        taken = inline
+        if snapshot_due and not inline:
+            # the batch is committed: a failure from here on must not fail it
+            try:
+                taken = self.snapshotter.start(self.core, last_seq, last_ts_us, self.snapshots_keep)
+            except OSError:
+                log.exception("could not start a background snapshot; the next commit retries")
+        if taken and self.metrics is not None:
+            self.metrics.snapshots.inc()
+        self._since_snapshot = 0 if taken else self._since_snapshot + len(entries)
+
+
+def _unavailable() -> dict:
+    return {
+        "seq": None,
+        "result": {},
+        "error": {"code": "unavailable", "message": "the journal could not be written"},
+        "orders": [],
+    }
+
+
+def _internal_error() -> dict:
+    return {
+        "seq": None,
+        "result": {},
+        "error": {"code": "internal_error", "message": "the command could not be applied"},
+        "orders": [],
+    }
