@@ -15,8 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from exchange import auth, commands, sessions
-from exchange.api import errors
-from exchange.api import responses as R
+from exchange.api import errors, responses
 from exchange.api.guards import EdgeGuards
 from exchange.api.routes import (
     accounts,
@@ -211,12 +210,12 @@ def _init_state(app: FastAPI, settings: Settings) -> None:
 
 def _add_routes(app: FastAPI) -> None:
     for r in ROUTERS:
-        app.include_router(r, responses=R.ERRORS)
+        app.include_router(r, responses=responses.ERRORS)
     app.include_router(ws_router)
     app.include_router(ws_trade_router)
     app.include_router(metrics_router)
 
-    @app.get("/healthz", tags=["health"], **R.doc(R.Health, 200, 503))
+    @app.get("/healthz", tags=["health"], **responses.doc(responses.Health, 200, 503))
     async def healthz():
         if not app.state.ready:
             return JSONResponse({"status": "starting"}, 503)

@@ -106,7 +106,7 @@ def _refuse_unusable(exc: Exception) -> NoReturn:
 def _needs_bootstrap(settings) -> bool:
     from sqlalchemy import inspect, select
 
-    from exchange.db import models as m
+    from exchange.db import models
     from exchange.db.engine import make_engine
 
     db = make_engine(settings.database_url)
@@ -114,7 +114,10 @@ def _needs_bootstrap(settings) -> bool:
         if not inspect(db).has_table("credentials"):
             return True
         with db.connect() as conn:
-            return conn.execute(select(m.Credential.__table__.c.username).limit(1)).first() is None
+            return (
+                conn.execute(select(models.Credential.__table__.c.username).limit(1)).first()
+                is None
+            )
     finally:
         db.dispose()
 

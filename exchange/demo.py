@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from exchange import auth, commands
 from exchange.core.regulation import SHANGHAI
-from exchange.db import models as m
+from exchange.db import models
 from exchange.sequencer import wall_clock_us
 from exchange.units import end_of_day_us, shanghai_today
 from settlement.accounts import RESERVE_ACCOUNT
@@ -74,13 +74,13 @@ async def _submit(app: FastAPI, command: commands.Command) -> dict:
 
 
 def _already_loaded(app: FastAPI) -> bool:
-    i = m.Instrument.__table__
+    i = models.Instrument.__table__
     with app.state.db.connect() as conn:
         return conn.execute(select(i.c.symbol).where(i.c.symbol == SYMBOL)).first() is not None
 
 
 def _province_id(app: FastAPI) -> str:
-    c = m.Credential.__table__
+    c = models.Credential.__table__
     with app.state.db.connect() as conn:
         return conn.execute(select(c.c.account_id).where(c.c.username == "province")).scalar_one()
 
@@ -165,7 +165,7 @@ async def _stock_reserve(app: FastAPI) -> None:
     province something left to auction itself."""
     await _submit(app, commands.Deposit(account_id=RESERVE_ACCOUNT, amount_fen=10_000_000))
     sellers = [u for u, _, _ in _enterprise_plan() if u.startswith(SIM_PREFIX)]
-    c = m.Credential.__table__
+    c = models.Credential.__table__
     with app.state.db.connect() as conn:
         accounts = (
             conn.execute(
@@ -395,7 +395,7 @@ async def simulate(app: FastAPI, interval_s: float = 0.7, seed: int | None = Non
     """Simulated traders: quotes around a drifting fair price, some crossing orders,
     some cancels. They go through the same command path as real clients."""
     rng = random.Random(seed)
-    c, a = m.Credential.__table__, m.Account.__table__
+    c, a = models.Credential.__table__, models.Account.__table__
     with app.state.db.connect() as conn:
         traders = [
             r.account_id

@@ -12,14 +12,14 @@ import hashlib
 from sqlalchemy import Connection, select
 
 from exchange.core.regulation import month_bounds_us
-from exchange.db import models as m
+from exchange.db import models
 from exchange.exports import Column, csv_bytes, local_time
 from exchange.units import tonnes
 from settlement.events import LedgerMoved
 from settlement.ledger import ADDED, TRANSFERRED_IN, TRANSFERRED_OUT, USED
 from settlement.reports import MonthlyReport, monthly_city_report
 
-_mov = m.LedgerMovement.__table__
+_mov = models.LedgerMovement.__table__
 _SIGN = {ADDED: 1, TRANSFERRED_IN: 1, TRANSFERRED_OUT: -1, USED: -1}
 
 COLUMNS = [

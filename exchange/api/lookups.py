@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import Connection, select
 
 from exchange.api.errors import ApiError
-from exchange.db import models as m
+from exchange.db import models
 
-_instruments = m.Instrument.__table__
+_instruments = models.Instrument.__table__
 
 
 def instrument_or_422(conn: Connection, symbol: str):

@@ -22,8 +22,8 @@ from matching_engine.types import (
     TimeInForce,
 )
 from settlement.accounts import OPENABLE_ROLES
-from settlement.projects import PRIORITY_CATEGORIES
-from settlement.reductions import METHODS, SOURCE_KINDS
+from settlement.projects import PriorityCategory
+from settlement.reductions import SourceKind, VerificationMethod
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = sorted((ROOT / "web" / "static" / "i18n").glob("*.js"))
@@ -42,9 +42,9 @@ def literal(hint) -> set[str]:
 
 def test_the_api_literals_are_the_registry_and_engine_vocabularies():
     assert set(get_args(schemas.ROLE)) == values(OPENABLE_ROLES)
-    assert set(get_args(schemas.SOURCE_KIND)) == values(SOURCE_KINDS)
-    assert set(get_args(schemas.PRIORITY)) == values(PRIORITY_CATEGORIES)
-    assert set(get_args(schemas.METHOD)) == values(METHODS)
+    assert set(get_args(schemas.SOURCE_KIND)) == values(SourceKind)
+    assert set(get_args(schemas.PRIORITY)) == values(PriorityCategory)
+    assert set(get_args(schemas.METHOD)) == values(VerificationMethod)
     order = schemas.OrderIn.model_fields
     assert literal(order["side"].annotation) == values(Side)
     assert literal(order["type"].annotation) == values(OrderType)
@@ -87,9 +87,9 @@ def catalogue_keys(path: Path) -> set[str]:
 
 SHOWN = {
     "role": values(OPENABLE_ROLES),
-    "source": values(SOURCE_KINDS),
-    "priority": values(PRIORITY_CATEGORIES),
-    "method": values(METHODS),
+    "source": values(SourceKind),
+    "priority": values(PriorityCategory),
+    "method": values(VerificationMethod),
     "tif": values(TimeInForce),
     "stp": values(SelfTradePrevention),
     "cancel": values(CancelReason),

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import insert, select
 
 from exchange import auth, commands, sessions
-from exchange.api import responses as R
+from exchange.api import responses
 from exchange.api.deps import Conn, CurrentCaller, NoNul, Operator, ProvinceOrOperator, read, submit
 from exchange.api.errors import ApiError
 from exchange.api.schemas import AccountIn, AmountIn, SessionIn
-from exchange.db import models as m
+from exchange.db import models
 from exchange.passwords import weakness
 from exchange.throttle import HashingBusy
 from exchange.units import cny, shanghai_time, tonnes
@@ -31,11 +31,11 @@ def _too_many_attempts(retry_after: int) -> ApiError:
     )
 
 
-@router.post("/session", **R.doc(R.Session))
+@router.post("/session", **responses.doc(responses.Session))
 async def create_session(body: SessionIn, request: Request) -> dict:
     app = request.app
     db = app.state.db
-    c = m.Credential.__table__
+    c = models.Credential.__table__
     address = request.client.host if request.client else ""
     throttle = app.state.login_throttle
     wait = await throttle.retry_after(body.username, address)
@@ -69,7 +69,7 @@ async def create_session(body: SessionIn, request: Request) -> dict:
     def store():
         with db.begin() as conn:
             conn.execute(
-                insert(m.Token.__table__),
+                insert(models.Token.__table__),
                 {
                     "token_hash": token_hash,
                     "account_id": row.account_id,
@@ -92,7 +92,7 @@ async def create_session(body: SessionIn, request: Request) -> dict:
 @router.delete("/session", status_code=204)
 async def end_session(caller: CurrentCaller, request: Request) -> Response:
     app = request.app
-    t = m.Token.__table__
+    t = models.Token.__table__
 
     def delete():
         with app.state.db.begin() as conn:
@@ -105,7 +105,7 @@ async def end_session(caller: CurrentCaller, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/accounts", status_code=201, **R.doc(R.NewAccount, 201))
+@router.post("/accounts", status_code=201, **responses.doc(responses.NewAccount, 201))
 async def create_account(body: AccountIn, caller: Operator, request: Request) -> dict:
     if body.role in ("enterprise", "city_bureau"):
         if body.city_code not in CITY_CODES:
@@ -139,7 +139,7 @@ async def create_account(body: AccountIn, caller: Operator, request: Request) ->
 
 
 def account_view(conn, account_id: str) -> dict:
-    a, h = m.Account.__table__, m.Holding.__table__
+    a, h = models.Account.__table__, models.Holding.__table__
     acc = conn.execute(select(a).where(a.c.id == account_id)).first()
     if acc is None:
         raise ApiError("not_found", f"no account {account_id}")
@@ -174,14 +174,14 @@ def account_view(conn, account_id: str) -> dict:
     return view
 
 
-@router.get("/accounts/me", **R.doc(R.Account))
+@router.get("/accounts/me", **responses.doc(responses.Account))
 def me(caller: CurrentCaller, conn: Conn) -> dict:
     return account_view(conn, caller.account_id)
 
 
-@router.get("/accounts/fees", **R.doc(R.Fees))
+@router.get("/accounts/fees", **responses.doc(responses.Fees))
 def fees(caller: ProvinceOrOperator, conn: Conn) -> dict:
-    a = m.Account.__table__
+    a = models.Account.__table__
     row = conn.execute(select(a).where(a.c.id == "FEES")).first()
     return {
         "id": "FEES",
@@ -192,9 +192,9 @@ def fees(caller: ProvinceOrOperator, conn: Conn) -> dict:
     }
 
 
-@router.get("/accounts", **R.doc(R.Accounts))
+@router.get("/accounts", **responses.doc(responses.Accounts))
 def list_accounts(caller: ProvinceOrOperator, conn: Conn, role: str | None = None) -> dict:
-    a = m.Account.__table__
+    a = models.Account.__table__
     query = select(a).order_by(a.c.id)
     if role:
         query = query.where(a.c.role == role)
@@ -218,7 +218,7 @@ async def _cash_move(
     body: AmountIn,
     request: Request,
 ) -> dict:
-    a = m.Account.__table__
+    a = models.Account.__table__
     row = await read(
         request, lambda conn: conn.execute(select(a.c.role).where(a.c.id == account_id)).first()
     )
@@ -228,11 +228,15 @@ async def _cash_move(
     return await read(request, account_view, account_id)
 
 
-@router.post("/accounts/{account_id}/deposits", status_code=201, **R.doc(R.Account, 201))
+@router.post(
+    "/accounts/{account_id}/deposits", status_code=201, **responses.doc(responses.Account, 201)
+)
 async def deposit(account_id: str, body: AmountIn, caller: Operator, request: Request) -> dict:
     return await _cash_move(commands.Deposit, account_id, body, request)
 
 
-@router.post("/accounts/{account_id}/withdrawals", status_code=201, **R.doc(R.Account, 201))
+@router.post(
+    "/accounts/{account_id}/withdrawals", status_code=201, **responses.doc(responses.Account, 201)
+)
 async def withdraw(account_id: str, body: AmountIn, caller: Operator, request: Request) -> dict:
     return await _cash_move(commands.Withdraw, account_id, body, request)

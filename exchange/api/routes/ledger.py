@@ -10,13 +10,13 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from exchange import commands
-from exchange.api import responses as R
+from exchange.api import responses
 from exchange.api.deps import Bureau, Conn, NoNul, Province, Regulator, read, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
 from exchange.api.schemas import MAX_ID, AsciiInt, DecideIn, FloorIn, ReallocationIn
 from exchange.core import regulation
-from exchange.db import models as m
+from exchange.db import models
 from exchange.exports import (
     MAX_ROWS,
     Column,
@@ -34,12 +34,12 @@ from exchange.units import iso_time, tonnes
 from settlement.cities import CITIES, CITIES_BY_CODE, CITY_CODES
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"], dependencies=[NoNul])
-_rows = m.LedgerRow.__table__
-_mov = m.LedgerMovement.__table__
-_floor = m.CityFloor.__table__
-_ral = m.Reallocation.__table__
-_alerts = m.Alert.__table__
-_accounts = m.Account.__table__
+_rows = models.LedgerRow.__table__
+_mov = models.LedgerMovement.__table__
+_floor = models.CityFloor.__table__
+_ral = models.Reallocation.__table__
+_alerts = models.Alert.__table__
+_accounts = models.Account.__table__
 
 
 def _city_allowed(caller, code: str) -> None:
@@ -82,7 +82,7 @@ def _period_totals(conn, symbol: str, start_us: int | None, end_us: int | None) 
     return {city: (within, before[0]) for city, (within, before) in totals.items()}
 
 
-@router.get("/ledger/cities", **R.doc(R.CityLedgers, download=True))
+@router.get("/ledger/cities", **responses.doc(responses.CityLedgers, download=True))
 def ledger_cities(
     caller: Regulator,
     conn: Conn,
@@ -156,7 +156,9 @@ def month_bounds_us(month: str) -> tuple[int, int]:
         raise ApiError("invalid_input", str(bad)) from None
 
 
-@router.get("/ledger/cities/{code}/monthly", **R.doc(R.MonthlyReport, download=True))
+@router.get(
+    "/ledger/cities/{code}/monthly", **responses.doc(responses.MonthlyReport, download=True)
+)
 def monthly(
     code: str,
     caller: Regulator,
@@ -200,7 +202,7 @@ def monthly(
     }
 
 
-@router.put("/ledger/cities/{code}/floor", **R.doc(R.Floor))
+@router.put("/ledger/cities/{code}/floor", **responses.doc(responses.Floor))
 async def set_floor(code: str, body: FloorIn, caller: Province, request: Request) -> dict:
     if code not in CITY_CODES:
         raise ApiError("not_found", f"no city {code}")
@@ -240,12 +242,12 @@ def _reallocation(conn, application_id: str):
     return conn.execute(select(_ral).where(_ral.c.id == application_id)).first()
 
 
-@router.post("/reallocations", status_code=201, **R.doc(R.Reallocation, 201))
+@router.post("/reallocations", status_code=201, **responses.doc(responses.Reallocation, 201))
 async def apply_reallocation(body: ReallocationIn, caller: Bureau, request: Request) -> dict:
 
     def check(conn):
         instrument_or_422(conn, body.symbol)
-        p = m.Project.__table__
+        p = models.Project.__table__
         return conn.execute(select(p).where(p.c.id == body.project_id)).first()
 
     project = await read(request, check)
@@ -266,7 +268,7 @@ async def apply_reallocation(body: ReallocationIn, caller: Bureau, request: Requ
     return await read(request, lambda conn: reallocation_view(_reallocation(conn, application_id)))
 
 
-@router.get("/reallocations", **R.doc(R.Reallocations))
+@router.get("/reallocations", **responses.doc(responses.Reallocations))
 def list_reallocations(caller: Regulator, conn: Conn, status: str | None = None) -> dict:
     query = select(_ral)
     if caller.role == "city_bureau":
@@ -277,7 +279,7 @@ def list_reallocations(caller: Regulator, conn: Conn, status: str | None = None)
     return {"items": [reallocation_view(r) for r in rows]}
 
 
-@router.post("/reallocations/{application_id}/decide", **R.doc(R.Reallocation))
+@router.post("/reallocations/{application_id}/decide", **responses.doc(responses.Reallocation))
 async def decide_reallocation(
     application_id: str, body: DecideIn, caller: Province, request: Request
 ) -> dict:
@@ -339,7 +341,7 @@ _ALERT_COLUMNS = [
 ]
 
 
-@router.get("/surveillance/alerts", **R.doc(R.Alerts, download=True))
+@router.get("/surveillance/alerts", **responses.doc(responses.Alerts, download=True))
 def alerts(
     caller: Regulator,
     conn: Conn,

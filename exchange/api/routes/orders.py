@@ -11,12 +11,12 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import or_, select
 
 from exchange import commands
-from exchange.api import responses as R
+from exchange.api import responses
 from exchange.api.deps import Conn, Enterprise, EnterpriseOrProvince, NoNul, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
 from exchange.api.schemas import MAX_ID, AmendIn, AsciiInt, CancelAllIn, OrderIn
-from exchange.db import models as m
+from exchange.db import models
 from exchange.exports import (
     MAX_ROWS,
     Column,
@@ -31,9 +31,9 @@ from exchange.units import cny, iso_time, tonnes
 from exchange.views import order_view, party
 
 router = APIRouter(prefix="/api/v1", tags=["orders"], dependencies=[NoNul])
-_orders = m.Order.__table__
-_trades = m.Trade.__table__
-_accounts = m.Account.__table__
+_orders = models.Order.__table__
+_trades = models.Trade.__table__
+_accounts = models.Account.__table__
 
 
 def _check_steps(inst, price_fen: int | None, quantity_kg: int | None) -> None:
@@ -80,7 +80,7 @@ class _Steps(NamedTuple):
     lot_kg: int
 
 
-@router.post("/orders", status_code=201, **R.doc(R.Order, 201, 200))
+@router.post("/orders", status_code=201, **responses.doc(responses.Order, 201, 200))
 async def place_order(
     body: OrderIn, caller: Enterprise, request: Request, response: Response
 ) -> dict:
@@ -140,7 +140,7 @@ async def place_for(account_id: str, body: OrderIn, request: Request, response: 
     return next(o for o in reply["orders"] if o["id"] == order_id)
 
 
-@router.post("/orders/cancel-all", **R.doc(R.Cancelled))
+@router.post("/orders/cancel-all", **responses.doc(responses.Cancelled))
 async def cancel_all(caller: Enterprise, request: Request, body: CancelAllIn | None = None) -> dict:
     """Cancel every open order of the caller (in one instrument when `symbol` is given)."""
     symbol = body.symbol if body is not None else None
@@ -148,7 +148,7 @@ async def cancel_all(caller: Enterprise, request: Request, body: CancelAllIn | N
     return {"cancelled": reply["result"]["cancelled"]}
 
 
-@router.get("/orders", **R.doc(R.Orders, download=True))
+@router.get("/orders", **responses.doc(responses.Orders, download=True))
 def list_orders(
     caller: EnterpriseOrProvince,
     conn: Conn,
@@ -208,7 +208,7 @@ def _owned(conn, caller, order_id: str):
     return _row_of(conn, None if caller.role == "province" else caller.account_id, order_id)
 
 
-@router.get("/orders/{order_id}", **R.doc(R.Order))
+@router.get("/orders/{order_id}", **responses.doc(responses.Order))
 def get_order(order_id: str, caller: EnterpriseOrProvince, conn: Conn) -> dict:
     row = _owned(conn, caller, order_id)
     view = order_view(row)
@@ -231,7 +231,7 @@ def _only(reply: dict, order_id: str) -> dict:
     return next(o for o in reply["orders"] if o["id"] == order_id)
 
 
-@router.delete("/orders/{order_id}", **R.doc(R.Order))
+@router.delete("/orders/{order_id}", **responses.doc(responses.Order))
 async def cancel_order(order_id: str, caller: Enterprise, request: Request) -> dict:
     return await cancel_for(caller.account_id, order_id, request)
 
@@ -245,7 +245,7 @@ async def cancel_for(account_id: str, order_id: str, request: Request) -> dict:
     return _only(reply, order_id)
 
 
-@router.patch("/orders/{order_id}", **R.doc(R.Order))
+@router.patch("/orders/{order_id}", **responses.doc(responses.Order))
 async def amend_order(order_id: str, body: AmendIn, caller: Enterprise, request: Request) -> dict:
     if body.quantity is None and body.price is None:
         raise ApiError("invalid_input", "give a new quantity, a new price, or both")
@@ -265,7 +265,7 @@ async def amend_order(order_id: str, body: AmendIn, caller: Enterprise, request:
     return _only(reply, order_id)
 
 
-@router.get("/trades", **R.doc(R.Trades, download=True))
+@router.get("/trades", **responses.doc(responses.Trades, download=True))
 def list_trades(
     caller: EnterpriseOrProvince,
     conn: Conn,

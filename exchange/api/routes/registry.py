@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from exchange import commands
-from exchange.api import responses as R
+from exchange.api import responses
 from exchange.api.deps import (
     BureauOrProvince,
     Conn,
@@ -22,14 +22,14 @@ from exchange.api.deps import (
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
 from exchange.api.schemas import AllocationIn, AsciiInt, ProjectIn, ReductionIn, VerifyIn
-from exchange.db import models as m
+from exchange.db import models
 from exchange.units import iso_time, tonnes
 from settlement.cities import CITY_CODES
 
 router = APIRouter(prefix="/api/v1", tags=["registry"], dependencies=[NoNul])
-_red = m.Reduction.__table__
-_prj = m.Project.__table__
-_src = m.ProjectSource.__table__
+_red = models.Reduction.__table__
+_prj = models.Project.__table__
+_src = models.ProjectSource.__table__
 
 
 def reduction_view(r) -> dict:
@@ -73,7 +73,7 @@ def _reduction(conn, claim_id: str):
     return conn.execute(select(_red).where(_red.c.id == claim_id)).first()
 
 
-@router.post("/reductions", status_code=201, **R.doc(R.Reduction, 201))
+@router.post("/reductions", status_code=201, **responses.doc(responses.Reduction, 201))
 async def claim_reduction(body: ReductionIn, caller: EnterpriseOrBureau, request: Request) -> dict:
     await read(request, instrument_or_422, body.symbol)
     reply = await submit(
@@ -91,7 +91,7 @@ async def claim_reduction(body: ReductionIn, caller: EnterpriseOrBureau, request
     return await read(request, lambda conn: reduction_view(_reduction(conn, claim_id)))
 
 
-@router.post("/reductions/{claim_id}/verify", **R.doc(R.Reduction))
+@router.post("/reductions/{claim_id}/verify", **responses.doc(responses.Reduction))
 async def verify_reduction(
     claim_id: str, body: VerifyIn, caller: BureauOrProvince, request: Request
 ) -> dict:
@@ -121,7 +121,7 @@ async def verify_reduction(
     return await read(request, lambda conn: reduction_view(_reduction(conn, claim_id)))
 
 
-@router.get("/reductions", **R.doc(R.Reductions))
+@router.get("/reductions", **responses.doc(responses.Reductions))
 def list_reductions(
     caller: CurrentCaller,
     conn: Conn,
@@ -141,7 +141,7 @@ def list_reductions(
     return {"items": [reduction_view(r) for r in rows]}
 
 
-@router.get("/reductions/{claim_id}", **R.doc(R.Reduction))
+@router.get("/reductions/{claim_id}", **responses.doc(responses.Reduction))
 def get_reduction(claim_id: str, caller: CurrentCaller, conn: Conn) -> dict:
     r = _reduction(conn, claim_id)
     visible = r is not None and (
@@ -173,7 +173,7 @@ def _visible_project(conn, caller, project_id: str, owner_only: bool = False):
     return p
 
 
-@router.post("/projects", status_code=201, **R.doc(R.Project, 201))
+@router.post("/projects", status_code=201, **responses.doc(responses.Project, 201))
 async def register_project(body: ProjectIn, caller: Enterprise, request: Request) -> dict:
     city = body.city_code or caller.city_code
     if city not in CITY_CODES:
@@ -195,7 +195,7 @@ async def register_project(body: ProjectIn, caller: Enterprise, request: Request
     return await read(request, lambda conn: project_view(_project(conn, project_id)))
 
 
-@router.get("/projects", **R.doc(R.Projects))
+@router.get("/projects", **responses.doc(responses.Projects))
 def list_projects(
     caller: CurrentCaller, conn: Conn, limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100
 ):
@@ -210,12 +210,14 @@ def list_projects(
     return {"items": [project_view(r) for r in rows]}
 
 
-@router.get("/projects/{project_id}", **R.doc(R.Project))
+@router.get("/projects/{project_id}", **responses.doc(responses.Project))
 def get_project(project_id: str, caller: CurrentCaller, conn: Conn) -> dict:
     return project_view(_visible_project(conn, caller, project_id))
 
 
-@router.post("/projects/{project_id}/allocations", status_code=201, **R.doc(R.Project, 201))
+@router.post(
+    "/projects/{project_id}/allocations", status_code=201, **responses.doc(responses.Project, 201)
+)
 async def allocate(
     project_id: str, body: AllocationIn, caller: Enterprise, request: Request
 ) -> dict:
@@ -238,7 +240,7 @@ async def allocate(
     return await read(request, lambda conn: project_view(_project(conn, project_id)))
 
 
-@router.get("/projects/{project_id}/sources", **R.doc(R.ProjectSources))
+@router.get("/projects/{project_id}/sources", **responses.doc(responses.ProjectSources))
 def project_sources(project_id: str, caller: CurrentCaller, conn: Conn) -> dict:
     _visible_project(conn, caller, project_id)
     rows = conn.execute(select(_src).where(_src.c.project_id == project_id).order_by(_src.c.id))

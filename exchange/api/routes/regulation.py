@@ -10,21 +10,21 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from exchange import commands
-from exchange.api import responses as R
+from exchange.api import responses
 from exchange.api.deps import Bureau, Conn, NoNul, Regulator, submit
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
 from exchange.api.routes.ledger import alert_view, month_bounds_us
 from exchange.api.schemas import MAX_ID, AcknowledgeIn, SubmitMonthIn
 from exchange.core.regulation import due_us
-from exchange.db import models as m
+from exchange.db import models
 from exchange.units import iso_time, tonnes
 from settlement.cities import CITIES, CITY_CODES
 
 router = APIRouter(prefix="/api/v1", tags=["regulation"], dependencies=[NoNul])
-_subs = m.MonthlySubmission.__table__
-_alerts = m.Alert.__table__
-_accounts = m.Account.__table__
+_subs = models.MonthlySubmission.__table__
+_alerts = models.Alert.__table__
+_accounts = models.Account.__table__
 
 
 def version_view(r) -> dict:
@@ -50,7 +50,7 @@ def version_view(r) -> dict:
 @router.post(
     "/ledger/cities/{code}/monthly/{month}/submit",
     status_code=201,
-    **R.doc(R.Submitted, 201),
+    **responses.doc(responses.Submitted, 201),
 )
 async def submit_month(
     code: str, month: str, body: SubmitMonthIn, caller: Bureau, request: Request
@@ -90,7 +90,7 @@ async def submit_month(
     return {"city_code": code, "symbol": body.symbol, "month": month, **version_view(row)}
 
 
-@router.get("/ledger/submissions", **R.doc(R.Submissions))
+@router.get("/ledger/submissions", **responses.doc(responses.Submissions))
 def submissions(
     caller: Regulator,
     conn: Conn,
@@ -135,7 +135,7 @@ def submissions(
     return {"month": month, "symbol": symbol, "due_at": iso_time(due), "items": items}
 
 
-@router.post("/surveillance/alerts/{alert_id}/acknowledge", **R.doc(R.Alert))
+@router.post("/surveillance/alerts/{alert_id}/acknowledge", **responses.doc(responses.Alert))
 async def acknowledge(
     alert_id: str, body: AcknowledgeIn, caller: Regulator, request: Request
 ) -> dict:
