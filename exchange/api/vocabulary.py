@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from exchange.core.orders import OrderStatus
+from exchange.db.models import ACCOUNT_ROLES
 from matching_engine.types import (
     CancelReason,
     MarketStatus,
@@ -37,10 +38,14 @@ TIME_IN_FORCE = one_of(TimeInForce)
 SELF_TRADE_PREVENTION = one_of(SelfTradePrevention)
 CANCEL_REASON = one_of(CancelReason)
 MARKET_STATUS = one_of(MarketStatus)
+# an instrument past its last trading day shows as expired, whatever its book's status
+INSTRUMENT_STATUS = one_of((*MarketStatus, "expired"))
 ORDER_STATUS = one_of(OrderStatus)
 # the roles an account is opened with (and logs in as); the registry's own accounts
 # (fees, reserve, city pools) have no login
 ROLE = one_of(r for r in Role if r in OPENABLE_ROLES)
+# an account row's role: a login role, or `system` for the registry's own accounts
+ACCOUNT_ROLE = one_of(ACCOUNT_ROLES)
 SOURCE_KIND = one_of(SourceKind)
 # a lot's source: a verified reduction's kind, or the reserve auction that re-issued it
 LOT_SOURCE_KIND = one_of((*SourceKind, RESERVE_AUCTION))

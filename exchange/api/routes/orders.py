@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, NamedTuple
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import or_, select
@@ -16,6 +16,8 @@ from exchange.api.deps import Conn, Enterprise, EnterpriseOrProvince, NoNul, sub
 from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422
 from exchange.api.schemas import MAX_ID, AmendIn, AsciiInt, CancelAllIn, OrderIn
+from exchange.api.vocabulary import ORDER_STATUS
+from exchange.core.orders import OrderStatus
 from exchange.db import models
 from exchange.exports import (
     MAX_ROWS,
@@ -29,11 +31,13 @@ from exchange.exports import (
 )
 from exchange.units import cny, iso_time, tonnes
 from exchange.views import order_view, party
+from matching_engine.types import OrderType, TimeInForce
 
 router = APIRouter(prefix="/api/v1", tags=["orders"], dependencies=[NoNul])
 _orders = models.Order.__table__
 _trades = models.Trade.__table__
 _accounts = models.Account.__table__
+_OPEN_STATUSES = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
 
 
 def _check_steps(inst, price_fen: int | None, quantity_kg: int | None) -> None:
@@ -90,17 +94,17 @@ async def place_order(
 async def place_for(account_id: str, body: OrderIn, request: Request, response: Response) -> dict:
     """Place an order owned by `account_id` (an enterprise, or the provincial reserve)."""
     inst = await _instrument_steps(request, body.symbol)
-    if body.type == "limit":
+    if body.type == OrderType.LIMIT:
         if body.price is None:
             raise ApiError("price_required", "a limit order needs a price")
-        tif = body.time_in_force or "GTC"
+        tif = body.time_in_force or TimeInForce.GTC.value
     else:
         if body.price is not None:
             raise ApiError("price_not_allowed", "a market order takes no price")
-        tif = body.time_in_force or "IOC"
-        if tif not in ("IOC", "FOK"):
+        tif = body.time_in_force or TimeInForce.IOC.value
+        if tif not in (TimeInForce.IOC, TimeInForce.FOK):
             raise ApiError("invalid_time_in_force", "a market order is IOC (or FOK)")
-    if body.post_only and tif not in ("GTC", "DAY"):
+    if body.post_only and tif not in (TimeInForce.GTC, TimeInForce.DAY):
         raise ApiError("invalid_time_in_force", "只挂单（post-only）须为限价单，有效期 GTC 或 DAY")
     _check_steps(inst, body.price, body.quantity)
     fields = {
@@ -152,7 +156,7 @@ async def cancel_all(caller: Enterprise, request: Request, body: CancelAllIn | N
 def list_orders(
     caller: EnterpriseOrProvince,
     conn: Conn,
-    status: Literal["open", "partially_filled", "filled", "cancelled"] | None = None,
+    status: ORDER_STATUS | None = None,
     symbol: str | None = None,
     limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100,
     cursor: AsciiInt | None = Query(
@@ -239,7 +243,7 @@ async def cancel_order(order_id: str, caller: Enterprise, request: Request) -> d
 async def cancel_for(account_id: str, order_id: str, request: Request) -> dict:
     """Cancel what remains of `account_id`'s order; anyone else's is not found."""
     row = await _row_off_loop(request, account_id, order_id)
-    if row["status"] not in ("open", "partially_filled"):
+    if row["status"] not in _OPEN_STATUSES:
         raise ApiError("order_not_open", f"order {order_id} is {row['status']}")
     reply = await submit(request, commands.CancelOrder(account_id=account_id, order_id=row["id"]))
     return _only(reply, order_id)
@@ -251,7 +255,7 @@ async def amend_order(order_id: str, body: AmendIn, caller: Enterprise, request:
         raise ApiError("invalid_input", "give a new quantity, a new price, or both")
     row = await _row_off_loop(request, caller.account_id, order_id)
     _check_steps(await _instrument_steps(request, row["symbol"]), body.price, body.quantity)
-    if row["status"] not in ("open", "partially_filled"):
+    if row["status"] not in _OPEN_STATUSES:
         raise ApiError("order_not_open", f"order {order_id} is {row['status']}")
     reply = await submit(
         request,
