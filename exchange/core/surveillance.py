@@ -30,15 +30,24 @@ threshold in the genesis entry, so the journals written before block trades exis
 keep their parameters (and state hash)."""
 
 
+UNRECORDED_CONCENTRATION_BPS = 4_000
+"""The concentration threshold of a core whose genesis does not record one: a genesis
+whose `thresholds` leave it out, and a core built without thresholds (tests, the golden
+journals, benchmarks). Their state hashes contain it, so it never changes. It is not the
+value a new journal gets: the service records its configured threshold in the genesis
+(exchange.config.NEW_JOURNAL_CONCENTRATION_BPS unless EMX_CONCENTRATION_ALERT_BPS says
+otherwise), and a journal keeps what its genesis recorded."""
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """A core's alert thresholds. The service takes them from its settings and fixes
-    them in the journal's genesis entry; these defaults are only those of a core built
-    without any (tests, benchmarks), and they are part of such a core's state hash,
-    which is why `concentration_bps` here (4000) is not the service's default (5000)."""
+    them in the journal's genesis entry; these defaults are those of a core whose genesis
+    records none (a core built without any, or a genesis that leaves one out), and they
+    are part of such a core's state hash."""
 
     price_move_bps: int = 500
-    concentration_bps: int = 4000
+    concentration_bps: int = UNRECORDED_CONCENTRATION_BPS
     # below this session volume a single trade would look like "concentration"
     concentration_min_volume_kg: int = 50_000
     cancel_ratio_pct: int = 90
