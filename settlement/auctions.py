@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
-from settlement.accounts import FEES_ACCOUNT, RESERVE_ACCOUNT, RESERVE_SOURCE, Role
+from settlement.accounts import RESERVE_ACCOUNT, RESERVE_SOURCE, Role
 from settlement.commands import CloseAuction, OpenAuction, PlaceBid, WithdrawBid
 from settlement.defects import SettlementDefect
 from settlement.errors import ErrorCode, SettlementError
 from settlement.events import AuctionChanged, AuctionCleared, BidChanged, LotFromReserve
 from settlement.lots import Lot, LotBag
 from settlement.pricing import buy_hold_fen, fee_fen, trade_cash_fen
+from settlement.settle import pay_from_lock
 from settlement.validation import is_int, require_new_id, require_positive, require_role
 
 if TYPE_CHECKING:
@@ -264,7 +265,6 @@ def close_auction(reg: Registry, cmd: CloseAuction) -> list:
     price = result.clearing_price_fen
     awarded = dict(result.awards)
     reference = f"auction:{auction.auction_id}"
-    post = reg._cash.post
     out: list = []
     awards: list[tuple[str, str, int, int, int]] = []
     for bid_id, kg in result.awards:
@@ -275,12 +275,8 @@ def close_auction(reg: Registry, cmd: CloseAuction) -> list:
         if not (cash + fee <= bid.held_fen):
             raise SettlementDefect(f"award of bid {bid_id} exceeds its lock")
         out += _reissue(reg, seq, ts_us, auction, bid, kg)
-        if cash:
-            out.append(post(seq, ts_us, buyer, "pay", cash, 0, -cash, reference))
-            out.append(post(seq, ts_us, RESERVE_ACCOUNT, "receive", cash, cash, 0, reference))
-        if fee:
-            out.append(post(seq, ts_us, buyer, "fee", fee, 0, -fee, reference))
-            out.append(post(seq, ts_us, FEES_ACCOUNT, "fee_income", fee, fee, 0, reference))
+        # the reserve sells without a fee
+        out += pay_from_lock(reg, seq, ts_us, buyer, RESERVE_ACCOUNT, cash, fee, 0, reference)
         bid.held_fen -= cash + fee
         bid.awarded_kg, bid.paid_fen, bid.fee_fen = kg, cash, fee
         awards.append((bid_id, buyer, kg, cash, fee))

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from settlement.accounts import FEES_ACCOUNT, Role
+from settlement.accounts import Role
 from settlement.commands import DecideBlockTrade, ProposeBlockTrade
 from settlement.errors import ErrorCode, SettlementError
 from settlement.events import BlockTradeChanged, BlockTradeSettled
 from settlement.lots import LotBag
-from settlement.pricing import fee_fen, trade_cash_fen
+from settlement.settle import deliver_versus_payment, trade_amounts
 from settlement.validation import require_new_id, require_positive, require_role
 
 if TYPE_CHECKING:
@@ -155,9 +155,7 @@ def cancel_pending(reg: Registry, seq: int, ts_us: int, symbol: str) -> list:
 
 def _settle(reg: Registry, seq: int, ts_us: int, block: BlockTrade) -> list:
     buyer, seller, symbol = block.buyer_account_id, block.seller_account_id, block.symbol
-    cash = trade_cash_fen(block.price_fen, block.quantity_kg)
-    buyer_fee = fee_fen(cash, reg.fee_bps)
-    seller_fee = fee_fen(cash, reg.fee_bps)
+    cash, buyer_fee, seller_fee = trade_amounts(block.price_fen, block.quantity_kg, reg.fee_bps)
     have = reg._cash.balance(buyer).available_fen
     if cash + buyer_fee > have:
         raise SettlementError(
@@ -184,29 +182,23 @@ def _settle(reg: Registry, seq: int, ts_us: int, block: BlockTrade) -> list:
             tuple((lot_id, kg) for _, lot_id, kg in portions),
         )
     ]
-    for p in portions:
-        block.lots.remove(*p)
-    out += reg._transfer(
-        seq, ts_us, symbol, portions, seller, buyer, "deliver", "receive", reference, True
+    # the buyer's cash is not locked in advance: it is locked for the instant of
+    # settlement, so payment and fee come out of a lock exactly as for a trade on the book
+    out += deliver_versus_payment(
+        reg,
+        seq,
+        ts_us,
+        symbol,
+        block.lots,
+        portions,
+        seller,
+        buyer,
+        cash,
+        buyer_fee,
+        seller_fee,
+        reference,
+        lock_cash=True,
     )
-    post = reg._cash.post
-    # held for the instant of settlement, so payment and fee come out of a lock exactly
-    # as they do for a trade on the book
-    if cash + buyer_fee:
-        total = cash + buyer_fee
-        out.append(post(seq, ts_us, buyer, "hold", total, -total, total, reference))
-    if cash:
-        out.append(post(seq, ts_us, buyer, "pay", cash, 0, -cash, reference))
-        out.append(post(seq, ts_us, seller, "receive", cash, cash, 0, reference))
-    if buyer_fee:
-        out.append(post(seq, ts_us, buyer, "fee", buyer_fee, 0, -buyer_fee, reference))
-        out.append(post(seq, ts_us, FEES_ACCOUNT, "fee_income", buyer_fee, buyer_fee, 0, reference))
-    if seller_fee:
-        # paid out of the cash just received: the fee never exceeds it
-        out.append(post(seq, ts_us, seller, "fee", seller_fee, -seller_fee, 0, reference))
-        out.append(
-            post(seq, ts_us, FEES_ACCOUNT, "fee_income", seller_fee, seller_fee, 0, reference)
-        )
     block.cash_fen, block.buyer_fee_fen, block.seller_fee_fen = cash, buyer_fee, seller_fee
     return out
 
