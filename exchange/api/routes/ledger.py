@@ -13,20 +13,28 @@ from exchange import commands
 from exchange.api import responses
 from exchange.api.deps import Bureau, Conn, NoNul, Province, Regulator, read, submit
 from exchange.api.errors import ApiError
-from exchange.api.lookups import instrument_or_422
+from exchange.api.lookups import (
+    instrument_or_422,
+    outside_bureau_city,
+    row_by_id,
+    submit_and_view,
+    view_of,
+)
 from exchange.api.schemas import MAX_ID, AsciiInt, DecideIn, FloorIn, ReallocationIn
 from exchange.core import regulation
 from exchange.db import models
 from exchange.exports import (
-    MAX_ROWS,
     Column,
     Format,
+    From,
+    To,
     download,
+    export_rows,
     local_time,
     period_label,
     period_us,
     readable_detail,
-    too_many,
+    within_period,
 )
 from exchange.monthly import COLUMNS as MONTHLY_COLUMNS
 from exchange.monthly import load_report, monthly_table
@@ -45,7 +53,7 @@ _accounts = models.Account.__table__
 def _city_allowed(caller, code: str) -> None:
     if code not in CITY_CODES:
         raise ApiError("not_found", f"no city {code}")
-    if caller.role == "city_bureau" and caller.city_code != code:
+    if outside_bureau_city(caller, code):
         raise ApiError("not_found", f"no city {code} in your view")
 
 
@@ -87,8 +95,8 @@ def ledger_cities(
     caller: Regulator,
     conn: Conn,
     symbol: str = "NOX-2025",
-    from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, Asia/Shanghai"),
-    to: str | None = Query(None, description="YYYY-MM-DD, Asia/Shanghai, inclusive"),
+    from_: From = None,
+    to: To = None,
     format: Format = "json",
 ):
     """Each city's totals; with from/to, the movements of that period and the
@@ -109,7 +117,7 @@ def ledger_cities(
     }
     items, table = [], []
     for city in CITIES:
-        if caller.role == "city_bureau" and city.code != caller.city_code:
+        if outside_bureau_city(caller, city.code):
             continue
         (added, used, t_in, t_out), opening = sums.get(city.code, ([0] * 4, 0))
         remaining = opening + added + t_in - t_out - used
@@ -238,10 +246,6 @@ def reallocation_view(r) -> dict:
     }
 
 
-def _reallocation(conn, application_id: str):
-    return conn.execute(select(_ral).where(_ral.c.id == application_id)).first()
-
-
 @router.post("/reallocations", status_code=201, **responses.doc(responses.Reallocation, 201))
 async def apply_reallocation(body: ReallocationIn, caller: Bureau, request: Request) -> dict:
 
@@ -253,19 +257,15 @@ async def apply_reallocation(body: ReallocationIn, caller: Bureau, request: Requ
     project = await read(request, check)
     if project is None or project.city_code != caller.city_code:
         raise ApiError("not_found", f"no project {body.project_id} in your city")
-    reply = await submit(
-        request,
-        commands.ApplyReallocation(
-            account_id=caller.account_id,
-            project_id=body.project_id,
-            symbol=body.symbol,
-            quantity_kg=body.quantity,
-            reason=body.reason,
-            priority_category=body.priority_category,
-        ),
+    command = commands.ApplyReallocation(
+        account_id=caller.account_id,
+        project_id=body.project_id,
+        symbol=body.symbol,
+        quantity_kg=body.quantity,
+        reason=body.reason,
+        priority_category=body.priority_category,
     )
-    application_id = reply["result"]["application_id"]
-    return await read(request, lambda conn: reallocation_view(_reallocation(conn, application_id)))
+    return await submit_and_view(request, command, "application_id", _ral, reallocation_view)
 
 
 @router.get("/reallocations", **responses.doc(responses.Reallocations))
@@ -283,7 +283,7 @@ def list_reallocations(caller: Regulator, conn: Conn, status: str | None = None)
 async def decide_reallocation(
     application_id: str, body: DecideIn, caller: Province, request: Request
 ) -> dict:
-    app_row = await read(request, _reallocation, application_id)
+    app_row = await read(request, row_by_id, _ral, application_id)
     if app_row is None:
         raise ApiError("not_found", f"no reallocation application {application_id}")
     if body.decision == "approve":
@@ -305,7 +305,7 @@ async def decide_reallocation(
             note=body.note,
         ),
     )
-    return await read(request, lambda conn: reallocation_view(_reallocation(conn, application_id)))
+    return await view_of(request, _ral, application_id, reallocation_view)
 
 
 def alert_view(r) -> dict:
@@ -347,29 +347,24 @@ def alerts(
     conn: Conn,
     kind: str | None = None,
     status: Literal["open", "acknowledged"] | None = None,
-    from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, Asia/Shanghai"),
-    to: str | None = Query(None, description="YYYY-MM-DD, Asia/Shanghai, inclusive"),
+    from_: From = None,
+    to: To = None,
     limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100,
     cursor: AsciiInt | None = Query(None, ge=1, le=MAX_ID),
     format: Format = "json",
 ):
-    start_us, end_us = period_us(from_, to)
     query = select(_alerts, _accounts.c.city_code).outerjoin(
         _accounts, _accounts.c.id == _alerts.c.account_id
     )
+    query = within_period(query, _alerts.c.ts_us, from_, to)
     if caller.role == "city_bureau":
         query = query.where(_accounts.c.city_code == caller.city_code)
     if kind:
         query = query.where(_alerts.c.kind == kind)
     if status:
         query = query.where(_alerts.c.status == status)
-    if start_us is not None:
-        query = query.where(_alerts.c.ts_us >= start_us)
-    if end_us is not None:
-        query = query.where(_alerts.c.ts_us < end_us)
     if format != "json":
-        rows = conn.execute(query.order_by(_alerts.c.id).limit(MAX_ROWS + 1)).all()
-        too_many(len(rows))
+        rows = export_rows(conn, query, _alerts.c.id)
         table = [
             [
                 r.id,

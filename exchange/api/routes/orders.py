@@ -20,14 +20,15 @@ from exchange.api.vocabulary import ORDER_STATUS
 from exchange.core.orders import OrderStatus
 from exchange.db import models
 from exchange.exports import (
-    MAX_ROWS,
     Column,
     Format,
+    From,
+    To,
     download,
+    export_rows,
     local_time,
     period_label,
-    period_us,
-    too_many,
+    within_period,
 )
 from exchange.units import cny, iso_time, tonnes
 from exchange.views import order_view, party
@@ -162,25 +163,19 @@ def list_orders(
     cursor: AsciiInt | None = Query(
         None, ge=1, le=MAX_ID, description="list orders with a smaller id"
     ),
-    from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, Asia/Shanghai"),
-    to: str | None = Query(None, description="YYYY-MM-DD, Asia/Shanghai, inclusive"),
+    from_: From = None,
+    to: To = None,
     format: Format = "json",
 ):
-    start_us, end_us = period_us(from_, to)
-    query = select(_orders)
+    query = within_period(select(_orders), _orders.c.created_us, from_, to)
     if caller.role == "enterprise":
         query = query.where(_orders.c.account_id == caller.account_id)
     if status:
         query = query.where(_orders.c.status == status)
     if symbol:
         query = query.where(_orders.c.symbol == symbol)
-    if start_us is not None:
-        query = query.where(_orders.c.created_us >= start_us)
-    if end_us is not None:
-        query = query.where(_orders.c.created_us < end_us)
     if format != "json":
-        rows = conn.execute(query.order_by(_orders.c.id).limit(MAX_ROWS + 1)).mappings().all()
-        too_many(len(rows))
+        rows = export_rows(conn, query, _orders.c.id, mappings=True)
         return download(
             format,
             f"orders_{period_label(from_, to)}",
@@ -278,12 +273,11 @@ def list_trades(
     cursor: AsciiInt | None = Query(
         None, ge=1, le=MAX_ID, description="list trades with a smaller seq"
     ),
-    from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, Asia/Shanghai"),
-    to: str | None = Query(None, description="YYYY-MM-DD, Asia/Shanghai, inclusive"),
+    from_: From = None,
+    to: To = None,
     format: Format = "json",
 ):
-    start_us, end_us = period_us(from_, to)
-    query = select(_trades)
+    query = within_period(select(_trades), _trades.c.ts_us, from_, to)
     mine = caller.account_id
     if caller.role == "enterprise":
         query = query.where(
@@ -291,13 +285,8 @@ def list_trades(
         )
     if symbol:
         query = query.where(_trades.c.symbol == symbol)
-    if start_us is not None:
-        query = query.where(_trades.c.ts_us >= start_us)
-    if end_us is not None:
-        query = query.where(_trades.c.ts_us < end_us)
     if format != "json":
-        rows = conn.execute(query.order_by(_trades.c.seq, _trades.c.id).limit(MAX_ROWS + 1)).all()
-        too_many(len(rows))
+        rows = export_rows(conn, query, _trades.c.seq, _trades.c.id)
     else:
         if cursor:
             query = query.where(_trades.c.seq < cursor)

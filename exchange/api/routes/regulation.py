@@ -13,7 +13,7 @@ from exchange import commands
 from exchange.api import responses
 from exchange.api.deps import Bureau, Conn, NoNul, Regulator, submit
 from exchange.api.errors import ApiError
-from exchange.api.lookups import instrument_or_422
+from exchange.api.lookups import instrument_or_422, outside_bureau_city
 from exchange.api.routes.ledger import alert_view, month_bounds_us
 from exchange.api.schemas import MAX_ID, AcknowledgeIn, SubmitMonthIn
 from exchange.core.regulation import due_us
@@ -112,7 +112,7 @@ def submissions(
         versions.setdefault(r.city_code, []).append(r)
     items = []
     for city in CITIES:
-        if caller.role == "city_bureau" and city.code != caller.city_code:
+        if outside_bureau_city(caller, city.code):
             continue
         mine = versions.get(city.code, [])
         if mine:
@@ -151,7 +151,7 @@ async def acknowledge(
             ).first()
 
     row = await asyncio.to_thread(read)
-    if row is None or (caller.role == "city_bureau" and row.city_code != caller.city_code):
+    if row is None or outside_bureau_city(caller, row.city_code):
         raise ApiError("alert_not_found", f"no alert {alert_id} in your view")
     if row.status == "acknowledged":
         raise ApiError("already_acknowledged", f"alert {alert_id} was already acknowledged")
