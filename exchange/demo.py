@@ -23,6 +23,7 @@ from exchange.sequencer import wall_clock_us
 from exchange.units import end_of_day_us, shanghai_today
 from settlement.accounts import RESERVE_ACCOUNT
 from settlement.cities import CITIES, CITY_CODES
+from settlement.reductions import SourceKind
 
 log = logging.getLogger(__name__)
 SYMBOL = "NOX-2025"
@@ -36,14 +37,8 @@ REFERENCE_FEN = 320_000  # 3,200.00 CNY per tonne
 # It sorts after NOX-2025, so the pages still open on the main market.
 EXPIRING_SYMBOL = "SO2-2024"
 DEMO_PASSWORD = "demo-pass"
-SOURCE_KINDS = (
-    "structure_upgrade",
-    "deep_treatment",
-    "coal_boiler_phaseout",
-    "clean_energy_substitution",
-    "self_initiated",
-    "eia_approved_unbuilt",
-)
+# the demo's claims cycle through every kind but the catch-all
+SOURCE_KINDS = tuple(str(k) for k in SourceKind if k != SourceKind.OTHER_LAWFUL)
 INDUSTRIES = (
     ("Power", "电力"),
     ("Ceramics", "陶瓷"),

@@ -25,9 +25,10 @@ from exchange.core.state import CLIENT_ORDER_WINDOW_S, Core
 from exchange.core.surveillance import Thresholds
 from exchange.db import models
 from exchange.journal import Journal
+from settlement.accounts import OPENABLE_ROLES
 
 log = logging.getLogger(__name__)
-LOGIN_ROLES = frozenset({"enterprise", "city_bureau", "province", "operator"})
+LOGIN_ROLES = OPENABLE_ROLES
 
 
 class StateMismatch(RuntimeError):
