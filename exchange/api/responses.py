@@ -351,7 +351,7 @@ class Alert(Shape):
     time: Time
     seq: int
     ordinal: int
-    status: str
+    status: vocabulary.ALERT_STATUS
     acknowledged_by: str | None
     acknowledged_at: Time | None
     note: str | None

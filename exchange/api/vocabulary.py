@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from exchange.core.orders import OrderStatus
+from exchange.core.regulation import AlertStatus
 from exchange.db.models import ACCOUNT_ROLES
 from matching_engine.types import (
     CancelReason,
@@ -56,4 +57,5 @@ APPLICATION_STATUS = one_of(ApplicationStatus)
 AUCTION_STATUS = one_of(AuctionStatus)
 BID_STATUS = one_of(BidStatus)
 BLOCK_TRADE_STATUS = one_of(BlockTradeStatus)
+ALERT_STATUS = one_of(AlertStatus)
 DECISION = Literal["approve", "reject"]

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from exchange.core.orders import OrderStatus
+from exchange.core.regulation import AlertStatus
 from matching_engine.types import (
     MarketStatus,
     OrderType,
@@ -521,7 +522,9 @@ class Alert(Base):
     ts_us: Mapped[int]
     # the alert's place among its command's alerts: (seq, ordinal) names it in the journal
     ordinal: Mapped[int] = mapped_column(default=0, server_default="0")
-    status: Mapped[str] = mapped_column(default="open", server_default="open")
+    status: Mapped[str] = mapped_column(
+        default=AlertStatus.OPEN.value, server_default=AlertStatus.OPEN.value
+    )
     acknowledged_by: Mapped[str | None]
     acknowledged_us: Mapped[int | None]
     ack_note: Mapped[str | None]

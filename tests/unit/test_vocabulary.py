@@ -16,6 +16,7 @@ from sqlalchemy import CheckConstraint, inspect
 
 from exchange.api import schemas
 from exchange.core.orders import OrderStatus
+from exchange.core.regulation import AlertStatus
 from exchange.db import primary_market  # noqa: F401  (its tables join Base.metadata)
 from exchange.db.models import Base
 from matching_engine.types import (
@@ -134,6 +135,7 @@ SHOWN = {
     "austatus": values(AuctionStatus),
     "bidstatus": values(BidStatus),
     "btstatus": values(BlockTradeStatus),
+    "alstatus": values(AlertStatus),
 }
 
 

@@ -4,7 +4,7 @@ reserve, and surveillance alerts."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from exchange.api.lookups import (
     view_of,
 )
 from exchange.api.schemas import MAX_ID, AsciiInt, DecideIn, FloorIn, ReallocationIn
+from exchange.api.vocabulary import ALERT_STATUS
 from exchange.core import regulation
 from exchange.db import models
 from exchange.exports import (
@@ -346,7 +347,7 @@ def alerts(
     caller: Regulator,
     conn: Conn,
     kind: str | None = None,
-    status: Literal["open", "acknowledged"] | None = None,
+    status: ALERT_STATUS | None = None,
     from_: From = None,
     to: To = None,
     limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100,

@@ -16,7 +16,7 @@ from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422, outside_bureau_city
 from exchange.api.routes.ledger import alert_view, month_bounds_us
 from exchange.api.schemas import MAX_ID, AcknowledgeIn, SubmitMonthIn
-from exchange.core.regulation import due_us
+from exchange.core.regulation import AlertStatus, due_us
 from exchange.db import models
 from exchange.units import iso_time, tonnes
 from settlement.cities import CITIES, CITY_CODES
@@ -153,7 +153,7 @@ async def acknowledge(
     row = await asyncio.to_thread(read)
     if row is None or outside_bureau_city(caller, row.city_code):
         raise ApiError("alert_not_found", f"no alert {alert_id} in your view")
-    if row.status == "acknowledged":
+    if row.status == AlertStatus.ACKNOWLEDGED:
         raise ApiError("already_acknowledged", f"alert {alert_id} was already acknowledged")
     await submit(
         request,
