@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
+from exchange.core.market import EXPIRED
 from exchange.core.orders import OrderStatus
 from exchange.core.regulation import AlertStatus
 from exchange.db.models import ACCOUNT_ROLES
@@ -39,8 +40,7 @@ TIME_IN_FORCE = one_of(TimeInForce)
 SELF_TRADE_PREVENTION = one_of(SelfTradePrevention)
 CANCEL_REASON = one_of(CancelReason)
 MARKET_STATUS = one_of(MarketStatus)
-# an instrument past its last trading day shows as expired, whatever its book's status
-INSTRUMENT_STATUS = one_of((*MarketStatus, "expired"))
+INSTRUMENT_STATUS = one_of((*MarketStatus, EXPIRED))
 ORDER_STATUS = one_of(OrderStatus)
 # the roles an account is opened with (and logs in as); the registry's own accounts
 # (fees, reserve, city pools) have no login

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import CheckConstraint, inspect
 
 from exchange.api import schemas
+from exchange.core.market import EXPIRED
 from exchange.core.orders import OrderStatus
 from exchange.core.regulation import AlertStatus
 from exchange.db import primary_market  # noqa: F401  (its tables join Base.metadata)
@@ -130,7 +131,7 @@ SHOWN = {
     "cancel": values(CancelReason),
     "side": values(Side),
     "otype": values(OrderType),
-    "mstatus": values(MarketStatus),
+    "mstatus": values(MarketStatus) | {EXPIRED},
     "status": values(OrderStatus) | values(ClaimStatus) | values(ApplicationStatus),
     "austatus": values(AuctionStatus),
     "bidstatus": values(BidStatus),

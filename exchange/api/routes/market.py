@@ -15,6 +15,7 @@ from exchange.api import responses
 from exchange.api.deps import Conn, NoNul, Province, ProvinceOrOperator, read, submit
 from exchange.api.errors import ApiError
 from exchange.api.schemas import MAX_ID, AsciiInt, InstrumentIn
+from exchange.core.market import EXPIRED
 from exchange.core.regulation import FIRST_YEAR, LAST_YEAR
 from exchange.db import market as market_models
 from exchange.db import models
@@ -34,7 +35,7 @@ def instrument_view(r) -> dict:
         "lot_size": tonnes(r.lot_kg),
         "reference_price": cny(r.reference_price_fen),
         "price_band_pct": f"{bps // 100}.{bps % 100:02d}",
-        "status": "expired" if r.expired_us is not None else r.status,
+        "status": EXPIRED if r.expired_us is not None else r.status,
         "valid_until": r.valid_until,
     }
 
