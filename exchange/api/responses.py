@@ -392,8 +392,8 @@ class CitySubmissions(Shape):
     city_code: str
     name: str
     name_zh: str
-    status: Literal["submitted", "late", "missing"]
-    late: Literal["submitted_after_due", "not_submitted"] | None
+    status: vocabulary.SUBMISSION_STATUS
+    late: vocabulary.LATENESS | None
     versions: list[Version]
 
 

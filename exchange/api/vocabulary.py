@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from exchange.core.market import EXPIRED
 from exchange.core.orders import OrderStatus
-from exchange.core.regulation import AlertStatus
+from exchange.core.regulation import AlertStatus, Lateness, SubmissionStatus
 from exchange.db.models import ACCOUNT_ROLES
 from matching_engine.types import (
     CancelReason,
@@ -58,4 +58,6 @@ AUCTION_STATUS = one_of(AuctionStatus)
 BID_STATUS = one_of(BidStatus)
 BLOCK_TRADE_STATUS = one_of(BlockTradeStatus)
 ALERT_STATUS = one_of(AlertStatus)
+SUBMISSION_STATUS = one_of(SubmissionStatus)
+LATENESS = one_of(Lateness)
 DECISION = Literal["approve", "reject"]

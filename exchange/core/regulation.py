@@ -33,6 +33,21 @@ class AlertStatus(StrEnum):
     ACKNOWLEDGED = "acknowledged"
 
 
+class SubmissionStatus(StrEnum):
+    """A city's month as the province sees it (the answer depends on today's date)."""
+
+    SUBMITTED = "submitted"
+    LATE = "late"
+    MISSING = "missing"
+
+
+class Lateness(StrEnum):
+    """Why a month is late."""
+
+    SUBMITTED_AFTER_DUE = "submitted_after_due"
+    NOT_SUBMITTED = "not_submitted"
+
+
 class BadMonth(ValueError):
     pass
 

@@ -17,7 +17,7 @@ from sqlalchemy import CheckConstraint, inspect
 from exchange.api import schemas
 from exchange.core.market import EXPIRED
 from exchange.core.orders import OrderStatus
-from exchange.core.regulation import AlertStatus
+from exchange.core.regulation import AlertStatus, Lateness, SubmissionStatus
 from exchange.db import primary_market  # noqa: F401  (its tables join Base.metadata)
 from exchange.db.models import Base
 from matching_engine.types import (
@@ -137,6 +137,8 @@ SHOWN = {
     "bidstatus": values(BidStatus),
     "btstatus": values(BlockTradeStatus),
     "alstatus": values(AlertStatus),
+    "sbstatus": values(SubmissionStatus),
+    "sblate": values(Lateness),
 }
 
 

@@ -16,7 +16,7 @@ from exchange.api.errors import ApiError
 from exchange.api.lookups import instrument_or_422, outside_bureau_city
 from exchange.api.routes.ledger import alert_view, month_bounds_us
 from exchange.api.schemas import MAX_ID, AcknowledgeIn, SubmitMonthIn
-from exchange.core.regulation import AlertStatus, due_us
+from exchange.core.regulation import AlertStatus, Lateness, SubmissionStatus, due_us
 from exchange.db import models
 from exchange.units import iso_time, tonnes
 from settlement.cities import CITIES, CITY_CODES
@@ -117,11 +117,14 @@ def submissions(
         mine = versions.get(city.code, [])
         if mine:
             on_time = mine[0].ts_us < due
-            status, late = ("submitted", None) if on_time else ("late", "submitted_after_due")
+            if on_time:
+                status, late = SubmissionStatus.SUBMITTED, None
+            else:
+                status, late = SubmissionStatus.LATE, Lateness.SUBMITTED_AFTER_DUE
         elif now_us >= due:
-            status, late = "late", "not_submitted"
+            status, late = SubmissionStatus.LATE, Lateness.NOT_SUBMITTED
         else:
-            status, late = "missing", None
+            status, late = SubmissionStatus.MISSING, None
         items.append(
             {
                 "city_code": city.code,
