@@ -8,6 +8,7 @@ kind within a session, so a persistent pattern does not flood the dashboard.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from matching_engine.events import (
     OrderAccepted,
@@ -17,12 +18,23 @@ from matching_engine.events import (
     Trade,
 )
 
-SELF_TRADE_BLOCKED = "self_trade_blocked"
-PRICE_BAND_REJECTION = "price_band_rejection"
-LARGE_PRICE_MOVE = "large_price_move"
-CONCENTRATION = "concentration"
-ORDER_TO_CANCEL_RATIO = "order_to_cancel_ratio"
-BLOCK_TRADE_OFF_MARKET = "block_trade_off_market"
+
+class AlertKind(StrEnum):
+    SELF_TRADE_BLOCKED = "self_trade_blocked"
+    PRICE_BAND_REJECTION = "price_band_rejection"
+    LARGE_PRICE_MOVE = "large_price_move"
+    CONCENTRATION = "concentration"
+    ORDER_TO_CANCEL_RATIO = "order_to_cancel_ratio"
+    BLOCK_TRADE_OFF_MARKET = "block_trade_off_market"
+
+
+# Alerts and the once-per-session keys hold plain strings, as a restored snapshot does.
+SELF_TRADE_BLOCKED = AlertKind.SELF_TRADE_BLOCKED.value
+PRICE_BAND_REJECTION = AlertKind.PRICE_BAND_REJECTION.value
+LARGE_PRICE_MOVE = AlertKind.LARGE_PRICE_MOVE.value
+CONCENTRATION = AlertKind.CONCENTRATION.value
+ORDER_TO_CANCEL_RATIO = AlertKind.ORDER_TO_CANCEL_RATIO.value
+BLOCK_TRADE_OFF_MARKET = AlertKind.BLOCK_TRADE_OFF_MARKET.value
 
 BLOCK_DEVIATION_BPS = 1_000
 """A block trade more than 10 % from the market price is raised. A constant, not a

@@ -18,6 +18,7 @@ from exchange.api import schemas
 from exchange.core.market import EXPIRED
 from exchange.core.orders import OrderStatus
 from exchange.core.regulation import AlertStatus, Lateness, SubmissionStatus
+from exchange.core.surveillance import AlertKind
 from exchange.db import primary_market  # noqa: F401  (its tables join Base.metadata)
 from exchange.db.models import Base
 from matching_engine.types import (
@@ -38,6 +39,7 @@ from settlement.reductions import ClaimStatus, SourceKind, VerificationMethod
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = sorted((ROOT / "web" / "static" / "i18n").glob("*.js"))
 LABELS_JS = ROOT / "web" / "static" / "js" / "labels.js"
+REGULATOR_JS = ROOT / "web" / "static" / "js" / "regulator.js"
 
 
 def values(enum_or_set) -> set[str]:
@@ -139,6 +141,7 @@ SHOWN = {
     "alstatus": values(AlertStatus),
     "sbstatus": values(SubmissionStatus),
     "sblate": values(Lateness),
+    "alert": values(AlertKind),
 }
 
 
@@ -166,9 +169,13 @@ LISTED = {
 }
 
 
+def code_list(path: Path, name: str) -> list[str]:
+    found = re.search(rf"const {name} = \[([^\]]*)\]", path.read_text(encoding="utf-8"))
+    assert found is not None, f"{name} not found in {path.name}"
+    return re.findall(r'"([^"]*)"', found.group(1))
+
+
 def test_the_pages_code_lists_are_the_vocabularies():
-    text = LABELS_JS.read_text(encoding="utf-8")
     for name, expected in LISTED.items():
-        found = re.search(rf"export const {name} = \[([^\]]*)\]", text)
-        assert found is not None, name
-        assert re.findall(r'"([^"]*)"', found.group(1)) == expected, name
+        assert code_list(LABELS_JS, name) == expected, name
+    assert code_list(REGULATOR_JS, "ALERT_KINDS") == [str(k) for k in AlertKind]
