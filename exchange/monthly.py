@@ -16,11 +16,10 @@ from exchange.db import models
 from exchange.exports import Column, csv_bytes, local_time
 from exchange.units import tonnes
 from settlement.events import LedgerMoved
-from settlement.ledger import ADDED, TRANSFERRED_IN, TRANSFERRED_OUT, USED
+from settlement.ledger import ADDED, SIGN, TRANSFERRED_IN, TRANSFERRED_OUT, USED
 from settlement.reports import MonthlyReport, monthly_city_report
 
 _mov = models.LedgerMovement.__table__
-_SIGN = {ADDED: 1, TRANSFERRED_IN: 1, TRANSFERRED_OUT: -1, USED: -1}
 
 COLUMNS = [
     Column("行", "row"),
@@ -79,7 +78,7 @@ def monthly_table(report: MonthlyReport) -> list[list]:
     ]
     remaining = report.opening_remaining_kg
     for mv in report.movements:
-        remaining += _SIGN[mv.kind] * mv.quantity_kg
+        remaining += SIGN[mv.kind] * mv.quantity_kg
         rows.append(
             [
                 "movement",

@@ -11,6 +11,7 @@ from settlement.cities import pool_account_id
 from settlement.commands import AllocateToProject, RegisterProject
 from settlement.errors import ErrorCode, SettlementError
 from settlement.events import ProjectAllocated, ProjectRegistered, ProjectSource
+from settlement.ledger import USED
 from settlement.validation import require_new_id, require_positive, require_role
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ def allocate(reg: Registry, cmd: AllocateToProject) -> list:
             )
         )
         project.bindings.append([p[1], holder.account_id, p[2]])
-    out.append(reg._ledger.record(seq, ts_us, project.city_code, symbol, "used", kg, reference))
+    out.append(reg._ledger.record(seq, ts_us, project.city_code, symbol, USED, kg, reference))
     this = _aggregate(reg, [[p[1], holder.account_id, p[2]] for p in portions])
     out.insert(
         0,

@@ -12,6 +12,7 @@ from settlement.cities import pool_account_id
 from settlement.commands import ClaimReduction, VerifyReduction
 from settlement.errors import ErrorCode, SettlementError
 from settlement.events import LotIssued, ReductionClaimed, ReductionVerified
+from settlement.ledger import ADDED
 from settlement.limits import BALANCE_LIMIT
 from settlement.lots import Lot
 from settlement.validation import require_new_id, require_note, require_positive
@@ -264,6 +265,6 @@ def _issue(reg: Registry, cl: Claim, verifier, cmd: VerifyReduction) -> list:
             reference,
         ),
         reg._ledger.record(
-            cmd.seq, cmd.ts_us, lot.city_code, lot.symbol, "added", lot.quantity_kg, reference
+            cmd.seq, cmd.ts_us, lot.city_code, lot.symbol, ADDED, lot.quantity_kg, reference
         ),
     ]

@@ -47,7 +47,7 @@ from settlement.events import (
 )
 from settlement.holdings import HoldingBook
 from settlement.holds import Hold
-from settlement.ledger import CityLedger, LedgerRow
+from settlement.ledger import TRANSFERRED_IN, TRANSFERRED_OUT, CityLedger, LedgerRow
 from settlement.limits import BALANCE_LIMIT
 from settlement.lots import Lot, Portion
 from settlement.pricing import BPS_DENOMINATOR, buy_hold_fen
@@ -410,7 +410,7 @@ class Registry:
                     ts_us,
                     from_city,
                     symbol,
-                    "transferred_out",
+                    TRANSFERRED_OUT,
                     kg,
                     reference,
                     to_city or RESERVE_SOURCE,
@@ -423,7 +423,7 @@ class Registry:
                     ts_us,
                     to_city,
                     symbol,
-                    "transferred_in",
+                    TRANSFERRED_IN,
                     kg,
                     reference,
                     from_city or RESERVE_SOURCE,

@@ -38,6 +38,7 @@ from matching_engine.types import (
     TimeInForce,
 )
 from settlement.accounts import OPENABLE_ROLES, Role
+from settlement.ledger import MovementKind
 from settlement.reallocations import ApplicationStatus
 from settlement.reductions import ClaimStatus
 
@@ -402,7 +403,7 @@ class ProjectSource(Base):
     seq: Mapped[int]
 
 
-LEDGER_MOVEMENT_KINDS = ("added", "used", "transferred_in", "transferred_out")
+LEDGER_MOVEMENT_KINDS = tuple(MovementKind)
 
 
 class LedgerMovement(Base):

@@ -32,6 +32,7 @@ from matching_engine.types import (
 from settlement.accounts import OPENABLE_ROLES
 from settlement.auctions import RESERVE_AUCTION, AuctionStatus, BidStatus
 from settlement.block_trades import BlockTradeStatus
+from settlement.ledger import MovementKind
 from settlement.projects import PriorityCategory
 from settlement.reallocations import ApplicationStatus
 from settlement.reductions import ClaimStatus, SourceKind, VerificationMethod
@@ -82,6 +83,7 @@ CHECKED = {
     ("auctions", "status"): values(AuctionStatus),
     ("auction_bids", "status"): values(BidStatus),
     ("block_trades", "status"): values(BlockTradeStatus),
+    ("ledger_movements", "kind"): values(MovementKind),
 }
 
 

@@ -40,6 +40,7 @@ from exchange.exports import (
 from exchange.monthly import COLUMNS as MONTHLY_COLUMNS
 from exchange.monthly import load_report, monthly_table
 from exchange.units import iso_time, tonnes
+from settlement import ledger
 from settlement.cities import CITIES, CITIES_BY_CODE, CITY_CODES
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"], dependencies=[NoNul])
@@ -70,7 +71,7 @@ _LEDGER_COLUMNS = [
     Column("结余(吨)", "remaining_t", "tonnes"),
     Column("底线(吨)", "floor_t", "tonnes"),
 ]
-_KIND_INDEX = {"added": 0, "used": 1, "transferred_in": 2, "transferred_out": 3}
+_KIND_INDEX = {kind: i for i, kind in enumerate(ledger.KINDS)}
 
 
 def _period_totals(conn, symbol: str, start_us: int | None, end_us: int | None) -> dict:
@@ -84,8 +85,7 @@ def _period_totals(conn, symbol: str, start_us: int | None, end_us: int | None) 
     for r in conn.execute(query):
         within, before = totals.setdefault(r.city_code, ([0] * 4, [0]))
         if start_us is not None and r.ts_us < start_us:
-            sign = 1 if r.kind in ("added", "transferred_in") else -1
-            before[0] += sign * r.quantity_kg
+            before[0] += ledger.SIGN[r.kind] * r.quantity_kg
         else:
             within[_KIND_INDEX[r.kind]] += r.quantity_kg
     return {city: (within, before[0]) for city, (within, before) in totals.items()}
