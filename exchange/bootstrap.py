@@ -17,8 +17,7 @@ from fastapi_offline import FastAPIOffline
 from exchange.config import Settings, require_bootstrap_passwords
 from exchange.core import commands
 from exchange.edge import auth, sessions
-from exchange.edge.api import errors
-from exchange.edge.api import responses as R
+from exchange.edge.api import errors, responses
 from exchange.edge.api.guards import EdgeGuards
 from exchange.edge.api.routes import (
     accounts,
@@ -211,12 +210,12 @@ def _init_state(app: FastAPI, settings: Settings) -> None:
 
 def _add_routes(app: FastAPI) -> None:
     for r in ROUTERS:
-        app.include_router(r, responses=R.ERRORS)
+        app.include_router(r, responses=responses.ERRORS)
     app.include_router(ws_router)
     app.include_router(ws_trade_router)
     app.include_router(metrics_router)
 
-    @app.get("/healthz", tags=["health"], **R.doc(R.Health, 200, 503))
+    @app.get("/healthz", tags=["health"], **responses.doc(responses.Health, 200, 503))
     async def healthz():
         if not app.state.ready:
             return JSONResponse({"status": "starting"}, 503)

@@ -124,7 +124,7 @@ def _refuse_unusable(exc: Exception) -> NoReturn:
 def _needs_bootstrap(settings) -> bool:
     from sqlalchemy import inspect, select
 
-    from exchange.infra.db import models as m
+    from exchange.infra.db import models
     from exchange.infra.db.engine import make_engine
 
     db = make_engine(settings.database_url)
@@ -132,7 +132,10 @@ def _needs_bootstrap(settings) -> bool:
         if not inspect(db).has_table("credentials"):
             return True
         with db.connect() as conn:
-            return conn.execute(select(m.Credential.__table__.c.username).limit(1)).first() is None
+            return (
+                conn.execute(select(models.Credential.__table__.c.username).limit(1)).first()
+                is None
+            )
     finally:
         db.dispose()
 

@@ -21,6 +21,13 @@ class ConfigError(RuntimeError):
     """The configuration cannot be used as it is; the message says what to set."""
 
 
+NEW_JOURNAL_CONCENTRATION_BPS = 5_000
+"""The concentration threshold (one account's share of a session's volume) a new
+journal's genesis records unless EMX_CONCENTRATION_ALERT_BPS says otherwise; the journal
+keeps it, and a restart with another value is refused (runtime.check_parameters). A
+genesis that records none means exchange.core.surveillance.UNRECORDED_CONCENTRATION_BPS."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EMX_", extra="ignore")
 
@@ -47,7 +54,7 @@ class Settings(BaseSettings):
 
     # Surveillance thresholds.
     price_move_alert_bps: int = Field(default=500, ge=1)
-    concentration_alert_bps: int = Field(default=5_000, ge=1, le=10_000)
+    concentration_alert_bps: int = Field(default=NEW_JOURNAL_CONCENTRATION_BPS, ge=1, le=10_000)
     # the fewest orders a session needs before its cancel ratio can raise an alert
     # (EMX_ORDER_CANCEL_RATIO_ALERT, its former name, is still read)
     cancel_ratio_min_orders: int = Field(

@@ -20,10 +20,11 @@ from exchange.core import commands
 from exchange.core.regulation import SHANGHAI
 from exchange.core.units import end_of_day_us, shanghai_today
 from exchange.edge import auth
-from exchange.infra.db import models as m
+from exchange.infra.db import models
 from exchange.infra.sequencer import wall_clock_us
 from settlement.accounts import RESERVE_ACCOUNT
 from settlement.cities import CITIES, CITY_CODES
+from settlement.reductions import SourceKind
 
 log = logging.getLogger(__name__)
 SYMBOL = "NOX-2025"
@@ -37,14 +38,8 @@ REFERENCE_FEN = 320_000  # 3,200.00 CNY per tonne
 # It sorts after NOX-2025, so the pages still open on the main market.
 EXPIRING_SYMBOL = "SO2-2024"
 DEMO_PASSWORD = "demo-pass"
-SOURCE_KINDS = (
-    "structure_upgrade",
-    "deep_treatment",
-    "coal_boiler_phaseout",
-    "clean_energy_substitution",
-    "self_initiated",
-    "eia_approved_unbuilt",
-)
+# the demo's claims cycle through every kind but the catch-all
+SOURCE_KINDS = tuple(str(k) for k in SourceKind if k != SourceKind.OTHER_LAWFUL)
 INDUSTRIES = (
     ("Power", "电力"),
     ("Ceramics", "陶瓷"),
@@ -75,13 +70,13 @@ async def _submit(app: FastAPI, command: commands.Command) -> dict:
 
 
 def _already_loaded(app: FastAPI) -> bool:
-    i = m.Instrument.__table__
+    i = models.Instrument.__table__
     with app.state.db.connect() as conn:
         return conn.execute(select(i.c.symbol).where(i.c.symbol == SYMBOL)).first() is not None
 
 
 def _province_id(app: FastAPI) -> str:
-    c = m.Credential.__table__
+    c = models.Credential.__table__
     with app.state.db.connect() as conn:
         return conn.execute(select(c.c.account_id).where(c.c.username == "province")).scalar_one()
 
@@ -166,7 +161,7 @@ async def _stock_reserve(app: FastAPI) -> None:
     province something left to auction itself."""
     await _submit(app, commands.Deposit(account_id=RESERVE_ACCOUNT, amount_fen=10_000_000))
     sellers = [u for u, _, _ in _enterprise_plan() if u.startswith(SIM_PREFIX)]
-    c = m.Credential.__table__
+    c = models.Credential.__table__
     with app.state.db.connect() as conn:
         accounts = (
             conn.execute(
@@ -396,7 +391,7 @@ async def simulate(app: FastAPI, interval_s: float = 0.7, seed: int | None = Non
     """Simulated traders: quotes around a drifting fair price, some crossing orders,
     some cancels. They go through the same command path as real clients."""
     rng = random.Random(seed)
-    c, a = m.Credential.__table__, m.Account.__table__
+    c, a = models.Credential.__table__, models.Account.__table__
     with app.state.db.connect() as conn:
         traders = [
             r.account_id

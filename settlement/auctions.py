@@ -15,30 +15,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
-from settlement.accounts import FEES_ACCOUNT, RESERVE_ACCOUNT, RESERVE_SOURCE, Role
+from settlement.accounts import RESERVE_ACCOUNT, RESERVE_SOURCE, Role
 from settlement.commands import CloseAuction, OpenAuction, PlaceBid, WithdrawBid
 from settlement.defects import SettlementDefect
-from settlement.errors import ErrorCode as E
-from settlement.errors import SettlementError
+from settlement.errors import ErrorCode, SettlementError
 from settlement.events import AuctionChanged, AuctionCleared, BidChanged, LotFromReserve
 from settlement.lots import Lot, LotBag
 from settlement.pricing import buy_hold_fen, fee_fen, trade_cash_fen
+from settlement.settle import pay_from_lock
 from settlement.validation import is_int, require_new_id, require_positive, require_role
 
 if TYPE_CHECKING:
     from settlement.registry import Registry
 
-OPEN = "open"
-CLEARED = "cleared"
-CANCELLED = "cancelled"
 
-BID_OPEN = "open"
-BID_WITHDRAWN = "withdrawn"
-BID_WON = "won"
-BID_LOST = "lost"
-BID_CANCELLED = "cancelled"
+class AuctionStatus(StrEnum):
+    OPEN = "open"
+    CLEARED = "cleared"
+    CANCELLED = "cancelled"
+
+
+class BidStatus(StrEnum):
+    OPEN = "open"
+    WITHDRAWN = "withdrawn"
+    WON = "won"
+    LOST = "lost"
+    CANCELLED = "cancelled"
+
 
 RESERVE_AUCTION = "reserve_auction"
 """The source kind of a lot re-issued to an auction's winner."""
@@ -143,16 +149,19 @@ def open_auction(reg: Registry, cmd: OpenAuction) -> list:
     _require_lots(kg, listing.lot_kg)
     pct = cmd.bidder_cap_pct
     if not is_int(pct) or not 1 <= pct <= 100:
-        raise SettlementError(E.INVALID_AMOUNT, f"bidder_cap_pct must be 1..100, got {pct!r}")
+        raise SettlementError(
+            ErrorCode.INVALID_AMOUNT, f"bidder_cap_pct must be 1..100, got {pct!r}"
+        )
     cap = cap_kg_for(kg, pct, listing.lot_kg)
     if cap == 0:
         raise SettlementError(
-            E.INVALID_AMOUNT, f"a cap of {pct}% of {kg} kg is less than one lot of {cmd.symbol}"
+            ErrorCode.INVALID_AMOUNT,
+            f"a cap of {pct}% of {kg} kg is less than one lot of {cmd.symbol}",
         )
     bag = reg._holdings.peek(RESERVE_ACCOUNT, cmd.symbol).available
     if kg > bag.total():
         raise SettlementError(
-            E.INSUFFICIENT_ALLOWANCES,
+            ErrorCode.INSUFFICIENT_ALLOWANCES,
             f"the reserve holds {bag.total()} kg of {cmd.symbol} available, auction offers {kg}",
         )
     auction = Auction(
@@ -163,7 +172,7 @@ def open_auction(reg: Registry, cmd: OpenAuction) -> list:
         pct,
         cap,
         cmd.note,
-        OPEN,
+        AuctionStatus.OPEN,
         cmd.seq,
         cmd.ts_us,
     )
@@ -193,21 +202,29 @@ def place_bid(reg: Registry, cmd: PlaceBid) -> list:
     _require_lots(kg, reg.require_listing(auction.symbol).lot_kg)
     if price < auction.reserve_price_fen:
         raise SettlementError(
-            E.BID_BELOW_RESERVE,
+            ErrorCode.BID_BELOW_RESERVE,
             f"bid {price} fen/t is below the reserve price {auction.reserve_price_fen} fen/t",
         )
     if kg > auction.quantity_kg:
         raise SettlementError(
-            E.INVALID_AMOUNT, f"bid of {kg} kg exceeds the {auction.quantity_kg} kg offered"
+            ErrorCode.INVALID_AMOUNT, f"bid of {kg} kg exceeds the {auction.quantity_kg} kg offered"
         )
     need = buy_hold_fen(price, kg, reg.fee_bps)
     have = reg._cash.balance(cmd.account_id).available_fen
     if need > have:
         raise SettlementError(
-            E.INSUFFICIENT_CASH, f"{cmd.account_id} needs {need} fen, has {have} available"
+            ErrorCode.INSUFFICIENT_CASH, f"{cmd.account_id} needs {need} fen, has {have} available"
         )
     bid = Bid(
-        cmd.bid_id, auction.auction_id, cmd.account_id, price, kg, cmd.seq, cmd.ts_us, BID_OPEN, 0
+        cmd.bid_id,
+        auction.auction_id,
+        cmd.account_id,
+        price,
+        kg,
+        cmd.seq,
+        cmd.ts_us,
+        BidStatus.OPEN,
+        0,
     )
     out = [
         reg._cash.post(
@@ -224,12 +241,12 @@ def place_bid(reg: Registry, cmd: PlaceBid) -> list:
 def withdraw_bid(reg: Registry, cmd: WithdrawBid) -> list:
     bid = reg._bids.get(cmd.bid_id) if isinstance(cmd.bid_id, str) else None
     if bid is None or bid.account_id != cmd.account_id:
-        raise SettlementError(E.UNKNOWN_BID, f"no bid {cmd.bid_id!r}")
+        raise SettlementError(ErrorCode.UNKNOWN_BID, f"no bid {cmd.bid_id!r}")
     _require_open(reg._auctions[bid.auction_id])
-    if bid.status != BID_OPEN:
-        raise SettlementError(E.AUCTION_CLOSED, f"bid {bid.bid_id} is {bid.status}")
+    if bid.status != BidStatus.OPEN:
+        raise SettlementError(ErrorCode.AUCTION_CLOSED, f"bid {bid.bid_id} is {bid.status}")
     out = _release_bid(reg, cmd.seq, cmd.ts_us, bid)
-    bid.status = BID_WITHDRAWN
+    bid.status = BidStatus.WITHDRAWN
     out.append(BidChanged(cmd.seq, cmd.ts_us, bid.bid_id))
     return out
 
@@ -238,7 +255,7 @@ def close_auction(reg: Registry, cmd: CloseAuction) -> list:
     auction = reg.auction(cmd.auction_id)
     _require_open(auction)
     seq, ts_us, symbol = cmd.seq, cmd.ts_us, auction.symbol
-    live = [reg._bids[b] for b in auction.bid_ids if reg._bids[b].status == BID_OPEN]
+    live = [reg._bids[b] for b in auction.bid_ids if reg._bids[b].status == BidStatus.OPEN]
     result = clear(
         auction.quantity_kg,
         auction.reserve_price_fen,
@@ -248,7 +265,6 @@ def close_auction(reg: Registry, cmd: CloseAuction) -> list:
     price = result.clearing_price_fen
     awarded = dict(result.awards)
     reference = f"auction:{auction.auction_id}"
-    post = reg._cash.post
     out: list = []
     awards: list[tuple[str, str, int, int, int]] = []
     for bid_id, kg in result.awards:
@@ -259,21 +275,17 @@ def close_auction(reg: Registry, cmd: CloseAuction) -> list:
         if not (cash + fee <= bid.held_fen):
             raise SettlementDefect(f"award of bid {bid_id} exceeds its lock")
         out += _reissue(reg, seq, ts_us, auction, bid, kg)
-        if cash:
-            out.append(post(seq, ts_us, buyer, "pay", cash, 0, -cash, reference))
-            out.append(post(seq, ts_us, RESERVE_ACCOUNT, "receive", cash, cash, 0, reference))
-        if fee:
-            out.append(post(seq, ts_us, buyer, "fee", fee, 0, -fee, reference))
-            out.append(post(seq, ts_us, FEES_ACCOUNT, "fee_income", fee, fee, 0, reference))
+        # the reserve sells without a fee
+        out += pay_from_lock(reg, seq, ts_us, buyer, RESERVE_ACCOUNT, cash, fee, 0, reference)
         bid.held_fen -= cash + fee
         bid.awarded_kg, bid.paid_fen, bid.fee_fen = kg, cash, fee
         awards.append((bid_id, buyer, kg, cash, fee))
     for bid in live:
         out += _release_bid(reg, seq, ts_us, bid)
-        bid.status = BID_WON if bid.bid_id in awarded else BID_LOST
+        bid.status = BidStatus.WON if bid.bid_id in awarded else BidStatus.LOST
         out.append(BidChanged(seq, ts_us, bid.bid_id))
     out += _release_lots(reg, seq, ts_us, auction)
-    auction.status = CLEARED
+    auction.status = AuctionStatus.CLEARED
     auction.clearing_price_fen = price
     auction.sold_kg = result.sold_kg
     auction.closed_us = ts_us
@@ -365,16 +377,16 @@ def cancel_open(reg: Registry, seq: int, ts_us: int, symbol: str) -> list:
     quota are released, nothing is sold."""
     out: list = []
     for auction in reg._auctions.values():
-        if auction.symbol != symbol or auction.status != OPEN:
+        if auction.symbol != symbol or auction.status != AuctionStatus.OPEN:
             continue
         for bid_id in auction.bid_ids:
             bid = reg._bids[bid_id]
-            if bid.status == BID_OPEN:
+            if bid.status == BidStatus.OPEN:
                 out += _release_bid(reg, seq, ts_us, bid)
-                bid.status = BID_CANCELLED
+                bid.status = BidStatus.CANCELLED
                 out.append(BidChanged(seq, ts_us, bid_id))
         out += _release_lots(reg, seq, ts_us, auction)
-        auction.status = CANCELLED
+        auction.status = AuctionStatus.CANCELLED
         auction.closed_us = ts_us
         out.append(AuctionChanged(seq, ts_us, auction.auction_id))
     return out
@@ -405,12 +417,14 @@ def _release_lots(reg: Registry, seq: int, ts_us: int, auction: Auction) -> list
 
 
 def _require_open(auction: Auction) -> None:
-    if auction.status != OPEN:
-        raise SettlementError(E.AUCTION_CLOSED, f"auction {auction.auction_id} is {auction.status}")
+    if auction.status != AuctionStatus.OPEN:
+        raise SettlementError(
+            ErrorCode.AUCTION_CLOSED, f"auction {auction.auction_id} is {auction.status}"
+        )
 
 
 def _require_lots(kg: int, lot_kg: int) -> None:
     if kg % lot_kg:
         raise SettlementError(
-            E.QUANTITY_OFF_LOT, f"{kg} kg is not a multiple of the {lot_kg} kg lot"
+            ErrorCode.QUANTITY_OFF_LOT, f"{kg} kg is not a multiple of the {lot_kg} kg lot"
         )

@@ -11,27 +11,34 @@ depend on the reference price and configuration, so the core checks them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from settlement.accounts import FEES_ACCOUNT, Role
+from settlement.accounts import Role
 from settlement.commands import DecideBlockTrade, ProposeBlockTrade
-from settlement.errors import ErrorCode as E
-from settlement.errors import SettlementError
+from settlement.errors import ErrorCode, SettlementError
 from settlement.events import BlockTradeChanged, BlockTradeSettled
 from settlement.lots import LotBag
-from settlement.pricing import fee_fen, trade_cash_fen
+from settlement.settle import deliver_versus_payment, trade_amounts
 from settlement.validation import require_new_id, require_positive, require_role
 
 if TYPE_CHECKING:
     from settlement.registry import Registry
 
-PENDING = "pending"
-ACCEPTED = "accepted"
-REJECTED = "rejected"
-WITHDRAWN = "withdrawn"
-CANCELLED = "cancelled"
 
-ACTIONS = {"accept": ACCEPTED, "reject": REJECTED, "withdraw": WITHDRAWN}
+class BlockTradeStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
+
+
+ACTIONS = {
+    "accept": BlockTradeStatus.ACCEPTED,
+    "reject": BlockTradeStatus.REJECTED,
+    "withdraw": BlockTradeStatus.WITHDRAWN,
+}
 
 
 @dataclass(slots=True)
@@ -63,18 +70,18 @@ def propose(reg: Registry, cmd: ProposeBlockTrade) -> list:
     buyer = reg.require_account(cmd.buyer_account_id)
     if buyer.role is not Role.ENTERPRISE or buyer.account_id == seller.account_id:
         raise SettlementError(
-            E.INVALID_COUNTERPARTY, f"{cmd.buyer_account_id} cannot buy in this block trade"
+            ErrorCode.INVALID_COUNTERPARTY, f"{cmd.buyer_account_id} cannot buy in this block trade"
         )
     require_positive(cmd.price_fen, "price_fen")
     kg = require_positive(cmd.quantity_kg, "quantity_kg")
     if kg % listing.lot_kg:
         raise SettlementError(
-            E.QUANTITY_OFF_LOT, f"{kg} kg is not a multiple of the {listing.lot_kg} kg lot"
+            ErrorCode.QUANTITY_OFF_LOT, f"{kg} kg is not a multiple of the {listing.lot_kg} kg lot"
         )
     bag = reg._holdings.peek(seller.account_id, cmd.symbol).available
     if kg > bag.total():
         raise SettlementError(
-            E.INSUFFICIENT_ALLOWANCES,
+            ErrorCode.INSUFFICIENT_ALLOWANCES,
             f"{seller.account_id} sells {kg} kg of {cmd.symbol}, has {bag.total()} available",
         )
     block = BlockTrade(
@@ -85,7 +92,7 @@ def propose(reg: Registry, cmd: ProposeBlockTrade) -> list:
         cmd.price_fen,
         kg,
         cmd.note,
-        PENDING,
+        BlockTradeStatus.PENDING,
         cmd.seq,
         cmd.ts_us,
     )
@@ -107,22 +114,24 @@ def decide(reg: Registry, cmd: DecideBlockTrade) -> list:
     block = reg._blocks.get(cmd.block_id) if isinstance(cmd.block_id, str) else None
     parties = (block.seller_account_id, block.buyer_account_id) if block else ()
     if block is None or cmd.account_id not in parties:
-        raise SettlementError(E.UNKNOWN_BLOCK_TRADE, f"no block trade {cmd.block_id!r}")
+        raise SettlementError(ErrorCode.UNKNOWN_BLOCK_TRADE, f"no block trade {cmd.block_id!r}")
     status = ACTIONS.get(cmd.action)
     if status is None:
-        raise SettlementError(E.INVALID_ID, "action must be accept, reject or withdraw")
+        raise SettlementError(ErrorCode.INVALID_ID, "action must be accept, reject or withdraw")
     # only the buyer accepts or rejects, only the seller withdraws
-    party = block.seller_account_id if status == WITHDRAWN else block.buyer_account_id
+    party = (
+        block.seller_account_id if status == BlockTradeStatus.WITHDRAWN else block.buyer_account_id
+    )
     if cmd.account_id != party:
         raise SettlementError(
-            E.NOT_YOUR_BLOCK_TRADE,
+            ErrorCode.NOT_YOUR_BLOCK_TRADE,
             f"{cmd.account_id} cannot {cmd.action} block trade {block.block_id}",
         )
-    if block.status != PENDING:
+    if block.status != BlockTradeStatus.PENDING:
         raise SettlementError(
-            E.BLOCK_TRADE_NOT_PENDING, f"block trade {block.block_id} is {block.status}"
+            ErrorCode.BLOCK_TRADE_NOT_PENDING, f"block trade {block.block_id} is {block.status}"
         )
-    if status == ACCEPTED:
+    if status == BlockTradeStatus.ACCEPTED:
         reg.require_not_expired(block.symbol)
         out = _settle(reg, cmd.seq, cmd.ts_us, block)
     else:
@@ -136,9 +145,9 @@ def decide(reg: Registry, cmd: DecideBlockTrade) -> list:
 def cancel_pending(reg: Registry, seq: int, ts_us: int, symbol: str) -> list:
     out: list = []
     for block in reg._blocks.values():
-        if block.symbol == symbol and block.status == PENDING:
+        if block.symbol == symbol and block.status == BlockTradeStatus.PENDING:
             out += _release(reg, seq, ts_us, block)
-            block.status = CANCELLED
+            block.status = BlockTradeStatus.CANCELLED
             block.decided_us = ts_us
             out.append(BlockTradeChanged(seq, ts_us, block.block_id))
     return out
@@ -146,13 +155,12 @@ def cancel_pending(reg: Registry, seq: int, ts_us: int, symbol: str) -> list:
 
 def _settle(reg: Registry, seq: int, ts_us: int, block: BlockTrade) -> list:
     buyer, seller, symbol = block.buyer_account_id, block.seller_account_id, block.symbol
-    cash = trade_cash_fen(block.price_fen, block.quantity_kg)
-    buyer_fee = fee_fen(cash, reg.fee_bps)
-    seller_fee = fee_fen(cash, reg.fee_bps)
+    cash, buyer_fee, seller_fee = trade_amounts(block.price_fen, block.quantity_kg, reg.fee_bps)
     have = reg._cash.balance(buyer).available_fen
     if cash + buyer_fee > have:
         raise SettlementError(
-            E.INSUFFICIENT_CASH, f"{buyer} needs {cash + buyer_fee} fen, has {have} available"
+            ErrorCode.INSUFFICIENT_CASH,
+            f"{buyer} needs {cash + buyer_fee} fen, has {have} available",
         )
     reference = f"block:{block.block_id}"
     portions = block.lots.portions()
@@ -174,29 +182,23 @@ def _settle(reg: Registry, seq: int, ts_us: int, block: BlockTrade) -> list:
             tuple((lot_id, kg) for _, lot_id, kg in portions),
         )
     ]
-    for p in portions:
-        block.lots.remove(*p)
-    out += reg._transfer(
-        seq, ts_us, symbol, portions, seller, buyer, "deliver", "receive", reference, True
+    # the buyer's cash is not locked in advance: it is locked for the instant of
+    # settlement, so payment and fee come out of a lock exactly as for a trade on the book
+    out += deliver_versus_payment(
+        reg,
+        seq,
+        ts_us,
+        symbol,
+        block.lots,
+        portions,
+        seller,
+        buyer,
+        cash,
+        buyer_fee,
+        seller_fee,
+        reference,
+        lock_cash=True,
     )
-    post = reg._cash.post
-    # held for the instant of settlement, so payment and fee come out of a lock exactly
-    # as they do for a trade on the book
-    if cash + buyer_fee:
-        total = cash + buyer_fee
-        out.append(post(seq, ts_us, buyer, "hold", total, -total, total, reference))
-    if cash:
-        out.append(post(seq, ts_us, buyer, "pay", cash, 0, -cash, reference))
-        out.append(post(seq, ts_us, seller, "receive", cash, cash, 0, reference))
-    if buyer_fee:
-        out.append(post(seq, ts_us, buyer, "fee", buyer_fee, 0, -buyer_fee, reference))
-        out.append(post(seq, ts_us, FEES_ACCOUNT, "fee_income", buyer_fee, buyer_fee, 0, reference))
-    if seller_fee:
-        # paid out of the cash just received: the fee never exceeds it
-        out.append(post(seq, ts_us, seller, "fee", seller_fee, -seller_fee, 0, reference))
-        out.append(
-            post(seq, ts_us, FEES_ACCOUNT, "fee_income", seller_fee, seller_fee, 0, reference)
-        )
     block.cash_fen, block.buyer_fee_fen, block.seller_fee_fen = cash, buyer_fee, seller_fee
     return out
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from settlement.accounts import RESERVE_ACCOUNT
+from settlement.auctions import RESERVE_AUCTION, AuctionStatus, BidStatus
+from settlement.block_trades import BlockTradeStatus
 from settlement.defects import SettlementDefect
+from settlement.reductions import ClaimStatus
 
 if TYPE_CHECKING:
     from settlement.registry import Registry
@@ -53,26 +56,30 @@ def _holds(reg: Registry) -> None:
             key = (h.account_id, h.symbol)
             locked_kg[key] = locked_kg.get(key, 0) + h.remaining_kg
     for bid in reg._bids.values():
-        if not (bid.held_fen >= 0 and (bid.held_fen == 0 or bid.status == "open")):
+        if not (bid.held_fen >= 0 and (bid.held_fen == 0 or bid.status == BidStatus.OPEN)):
             raise SettlementDefect(f"bid {bid}")
         locked_fen[bid.account_id] = locked_fen.get(bid.account_id, 0) + bid.held_fen
     for auction in reg._auctions.values():
-        if not (auction.status == "open" or auction.lots.total() == 0):
+        open_auction = auction.status == AuctionStatus.OPEN
+        if not (open_auction or auction.lots.total() == 0):
             raise SettlementDefect(f"auction {auction}")
-        if not (auction.status != "open" or auction.lots.total() == auction.quantity_kg):
+        if not (not open_auction or auction.lots.total() == auction.quantity_kg):
             raise SettlementDefect(
-                'auction.status != "open" or auction.lots.total() == auction.quantity_kg'
+                f"open auction {auction.auction_id} locks {auction.lots.total()} kg of "
+                f"{auction.quantity_kg}"
             )
         if not (auction.sold_kg <= auction.quantity_kg):
             raise SettlementDefect("auction.sold_kg <= auction.quantity_kg")
         key = (RESERVE_ACCOUNT, auction.symbol)
         locked_kg[key] = locked_kg.get(key, 0) + auction.lots.total()
     for block in reg._blocks.values():
-        if not (block.status == "pending" or block.lots.total() == 0):
+        pending_block = block.status == BlockTradeStatus.PENDING
+        if not (pending_block or block.lots.total() == 0):
             raise SettlementDefect(f"block trade {block}")
-        if not (block.status != "pending" or block.lots.total() == block.quantity_kg):
+        if not (not pending_block or block.lots.total() == block.quantity_kg):
             raise SettlementDefect(
-                'block.status != "pending" or block.lots.total() == block.quantity_kg'
+                f"pending block trade {block.block_id} locks {block.lots.total()} kg of "
+                f"{block.quantity_kg}"
             )
         key = (block.seller_account_id, block.symbol)
         locked_kg[key] = locked_kg.get(key, 0) + block.lots.total()
@@ -128,12 +135,12 @@ def _lots_and_allowances(reg: Registry) -> None:
             raise SettlementDefect(
                 f"lot {lot_id} of {lot.quantity_kg} kg found as {found} kg (retired included)"
             )
-        if lot.source_kind == "reserve_auction":
+        if lot.source_kind == RESERVE_AUCTION:
             if not (lot_id not in reg._retired_kg and lot.city_code == "reserve"):
                 raise SettlementDefect(lot)
             continue
         claim = reg._claims[lot.claim_id]
-        if not (claim.status == "approved" and claim.lot_id == lot_id):
+        if not (claim.status == ClaimStatus.APPROVED and claim.lot_id == lot_id):
             raise SettlementDefect(f"lot {lot_id}: {claim}")
         if not (claim.approved_kg == lot.quantity_kg <= claim.quantity_kg):
             raise SettlementDefect("claim.approved_kg == lot.quantity_kg <= claim.quantity_kg")
@@ -143,7 +150,7 @@ def _lots_and_allowances(reg: Registry) -> None:
         reissued = sum(
             lot.quantity_kg
             for lot in reg._lots.values()
-            if lot.symbol == symbol and lot.source_kind == "reserve_auction"
+            if lot.symbol == symbol and lot.source_kind == RESERVE_AUCTION
         )
         retired = sum(
             kg for lot_id, kg in reg._retired_kg.items() if reg._lots[lot_id].symbol == symbol

@@ -3,17 +3,29 @@ added, used, transferred in and out, and the floors reallocations must respect."
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import NamedTuple
 
 from settlement.cities import CITY_CODES
 from settlement.defects import SettlementDefect
 from settlement.events import LedgerMoved
 
-ADDED = "added"
-USED = "used"
-TRANSFERRED_IN = "transferred_in"
-TRANSFERRED_OUT = "transferred_out"
+
+class MovementKind(StrEnum):
+    ADDED = "added"
+    USED = "used"
+    TRANSFERRED_IN = "transferred_in"
+    TRANSFERRED_OUT = "transferred_out"
+
+
+# The ledger's rows and events hold plain strings, as a restored snapshot does.
+ADDED = MovementKind.ADDED.value
+USED = MovementKind.USED.value
+TRANSFERRED_IN = MovementKind.TRANSFERRED_IN.value
+TRANSFERRED_OUT = MovementKind.TRANSFERRED_OUT.value
 KINDS = (ADDED, USED, TRANSFERRED_IN, TRANSFERRED_OUT)
+SIGN = {ADDED: 1, TRANSFERRED_IN: 1, TRANSFERRED_OUT: -1, USED: -1}
+"""How a movement of each kind changes what a city has remaining."""
 
 
 class LedgerRow(NamedTuple):

@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from settlement.accounts import Role
 from settlement.cities import pool_account_id
 from settlement.commands import AllocateToProject, RegisterProject
-from settlement.errors import ErrorCode as E
-from settlement.errors import SettlementError
+from settlement.errors import ErrorCode, SettlementError
 from settlement.events import ProjectAllocated, ProjectRegistered, ProjectSource
+from settlement.ledger import USED
 from settlement.validation import require_new_id, require_positive, require_role
 
 if TYPE_CHECKING:
     from settlement.registry import Registry
 
-PRIORITY_CATEGORIES = frozenset(
-    {"key_construction", "major_platform", "strategic_cluster", "county_town_village", "ordinary"}
-)
+
+class PriorityCategory(StrEnum):
+    """The province's order of precedence for projects that need quota (保障類別)."""
+
+    KEY_CONSTRUCTION = "key_construction"
+    MAJOR_PLATFORM = "major_platform"
+    STRATEGIC_CLUSTER = "strategic_cluster"
+    COUNTY_TOWN_VILLAGE = "county_town_village"
+    ORDINARY = "ordinary"
+
+
+# Membership by value: `"x" in PriorityCategory` raises TypeError before Python 3.12.
+PRIORITY_CATEGORIES = frozenset(PriorityCategory)
 
 
 @dataclass(slots=True)
@@ -53,7 +64,8 @@ def register(reg: Registry, cmd: RegisterProject) -> list:
     reg.require_city(city)
     if cmd.priority_category not in PRIORITY_CATEGORIES:
         raise SettlementError(
-            E.INVALID_PRIORITY_CATEGORY, f"unknown priority category {cmd.priority_category!r}"
+            ErrorCode.INVALID_PRIORITY_CATEGORY,
+            f"unknown priority category {cmd.priority_category!r}",
         )
     reg.require_listing(cmd.symbol)
     require_positive(cmd.required_kg, "required_kg")
@@ -90,20 +102,20 @@ def allocate(reg: Registry, cmd: AllocateToProject) -> list:
     holder = reg.require_account(cmd.account_id)
     if holder.account_id not in (project.owner_account_id, pool_account_id(project.city_code)):
         raise SettlementError(
-            E.NOT_ALLOWED,
+            ErrorCode.NOT_ALLOWED,
             f"{holder.account_id} is neither the owner of {project.project_id} "
             f"nor the pool of its city",
         )
     kg = require_positive(cmd.quantity_kg, "quantity_kg")
     if kg > project.outstanding_kg:
         raise SettlementError(
-            E.EXCEEDS_PROJECT_REQUIREMENT,
+            ErrorCode.EXCEEDS_PROJECT_REQUIREMENT,
             f"{project.project_id} still requires {project.outstanding_kg} kg, not {kg}",
         )
     bag = reg._holdings.peek(holder.account_id, project.symbol).available
     if kg > bag.total():
         raise SettlementError(
-            E.INSUFFICIENT_ALLOWANCES,
+            ErrorCode.INSUFFICIENT_ALLOWANCES,
             f"{holder.account_id} has {bag.total()} kg of {project.symbol} available",
         )
 
@@ -123,7 +135,7 @@ def allocate(reg: Registry, cmd: AllocateToProject) -> list:
             )
         )
         project.bindings.append([p[1], holder.account_id, p[2]])
-    out.append(reg._ledger.record(seq, ts_us, project.city_code, symbol, "used", kg, reference))
+    out.append(reg._ledger.record(seq, ts_us, project.city_code, symbol, USED, kg, reference))
     this = _aggregate(reg, [[p[1], holder.account_id, p[2]] for p in portions])
     out.insert(
         0,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from settlement.accounts import RESERVE_ACCOUNT, RESERVE_SOURCE, Role
 from settlement.cities import pool_account_id
 from settlement.commands import ApplyReallocation, DecideReallocation
-from settlement.errors import ErrorCode as E
-from settlement.errors import SettlementError
+from settlement.errors import ErrorCode, SettlementError
 from settlement.events import ReallocationApplied, ReallocationDecided
 from settlement.projects import PRIORITY_CATEGORIES
 from settlement.validation import require_new_id, require_note, require_positive, require_role
@@ -17,9 +17,11 @@ from settlement.validation import require_new_id, require_note, require_positive
 if TYPE_CHECKING:
     from settlement.registry import Registry
 
-PENDING = "pending"
-APPROVED = "approved"
-REJECTED = "rejected"
+
+class ApplicationStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
 
 
 @dataclass(slots=True)
@@ -34,7 +36,7 @@ class Application:
     priority_category: str
     applied_seq: int
     applied_ts_us: int
-    status: str = PENDING
+    status: str = ApplicationStatus.PENDING
     decider_account_id: str = ""
     sources: tuple[tuple[str, int], ...] = ()
     note: str = ""
@@ -49,24 +51,26 @@ def apply(reg: Registry, cmd: ApplyReallocation) -> list:
     project = reg.project(cmd.project_id)
     if project.city_code != bureau.city_code:
         raise SettlementError(
-            E.NOT_YOUR_CITY,
+            ErrorCode.NOT_YOUR_CITY,
             f"{bureau.account_id} is {bureau.city_code}'s bureau; "
             f"{project.project_id} is in {project.city_code}",
         )
     reg.require_listing(cmd.symbol)
     if cmd.symbol != project.symbol:
         raise SettlementError(
-            E.SYMBOL_MISMATCH, f"{project.project_id} needs {project.symbol}, not {cmd.symbol}"
+            ErrorCode.SYMBOL_MISMATCH,
+            f"{project.project_id} needs {project.symbol}, not {cmd.symbol}",
         )
     kg = require_positive(cmd.quantity_kg, "quantity_kg")
     if kg > project.outstanding_kg:
         raise SettlementError(
-            E.EXCEEDS_PROJECT_REQUIREMENT,
+            ErrorCode.EXCEEDS_PROJECT_REQUIREMENT,
             f"{project.project_id} still requires {project.outstanding_kg} kg, not {kg}",
         )
     if cmd.priority_category not in PRIORITY_CATEGORIES:
         raise SettlementError(
-            E.INVALID_PRIORITY_CATEGORY, f"unknown priority category {cmd.priority_category!r}"
+            ErrorCode.INVALID_PRIORITY_CATEGORY,
+            f"unknown priority category {cmd.priority_category!r}",
         )
     reg._applications[cmd.application_id] = Application(
         cmd.application_id,
@@ -100,13 +104,13 @@ def decide(reg: Registry, cmd: DecideReallocation) -> list:
     app = reg.application(cmd.application_id)
     decider = reg.require_account(cmd.decider_account_id)
     require_role(decider, (Role.PROVINCE,), "decide reallocations")
-    if app.status != PENDING:
+    if app.status != ApplicationStatus.PENDING:
         raise SettlementError(
-            E.ALREADY_DECIDED, f"application {app.application_id} is {app.status}"
+            ErrorCode.ALREADY_DECIDED, f"application {app.application_id} is {app.status}"
         )
     if not cmd.approve:
         require_note(cmd.note, "a rejection")
-        _decided(app, cmd, REJECTED, ())
+        _decided(app, cmd, ApplicationStatus.REJECTED, ())
         return [
             ReallocationDecided(
                 cmd.seq, cmd.ts_us, app.application_id, decider.account_id, False, (), cmd.note
@@ -135,7 +139,7 @@ def decide(reg: Registry, cmd: DecideReallocation) -> list:
             "transfer_in",
             reference,
         )
-    _decided(app, cmd, APPROVED, sources)
+    _decided(app, cmd, ApplicationStatus.APPROVED, sources)
     return out
 
 
@@ -146,20 +150,20 @@ def _validated_sources(reg: Registry, app: Application, raw: object) -> tuple[tu
         pairs = [(s, q) for s, q in raw]  # type: ignore[union-attr]
     except (TypeError, ValueError) as err:
         raise SettlementError(
-            E.INVALID_SOURCE, "sources must be (city or reserve, kg) pairs"
+            ErrorCode.INVALID_SOURCE, "sources must be (city or reserve, kg) pairs"
         ) from err
     merged: dict[str, int] = {}
     for source, kg in pairs:
         if source != RESERVE_SOURCE:
             reg.require_city(source)
         if source == app.city_code:
-            raise SettlementError(E.INVALID_SOURCE, f"{source} cannot give quota to itself")
+            raise SettlementError(ErrorCode.INVALID_SOURCE, f"{source} cannot give quota to itself")
         require_positive(kg, "source quantity_kg")
         merged[source] = merged.get(source, 0) + kg
     total = sum(merged.values())
     if total != app.quantity_kg:
         raise SettlementError(
-            E.REALLOCATION_SOURCES_MISMATCH,
+            ErrorCode.REALLOCATION_SOURCES_MISMATCH,
             f"sources add up to {total} kg, the application is for {app.quantity_kg} kg",
         )
     for source, kg in merged.items():
@@ -170,13 +174,13 @@ def _validated_sources(reg: Registry, app: Application, raw: object) -> tuple[tu
             floor = reg._ledger.floor(source, app.symbol)
             if remaining - kg < floor:
                 raise SettlementError(
-                    E.BELOW_CITY_FLOOR,
+                    ErrorCode.BELOW_CITY_FLOOR,
                     f"{source} keeps {remaining} kg with a floor of {floor}; cannot give {kg}",
                 )
             have = reg._holdings.peek(pool_account_id(source), app.symbol).available.total()
         if kg > have:
             raise SettlementError(
-                E.INSUFFICIENT_ALLOWANCES,
+                ErrorCode.INSUFFICIENT_ALLOWANCES,
                 f"{source} has {have} kg of {app.symbol} available in its pool, not {kg}",
             )
     return tuple(merged.items())

@@ -4,14 +4,15 @@ issues lots: the only way allowances come into existence."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from settlement.accounts import Role
 from settlement.cities import pool_account_id
 from settlement.commands import ClaimReduction, VerifyReduction
-from settlement.errors import ErrorCode as E
-from settlement.errors import SettlementError
+from settlement.errors import ErrorCode, SettlementError
 from settlement.events import LotIssued, ReductionClaimed, ReductionVerified
+from settlement.ledger import ADDED
 from settlement.limits import BALANCE_LIMIT
 from settlement.lots import Lot
 from settlement.validation import require_new_id, require_note, require_positive
@@ -19,24 +20,37 @@ from settlement.validation import require_new_id, require_note, require_positive
 if TYPE_CHECKING:
     from settlement.registry import Registry
 
-SOURCE_KINDS = frozenset(
-    {
-        "structure_upgrade",
-        "deep_treatment",
-        "coal_boiler_phaseout",
-        "clean_energy_substitution",
-        "self_initiated",
-        "eia_approved_unbuilt",
-        "other_lawful",
-    }
-)
-METHODS = frozenset(
-    {"online_monitoring", "on_site_inspection", "periodic_check", "enforcement_inspection"}
-)
 
-PENDING = "pending"
-APPROVED = "approved"
-REJECTED = "rejected"
+class SourceKind(StrEnum):
+    """Where a claimed reduction comes from (減排來源)."""
+
+    STRUCTURE_UPGRADE = "structure_upgrade"
+    DEEP_TREATMENT = "deep_treatment"
+    COAL_BOILER_PHASEOUT = "coal_boiler_phaseout"
+    CLEAN_ENERGY_SUBSTITUTION = "clean_energy_substitution"
+    SELF_INITIATED = "self_initiated"
+    EIA_APPROVED_UNBUILT = "eia_approved_unbuilt"
+    OTHER_LAWFUL = "other_lawful"
+
+
+class VerificationMethod(StrEnum):
+    """How a bureau verified a claim (核定方式)."""
+
+    ONLINE_MONITORING = "online_monitoring"
+    ON_SITE_INSPECTION = "on_site_inspection"
+    PERIODIC_CHECK = "periodic_check"
+    ENFORCEMENT_INSPECTION = "enforcement_inspection"
+
+
+class ClaimStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+# Membership by value: `"x" in SourceKind` raises TypeError before Python 3.12.
+_SOURCE_KINDS = frozenset(SourceKind)
+_METHODS = frozenset(VerificationMethod)
 
 
 @dataclass(slots=True)
@@ -53,7 +67,7 @@ class Claim:
     evidence: str
     claimed_seq: int
     claimed_ts_us: int
-    status: str = PENDING
+    status: str = ClaimStatus.PENDING
     verifier_account_id: str = ""
     approved_kg: int = 0
     method: str = ""
@@ -72,12 +86,15 @@ def claim(reg: Registry, cmd: ClaimReduction) -> list:
         holder = pool_account_id(claimant.city_code)
     else:
         raise SettlementError(
-            E.NOT_ALLOWED, f"{claimant.account_id} ({claimant.role}) may not claim reductions"
+            ErrorCode.NOT_ALLOWED,
+            f"{claimant.account_id} ({claimant.role}) may not claim reductions",
         )
     reg.require_listing(cmd.symbol)
     require_positive(cmd.quantity_kg, "quantity_kg")
-    if cmd.source_kind not in SOURCE_KINDS:
-        raise SettlementError(E.INVALID_SOURCE_KIND, f"unknown source kind {cmd.source_kind!r}")
+    if cmd.source_kind not in _SOURCE_KINDS:
+        raise SettlementError(
+            ErrorCode.INVALID_SOURCE_KIND, f"unknown source kind {cmd.source_kind!r}"
+        )
     reg._claims[cmd.claim_id] = Claim(
         cmd.claim_id,
         claimant.account_id,
@@ -112,21 +129,23 @@ def verify(reg: Registry, cmd: VerifyReduction) -> list:
     cl = reg.claim(cmd.claim_id)
     verifier = reg.require_account(cmd.verifier_account_id)
     _check_verifier(cl, verifier)
-    if cl.status != PENDING:
-        raise SettlementError(E.ALREADY_VERIFIED, f"claim {cl.claim_id} is {cl.status}")
+    if cl.status != ClaimStatus.PENDING:
+        raise SettlementError(ErrorCode.ALREADY_VERIFIED, f"claim {cl.claim_id} is {cl.status}")
     if cmd.approve:
         _check_approval(reg, cl, cmd)
     else:
         require_note(cmd.note, "a rejection")
-        if cmd.method and cmd.method not in METHODS:
-            raise SettlementError(E.INVALID_METHOD, f"unknown verification method {cmd.method!r}")
+        if cmd.method and cmd.method not in _METHODS:
+            raise SettlementError(
+                ErrorCode.INVALID_METHOD, f"unknown verification method {cmd.method!r}"
+            )
 
     cl.verifier_account_id = verifier.account_id
     cl.method = cmd.method
     cl.note = cmd.note
     cl.decided_seq, cl.decided_ts_us = cmd.seq, cmd.ts_us
     if not cmd.approve:
-        cl.status = REJECTED
+        cl.status = ClaimStatus.REJECTED
         return [
             ReductionVerified(
                 cmd.seq,
@@ -147,37 +166,40 @@ def _check_verifier(cl: Claim, verifier) -> None:
     if verifier.role == Role.CITY_BUREAU:
         if verifier.city_code != cl.city_code:
             raise SettlementError(
-                E.NOT_YOUR_CITY,
+                ErrorCode.NOT_YOUR_CITY,
                 f"{verifier.account_id} is {verifier.city_code}'s bureau; "
                 f"claim {cl.claim_id} is in {cl.city_code}",
             )
     elif verifier.role != Role.PROVINCE:
         raise SettlementError(
-            E.NOT_ALLOWED, f"{verifier.account_id} ({verifier.role}) may not verify reductions"
+            ErrorCode.NOT_ALLOWED,
+            f"{verifier.account_id} ({verifier.role}) may not verify reductions",
         )
 
 
 def _check_approval(reg: Registry, cl: Claim, cmd: VerifyReduction) -> None:
-    if cmd.method not in METHODS:
-        raise SettlementError(E.INVALID_METHOD, f"unknown verification method {cmd.method!r}")
+    if cmd.method not in _METHODS:
+        raise SettlementError(
+            ErrorCode.INVALID_METHOD, f"unknown verification method {cmd.method!r}"
+        )
     require_positive(cmd.approved_kg, "approved_kg")
     if cmd.approved_kg > cl.quantity_kg:
         raise SettlementError(
-            E.APPROVED_EXCEEDS_CLAIM,
+            ErrorCode.APPROVED_EXCEEDS_CLAIM,
             f"approved {cmd.approved_kg} kg of a {cl.quantity_kg} kg claim",
         )
     require_new_id(cmd.lot_id, reg._lots, "lot")
     issued = reg._issued_kg.get(cl.symbol, 0)
     if issued + cmd.approved_kg > BALANCE_LIMIT:
         raise SettlementError(
-            E.BALANCE_LIMIT,
+            ErrorCode.BALANCE_LIMIT,
             f"{issued} kg of {cl.symbol} are issued; {cmd.approved_kg} kg more would pass "
             f"the limit of {BALANCE_LIMIT} kg any holding can reach",
         )
 
 
 def _issue(reg: Registry, cl: Claim, verifier, cmd: VerifyReduction) -> list:
-    cl.status = APPROVED
+    cl.status = ClaimStatus.APPROVED
     cl.approved_kg = cmd.approved_kg
     cl.lot_id = cmd.lot_id
     listing = reg.require_listing(cl.symbol)
@@ -243,6 +265,6 @@ def _issue(reg: Registry, cl: Claim, verifier, cmd: VerifyReduction) -> list:
             reference,
         ),
         reg._ledger.record(
-            cmd.seq, cmd.ts_us, lot.city_code, lot.symbol, "added", lot.quantity_kg, reference
+            cmd.seq, cmd.ts_us, lot.city_code, lot.symbol, ADDED, lot.quantity_kg, reference
         ),
     ]

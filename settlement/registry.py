@@ -37,8 +37,7 @@ from settlement.accounts import (
 )
 from settlement.cash import CashBook
 from settlement.cities import CITIES, CITIES_BY_CODE, pool_account_id
-from settlement.errors import ErrorCode as E
-from settlement.errors import SettlementError
+from settlement.errors import ErrorCode, SettlementError
 from settlement.events import (
     AccountOpened,
     CityFloorSet,
@@ -48,7 +47,7 @@ from settlement.events import (
 )
 from settlement.holdings import HoldingBook
 from settlement.holds import Hold
-from settlement.ledger import CityLedger, LedgerRow
+from settlement.ledger import TRANSFERRED_IN, TRANSFERRED_OUT, CityLedger, LedgerRow
 from settlement.limits import BALANCE_LIMIT
 from settlement.lots import Lot, Portion
 from settlement.pricing import BPS_DENOMINATOR, buy_hold_fen
@@ -69,7 +68,9 @@ class Listing:
 class Registry:
     def __init__(self, fee_bps: int = 0) -> None:
         if not (_is_int(fee_bps) and 0 <= fee_bps <= BPS_DENOMINATOR):
-            raise SettlementError(E.INVALID_AMOUNT, f"fee_bps must be 0..10000, got {fee_bps!r}")
+            raise SettlementError(
+                ErrorCode.INVALID_AMOUNT, f"fee_bps must be 0..10000, got {fee_bps!r}"
+            )
         self.fee_bps = fee_bps
         self._listings: dict[str, Listing] = {}
         self._accounts: dict[str, Account] = {}
@@ -130,7 +131,9 @@ class Registry:
         Malformed prices and quantities pass here; the engine refuses them."""
         account = self.require_account(account_id)
         if account.role not in TRADING_ROLES:
-            raise SettlementError(E.NOT_ALLOWED, f"{account_id} ({account.role}) may not trade")
+            raise SettlementError(
+                ErrorCode.NOT_ALLOWED, f"{account_id} ({account.role}) may not trade"
+            )
         self.require_listing(symbol)
         if side == "buy":
             reserve = _reserve(rounding_reserve_fen)
@@ -140,17 +143,18 @@ class Registry:
             have = self._cash.balance(account_id).available_fen
             if need > have:
                 raise SettlementError(
-                    E.INSUFFICIENT_CASH, f"{account_id} needs {need} fen, has {have} available"
+                    ErrorCode.INSUFFICIENT_CASH,
+                    f"{account_id} needs {need} fen, has {have} available",
                 )
         elif side == "sell":
             have = self._holdings.peek(account_id, symbol).available.total()
             if _is_int(quantity_kg) and quantity_kg > have:
                 raise SettlementError(
-                    E.INSUFFICIENT_ALLOWANCES,
+                    ErrorCode.INSUFFICIENT_ALLOWANCES,
                     f"{account_id} sells {quantity_kg} kg of {symbol}, has {have} available",
                 )
         else:
-            raise SettlementError(E.INVALID_SIDE, f"side must be buy or sell, got {side!r}")
+            raise SettlementError(ErrorCode.INVALID_SIDE, f"side must be buy or sell, got {side!r}")
 
     def check_amend(
         self,
@@ -163,7 +167,7 @@ class Registry:
         a re-priced buy that can trade at once must cover its rounding reserve too."""
         hold = self._holds.get(order_id)
         if hold is None:
-            raise SettlementError(E.ORDER_NOT_OPEN, f"order {order_id} holds nothing")
+            raise SettlementError(ErrorCode.ORDER_NOT_OPEN, f"order {order_id} holds nothing")
         price = hold.price_fen if new_price_fen is None else new_price_fen
         quantity = hold.remaining_kg if new_quantity_kg is None else new_quantity_kg
         if hold.is_buy:
@@ -175,7 +179,7 @@ class Registry:
             have = self._cash.balance(hold.account_id).available_fen
             if extra > have:
                 raise SettlementError(
-                    E.INSUFFICIENT_CASH,
+                    ErrorCode.INSUFFICIENT_CASH,
                     f"{hold.account_id} needs {extra} more fen, has {have} available",
                 )
         else:
@@ -183,7 +187,7 @@ class Registry:
             have = self._holdings.peek(hold.account_id, hold.symbol).available.total()
             if extra > have:
                 raise SettlementError(
-                    E.INSUFFICIENT_ALLOWANCES,
+                    ErrorCode.INSUFFICIENT_ALLOWANCES,
                     f"{hold.account_id} needs {extra} more kg of {hold.symbol}, has {have}",
                 )
 
@@ -241,35 +245,37 @@ class Registry:
 
     def claim(self, claim_id: str) -> reductions.Claim:
         if claim_id not in self._claims:
-            raise SettlementError(E.UNKNOWN_CLAIM, f"no claim {claim_id!r}")
+            raise SettlementError(ErrorCode.UNKNOWN_CLAIM, f"no claim {claim_id!r}")
         return self._claims[claim_id]
 
     def project(self, project_id: str) -> projects.Project:
         if project_id not in self._projects:
-            raise SettlementError(E.UNKNOWN_PROJECT, f"no project {project_id!r}")
+            raise SettlementError(ErrorCode.UNKNOWN_PROJECT, f"no project {project_id!r}")
         return self._projects[project_id]
 
     def application(self, application_id: str) -> reallocations.Application:
         if application_id not in self._applications:
-            raise SettlementError(E.UNKNOWN_APPLICATION, f"no application {application_id!r}")
+            raise SettlementError(
+                ErrorCode.UNKNOWN_APPLICATION, f"no application {application_id!r}"
+            )
         return self._applications[application_id]
 
     def auction(self, auction_id: str) -> auctions.Auction:
         found = self._auctions.get(auction_id) if isinstance(auction_id, str) else None
         if found is None:
-            raise SettlementError(E.UNKNOWN_AUCTION, f"no auction {auction_id!r}")
+            raise SettlementError(ErrorCode.UNKNOWN_AUCTION, f"no auction {auction_id!r}")
         return found
 
     def bid(self, bid_id: str) -> auctions.Bid:
         found = self._bids.get(bid_id) if isinstance(bid_id, str) else None
         if found is None:
-            raise SettlementError(E.UNKNOWN_BID, f"no bid {bid_id!r}")
+            raise SettlementError(ErrorCode.UNKNOWN_BID, f"no bid {bid_id!r}")
         return found
 
     def block_trade(self, block_id: str) -> block_trades.BlockTrade:
         found = self._blocks.get(block_id) if isinstance(block_id, str) else None
         if found is None:
-            raise SettlementError(E.UNKNOWN_BLOCK_TRADE, f"no block trade {block_id!r}")
+            raise SettlementError(ErrorCode.UNKNOWN_BLOCK_TRADE, f"no block trade {block_id!r}")
         return found
 
     def is_expired(self, symbol: str) -> bool:
@@ -317,22 +323,22 @@ class Registry:
     def require_account(self, account_id: str) -> Account:
         account = self._accounts.get(account_id) if isinstance(account_id, str) else None
         if account is None:
-            raise SettlementError(E.UNKNOWN_ACCOUNT, f"no account {account_id!r}")
+            raise SettlementError(ErrorCode.UNKNOWN_ACCOUNT, f"no account {account_id!r}")
         return account
 
     def require_listing(self, symbol: str) -> Listing:
         listing = self._listings.get(symbol) if isinstance(symbol, str) else None
         if listing is None:
-            raise SettlementError(E.UNKNOWN_SYMBOL, f"no instrument {symbol!r}")
+            raise SettlementError(ErrorCode.UNKNOWN_SYMBOL, f"no instrument {symbol!r}")
         return listing
 
     def require_not_expired(self, symbol: str) -> None:
         if symbol in self._expired:
-            raise SettlementError(E.INSTRUMENT_EXPIRED, f"{symbol} has expired")
+            raise SettlementError(ErrorCode.INSTRUMENT_EXPIRED, f"{symbol} has expired")
 
     def require_city(self, city_code: str) -> None:
         if not isinstance(city_code, str) or city_code not in CITIES_BY_CODE:
-            raise SettlementError(E.UNKNOWN_CITY, f"no city {city_code!r}")
+            raise SettlementError(ErrorCode.UNKNOWN_CITY, f"no city {city_code!r}")
 
     # ------------------------------------------------------------------ primitives (mutate)
 
@@ -404,7 +410,7 @@ class Registry:
                     ts_us,
                     from_city,
                     symbol,
-                    "transferred_out",
+                    TRANSFERRED_OUT,
                     kg,
                     reference,
                     to_city or RESERVE_SOURCE,
@@ -417,7 +423,7 @@ class Registry:
                     ts_us,
                     to_city,
                     symbol,
-                    "transferred_in",
+                    TRANSFERRED_IN,
                     kg,
                     reference,
                     from_city or RESERVE_SOURCE,
@@ -438,7 +444,8 @@ def _buy_need(price_fen: object, quantity_kg: object, fee_bps: int) -> int:
 def _reserve(rounding_reserve_fen: object) -> int:
     if not _is_int(rounding_reserve_fen) or rounding_reserve_fen < 0:
         raise SettlementError(
-            E.INVALID_AMOUNT, f"rounding reserve must be >= 0 fen, got {rounding_reserve_fen!r}"
+            ErrorCode.INVALID_AMOUNT,
+            f"rounding reserve must be >= 0 fen, got {rounding_reserve_fen!r}",
         )
     return rounding_reserve_fen
 
@@ -448,11 +455,11 @@ def _reserve(rounding_reserve_fen: object) -> int:
 
 def _list_instrument(reg: Registry, cmd: commands.ListInstrument) -> list:
     if not isinstance(cmd.symbol, str) or not cmd.symbol.strip():
-        raise SettlementError(E.INVALID_ID, "symbol must be a non-empty string")
+        raise SettlementError(ErrorCode.INVALID_ID, "symbol must be a non-empty string")
     if cmd.symbol in reg._listings:
-        raise SettlementError(E.INSTRUMENT_EXISTS, f"{cmd.symbol} is listed")
+        raise SettlementError(ErrorCode.INSTRUMENT_EXISTS, f"{cmd.symbol} is listed")
     if not isinstance(cmd.pollutant, str) or not cmd.pollutant.strip():
-        raise SettlementError(E.INVALID_ID, "pollutant must be a non-empty string")
+        raise SettlementError(ErrorCode.INVALID_ID, "pollutant must be a non-empty string")
     require_positive(cmd.vintage, "vintage")
     require_positive(cmd.lot_kg, "lot_kg")
     reg._list(Listing(cmd.symbol, cmd.pollutant, cmd.vintage, cmd.lot_kg))
@@ -464,7 +471,7 @@ def _list_instrument(reg: Registry, cmd: commands.ListInstrument) -> list:
 def _open_account(reg: Registry, cmd: commands.OpenAccount) -> list:
     require_new_id(cmd.account_id, reg._accounts, "account")
     if cmd.role not in OPENABLE_ROLES:
-        raise SettlementError(E.INVALID_ROLE, f"role {cmd.role!r} cannot be opened")
+        raise SettlementError(ErrorCode.INVALID_ROLE, f"role {cmd.role!r} cannot be opened")
     role = Role(cmd.role)
     city = cmd.city_code or ""
     if role in (Role.ENTERPRISE, Role.CITY_BUREAU) or city:
@@ -480,7 +487,7 @@ def _deposit(reg: Registry, cmd: commands.Deposit) -> list:
     held = reg._cash.deposited_fen - reg._cash.withdrawn_fen
     if held + amount > BALANCE_LIMIT:
         raise SettlementError(
-            E.BALANCE_LIMIT,
+            ErrorCode.BALANCE_LIMIT,
             f"the exchange holds {held} fen; {amount} fen more would pass the limit of "
             f"{BALANCE_LIMIT} fen any balance can reach",
         )
@@ -497,7 +504,8 @@ def _withdraw(reg: Registry, cmd: commands.Withdraw) -> list:
     if amount > have:
         # Locked cash backs open buy orders; only what is available can leave.
         raise SettlementError(
-            E.INSUFFICIENT_CASH, f"{cmd.account_id} withdraws {amount} fen, has {have} available"
+            ErrorCode.INSUFFICIENT_CASH,
+            f"{cmd.account_id} withdraws {amount} fen, has {have} available",
         )
     return [
         reg._cash.post(
@@ -510,7 +518,9 @@ def _set_city_floor(reg: Registry, cmd: commands.SetCityFloor) -> list:
     reg.require_city(cmd.city_code)
     reg.require_listing(cmd.symbol)
     if not _is_int(cmd.quantity_kg) or cmd.quantity_kg < 0:
-        raise SettlementError(E.INVALID_AMOUNT, f"floor must be >= 0, got {cmd.quantity_kg!r}")
+        raise SettlementError(
+            ErrorCode.INVALID_AMOUNT, f"floor must be >= 0, got {cmd.quantity_kg!r}"
+        )
     key = (cmd.city_code, cmd.symbol)
     if cmd.quantity_kg == 0:
         reg._ledger.floors.pop(key, None)
@@ -526,7 +536,8 @@ def _release_reserve(reg: Registry, cmd: commands.ReleaseReserve) -> list:
     bag = reg._holdings.peek(RESERVE_ACCOUNT, cmd.symbol).available
     if kg > bag.total():
         raise SettlementError(
-            E.INSUFFICIENT_ALLOWANCES, f"reserve holds {bag.total()} kg of {cmd.symbol} available"
+            ErrorCode.INSUFFICIENT_ALLOWANCES,
+            f"reserve holds {bag.total()} kg of {cmd.symbol} available",
         )
     out: list = [ReserveReleased(cmd.seq, cmd.ts_us, cmd.city_code, cmd.symbol, kg)]
     out += reg._transfer(

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 
 from settlement.defects import SettlementDefect
 from settlement.events import LedgerMoved
-from settlement.ledger import ADDED, TRANSFERRED_IN, TRANSFERRED_OUT, USED
-
-_SIGN = {ADDED: 1, TRANSFERRED_IN: 1, TRANSFERRED_OUT: -1, USED: -1}
+from settlement.ledger import ADDED, SIGN, TRANSFERRED_IN, TRANSFERRED_OUT, USED
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +41,15 @@ def monthly_city_report(
     # Stable on seq, so the several movements of one command keep their order.
     mine.sort(key=lambda m: m.seq)
     opening = 0
-    totals = dict.fromkeys(_SIGN, 0)
+    totals = dict.fromkeys(SIGN, 0)
     month: list[LedgerMoved] = []
     for m in mine:
         if m.ts_us < start_us:
-            opening += _SIGN[m.kind] * m.quantity_kg
+            opening += SIGN[m.kind] * m.quantity_kg
         elif m.ts_us < end_us:
             totals[m.kind] += m.quantity_kg
             month.append(m)
-    closing = opening + sum(_SIGN[k] * v for k, v in totals.items())
+    closing = opening + sum(SIGN[k] * v for k, v in totals.items())
     return MonthlyReport(
         city_code,
         symbol,

@@ -45,6 +45,7 @@ from settlement.accounts import FEES_ACCOUNT, TRADING_ROLES
 from settlement.defects import SettlementDefect
 from settlement.events import HoldChanged, TradeSettled
 from settlement.holds import Hold
+from settlement.lots import LotBag, Portion
 from settlement.pricing import buy_hold_fen, fee_fen, trade_cash_fen
 
 if TYPE_CHECKING:
@@ -109,6 +110,79 @@ def _affordable_kg(reg: Registry, hold: Hold) -> int:
     return low * hold.lot_kg
 
 
+def trade_amounts(price_fen: int, quantity_kg: int, fee_bps: int) -> tuple[int, int, int]:
+    """(cash, the buyer's fee, the seller's fee) of a trade: each side pays the fee on
+    the cash."""
+    cash = trade_cash_fen(price_fen, quantity_kg)
+    fee = fee_fen(cash, fee_bps)
+    return cash, fee, fee
+
+
+def deliver_versus_payment(
+    reg: Registry,
+    seq: int,
+    ts_us: int,
+    symbol: str,
+    lots: LotBag,
+    portions: list[Portion],
+    seller: str,
+    buyer: str,
+    cash: int,
+    buyer_fee: int,
+    seller_fee: int,
+    reference: str,
+    *,
+    lock_cash: bool = False,
+) -> list:
+    """Delivery versus payment, for a trade on the book and a block trade alike.
+
+    Delivery: the seller's locked `portions` leave `lots` (the order's or the block
+    trade's lock) and reach the buyer with their provenance, through the city ledger
+    when they cross a city line. Payment: out of the buyer's locked cash (`pay_from_lock`).
+    `lock_cash`: the buyer's cash was not locked in advance (a block trade), so it is
+    locked for the instant of settlement first."""
+    for p in portions:
+        lots.remove(*p)
+    out = reg._transfer(
+        seq, ts_us, symbol, portions, seller, buyer, "deliver", "receive", reference, True
+    )
+    total = cash + buyer_fee
+    if lock_cash and total:
+        out.append(reg._cash.post(seq, ts_us, buyer, "hold", total, -total, total, reference))
+    out += pay_from_lock(reg, seq, ts_us, buyer, seller, cash, buyer_fee, seller_fee, reference)
+    return out
+
+
+def pay_from_lock(
+    reg: Registry,
+    seq: int,
+    ts_us: int,
+    buyer: str,
+    seller: str,
+    cash: int,
+    buyer_fee: int,
+    seller_fee: int,
+    reference: str,
+) -> list:
+    """The buyer's locked cash pays the seller and the buyer's fee; the seller's fee
+    comes out of the cash it just received (the fee never exceeds it). Both fees go to
+    the exchange's fee account."""
+    post = reg._cash.post
+    out: list = []
+    if cash:
+        out.append(post(seq, ts_us, buyer, "pay", cash, 0, -cash, reference))
+        out.append(post(seq, ts_us, seller, "receive", cash, cash, 0, reference))
+    if buyer_fee:
+        out.append(post(seq, ts_us, buyer, "fee", buyer_fee, 0, -buyer_fee, reference))
+        out.append(post(seq, ts_us, FEES_ACCOUNT, "fee_income", buyer_fee, buyer_fee, 0, reference))
+    if seller_fee:
+        out.append(post(seq, ts_us, seller, "fee", seller_fee, -seller_fee, 0, reference))
+        out.append(
+            post(seq, ts_us, FEES_ACCOUNT, "fee_income", seller_fee, seller_fee, 0, reference)
+        )
+    return out
+
+
 def _instrument_added(reg: Registry, e: InstrumentAdded, batch: _Batch) -> list:
     """Listing is the registry's own command (ListInstrument); an engine instrument it
     already knows must agree on the lot size, or every buy hold would be wrong."""
@@ -156,9 +230,7 @@ def _trade(reg: Registry, t: Trade, batch: _Batch) -> list:
         raise SettlementDefect("qty > 0 and qty <= bh.remaining_kg and qty <= sh.remaining_kg")
     if not (t.price_fen <= bh.price_fen):
         raise SettlementDefect(f"trade {t.trade_id} above the buyer's limit")
-    cash = trade_cash_fen(t.price_fen, qty)
-    buyer_fee = fee_fen(cash, reg.fee_bps)
-    seller_fee = fee_fen(cash, reg.fee_bps)
+    cash, buyer_fee, seller_fee = trade_amounts(t.price_fen, qty, reg.fee_bps)
     if not (cash + buyer_fee <= bh.held_fen):
         raise SettlementDefect(
             f"trade {t.trade_id}: {cash}+{buyer_fee} fen exceeds hold {bh.held_fen} of {buy_id}"
@@ -187,35 +259,21 @@ def _trade(reg: Registry, t: Trade, batch: _Batch) -> list:
             tuple((lot_id, kg) for _, lot_id, kg in portions),
         )
     ]
-    # Delivery: the seller's locked lots, oldest first, with their provenance.
-    for p in portions:
-        sh.lots.remove(*p)
-    out += reg._transfer(
+    # the seller's lots, oldest first, out of its hold
+    out += deliver_versus_payment(
+        reg,
         seq,
         ts_us,
         symbol,
+        sh.lots,
         portions,
         seller,
         buyer,
-        "deliver",
-        "receive",
+        cash,
+        buyer_fee,
+        seller_fee,
         reference,
-        from_locked=True,
     )
-    # Payment, and each side's fee to the exchange.
-    post = reg._cash.post
-    if cash:
-        out.append(post(seq, ts_us, buyer, "pay", cash, 0, -cash, reference))
-        out.append(post(seq, ts_us, seller, "receive", cash, cash, 0, reference))
-    if buyer_fee:
-        out.append(post(seq, ts_us, buyer, "fee", buyer_fee, 0, -buyer_fee, reference))
-        out.append(post(seq, ts_us, FEES_ACCOUNT, "fee_income", buyer_fee, buyer_fee, 0, reference))
-    if seller_fee:
-        out.append(post(seq, ts_us, seller, "fee", seller_fee, -seller_fee, 0, reference))
-        out.append(
-            post(seq, ts_us, FEES_ACCOUNT, "fee_income", seller_fee, seller_fee, 0, reference)
-        )
-
     bh.held_fen -= cash + buyer_fee
     bh.remaining_kg -= qty
     sh.remaining_kg -= qty

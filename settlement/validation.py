@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from settlement.accounts import Account, Role
-from settlement.errors import ErrorCode as E
-from settlement.errors import SettlementError
+from settlement.errors import ErrorCode, SettlementError
 
 
 def is_int(value: object) -> bool:
@@ -15,25 +14,27 @@ def is_int(value: object) -> bool:
 
 def require_positive(value: object, what: str) -> int:
     if not is_int(value) or value <= 0:
-        raise SettlementError(E.INVALID_AMOUNT, f"{what} must be a positive integer, got {value!r}")
+        raise SettlementError(
+            ErrorCode.INVALID_AMOUNT, f"{what} must be a positive integer, got {value!r}"
+        )
     return value
 
 
 def require_new_id(value: object, existing: dict, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise SettlementError(E.INVALID_ID, f"{what} id must be a non-empty string")
+        raise SettlementError(ErrorCode.INVALID_ID, f"{what} id must be a non-empty string")
     if value in existing:
-        raise SettlementError(E.DUPLICATE_ID, f"{what} {value!r} exists")
+        raise SettlementError(ErrorCode.DUPLICATE_ID, f"{what} {value!r} exists")
     return value
 
 
 def require_role(account: Account, roles: Iterable[Role], action: str) -> None:
     if account.role not in roles:
         raise SettlementError(
-            E.NOT_ALLOWED, f"{account.account_id} ({account.role}) may not {action}"
+            ErrorCode.NOT_ALLOWED, f"{account.account_id} ({account.role}) may not {action}"
         )
 
 
 def require_note(note: object, what: str) -> None:
     if not isinstance(note, str) or not note.strip():
-        raise SettlementError(E.NOTE_REQUIRED, f"{what} needs a note saying why")
+        raise SettlementError(ErrorCode.NOTE_REQUIRED, f"{what} needs a note saying why")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+EXPIRED = "expired"
+"""An instrument's status past its last trading day, whatever its book's status
+(matching_engine.types.MarketStatus): clients see open, halted or expired."""
+
 
 @dataclass(slots=True)
 class SessionStats:

@@ -4,6 +4,7 @@ price), kept in step with the engine's events."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from matching_engine.events import (
     OrderAccepted,
@@ -12,11 +13,22 @@ from matching_engine.events import (
     OrderReplaced,
     Trade,
 )
+from matching_engine.types import SelfTradePrevention
 
-OPEN = "open"
-PARTIALLY_FILLED = "partially_filled"
-FILLED = "filled"
-CANCELLED = "cancelled"
+
+class OrderStatus(StrEnum):
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+
+
+# Records hold plain strings, as they do for side, type and time in force (str(ev.side)
+# below); module names keep the replay's hot path to one global lookup.
+OPEN = OrderStatus.OPEN.value
+PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED.value
+FILLED = OrderStatus.FILLED.value
+CANCELLED = OrderStatus.CANCELLED.value
 
 
 @dataclass(slots=True)
@@ -40,7 +52,7 @@ class OrderRecord:
     updated_us: int
     request_hash: str
     post_only: bool = False
-    self_trade_prevention: str = "cancel_incoming"
+    self_trade_prevention: str = SelfTradePrevention.CANCEL_INCOMING.value
 
     @property
     def is_open(self) -> bool:

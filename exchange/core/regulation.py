@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from enum import StrEnum
 
 SHANGHAI = timezone(timedelta(hours=8))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -23,6 +24,28 @@ MONTH_PATTERN = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 # The registry has no movements before 2000; later than 2100 is a typing error (and 9999-12
 # would end in year 10000, past datetime's range).
 FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+class AlertStatus(StrEnum):
+    """An alert as the regulators see it: open until one of them acknowledges it."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class SubmissionStatus(StrEnum):
+    """A city's month as the province sees it (the answer depends on today's date)."""
+
+    SUBMITTED = "submitted"
+    LATE = "late"
+    MISSING = "missing"
+
+
+class Lateness(StrEnum):
+    """Why a month is late."""
+
+    SUBMITTED_AFTER_DUE = "submitted_after_due"
+    NOT_SUBMITTED = "not_submitted"
 
 
 class BadMonth(ValueError):

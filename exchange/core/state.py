@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field, fields
 
 from exchange.core import commands
-from exchange.core.market import SessionStats
+from exchange.core.market import EXPIRED, SessionStats
 from exchange.core.orders import (
     OrderRecord,
     apply_amend,
@@ -357,7 +357,7 @@ class Core:
     def status(self, symbol: str) -> str:
         """open | halted | expired, as clients see the instrument."""
         if self.registry.is_expired(symbol):
-            return "expired"
+            return EXPIRED
         return str(self.engine.instrument(symbol).status)
 
     def _check_traded_value(self, symbol: str, quantity_kg, price_cap_fen: int | None) -> None:

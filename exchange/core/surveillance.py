@@ -8,6 +8,7 @@ kind within a session, so a persistent pattern does not flood the dashboard.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from matching_engine.events import (
     OrderAccepted,
@@ -17,12 +18,23 @@ from matching_engine.events import (
     Trade,
 )
 
-SELF_TRADE_BLOCKED = "self_trade_blocked"
-PRICE_BAND_REJECTION = "price_band_rejection"
-LARGE_PRICE_MOVE = "large_price_move"
-CONCENTRATION = "concentration"
-ORDER_TO_CANCEL_RATIO = "order_to_cancel_ratio"
-BLOCK_TRADE_OFF_MARKET = "block_trade_off_market"
+
+class AlertKind(StrEnum):
+    SELF_TRADE_BLOCKED = "self_trade_blocked"
+    PRICE_BAND_REJECTION = "price_band_rejection"
+    LARGE_PRICE_MOVE = "large_price_move"
+    CONCENTRATION = "concentration"
+    ORDER_TO_CANCEL_RATIO = "order_to_cancel_ratio"
+    BLOCK_TRADE_OFF_MARKET = "block_trade_off_market"
+
+
+# Alerts and the once-per-session keys hold plain strings, as a restored snapshot does.
+SELF_TRADE_BLOCKED = AlertKind.SELF_TRADE_BLOCKED.value
+PRICE_BAND_REJECTION = AlertKind.PRICE_BAND_REJECTION.value
+LARGE_PRICE_MOVE = AlertKind.LARGE_PRICE_MOVE.value
+CONCENTRATION = AlertKind.CONCENTRATION.value
+ORDER_TO_CANCEL_RATIO = AlertKind.ORDER_TO_CANCEL_RATIO.value
+BLOCK_TRADE_OFF_MARKET = AlertKind.BLOCK_TRADE_OFF_MARKET.value
 
 BLOCK_DEVIATION_BPS = 1_000
 """A block trade more than 10 % from the market price is raised. A constant, not a
@@ -30,15 +42,24 @@ threshold in the genesis entry, so the journals written before block trades exis
 keep their parameters (and state hash)."""
 
 
+UNRECORDED_CONCENTRATION_BPS = 4_000
+"""The concentration threshold of a core whose genesis does not record one: a genesis
+whose `thresholds` leave it out, and a core built without thresholds (tests, the golden
+journals, benchmarks). Their state hashes contain it, so it never changes. It is not the
+value a new journal gets: the service records its configured threshold in the genesis
+(exchange.config.NEW_JOURNAL_CONCENTRATION_BPS unless EMX_CONCENTRATION_ALERT_BPS says
+otherwise), and a journal keeps what its genesis recorded."""
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """A core's alert thresholds. The service takes them from its settings and fixes
-    them in the journal's genesis entry; these defaults are only those of a core built
-    without any (tests, benchmarks), and they are part of such a core's state hash,
-    which is why `concentration_bps` here (4000) is not the service's default (5000)."""
+    them in the journal's genesis entry; these defaults are those of a core whose genesis
+    records none (a core built without any, or a genesis that leaves one out), and they
+    are part of such a core's state hash."""
 
     price_move_bps: int = 500
-    concentration_bps: int = 4000
+    concentration_bps: int = UNRECORDED_CONCENTRATION_BPS
     # below this session volume a single trade would look like "concentration"
     concentration_min_volume_kg: int = 50_000
     cancel_ratio_pct: int = 90

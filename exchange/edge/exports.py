@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Query
 from fastapi.responses import Response
 
 from exchange.core.regulation import FIRST_YEAR, LAST_YEAR, SHANGHAI
@@ -15,6 +16,9 @@ from exchange.core.units import cny, tonnes
 from exchange.edge.api.errors import ApiError
 
 Format = Literal["json", "csv", "xlsx"]
+# the period query parameters of every list that can be exported
+From = Annotated[str | None, Query(alias="from", description="YYYY-MM-DD, Asia/Shanghai")]
+To = Annotated[str | None, Query(description="YYYY-MM-DD, Asia/Shanghai, inclusive")]
 MAX_ROWS = 100_000
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -49,6 +53,26 @@ def period_us(from_: str | None, to: str | None) -> tuple[int | None, int | None
         day_start_us(start) if start is not None else None,
         day_start_us(end + timedelta(days=1)) if end is not None else None,
     )
+
+
+def within_period(query, column, from_: str | None, to: str | None):
+    """`query` limited to the rows whose `column` (epoch microseconds) falls on the days
+    `from_` to `to` (Asia/Shanghai, inclusive); a bound not given does not limit."""
+    start_us, end_us = period_us(from_, to)
+    if start_us is not None:
+        query = query.where(column >= start_us)
+    if end_us is not None:
+        query = query.where(column < end_us)
+    return query
+
+
+def export_rows(conn, query, *order_by, mappings: bool = False) -> list:
+    """Every row an export takes, in this order; more than MAX_ROWS is refused
+    (export_too_large) rather than cut short."""
+    result = conn.execute(query.order_by(*order_by).limit(MAX_ROWS + 1))
+    rows = (result.mappings() if mappings else result).all()
+    too_many(len(rows))
+    return rows
 
 
 def period_label(from_: str | None, to: str | None) -> str:

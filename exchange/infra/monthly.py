@@ -14,13 +14,12 @@ from sqlalchemy import Connection, select
 from exchange.core.regulation import month_bounds_us
 from exchange.core.tables import Column, csv_bytes, local_time
 from exchange.core.units import tonnes
-from exchange.infra.db import models as m
+from exchange.infra.db import models
 from settlement.events import LedgerMoved
-from settlement.ledger import ADDED, TRANSFERRED_IN, TRANSFERRED_OUT, USED
+from settlement.ledger import ADDED, SIGN, TRANSFERRED_IN, TRANSFERRED_OUT, USED
 from settlement.reports import MonthlyReport, monthly_city_report
 
-_mov = m.LedgerMovement.__table__
-_SIGN = {ADDED: 1, TRANSFERRED_IN: 1, TRANSFERRED_OUT: -1, USED: -1}
+_mov = models.LedgerMovement.__table__
 
 COLUMNS = [
     Column("行", "row"),
@@ -79,7 +78,7 @@ def monthly_table(report: MonthlyReport) -> list[list]:
     ]
     remaining = report.opening_remaining_kg
     for mv in report.movements:
-        remaining += _SIGN[mv.kind] * mv.quantity_kg
+        remaining += SIGN[mv.kind] * mv.quantity_kg
         rows.append(
             [
                 "movement",

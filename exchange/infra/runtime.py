@@ -26,9 +26,10 @@ from exchange.core.surveillance import Thresholds
 from exchange.infra import snapshots
 from exchange.infra.db import models
 from exchange.infra.journal import Journal
+from settlement.accounts import OPENABLE_ROLES
 
 log = logging.getLogger(__name__)
-LOGIN_ROLES = frozenset({"enterprise", "city_bureau", "province", "operator"})
+LOGIN_ROLES = OPENABLE_ROLES
 
 
 class StateMismatch(RuntimeError):

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.service import ServiceProcess, service_env, setup_market
-from exchange.infra.db import models as m
+from exchange.infra.db import models
 from exchange.infra.db.engine import make_engine
 
 ENTERPRISES = 6
@@ -226,7 +226,7 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(backend, tmp_path):
     db = make_engine(backend["database_url"])
     try:
         with db.connect() as conn:
-            snapshots = conn.execute(select(func.count()).select_from(m.Snapshot)).scalar_one()
+            snapshots = conn.execute(select(func.count()).select_from(models.Snapshot)).scalar_one()
     finally:
         db.dispose()
     assert snapshots >= 2, "snapshots were not exercised"

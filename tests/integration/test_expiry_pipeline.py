@@ -13,7 +13,7 @@ from sqlalchemy import select
 from exchange.config import Settings
 from exchange.core import commands
 from exchange.core.units import end_of_day_us
-from exchange.infra.db import models as m
+from exchange.infra.db import models
 from exchange.infra.runtime import genesis_command
 from tests.integration.test_regulation_pipeline import SYMBOL, Pipeline
 
@@ -54,11 +54,11 @@ def test_a_refused_first_command_after_the_last_day_expires_without_its_own_effe
     assert again["error"]["code"] == "username_taken"
     with db_engine.connect() as conn:
         expired_us = conn.execute(
-            select(m.Instrument.__table__.c.expired_us).where(
-                m.Instrument.__table__.c.symbol == SYMBOL
+            select(models.Instrument.__table__.c.expired_us).where(
+                models.Instrument.__table__.c.symbol == SYMBOL
             )
         ).scalar_one()
-        logins = conn.execute(select(m.Credential.__table__.c.username)).scalars().all()
+        logins = conn.execute(select(models.Credential.__table__.c.username)).scalars().all()
     assert expired_us == END_US
     assert logins == ["taken"]
     # and the sequencer goes on committing

@@ -17,7 +17,7 @@ from exchange.core import commands
 from exchange.core.feeds import REGULATOR, REGULATOR_CITY
 from exchange.core.regulation import month_bounds_us
 from exchange.core.state import Core
-from exchange.infra.db import models as m
+from exchange.infra.db import models
 from exchange.infra.db.engine import make_engine
 from exchange.infra.db.migrate import upgrade
 from exchange.infra.monthly import load_report, report_csv
@@ -163,7 +163,7 @@ def p(db_engine) -> Pipeline:
 
 
 def frozen_rows(db) -> list[dict]:
-    t = m.MonthlySubmission.__table__
+    t = models.MonthlySubmission.__table__
     with db.connect() as conn:
         rows = conn.execute(select(t).order_by(t.c.city_code, t.c.version)).mappings().all()
     return [dict(r) for r in rows]
@@ -210,7 +210,7 @@ def test_a_journal_with_submissions_and_acks_replays_to_the_same_state(
 ):
     w = build_world(p)
     p.order(w["sz_ent"], "buy", 999_999, 1_000)  # outside the band: an alert on sz_ent
-    alerts = m.Alert.__table__
+    alerts = models.Alert.__table__
     with db_engine.connect() as conn:
         alert = conn.execute(select(alerts).where(alerts.c.account_id == w["sz_ent"])).one()
     p.now = JAN_END + DAY_US

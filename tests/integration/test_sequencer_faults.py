@@ -23,7 +23,7 @@ from exchange.core.commands import Command
 from exchange.core.state import Core
 from exchange.infra import snapshots
 from exchange.infra.bus import InProcessBus
-from exchange.infra.db import models as m
+from exchange.infra.db import models
 from exchange.infra.db.market import MarketSession
 from exchange.infra.journal import Journal
 from exchange.infra.runtime import (
@@ -189,7 +189,7 @@ def assert_state_is_the_journals(db_engine, settings, seqr: Sequencer) -> int:
     assert seqr.core.last_seq == tail
     assert seqr.core.state_hash() == replay(db_engine, settings, use_snapshot=False).state_hash()
     with db_engine.connect() as conn:
-        snaps = conn.execute(select(m.Snapshot.__table__)).all()
+        snaps = conn.execute(select(models.Snapshot.__table__)).all()
     for snap in snaps:
         assert snap.seq <= tail, f"snapshot at seq {snap.seq}, journal ends at {tail}"
         at_seq = new_core(settings)
@@ -204,7 +204,7 @@ def assert_state_is_the_journals(db_engine, settings, seqr: Sequencer) -> int:
 def cash_fen(db_engine, account_id: str) -> int:
     with db_engine.connect() as conn:
         row = conn.execute(
-            select(m.Account.cash_available_fen).where(m.Account.id == account_id)
+            select(models.Account.cash_available_fen).where(models.Account.id == account_id)
         ).one()
     return row[0]
 
@@ -300,9 +300,9 @@ async def test_a_failed_commit_leaves_no_trace_in_the_candles_or_the_core(db_eng
     assert replies[1]["orders"][0]["status"] == "filled"
     assert seqr.failure is None
     with db_engine.connect() as conn:
-        candles = conn.execute(select(m.Candle.interval, m.Candle.volume_kg)).all()
+        candles = conn.execute(select(models.Candle.interval, models.Candle.volume_kg)).all()
         session = conn.execute(select(MarketSession.volume_kg)).scalar_one()
-        trades = conn.execute(select(m.Trade.quantity_kg)).scalars().all()
+        trades = conn.execute(select(models.Trade.quantity_kg)).scalars().all()
     assert candles and all(volume == 1_000 for _interval, volume in candles), candles
     assert session == 1_000
     assert trades == [1_000]
@@ -334,7 +334,7 @@ async def test_snapshots_beyond_the_newest_few_are_pruned(db_engine, settings):
         # one background snapshot at a time: let each finish so none is deferred
         seqr.snapshotter.settle()
     with db_engine.connect() as conn:
-        seqs = sorted(conn.execute(select(m.Snapshot.seq)).scalars())
+        seqs = sorted(conn.execute(select(models.Snapshot.seq)).scalars())
     assert seqs == [6, 7, 8]
     assert snapshots.latest(db_engine).seq == 8
 
@@ -377,7 +377,7 @@ async def test_a_snapshot_being_written_holds_up_no_command(db_engine, settings)
         # every command was acknowledged while the snapshot could not have been written
         assert len(replies) == 5 and seqr.core.last_seq == 7
         with db_engine.connect() as conn:
-            assert conn.execute(select(m.Snapshot.seq)).scalars().all() == []
+            assert conn.execute(select(models.Snapshot.seq)).scalars().all() == []
         os.write(release_w, b"x")
         seqr.snapshotter.settle()
         assert seqr.snapshotter.failed == []

@@ -1,7 +1,9 @@
 """One vocabulary: the API's literals, the database's CHECK lists (as the migrations
-leave them) and the pages' label keys hold exactly the values the engine's and the
-registry's own definitions hold, so adding a value in one place and not the others fails
-here rather than at a client or a constraint."""
+leave them, and as the models declare them), the pages' label keys and their menus' code
+lists hold exactly the values of the enums that define them (the engine's, the registry's,
+the core's order status), so adding a value in one place and not the others fails here
+rather than at a client or a constraint. The API and the models build theirs from the
+enums; the migrations are history and the pages are JavaScript, so those are compared."""
 
 from __future__ import annotations
 
@@ -10,9 +12,14 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import CheckConstraint, inspect
 
+from exchange.core.market import EXPIRED
+from exchange.core.orders import OrderStatus
+from exchange.core.regulation import AlertStatus, Lateness, SubmissionStatus
+from exchange.core.surveillance import AlertKind
 from exchange.edge.api import schemas
+from exchange.infra.db.models import Base
 from matching_engine.types import (
     CancelReason,
     MarketStatus,
@@ -22,11 +29,17 @@ from matching_engine.types import (
     TimeInForce,
 )
 from settlement.accounts import OPENABLE_ROLES
-from settlement.projects import PRIORITY_CATEGORIES
-from settlement.reductions import METHODS, SOURCE_KINDS
+from settlement.auctions import RESERVE_AUCTION, AuctionStatus, BidStatus
+from settlement.block_trades import BlockTradeStatus
+from settlement.ledger import MovementKind
+from settlement.projects import PriorityCategory
+from settlement.reallocations import ApplicationStatus
+from settlement.reductions import ClaimStatus, SourceKind, VerificationMethod
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = sorted((ROOT / "web" / "static" / "i18n").glob("*.js"))
+LABELS_JS = ROOT / "web" / "static" / "js" / "labels.js"
+REGULATOR_JS = ROOT / "web" / "static" / "js" / "regulator.js"
 
 
 def values(enum_or_set) -> set[str]:
@@ -42,9 +55,9 @@ def literal(hint) -> set[str]:
 
 def test_the_api_literals_are_the_registry_and_engine_vocabularies():
     assert set(get_args(schemas.ROLE)) == values(OPENABLE_ROLES)
-    assert set(get_args(schemas.SOURCE_KIND)) == values(SOURCE_KINDS)
-    assert set(get_args(schemas.PRIORITY)) == values(PRIORITY_CATEGORIES)
-    assert set(get_args(schemas.METHOD)) == values(METHODS)
+    assert set(get_args(schemas.SOURCE_KIND)) == values(SourceKind)
+    assert set(get_args(schemas.PRIORITY)) == values(PriorityCategory)
+    assert set(get_args(schemas.METHOD)) == values(VerificationMethod)
     order = schemas.OrderIn.model_fields
     assert literal(order["side"].annotation) == values(Side)
     assert literal(order["type"].annotation) == values(OrderType)
@@ -63,20 +76,46 @@ CHECKED = {
     ("tokens", "role"): values(OPENABLE_ROLES),
     # system accounts (fees, reserve, city pools) are listed under one role
     ("accounts", "role"): values(OPENABLE_ROLES) | {"system"},
+    ("orders", "status"): values(OrderStatus),
+    ("reductions", "status"): values(ClaimStatus),
+    ("reallocations", "status"): values(ApplicationStatus),
+    ("auctions", "status"): values(AuctionStatus),
+    ("auction_bids", "status"): values(BidStatus),
+    ("block_trades", "status"): values(BlockTradeStatus),
+    ("ledger_movements", "kind"): values(MovementKind),
 }
 
 
-def test_the_migrations_check_lists_are_the_vocabularies(db_engine):
+def check_lists(constraints) -> dict[tuple[str, str], set[str]]:
+    """(table, column) -> the values of each `column IN (...)` CHECK."""
     found = {}
+    for table, text in constraints:
+        # SQLite keeps "side IN ('buy', 'sell')"; PostgreSQL answers
+        # "side = ANY (ARRAY['buy'::text, 'sell'::text])"
+        if " IN (" in text or "= ANY" in text:
+            column = re.match(r"\W*(\w+)", text).group(1)
+            found[(table, column)] = set(re.findall(r"'([^']*)'", text))
+    return found
+
+
+def test_the_migrations_check_lists_are_the_vocabularies(db_engine):
     inspector = inspect(db_engine)
-    for table in inspector.get_table_names():
-        for check in inspector.get_check_constraints(table):
-            # SQLite keeps "side IN ('buy', 'sell')"; PostgreSQL answers
-            # "side = ANY (ARRAY['buy'::text, 'sell'::text])"
-            text = check["sqltext"]
-            if " IN (" in text or "= ANY" in text:
-                column = re.match(r"\W*(\w+)", text).group(1)
-                found[(table, column)] = set(re.findall(r"'([^']*)'", text))
+    found = check_lists(
+        (table, check["sqltext"])
+        for table in inspector.get_table_names()
+        for check in inspector.get_check_constraints(table)
+    )
+    for key, expected in CHECKED.items():
+        assert found.get(key) == expected, key
+
+
+def test_the_models_check_lists_are_the_vocabularies():
+    found = check_lists(
+        (table.name, str(constraint.sqltext))
+        for table in Base.metadata.tables.values()
+        for constraint in table.constraints
+        if isinstance(constraint, CheckConstraint)
+    )
     for key, expected in CHECKED.items():
         assert found.get(key) == expected, key
 
@@ -87,15 +126,23 @@ def catalogue_keys(path: Path) -> set[str]:
 
 SHOWN = {
     "role": values(OPENABLE_ROLES),
-    "source": values(SOURCE_KINDS),
-    "priority": values(PRIORITY_CATEGORIES),
-    "method": values(METHODS),
+    "source": values(SourceKind) | {RESERVE_AUCTION},
+    "priority": values(PriorityCategory),
+    "method": values(VerificationMethod),
     "tif": values(TimeInForce),
     "stp": values(SelfTradePrevention),
     "cancel": values(CancelReason),
     "side": values(Side),
     "otype": values(OrderType),
-    "mstatus": values(MarketStatus),
+    "mstatus": values(MarketStatus) | {EXPIRED},
+    "status": values(OrderStatus) | values(ClaimStatus) | values(ApplicationStatus),
+    "austatus": values(AuctionStatus),
+    "bidstatus": values(BidStatus),
+    "btstatus": values(BlockTradeStatus),
+    "alstatus": values(AlertStatus),
+    "sbstatus": values(SubmissionStatus),
+    "sblate": values(Lateness),
+    "alert": values(AlertKind),
 }
 
 
@@ -110,3 +157,26 @@ def test_every_value_shown_to_users_has_a_label(catalogue):
         if f"{prefix}.{value}" not in keys
     )
     assert missing == []
+
+
+# The pages' own lists of codes (for their menus), in the order the enums give them.
+LISTED = {
+    "ROLE_CODES": [str(r) for r in schemas.ROLE.__args__],
+    "SOURCE_KIND_CODES": [str(v) for v in SourceKind],
+    "PRIORITY_CODES": [str(v) for v in PriorityCategory],
+    "METHOD_CODES": [str(v) for v in VerificationMethod],
+    "TIF_CODES": [str(v) for v in TimeInForce],
+    "STP_CODES": [str(v) for v in SelfTradePrevention],
+}
+
+
+def code_list(path: Path, name: str) -> list[str]:
+    found = re.search(rf"const {name} = \[([^\]]*)\]", path.read_text(encoding="utf-8"))
+    assert found is not None, f"{name} not found in {path.name}"
+    return re.findall(r'"([^"]*)"', found.group(1))
+
+
+def test_the_pages_code_lists_are_the_vocabularies():
+    for name, expected in LISTED.items():
+        assert code_list(LABELS_JS, name) == expected, name
+    assert code_list(REGULATOR_JS, "ALERT_KINDS") == [str(k) for k in AlertKind]

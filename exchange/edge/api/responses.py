@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from exchange.edge.api import vocabulary
+
 Yuan = str
 Tonnes = str
 Time = str
@@ -50,7 +52,7 @@ class CityPool(Shape):
 class Account(Shape):
     id: str
     name: str
-    role: str
+    role: vocabulary.ACCOUNT_ROLE
     city_code: str | None
     cash: Cash
     allowances: dict[str, Holding]
@@ -59,7 +61,7 @@ class Account(Shape):
 
 class Session(Shape):
     token: str
-    role: str
+    role: vocabulary.ROLE
     account_id: str
     city_code: str | None
     expires_at: Time
@@ -69,14 +71,14 @@ class NewAccount(Shape):
     id: str
     username: str
     name: str
-    role: str
+    role: vocabulary.ROLE
     city_code: str | None
 
 
 class AccountSummary(Shape):
     id: str
     name: str
-    role: str
+    role: vocabulary.ACCOUNT_ROLE
     city_code: str | None
     cash: Cash
 
@@ -98,7 +100,7 @@ class Instrument(Shape):
     lot_size: Tonnes
     reference_price: Yuan
     price_band_pct: str
-    status: str
+    status: vocabulary.INSTRUMENT_STATUS
     valid_until: str | None
 
 
@@ -117,7 +119,7 @@ class PublicTrade(Shape):
     id: str | int
     price: Yuan
     quantity: Tonnes
-    taker_side: str
+    taker_side: vocabulary.SIDE
     time: Time
     seq: int
     kind: str
@@ -159,18 +161,18 @@ class Order(Shape):
     id: str
     client_order_id: str | None
     symbol: str
-    side: str
-    type: str
+    side: vocabulary.SIDE
+    type: vocabulary.ORDER_TYPE
     price: Yuan | None
     quantity: Tonnes
     remaining_quantity: Tonnes
     filled_quantity: Tonnes
     average_price: Yuan | None
-    time_in_force: str
+    time_in_force: vocabulary.TIME_IN_FORCE
     post_only: bool
-    self_trade_prevention: str | None
-    status: str
-    cancel_reason: str | None
+    self_trade_prevention: vocabulary.SELF_TRADE_PREVENTION | None
+    status: vocabulary.ORDER_STATUS
+    cancel_reason: vocabulary.CANCEL_REASON | None
     created_at: Time
     updated_at: Time
     account_id: str | None = Field(None, description="to the province only")
@@ -197,10 +199,10 @@ class Trade(Shape):
     price: Yuan
     quantity: Tonnes
     cash: Yuan
-    taker_side: str
+    taker_side: vocabulary.SIDE
     time: Time
     seq: int
-    side: str | None = Field(None, description="to an enterprise: its own side")
+    side: vocabulary.SIDE | None = Field(None, description="to an enterprise: its own side")
     order_id: str | None = None
     fee: Yuan | None = None
     buyer: Party | None = Field(None, description="to the province")
@@ -220,12 +222,12 @@ class Reduction(Shape):
     city_code: str
     symbol: str
     quantity: Tonnes
-    source_kind: str
+    source_kind: vocabulary.SOURCE_KIND
     description: str
     evidence: str
-    status: str
+    status: vocabulary.CLAIM_STATUS
     approved_quantity: Tonnes | None
-    method: str | None
+    method: vocabulary.METHOD | None
     note: str | None
     verifier_account_id: str | None
     lot_id: str | None
@@ -243,7 +245,7 @@ class Project(Shape):
     owner_account_id: str
     name: str
     city_code: str
-    priority_category: str
+    priority_category: vocabulary.PRIORITY
     symbol: str
     required_quantity: Tonnes
     allocated_quantity: Tonnes
@@ -260,7 +262,7 @@ class Projects(Shape):
 class ProjectSource(Shape):
     lot_id: str
     reduction_id: str | None
-    source_kind: str
+    source_kind: vocabulary.LOT_SOURCE_KIND
     origin_city_code: str
     origin_account_id: str | None
     quantity: Tonnes
@@ -326,8 +328,8 @@ class Reallocation(Shape):
     symbol: str
     quantity: Tonnes
     reason: str
-    priority_category: str
-    status: str
+    priority_category: vocabulary.PRIORITY
+    status: vocabulary.APPLICATION_STATUS
     sources: list[dict[str, str]] = Field(description='[{"from": a city or "reserve", "quantity"}]')
     note: str | None
     decided_by: str | None
@@ -349,7 +351,7 @@ class Alert(Shape):
     time: Time
     seq: int
     ordinal: int
-    status: str
+    status: vocabulary.ALERT_STATUS
     acknowledged_by: str | None
     acknowledged_at: Time | None
     note: str | None
@@ -390,8 +392,8 @@ class CitySubmissions(Shape):
     city_code: str
     name: str
     name_zh: str
-    status: Literal["submitted", "late", "missing"]
-    late: Literal["submitted_after_due", "not_submitted"] | None
+    status: vocabulary.SUBMISSION_STATUS
+    late: vocabulary.LATENESS | None
     versions: list[Version]
 
 
@@ -420,7 +422,7 @@ class Bid(Shape):
     account_id: str
     price: Yuan
     quantity: Tonnes
-    status: str
+    status: vocabulary.BID_STATUS
     awarded_quantity: Tonnes | None
     paid: Yuan | None
     fee: Yuan | None
@@ -434,7 +436,7 @@ class Auction(Shape):
     reserve_price: Yuan
     bidder_cap_pct: int
     note: str
-    status: str
+    status: vocabulary.AUCTION_STATUS
     clearing_price: Yuan | None
     sold_quantity: Tonnes
     opened_at: Time
@@ -454,7 +456,7 @@ class BlockTrade(Shape):
     price: Yuan
     quantity: Tonnes
     note: str
-    status: str
+    status: vocabulary.BLOCK_TRADE_STATUS
     cash: Yuan
     buyer_fee: Yuan | None
     seller_fee: Yuan | None

@@ -18,25 +18,20 @@ from pydantic import (
 )
 
 from exchange.core.units import UnitError, parse_cny, parse_tonnes
+from exchange.edge.api.vocabulary import (
+    DECISION,
+    METHOD,
+    ORDER_TYPE,
+    PRIORITY,
+    ROLE,
+    SELF_TRADE_PREVENTION,
+    SIDE,
+    SOURCE_KIND,
+    TIME_IN_FORCE,
+)
 from settlement import limits
 
-ROLE = Literal["enterprise", "city_bureau", "province", "operator"]
 POLLUTANT = Literal["NOx", "SO2", "VOCs", "COD", "NH3-N"]
-SOURCE_KIND = Literal[
-    "structure_upgrade",
-    "deep_treatment",
-    "coal_boiler_phaseout",
-    "clean_energy_substitution",
-    "self_initiated",
-    "eia_approved_unbuilt",
-    "other_lawful",
-]
-PRIORITY = Literal[
-    "key_construction", "major_platform", "strategic_cluster", "county_town_village", "ordinary"
-]
-METHOD = Literal[
-    "online_monitoring", "on_site_inspection", "periodic_check", "enforcement_inspection"
-]
 SYMBOL_PATTERN = r"^[A-Z0-9]{2,8}-[0-9]{4}$"
 # Ids, sequence numbers and cursors are 64-bit integers in the database; a larger
 # number in a path or query can name nothing and must not reach the driver.
@@ -159,14 +154,14 @@ class InstrumentIn(Body):
 class OrderIn(Body):
     client_order_id: StrictStr = Field(min_length=1, max_length=64)
     symbol: StrictStr = Field(min_length=1, max_length=32)
-    side: Literal["buy", "sell"]
-    type: Literal["limit", "market"] = "limit"
+    side: SIDE
+    type: ORDER_TYPE = "limit"
     price: Price | None = None
     quantity: OrderTonnes
-    time_in_force: Literal["GTC", "DAY", "IOC", "FOK"] | None = None
+    time_in_force: TIME_IN_FORCE | None = None
     post_only: StrictBool = False
     # None: the exchange's configured mode (cancel_incoming unless set otherwise)
-    self_trade_prevention: Literal["cancel_incoming", "cancel_resting", "cancel_both"] | None = None
+    self_trade_prevention: SELF_TRADE_PREVENTION | None = None
 
 
 class CancelAllIn(Body):
@@ -187,7 +182,7 @@ class ReductionIn(Body):
 
 
 class VerifyIn(Body):
-    decision: Literal["approve", "reject"]
+    decision: DECISION
     approved_quantity: Tonnes | None = None
     method: METHOD | None = None
     note: StrictStr = Field(default="", max_length=4000)
@@ -227,7 +222,7 @@ class SourceIn(Body):
 
 
 class DecideIn(Body):
-    decision: Literal["approve", "reject"]
+    decision: DECISION
     sources: list[SourceIn] = Field(default_factory=list, max_length=21)
     note: StrictStr = Field(default="", max_length=4000)
 

@@ -10,6 +10,7 @@ back the rules the code enforces (positive amounts, no negative balance).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -27,6 +28,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from exchange.core.orders import OrderStatus
+from exchange.core.regulation import AlertStatus
+from matching_engine.types import (
+    MarketStatus,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+from settlement.accounts import OPENABLE_ROLES, Role
+from settlement.ledger import MovementKind
+from settlement.reallocations import ApplicationStatus
+from settlement.reductions import ClaimStatus
+
 # Stable constraint names let Alembic's SQLite batch mode recreate tables faithfully.
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -39,16 +54,18 @@ NAMING_CONVENTION = {
 # SQLite only auto-numbers a column declared exactly INTEGER PRIMARY KEY.
 AutoId = BigInteger().with_variant(Integer(), "sqlite")
 
-ROLES = ("enterprise", "city_bureau", "province", "operator")
+# The roles that log in, in the enum's order (the CHECK text stays as the migrations wrote it).
+ROLES = tuple(r for r in Role if r in OPENABLE_ROLES)
 # `system` accounts are the exchange's own (fee account, provincial reserve): no login.
 ACCOUNT_ROLES = (*ROLES, "system")
+# what an order row written before order options existed holds (migration 0004)
+_STP_DEFAULT = SelfTradePrevention.CANCEL_INCOMING.value
 
 
-SELF_TRADE_MODES = ("cancel_incoming", "cancel_resting", "cancel_both")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+def _in(column: str, values: Iterable[str]) -> str:
+    """`column IN ('a', 'b')`, each value written as the plain string it is (the repr of
+    an enum member would name the class)."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 def _non_negative(*columns: str) -> list[CheckConstraint]:
@@ -126,7 +143,7 @@ class Instrument(Base):
     __table_args__ = (
         *_positive("tick_fen", "lot_kg", "reference_price_fen"),
         CheckConstraint("band_bps >= 0 AND band_bps <= 10000", name="band_bps_range"),
-        CheckConstraint(_in("status", ("open", "halted")), name="status_known"),
+        CheckConstraint(_in("status", MarketStatus), name="status_known"),
     )
 
     symbol: Mapped[str] = mapped_column(primary_key=True)
@@ -136,7 +153,7 @@ class Instrument(Base):
     lot_kg: Mapped[int]
     reference_price_fen: Mapped[int]
     band_bps: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(default="open")
+    status: Mapped[str] = mapped_column(default=MarketStatus.OPEN.value)
     last_seq: Mapped[int] = _zero()
     # the last day it may trade (Asia/Shanghai), and when the core expired it
     valid_until: Mapped[str | None]
@@ -220,12 +237,12 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("account_id", "client_order_id"),
-        CheckConstraint(_in("side", ("buy", "sell")), name="side_known"),
-        CheckConstraint(_in("type", ("limit", "market")), name="type_known"),
-        CheckConstraint(_in("time_in_force", ("GTC", "DAY", "IOC", "FOK")), name="tif_known"),
-        CheckConstraint(_in("self_trade_prevention", SELF_TRADE_MODES), name="stp_known"),
+        CheckConstraint(_in("side", Side), name="side_known"),
+        CheckConstraint(_in("type", OrderType), name="type_known"),
+        CheckConstraint(_in("time_in_force", TimeInForce), name="tif_known"),
+        CheckConstraint(_in("self_trade_prevention", SelfTradePrevention), name="stp_known"),
         CheckConstraint(
-            _in("status", ("open", "partially_filled", "filled", "cancelled")),
+            _in("status", OrderStatus),
             name="status_known",
         ),
         CheckConstraint("price_fen IS NULL OR price_fen > 0", name="price_fen_positive"),
@@ -257,7 +274,7 @@ class Order(Base):
     last_seq: Mapped[int] = _zero()
     post_only: Mapped[bool] = mapped_column(default=False, server_default=false())
     self_trade_prevention: Mapped[str] = mapped_column(
-        default="cancel_incoming", server_default=text("'cancel_incoming'")
+        default=_STP_DEFAULT, server_default=text(f"'{_STP_DEFAULT}'")
     )
 
 
@@ -266,7 +283,7 @@ class Trade(Base):
     __table_args__ = (
         *_positive("price_fen", "quantity_kg"),
         *_non_negative("cash_fen", "buyer_fee_fen", "seller_fee_fen"),
-        CheckConstraint(_in("taker_side", ("buy", "sell")), name="taker_side_known"),
+        CheckConstraint(_in("taker_side", Side), name="taker_side_known"),
         CheckConstraint("buyer_account_id <> seller_account_id", name="no_self_trade"),
         Index(None, "symbol", "seq"),
         Index(None, "buyer_account_id", "seq"),
@@ -301,7 +318,7 @@ class Reduction(Base):
     __tablename__ = "reductions"
     __table_args__ = (
         *_positive("quantity_kg"),
-        CheckConstraint(_in("status", ("pending", "approved", "rejected")), name="status_known"),
+        CheckConstraint(_in("status", ClaimStatus), name="status_known"),
         CheckConstraint(
             "approved_kg IS NULL OR (approved_kg >= 0 AND approved_kg <= quantity_kg)",
             name="approved_kg_within_claim",
@@ -318,7 +335,7 @@ class Reduction(Base):
     source_kind: Mapped[str]
     description: Mapped[str] = mapped_column(default="")
     evidence: Mapped[str] = mapped_column(default="")
-    status: Mapped[str] = mapped_column(default="pending")
+    status: Mapped[str] = mapped_column(default=ClaimStatus.PENDING.value)
     approved_kg: Mapped[int | None]
     method: Mapped[str | None]
     note: Mapped[str | None]
@@ -386,7 +403,7 @@ class ProjectSource(Base):
     seq: Mapped[int]
 
 
-LEDGER_MOVEMENT_KINDS = ("added", "used", "transferred_in", "transferred_out")
+LEDGER_MOVEMENT_KINDS = tuple(MovementKind)
 
 
 class LedgerMovement(Base):
@@ -444,7 +461,7 @@ class Reallocation(Base):
     __tablename__ = "reallocations"
     __table_args__ = (
         *_positive("quantity_kg"),
-        CheckConstraint(_in("status", ("pending", "approved", "rejected")), name="status_known"),
+        CheckConstraint(_in("status", ApplicationStatus), name="status_known"),
         Index(None, "city_code"),
     )
 
@@ -456,7 +473,7 @@ class Reallocation(Base):
     quantity_kg: Mapped[int]
     reason: Mapped[str] = mapped_column(default="")
     priority_category: Mapped[str]
-    status: Mapped[str] = mapped_column(default="pending")
+    status: Mapped[str] = mapped_column(default=ApplicationStatus.PENDING.value)
     # JSON list of {"from": city code or "reserve", "quantity_kg": int}, set on decision.
     sources: Mapped[str | None]
     note: Mapped[str | None]
@@ -506,7 +523,9 @@ class Alert(Base):
     ts_us: Mapped[int]
     # the alert's place among its command's alerts: (seq, ordinal) names it in the journal
     ordinal: Mapped[int] = mapped_column(default=0, server_default="0")
-    status: Mapped[str] = mapped_column(default="open", server_default="open")
+    status: Mapped[str] = mapped_column(
+        default=AlertStatus.OPEN.value, server_default=AlertStatus.OPEN.value
+    )
     acknowledged_by: Mapped[str | None]
     acknowledged_us: Mapped[int | None]
     ack_note: Mapped[str | None]

@@ -7,6 +7,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
 from exchange.infra.db.models import Base, _in, _non_negative, _positive, _zero
+from settlement.auctions import AuctionStatus, BidStatus
+from settlement.block_trades import BlockTradeStatus
 
 
 class Auction(Base):
@@ -14,7 +16,7 @@ class Auction(Base):
     __table_args__ = (
         *_positive("quantity_kg", "reserve_price_fen", "bidder_cap_pct"),
         *_non_negative("sold_kg"),
-        CheckConstraint(_in("status", ("open", "cleared", "cancelled")), name="status_known"),
+        CheckConstraint(_in("status", AuctionStatus), name="status_known"),
         Index(None, "symbol", "created_seq"),
     )
 
@@ -38,9 +40,7 @@ class AuctionBid(Base):
     __table_args__ = (
         *_positive("price_fen", "quantity_kg"),
         *_non_negative("awarded_kg", "paid_fen", "fee_fen"),
-        CheckConstraint(
-            _in("status", ("open", "withdrawn", "won", "lost", "cancelled")), name="status_known"
-        ),
+        CheckConstraint(_in("status", BidStatus), name="status_known"),
         Index(None, "auction_id", "seq"),
         Index(None, "account_id", "seq"),
     )
@@ -65,7 +65,7 @@ class BlockTrade(Base):
         *_positive("price_fen", "quantity_kg"),
         *_non_negative("cash_fen", "buyer_fee_fen", "seller_fee_fen"),
         CheckConstraint(
-            _in("status", ("pending", "accepted", "rejected", "withdrawn", "cancelled")),
+            _in("status", BlockTradeStatus),
             name="status_known",
         ),
         CheckConstraint("buyer_account_id <> seller_account_id", name="two_parties"),

@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from settlement import commands as c
+from settlement import commands
 from settlement.accounts import FEES_ACCOUNT, RESERVE_ACCOUNT
 from settlement.auctions import BidInput, cap_kg_for, clear
 from settlement.errors import SettlementError
@@ -91,7 +91,7 @@ def test_an_auction_through_the_registry_conserves_cash_and_allowances(
     world = World(fee_bps=fee_bps, lot_kg=LOT)
     world.enterprise("MAKER")
     world.issue("MAKER", 400)
-    world.cmd(c.Deposit, RESERVE_ACCOUNT, 200_000_000)
+    world.cmd(commands.Deposit, RESERVE_ACCOUNT, 200_000_000)
     world.place("MAKER", "sell", 300_000, 400)
     world.place(RESERVE_ACCOUNT, "buy", 300_000, 400)
     for name in ACCOUNTS:
@@ -99,18 +99,20 @@ def test_an_auction_through_the_registry_conserves_cash_and_allowances(
     cash_total = sum(world.reg.cash(a)[0] + world.reg.cash(a)[1] for a in ACCOUNTS)
     reserve_cash = world.reg.cash(RESERVE_ACCOUNT)[0]
     fees = world.reg.cash(FEES_ACCOUNT)[0]
-    world.cmd(c.OpenAuction, "AUC-1", SYMBOL, offered, 5_000, cap_pct, "")
+    world.cmd(commands.OpenAuction, "AUC-1", SYMBOL, offered, 5_000, cap_pct, "")
     placed = []
     for i, (acct, price, lots) in enumerate(raw):
         try:
-            world.cmd(c.PlaceBid, f"B{i}", "AUC-1", acct, price * 10_000, min(lots * LOT, offered))
+            world.cmd(
+                commands.PlaceBid, f"B{i}", "AUC-1", acct, price * 10_000, min(lots * LOT, offered)
+            )
             placed.append(f"B{i}")
         except SettlementError as refused:
             assert refused.code in ("insufficient_cash", "bid_below_reserve")
     for i in sorted(withdraw):
         if f"B{i}" in placed:
-            world.cmd(c.WithdrawBid, f"B{i}", world.reg.bid(f"B{i}").account_id)
-    world.cmd(c.CloseAuction, "AUC-1")
+            world.cmd(commands.WithdrawBid, f"B{i}", world.reg.bid(f"B{i}").account_id)
+    world.cmd(commands.CloseAuction, "AUC-1")
     auction = world.reg.auction("AUC-1")
     cap = cap_kg_for(offered, cap_pct, LOT)
     got = {a: world.reg.allowances(a, SYMBOL)[0] for a in ACCOUNTS}

@@ -21,11 +21,13 @@ from matching_engine.commands import (
 from matching_engine.engine import MatchingEngine
 from matching_engine.events import OrderRejected, Trade
 from matching_engine.types import BUY, DAY, FOK, GTC, IOC, LIMIT, MARKET, SELL, CancelReason
-from settlement import commands as c
-from settlement import events as ev
+from settlement import commands
+from settlement import events as settlement_events
 from settlement.cities import CITY_CODES
 from settlement.errors import SettlementError
 from settlement.pricing import buy_hold_fen, rounding_reserve_fen
+from settlement.projects import PriorityCategory
+from settlement.reductions import SourceKind, VerificationMethod
 from settlement.registry import Registry
 
 GZ, SZ, FS = "440100", "440300", "440600"
@@ -37,23 +39,9 @@ SYMBOLS = tuple(s for s, *_ in INSTRUMENTS)
 ENTERPRISES = {"E0": GZ, "E1": GZ, "E2": SZ, "E3": SZ, "E4": FS}
 BUREAUS = {"B-GZ": GZ, "B-SZ": SZ, "B-FS": FS}
 TRADERS = (*ENTERPRISES, "RESERVE")
-SOURCE_KINDS = (
-    "structure_upgrade",
-    "deep_treatment",
-    "coal_boiler_phaseout",
-    "self_initiated",
-    "clean_energy_substitution",
-    "eia_approved_unbuilt",
-    "other_lawful",
-)
-METHODS = ("online_monitoring", "on_site_inspection", "periodic_check", "enforcement_inspection")
-CATEGORIES = (
-    "key_construction",
-    "major_platform",
-    "strategic_cluster",
-    "county_town_village",
-    "ordinary",
-)
+SOURCE_KINDS = tuple(SourceKind)
+METHODS = tuple(VerificationMethod)
+CATEGORIES = tuple(PriorityCategory)
 
 CASH_DELTAS = {  # kind -> (available, locked) per fen
     "deposit": (1, 0),
@@ -96,9 +84,9 @@ class PostingAudit:
         batch_cash = batch_kg = batch_deposits = batch_issued = 0
         for e in events:
             t = type(e)
-            if t is ev.AccountOpened:
+            if t is settlement_events.AccountOpened:
                 self.city_of[e.account_id] = e.city_code if e.role == "enterprise" else None
-            elif t is ev.CashPosted:
+            elif t is settlement_events.CashPosted:
                 a, lk, version = self.cash.get(e.account_id, (0, 0, 0))
                 assert (e.available_before_fen, e.locked_before_fen) == (a, lk), e
                 assert e.version == version + 1 and e.amount_fen > 0, e
@@ -117,7 +105,7 @@ class PostingAudit:
                     self.fees += e.amount_fen
                 if e.kind == "withdrawal" and e.account_id == "FEES":
                     self.fees_withdrawn += e.amount_fen
-            elif t is ev.AllowancePosted:
+            elif t is settlement_events.AllowancePosted:
                 key = (e.account_id, e.symbol)
                 a, lk, u, version = self.kg.get(key, (0, 0, 0, 0))
                 assert (e.available_before_kg, e.locked_before_kg, e.used_before_kg) == (a, lk, u)
@@ -129,33 +117,43 @@ class PostingAudit:
                 assert min(after) >= 0, e
                 self.kg[key] = (*after, e.version)
                 batch_kg += (pa + pl + pu) * q
-            elif t is ev.LotIssued:
+            elif t is settlement_events.LotIssued:
                 self.issued[e.symbol] = self.issued.get(e.symbol, 0) + e.quantity_kg
                 batch_issued += e.quantity_kg
-            elif t is ev.LedgerMoved:
+            elif t is settlement_events.LedgerMoved:
                 key = (e.city_code, e.symbol)
                 self.ledger[key] = self.ledger.get(key, 0) + LEDGER_SIGN[e.kind] * e.quantity_kg
         # Within one step money and allowances only move, except what enters from outside.
         assert batch_cash == batch_deposits, (batch_cash, batch_deposits)
         assert batch_kg == batch_issued, (batch_kg, batch_issued)
         self.net_deposits += batch_deposits
-        self.trades += sum(1 for e in events if type(e) is ev.TradeSettled)
+        self.trades += sum(1 for e in events if type(e) is settlement_events.TradeSettled)
         self._trades_settle_both_legs(events)
 
     @staticmethod
     def _trades_settle_both_legs(events: list) -> None:
-        for t in (e for e in events if type(e) in (ev.TradeSettled, ev.BlockTradeSettled)):
-            if type(t) is ev.TradeSettled:
+        for t in (
+            e
+            for e in events
+            if type(e) in (settlement_events.TradeSettled, settlement_events.BlockTradeSettled)
+        ):
+            if type(t) is settlement_events.TradeSettled:
                 ref = f"trade:{t.symbol}:{t.trade_id}"
             else:
                 ref = f"block:{t.block_id}"
             mine = [e for e in events if getattr(e, "reference", None) == ref]
-            kg = {(e.account_id, e.kind): 0 for e in mine if type(e) is ev.AllowancePosted}
-            fen = {(e.account_id, e.kind): 0 for e in mine if type(e) is ev.CashPosted}
+            kg = {
+                (e.account_id, e.kind): 0
+                for e in mine
+                if type(e) is settlement_events.AllowancePosted
+            }
+            fen = {
+                (e.account_id, e.kind): 0 for e in mine if type(e) is settlement_events.CashPosted
+            }
             for e in mine:
-                if type(e) is ev.AllowancePosted:
+                if type(e) is settlement_events.AllowancePosted:
                     kg[(e.account_id, e.kind)] += e.quantity_kg
-                elif type(e) is ev.CashPosted:
+                elif type(e) is settlement_events.CashPosted:
                     fen[(e.account_id, e.kind)] += e.amount_fen
             b, s = t.buyer_account_id, t.seller_account_id
             assert kg.get((s, "deliver")) == t.quantity_kg == kg.get((b, "receive")), t
@@ -245,25 +243,25 @@ class SettlementMachine(RuleBasedStateMachine):
         self.mid: tuple[bytes, bytes, int] | None = None
         self.checking_refusals = False  # the seeding below is known to be accepted
         for symbol, lot_kg, ref, band in INSTRUMENTS:
-            self._registry(c.ListInstrument, symbol, "NOx", int(symbol[-4:]), lot_kg)
+            self._registry(commands.ListInstrument, symbol, "NOx", int(symbol[-4:]), lot_kg)
             seq, ts = self._stamp()
             self.w.engine_cmd(
                 AddInstrument(seq, ts, symbol, "NOx", int(symbol[-4:]), 1, lot_kg, ref, band)
             )
-        self._registry(c.OpenAccount, "PROV", "Province", "province", "")
+        self._registry(commands.OpenAccount, "PROV", "Province", "province", "")
         for account, city in ENTERPRISES.items():
-            self._registry(c.OpenAccount, account, account, "enterprise", city)
+            self._registry(commands.OpenAccount, account, account, "enterprise", city)
         for account, city in BUREAUS.items():
-            self._registry(c.OpenAccount, account, account, "city_bureau", city)
+            self._registry(commands.OpenAccount, account, account, "city_bureau", city)
         # A market needs money and allowances from the first step; seeded through the
         # same commands (and logged like the rest), so replays see them too.
         for account in (*ENTERPRISES, *BUREAUS):
             if account in ENTERPRISES:
-                self._registry(c.Deposit, account, seed_cash)
+                self._registry(commands.Deposit, account, seed_cash)
             for symbol in SYMBOLS:
                 claim_id = f"RED-{self.seq + 1}"
                 self._registry(
-                    c.ClaimReduction,
+                    commands.ClaimReduction,
                     claim_id,
                     account,
                     symbol,
@@ -273,7 +271,7 @@ class SettlementMachine(RuleBasedStateMachine):
                     "seed",
                 )
                 assert self._registry(
-                    c.VerifyReduction,
+                    commands.VerifyReduction,
                     claim_id,
                     "PROV",
                     True,
@@ -282,7 +280,7 @@ class SettlementMachine(RuleBasedStateMachine):
                     "",
                     f"LOT-{self.seq + 1}",
                 )
-        self._registry(c.Deposit, "RESERVE", seed_cash)
+        self._registry(commands.Deposit, "RESERVE", seed_cash)
         # The reserve buys half of E4's seed on the market, so it has quota to auction.
         for symbol, lot_kg, ref, _ in INSTRUMENTS:
             kg = seed_kg // 2 // lot_kg * lot_kg
@@ -328,12 +326,12 @@ class SettlementMachine(RuleBasedStateMachine):
 
     @rule(account=st.sampled_from(TRADERS), amount=st.integers(-10, 5_000_000))
     def deposit(self, account, amount):
-        self._registry(c.Deposit, account, amount)
+        self._registry(commands.Deposit, account, amount)
 
     @rule(account=st.sampled_from((*TRADERS, "FEES")), amount=st.integers(1, 3_000_000))
     def withdraw(self, account, amount):
         available, _ = self.w.reg.cash(account)
-        assert self._registry(c.Withdraw, account, amount) == (amount <= available)
+        assert self._registry(commands.Withdraw, account, amount) == (amount <= available)
 
     @rule(
         instrument=st.sampled_from(INSTRUMENTS),
@@ -357,7 +355,7 @@ class SettlementMachine(RuleBasedStateMachine):
             return
         available, _ = self.w.reg.cash(owners[0])
         if available:
-            assert self._registry(c.Withdraw, owners[0], available)
+            assert self._registry(commands.Withdraw, owners[0], available)
         self._place(seller, symbol, SELL, best, lots * lot_kg, tif, LIMIT)
 
     # ---------------------------------------------------------------- reductions
@@ -370,7 +368,7 @@ class SettlementMachine(RuleBasedStateMachine):
     )
     def claim(self, claimant, symbol, kg, kind):
         claim_id = f"RED-{self.seq + 1}"
-        if self._registry(c.ClaimReduction, claim_id, claimant, symbol, kg, kind, "d", "e"):
+        if self._registry(commands.ClaimReduction, claim_id, claimant, symbol, kg, kind, "d", "e"):
             self.claims.append(claim_id)
 
     @rule(
@@ -387,7 +385,7 @@ class SettlementMachine(RuleBasedStateMachine):
         claim = self.w.reg.claim(claim_id)
         kg = claim.quantity_kg * share // 100
         ok = self._registry(
-            c.VerifyReduction,
+            commands.VerifyReduction,
             claim_id,
             verifier,
             approve,
@@ -526,7 +524,15 @@ class SettlementMachine(RuleBasedStateMachine):
     def register_project(self, owner, city, symbol, required, category):
         project_id = f"PRJ-{self.seq + 1}"
         if self._registry(
-            c.RegisterProject, project_id, owner, "plant", city, category, symbol, required, "EIA"
+            commands.RegisterProject,
+            project_id,
+            owner,
+            "plant",
+            city,
+            category,
+            symbol,
+            required,
+            "EIA",
         ):
             self.projects.append(project_id)
 
@@ -539,14 +545,14 @@ class SettlementMachine(RuleBasedStateMachine):
         available = self.w.reg.allowances(holder, project.symbol)[0]
         outstanding = project.outstanding_kg
         kg = max(available, outstanding) * share // 100
-        ok = self._registry(c.AllocateToProject, project.project_id, holder, kg)
+        ok = self._registry(commands.AllocateToProject, project.project_id, holder, kg)
         assert ok == (0 < kg <= min(available, outstanding))
 
     # ---------------------------------------------------------------- the province
 
     @rule(city=st.sampled_from(CITIES), symbol=st.sampled_from(SYMBOLS), kg=st.integers(0, 5_000))
     def set_floor(self, city, symbol, kg):
-        assert self._registry(c.SetCityFloor, city, symbol, kg)
+        assert self._registry(commands.SetCityFloor, city, symbol, kg)
 
     @rule(data=st.data(), own_city=st.booleans(), share=st.integers(0, 110))
     def apply_reallocation(self, data, own_city, share):
@@ -560,7 +566,7 @@ class SettlementMachine(RuleBasedStateMachine):
         bureau = next(b for b, bc in BUREAUS.items() if bc == city)
         application_id = f"APP-{self.seq + 1}"
         if self._registry(
-            c.ApplyReallocation,
+            commands.ApplyReallocation,
             application_id,
             bureau,
             project_id,
@@ -589,7 +595,7 @@ class SettlementMachine(RuleBasedStateMachine):
         parts[0] += total - sum(parts)
         split = tuple(zip(sources, parts, strict=True))
         ok = self._registry(
-            c.DecideReallocation, app.application_id, "PROV", approve, split, "decided"
+            commands.DecideReallocation, app.application_id, "PROV", approve, split, "decided"
         )
         if ok and approve:
             assert off_by == 0
@@ -601,7 +607,7 @@ class SettlementMachine(RuleBasedStateMachine):
     def release_reserve(self, city, symbol, share):
         available = self.w.reg.allowances("RESERVE", symbol)[0]
         kg = max(1, available * share // 100)
-        assert self._registry(c.ReleaseReserve, city, symbol, kg) == (kg <= available)
+        assert self._registry(commands.ReleaseReserve, city, symbol, kg) == (kg <= available)
 
     # ---------------------------------------------------------------- primary market
 
@@ -618,7 +624,7 @@ class SettlementMachine(RuleBasedStateMachine):
         reference = self.w.engine.instrument(symbol).reference_price_fen
         price = max(1, reference + ticks * (reference // 50 or 1))
         auction_id = f"AUC-{self.seq + 1}"
-        if self._registry(c.OpenAuction, auction_id, symbol, kg, price, cap_pct, "sale"):
+        if self._registry(commands.OpenAuction, auction_id, symbol, kg, price, cap_pct, "sale"):
             self.auctions.append(auction_id)
             assert kg <= available and cap_pct >= 1
 
@@ -636,7 +642,7 @@ class SettlementMachine(RuleBasedStateMachine):
         kg = max(lot_kg, auction.quantity_kg * share // 100 // lot_kg * lot_kg)
         price = auction.reserve_price_fen + ticks * (auction.reserve_price_fen // 100 or 1)
         bid_id = f"BID-{self.seq + 1}"
-        if self._registry(c.PlaceBid, bid_id, auction.auction_id, bidder, price, kg):
+        if self._registry(commands.PlaceBid, bid_id, auction.auction_id, bidder, price, kg):
             self.bids.append(bid_id)
 
     @rule(data=st.data(), as_owner=st.booleans())
@@ -646,7 +652,7 @@ class SettlementMachine(RuleBasedStateMachine):
         bid = self.w.reg.bid(data.draw(st.sampled_from(self.bids)))
         bid_status = bid.status
         who = bid.account_id if as_owner else "E0" if bid.account_id != "E0" else "E1"
-        ok = self._registry(c.WithdrawBid, bid.bid_id, who)
+        ok = self._registry(commands.WithdrawBid, bid.bid_id, who)
         open_ = bid_status == "open" and self.w.reg.auction(bid.auction_id).status == "open"
         assert ok == (as_owner and open_)
 
@@ -657,7 +663,7 @@ class SettlementMachine(RuleBasedStateMachine):
         auction = self.w.reg.auction(data.draw(st.sampled_from(self.auctions)))
         was_open = auction.status == "open"
         reserve_before = self.w.reg.allowances("RESERVE", auction.symbol)
-        assert self._registry(c.CloseAuction, auction.auction_id) == was_open
+        assert self._registry(commands.CloseAuction, auction.auction_id) == was_open
         if was_open:
             bids = [self.w.reg.bid(b) for b in auction.bid_ids]
             won: dict[str, int] = {}
@@ -685,7 +691,7 @@ class SettlementMachine(RuleBasedStateMachine):
         price = reference + ticks * (reference // 20 or 1)
         block_id = f"BLK-{self.seq + 1}"
         ok = self._registry(
-            c.ProposeBlockTrade, block_id, seller, buyer, symbol, price, kg, "block"
+            commands.ProposeBlockTrade, block_id, seller, buyer, symbol, price, kg, "block"
         )
         if ok:
             self.blocks.append(block_id)
@@ -698,7 +704,7 @@ class SettlementMachine(RuleBasedStateMachine):
         block = self.w.reg.block_trade(data.draw(st.sampled_from(self.blocks)))
         who = block.seller_account_id if action == "withdraw" else block.buyer_account_id
         was_pending = block.status == "pending"
-        ok = self._registry(c.DecideBlockTrade, block.block_id, who, action)
+        ok = self._registry(commands.DecideBlockTrade, block.block_id, who, action)
         if ok:
             assert was_pending
             event(f"block trade {block.status}")

@@ -16,7 +16,7 @@ from matching_engine.commands import (
 )
 from matching_engine.engine import MatchingEngine
 from matching_engine.types import BUY, GTC, LIMIT, MARKET, CancelReason, OrderType, TimeInForce
-from settlement import commands as c
+from settlement import commands
 from settlement.pricing import rounding_reserve_fen
 from settlement.registry import Registry
 
@@ -33,7 +33,7 @@ class World:
         self.seq = 0
         self.events: list = []
         self.shrunk: list[tuple[int, int]] = []  # (order_id, kg kept) the world shrank
-        self.cmd(c.ListInstrument, SYMBOL, "NOx", 2025, lot_kg)
+        self.cmd(commands.ListInstrument, SYMBOL, "NOx", 2025, lot_kg)
         self.seq += 1
         self.apply(
             self.engine.process(
@@ -42,7 +42,7 @@ class World:
                 )
             )
         )
-        self.cmd(c.OpenAccount, "PROV", "Provincial department", "province", "")
+        self.cmd(commands.OpenAccount, "PROV", "Provincial department", "province", "")
 
     def ts(self) -> int:
         return 1_722_441_600_000_000 + self.seq * 1_000_000  # from 2024-08-01 UTC
@@ -82,20 +82,24 @@ class World:
     # ------------------------------------------------------------ parties
 
     def enterprise(self, account_id: str, city: str = GZ, cash_fen: int = 0) -> str:
-        self.cmd(c.OpenAccount, account_id, f"{account_id} Co.", "enterprise", city)
+        self.cmd(commands.OpenAccount, account_id, f"{account_id} Co.", "enterprise", city)
         if cash_fen:
-            self.cmd(c.Deposit, account_id, cash_fen)
+            self.cmd(commands.Deposit, account_id, cash_fen)
         return account_id
 
     def bureau(self, account_id: str, city: str) -> str:
-        self.cmd(c.OpenAccount, account_id, f"{city} bureau", "city_bureau", city)
+        self.cmd(commands.OpenAccount, account_id, f"{city} bureau", "city_bureau", city)
         return account_id
 
     def issue(self, claimant: str, kg: int, source_kind: str = "deep_treatment") -> str:
         """Claims and has the province approve `kg`; returns the lot id."""
         claim_id, lot_id = f"RED-{self.seq + 1}", f"LOT-{self.seq + 1}"
-        self.cmd(c.ClaimReduction, claim_id, claimant, SYMBOL, kg, source_kind, "desc", "evid")
-        self.cmd(c.VerifyReduction, claim_id, "PROV", True, kg, "online_monitoring", "", lot_id)
+        self.cmd(
+            commands.ClaimReduction, claim_id, claimant, SYMBOL, kg, source_kind, "desc", "evid"
+        )
+        self.cmd(
+            commands.VerifyReduction, claim_id, "PROV", True, kg, "online_monitoring", "", lot_id
+        )
         return lot_id
 
     # ------------------------------------------------------------ trading

@@ -7,7 +7,7 @@ import pytest
 from settlement_world import SYMBOL, World
 
 from matching_engine.types import BUY, SELL
-from settlement import commands as c
+from settlement import commands
 from settlement.accounts import FEES_ACCOUNT, RESERVE_ACCOUNT
 from settlement.auctions import BidInput, cap_kg_for, clear
 from settlement.errors import SettlementError
@@ -97,7 +97,7 @@ def reserve_with(world: World, kg: int) -> None:
     """The reserve buys `kg` on the market from an enterprise that reduced them."""
     world.enterprise("MAKER", cash_fen=0)
     world.issue("MAKER", kg)
-    world.cmd(c.Deposit, RESERVE_ACCOUNT, buy_hold_fen(PRICE, kg, world.reg.fee_bps) + 10)
+    world.cmd(commands.Deposit, RESERVE_ACCOUNT, buy_hold_fen(PRICE, kg, world.reg.fee_bps) + 10)
     world.place("MAKER", SELL, PRICE, kg)
     world.place(RESERVE_ACCOUNT, BUY, PRICE, kg)
     assert world.reg.allowances(RESERVE_ACCOUNT, SYMBOL)[0] == kg
@@ -107,12 +107,12 @@ def test_an_auction_locks_the_reserve_and_bids_lock_cash_like_buy_orders():
     world = World(fee_bps=30)
     reserve_with(world, 1000)
     world.enterprise("A", cash_fen=10_000_000)
-    world.cmd(c.OpenAuction, "AUC-1", SYMBOL, 600, 250_000, 50, "first sale")
+    world.cmd(commands.OpenAuction, "AUC-1", SYMBOL, 600, 250_000, 50, "first sale")
     assert world.reg.allowances(RESERVE_ACCOUNT, SYMBOL) == (400, 600, 0)
-    world.cmd(c.PlaceBid, "BID-1", "AUC-1", "A", 260_000, 300)
+    world.cmd(commands.PlaceBid, "BID-1", "AUC-1", "A", 260_000, 300)
     held = buy_hold_fen(260_000, 300, 30)
     assert world.reg.cash("A") == (10_000_000 - held, held)
-    world.cmd(c.WithdrawBid, "BID-1", "A")
+    world.cmd(commands.WithdrawBid, "BID-1", "A")
     assert world.reg.cash("A") == (10_000_000, 0)
 
 
@@ -123,12 +123,12 @@ def test_closing_awards_at_the_uniform_price_and_releases_the_rest():
     fees_before = world.reg.cash(FEES_ACCOUNT)[0]
     for name in ("A", "B", "C"):
         world.enterprise(name, cash_fen=100_000_000)
-    world.cmd(c.OpenAuction, "AUC-1", SYMBOL, 500, 250_000, 40, "")
-    world.cmd(c.PlaceBid, "BA", "AUC-1", "A", 310_000, 300)  # capped at 200
-    world.cmd(c.PlaceBid, "BB", "AUC-1", "B", 280_000, 250)  # capped at 200
-    world.cmd(c.PlaceBid, "BC", "AUC-1", "C", 260_000, 150)  # the last 100 of its 150
-    world.cmd(c.PlaceBid, "BD", "AUC-1", "C", 255_000, 100)  # nothing left for it: loses
-    [cleared] = [e for e in world.cmd(c.CloseAuction, "AUC-1") if type(e) is AuctionCleared]
+    world.cmd(commands.OpenAuction, "AUC-1", SYMBOL, 500, 250_000, 40, "")
+    world.cmd(commands.PlaceBid, "BA", "AUC-1", "A", 310_000, 300)  # capped at 200
+    world.cmd(commands.PlaceBid, "BB", "AUC-1", "B", 280_000, 250)  # capped at 200
+    world.cmd(commands.PlaceBid, "BC", "AUC-1", "C", 260_000, 150)  # the last 100 of its 150
+    world.cmd(commands.PlaceBid, "BD", "AUC-1", "C", 255_000, 100)  # nothing left for it: loses
+    [cleared] = [e for e in world.cmd(commands.CloseAuction, "AUC-1") if type(e) is AuctionCleared]
     assert cleared.clearing_price_fen == 260_000 and cleared.sold_kg == 500
     assert [(a[0], a[2]) for a in cleared.awards] == [("BA", 200), ("BB", 200), ("BC", 100)]
     for name, kg in (("A", 200), ("B", 200), ("C", 100)):
@@ -147,8 +147,8 @@ def test_an_auction_with_no_acceptable_bid_leaves_all_quota_in_the_reserve():
     world = World()
     reserve_with(world, 300)
     world.enterprise("A", cash_fen=100_000_000)
-    world.cmd(c.OpenAuction, "AUC-1", SYMBOL, 300, 250_000, 100, "")
-    world.cmd(c.CloseAuction, "AUC-1")
+    world.cmd(commands.OpenAuction, "AUC-1", SYMBOL, 300, 250_000, 100, "")
+    world.cmd(commands.CloseAuction, "AUC-1")
     assert world.reg.allowances(RESERVE_ACCOUNT, SYMBOL) == (300, 0, 0)
     assert world.reg.auction("AUC-1").sold_kg == 0
 
@@ -168,10 +168,10 @@ def test_bids_that_cannot_stand_are_refused_and_change_nothing(args, code):
     reserve_with(world, 300)
     world.enterprise("A", cash_fen=100_000_000)
     world.enterprise("RICH", cash_fen=1_000)
-    world.cmd(c.OpenAuction, "AUC-1", SYMBOL, 300, 250_000, 100, "")
+    world.cmd(commands.OpenAuction, "AUC-1", SYMBOL, 300, 250_000, 100, "")
     before = world.reg.state_hash()
     with pytest.raises(SettlementError) as refused:
-        world.cmd(c.PlaceBid, "BID-X", *args)
+        world.cmd(commands.PlaceBid, "BID-X", *args)
     assert refused.value.code == code
     assert world.reg.state_hash() == before
 
@@ -180,13 +180,13 @@ def test_a_closed_auction_takes_no_bids_and_cannot_close_twice():
     world = World()
     reserve_with(world, 300)
     world.enterprise("A", cash_fen=100_000_000)
-    world.cmd(c.OpenAuction, "AUC-1", SYMBOL, 300, 250_000, 100, "")
-    world.cmd(c.PlaceBid, "B1", "AUC-1", "A", 250_000, 100)
-    world.cmd(c.CloseAuction, "AUC-1")
+    world.cmd(commands.OpenAuction, "AUC-1", SYMBOL, 300, 250_000, 100, "")
+    world.cmd(commands.PlaceBid, "B1", "AUC-1", "A", 250_000, 100)
+    world.cmd(commands.CloseAuction, "AUC-1")
     for cmd in (
-        (c.PlaceBid, "B2", "AUC-1", "A", 250_000, 100),
-        (c.WithdrawBid, "B1", "A"),
-        (c.CloseAuction, "AUC-1"),
+        (commands.PlaceBid, "B2", "AUC-1", "A", 250_000, 100),
+        (commands.WithdrawBid, "B1", "A"),
+        (commands.CloseAuction, "AUC-1"),
     ):
         with pytest.raises(SettlementError) as refused:
             world.cmd(*cmd)
@@ -198,10 +198,10 @@ def test_another_bidder_cannot_withdraw_a_bid():
     reserve_with(world, 300)
     world.enterprise("A", cash_fen=100_000_000)
     world.enterprise("B", cash_fen=100_000_000)
-    world.cmd(c.OpenAuction, "AUC-1", SYMBOL, 300, 250_000, 100, "")
-    world.cmd(c.PlaceBid, "B1", "AUC-1", "A", 250_000, 100)
+    world.cmd(commands.OpenAuction, "AUC-1", SYMBOL, 300, 250_000, 100, "")
+    world.cmd(commands.PlaceBid, "B1", "AUC-1", "A", 250_000, 100)
     with pytest.raises(SettlementError) as refused:
-        world.cmd(c.WithdrawBid, "B1", "B")
+        world.cmd(commands.WithdrawBid, "B1", "B")
     assert refused.value.code == "bid_not_found"
 
 
@@ -209,7 +209,7 @@ def test_an_auction_cannot_offer_more_than_the_reserve_holds():
     world = World()
     reserve_with(world, 300)
     with pytest.raises(SettlementError) as refused:
-        world.cmd(c.OpenAuction, "AUC-1", SYMBOL, 301, 250_000, 100, "")
+        world.cmd(commands.OpenAuction, "AUC-1", SYMBOL, 301, 250_000, 100, "")
     assert refused.value.code == "insufficient_allowances"
 
 
@@ -217,14 +217,14 @@ def test_expiry_cancels_open_auctions_and_releases_every_lock():
     world = World()
     reserve_with(world, 300)
     world.enterprise("A", cash_fen=100_000_000)
-    world.cmd(c.OpenAuction, "AUC-1", SYMBOL, 300, 250_000, 100, "")
-    world.cmd(c.PlaceBid, "B1", "AUC-1", "A", 250_000, 100)
-    world.cmd(c.ExpireInstrument, SYMBOL)
+    world.cmd(commands.OpenAuction, "AUC-1", SYMBOL, 300, 250_000, 100, "")
+    world.cmd(commands.PlaceBid, "B1", "AUC-1", "A", 250_000, 100)
+    world.cmd(commands.ExpireInstrument, SYMBOL)
     assert world.reg.auction("AUC-1").status == "cancelled"
     assert world.reg.cash("A") == (100_000_000, 0)
     assert world.reg.allowances(RESERVE_ACCOUNT, SYMBOL) == (300, 0, 0)
     with pytest.raises(SettlementError) as refused:
-        world.cmd(c.OpenAuction, "AUC-2", SYMBOL, 100, 250_000, 100, "")
+        world.cmd(commands.OpenAuction, "AUC-2", SYMBOL, 100, 250_000, 100, "")
     assert refused.value.code == "instrument_expired"
 
 
@@ -232,8 +232,8 @@ def test_a_snapshot_with_auctions_restores_to_the_same_hash():
     world = World(fee_bps=10)
     reserve_with(world, 300)
     world.enterprise("A", cash_fen=100_000_000)
-    world.cmd(c.OpenAuction, "AUC-1", SYMBOL, 300, 250_000, 100, "")
-    world.cmd(c.PlaceBid, "B1", "AUC-1", "A", 250_000, 100)
+    world.cmd(commands.OpenAuction, "AUC-1", SYMBOL, 300, 250_000, 100, "")
+    world.cmd(commands.PlaceBid, "B1", "AUC-1", "A", 250_000, 100)
     restored = type(world.reg).restore(world.reg.snapshot())
     assert restored.state_hash() == world.reg.state_hash()
     restored.check_invariants()
@@ -243,12 +243,12 @@ def test_awarded_quota_is_a_lot_from_the_reserve_and_a_project_shows_it():
     world = World()
     reserve_with(world, 500)
     world.enterprise("A", cash_fen=100_000_000)
-    world.cmd(c.OpenAuction, "AUC-1", SYMBOL, 500, 250_000, 100, "")
-    world.cmd(c.PlaceBid, "B1", "AUC-1", "A", 260_000, 300)
-    world.cmd(c.CloseAuction, "AUC-1")
+    world.cmd(commands.OpenAuction, "AUC-1", SYMBOL, 500, 250_000, 100, "")
+    world.cmd(commands.PlaceBid, "B1", "AUC-1", "A", 260_000, 300)
+    world.cmd(commands.CloseAuction, "AUC-1")
     assert world.reg.available_lots("A", SYMBOL) == [("AUC-1-B1", 300)]
-    world.cmd(c.RegisterProject, "PRJ-1", "A", "Kiln", "", "ordinary", SYMBOL, 300, "EIA-1")
-    world.cmd(c.AllocateToProject, "PRJ-1", "A", 300)
+    world.cmd(commands.RegisterProject, "PRJ-1", "A", "Kiln", "", "ordinary", SYMBOL, 300, "EIA-1")
+    world.cmd(commands.AllocateToProject, "PRJ-1", "A", 300)
     assert world.reg.project_sources("PRJ-1") == [
         ("AUC-1-B1", "", "reserve_auction", "reserve", RESERVE_ACCOUNT, 300)
     ]

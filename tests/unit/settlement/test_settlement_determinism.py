@@ -6,7 +6,7 @@ import pytest
 from settlement_world import FS, GZ, SYMBOL, SZ
 
 from matching_engine.types import BUY, SELL
-from settlement import commands as c
+from settlement import commands
 from settlement.errors import SettlementError
 from settlement.registry import Registry
 
@@ -21,9 +21,9 @@ def scripted(world):
     world.issue("GZBUR", 1_500)
     world.place("A", SELL, 300_000, 1_000)
     world.place("B", BUY, 310_000, 1_500)
-    world.cmd(c.RegisterProject, "PRJ-1", "B", "p", SZ, "ordinary", SYMBOL, 2_000, "EIA")
-    world.cmd(c.AllocateToProject, "PRJ-1", "B", 500)
-    world.cmd(c.SetCityFloor, SZ, SYMBOL, 100)
+    world.cmd(commands.RegisterProject, "PRJ-1", "B", "p", SZ, "ordinary", SYMBOL, 2_000, "EIA")
+    world.cmd(commands.AllocateToProject, "PRJ-1", "B", 500)
+    world.cmd(commands.SetCityFloor, SZ, SYMBOL, 100)
 
 
 def test_the_same_commands_give_the_same_state_hash(make_world):
@@ -43,8 +43,8 @@ def test_snapshot_restore_then_continue_equals_the_full_run(make_world):
     assert half.reg.snapshot() == full.reg.snapshot()
     for w in (full, half):
         w.place("A", SELL, 305_000, 500)  # trades against B's resting 500 kg
-        w.cmd(c.ApplyReallocation, "APP-1", "SZBUR", "PRJ-1", SYMBOL, 1_000, "r", "ordinary")
-        w.cmd(c.DecideReallocation, "APP-1", "PROV", True, ((GZ, 1_000),), "ok")
+        w.cmd(commands.ApplyReallocation, "APP-1", "SZBUR", "PRJ-1", SYMBOL, 1_000, "r", "ordinary")
+        w.cmd(commands.DecideReallocation, "APP-1", "PROV", True, ((GZ, 1_000),), "ok")
     assert half.reg.state_hash() == full.reg.state_hash()
 
 
@@ -61,19 +61,19 @@ def test_snapshot_is_canonical_sorted_json():
 
 
 REFUSALS = [
-    (c.Withdraw, ("A", 10**12), "insufficient_cash"),
-    (c.Deposit, ("A", 0), "invalid_amount"),
-    (c.OpenAccount, ("A", "dup", "enterprise", GZ), "duplicate_id"),
-    (c.OpenAccount, ("X", "x", "enterprise", "000000"), "unknown_city"),
-    (c.OpenAccount, ("X", "x", "fees", ""), "invalid_role"),
-    (c.OpenAccount, ("FEES", "x", "operator", ""), "duplicate_id"),
-    (c.ListInstrument, (SYMBOL, "NOx", 2025, 1), "instrument_exists"),
-    (c.ListInstrument, ("SO2-2025", "SO2", 2025, 0), "invalid_amount"),
-    (c.ClaimReduction, ("RED-X", "A", SYMBOL, 1, "other_lawful", "", ""), "duplicate_id"),
-    (c.AllocateToProject, ("PRJ-1", "B", 10**6), "exceeds_project_requirement"),
-    (c.ReleaseReserve, (FS, SYMBOL, 1), "insufficient_allowances"),
-    (c.SetCityFloor, (FS, "SO2-2025", 1), "unknown_symbol"),
-    (c.DecideReallocation, ("APP-404", "PROV", True, (), ""), "unknown_application"),
+    (commands.Withdraw, ("A", 10**12), "insufficient_cash"),
+    (commands.Deposit, ("A", 0), "invalid_amount"),
+    (commands.OpenAccount, ("A", "dup", "enterprise", GZ), "duplicate_id"),
+    (commands.OpenAccount, ("X", "x", "enterprise", "000000"), "unknown_city"),
+    (commands.OpenAccount, ("X", "x", "fees", ""), "invalid_role"),
+    (commands.OpenAccount, ("FEES", "x", "operator", ""), "duplicate_id"),
+    (commands.ListInstrument, (SYMBOL, "NOx", 2025, 1), "instrument_exists"),
+    (commands.ListInstrument, ("SO2-2025", "SO2", 2025, 0), "invalid_amount"),
+    (commands.ClaimReduction, ("RED-X", "A", SYMBOL, 1, "other_lawful", "", ""), "duplicate_id"),
+    (commands.AllocateToProject, ("PRJ-1", "B", 10**6), "exceeds_project_requirement"),
+    (commands.ReleaseReserve, (FS, SYMBOL, 1), "insufficient_allowances"),
+    (commands.SetCityFloor, (FS, "SO2-2025", 1), "unknown_symbol"),
+    (commands.DecideReallocation, ("APP-404", "PROV", True, (), ""), "unknown_application"),
 ]
 
 
@@ -81,7 +81,7 @@ REFUSALS = [
 def test_a_refused_command_changes_nothing(make_world, cls, args, code):
     world = make_world()
     scripted(world)
-    world.cmd(c.ClaimReduction, "RED-X", "A", SYMBOL, 1, "other_lawful", "", "")
+    world.cmd(commands.ClaimReduction, "RED-X", "A", SYMBOL, 1, "other_lawful", "", "")
     before = world.reg.snapshot()
     with pytest.raises(SettlementError) as err:
         world.cmd(cls, *args)
@@ -90,8 +90,8 @@ def test_a_refused_command_changes_nothing(make_world, cls, args, code):
 
 
 def test_open_account_needs_a_city_for_enterprises_and_bureaus_only(world):
-    world.cmd(c.OpenAccount, "OP", "Exchange operator", "operator", "")
+    world.cmd(commands.OpenAccount, "OP", "Exchange operator", "operator", "")
     with pytest.raises(SettlementError) as err:
-        world.cmd(c.OpenAccount, "E", "no city", "enterprise", "")
+        world.cmd(commands.OpenAccount, "E", "no city", "enterprise", "")
     assert err.value.code == "unknown_city"
     assert world.reg.account("OP").city_code == ""

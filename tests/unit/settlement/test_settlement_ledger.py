@@ -6,7 +6,7 @@ import pytest
 from settlement_world import GZ, SYMBOL, SZ
 
 from matching_engine.types import BUY, SELL
-from settlement import commands as c
+from settlement import commands
 from settlement.cities import CITIES, CITY_CODES
 from settlement.registry import Registry
 
@@ -26,8 +26,8 @@ def test_ledger_rows_list_every_city_with_remaining_equal_to_the_balance(world):
     world.issue("A", 5_000)
     world.place("A", SELL, 300_000, 2_000)
     world.place("B", BUY, 300_000, 1_500)
-    world.cmd(c.RegisterProject, "PRJ-1", "B", "p", SZ, "ordinary", SYMBOL, 1_000, "EIA")
-    world.cmd(c.AllocateToProject, "PRJ-1", "B", 1_000)
+    world.cmd(commands.RegisterProject, "PRJ-1", "B", "p", SZ, "ordinary", SYMBOL, 1_000, "EIA")
+    world.cmd(commands.AllocateToProject, "PRJ-1", "B", 1_000)
     rows = {r.city_code: r for r in world.reg.ledger_rows(SYMBOL)}
     assert list(rows) == list(CITY_CODES)
     gz, sz = rows[GZ], rows[SZ]

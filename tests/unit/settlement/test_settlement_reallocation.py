@@ -7,7 +7,7 @@ import pytest
 from settlement_world import FS, GZ, SYMBOL, SZ
 
 from matching_engine.types import BUY, SELL
-from settlement import commands as c
+from settlement import commands
 from settlement.errors import SettlementError
 from settlement.events import LedgerMoved
 
@@ -22,10 +22,18 @@ def setup(world):
     world.issue("SZBUR", 2_000)
     world.issue("FSBUR", 2_000)
     world.cmd(
-        c.RegisterProject, "PRJ-1", "E", "plant", GZ, "key_construction", SYMBOL, 5_000, "EIA-1"
+        commands.RegisterProject,
+        "PRJ-1",
+        "E",
+        "plant",
+        GZ,
+        "key_construction",
+        SYMBOL,
+        5_000,
+        "EIA-1",
     )
     world.cmd(
-        c.ApplyReallocation,
+        commands.ApplyReallocation,
         "APP-1",
         "GZBUR",
         "PRJ-1",
@@ -38,7 +46,7 @@ def setup(world):
 
 
 def decide(world, sources, approve=True, note="approved", app="APP-1", decider="PROV"):
-    return world.cmd(c.DecideReallocation, app, decider, approve, tuple(sources), note)
+    return world.cmd(commands.DecideReallocation, app, decider, approve, tuple(sources), note)
 
 
 def refused(world, code, fn, *args, **kwargs):
@@ -53,16 +61,18 @@ def test_a_bureau_applies_only_for_a_project_in_its_own_city(setup):
     world = setup
     assert world.reg.application("APP-1").status == "pending"
     with pytest.raises(SettlementError) as err:
-        world.cmd(c.ApplyReallocation, "APP-2", "SZBUR", "PRJ-1", SYMBOL, 1, "r", "ordinary")
+        world.cmd(commands.ApplyReallocation, "APP-2", "SZBUR", "PRJ-1", SYMBOL, 1, "r", "ordinary")
     assert err.value.code == "not_your_city"
     with pytest.raises(SettlementError) as err:
-        world.cmd(c.ApplyReallocation, "APP-2", "E", "PRJ-1", SYMBOL, 1, "r", "ordinary")
+        world.cmd(commands.ApplyReallocation, "APP-2", "E", "PRJ-1", SYMBOL, 1, "r", "ordinary")
     assert err.value.code == "not_allowed"
     with pytest.raises(SettlementError) as err:
-        world.cmd(c.ApplyReallocation, "APP-2", "GZBUR", "PRJ-1", SYMBOL, 1, "r", "urgent")
+        world.cmd(commands.ApplyReallocation, "APP-2", "GZBUR", "PRJ-1", SYMBOL, 1, "r", "urgent")
     assert err.value.code == "invalid_priority_category"
     with pytest.raises(SettlementError) as err:
-        world.cmd(c.ApplyReallocation, "APP-2", "GZBUR", "PRJ-1", SYMBOL, 5_001, "r", "ordinary")
+        world.cmd(
+            commands.ApplyReallocation, "APP-2", "GZBUR", "PRJ-1", SYMBOL, 5_001, "r", "ordinary"
+        )
     assert err.value.code == "exceeds_project_requirement"
 
 
@@ -81,7 +91,7 @@ def test_approval_moves_quota_from_the_sources_into_the_applying_city_pool(setup
     ]
     assert world.reg.application("APP-1").status == "approved"
     # The bureau's pool can now serve the project.
-    world.cmd(c.AllocateToProject, "PRJ-1", "POOL-440100", 1_000)
+    world.cmd(commands.AllocateToProject, "PRJ-1", "POOL-440100", 1_000)
     assert world.reg.ledger_row(GZ, SYMBOL).used == 1_000
 
 
@@ -96,7 +106,7 @@ def test_sources_must_add_up_exactly_to_the_quantity_applied_for(setup):
 
 def test_a_source_city_never_goes_below_its_floor(setup):
     world = setup
-    world.cmd(c.SetCityFloor, SZ, SYMBOL, 1_500)
+    world.cmd(commands.SetCityFloor, SZ, SYMBOL, 1_500)
     assert world.reg.floor(SZ, SYMBOL) == 1_500
     refused(world, "below_city_floor", decide, [(SZ, 501), (FS, 499)])
     decide(world, [(SZ, 500), (FS, 500)])
@@ -110,8 +120,8 @@ def test_the_floor_counts_enterprises_holdings_too_but_only_the_pool_can_give(wo
     world.enterprise("SZE", SZ)
     world.issue("SZBUR", 300)
     world.issue("SZE", 5_000)
-    world.cmd(c.RegisterProject, "PRJ-1", "E", "plant", GZ, "ordinary", SYMBOL, 1_000, "EIA")
-    world.cmd(c.ApplyReallocation, "APP-1", "GZBUR", "PRJ-1", SYMBOL, 1_000, "r", "ordinary")
+    world.cmd(commands.RegisterProject, "PRJ-1", "E", "plant", GZ, "ordinary", SYMBOL, 1_000, "EIA")
+    world.cmd(commands.ApplyReallocation, "APP-1", "GZBUR", "PRJ-1", SYMBOL, 1_000, "r", "ordinary")
     refused(world, "insufficient_allowances", decide, [(SZ, 1_000)])
 
 
@@ -119,7 +129,7 @@ def test_a_second_decision_is_already_decided(setup):
     world = setup
     decide(world, [(SZ, 1_000)])
     refused(world, "already_decided", decide, [(FS, 1_000)])
-    world.cmd(c.ApplyReallocation, "APP-2", "GZBUR", "PRJ-1", SYMBOL, 500, "r", "ordinary")
+    world.cmd(commands.ApplyReallocation, "APP-2", "GZBUR", "PRJ-1", SYMBOL, 500, "r", "ordinary")
     refused(world, "note_required", decide, [], approve=False, note="", app="APP-2")
     decide(world, [], approve=False, note="Foshan needs it for its own cluster", app="APP-2")
     assert world.reg.application("APP-2").status == "rejected"
@@ -135,7 +145,7 @@ def test_the_reserve_can_be_a_source(setup):
     world = setup
     world.enterprise("S", SZ)
     world.issue("S", 700)
-    world.cmd(c.Deposit, "RESERVE", 1_000_000)
+    world.cmd(commands.Deposit, "RESERVE", 1_000_000)
     world.place("S", SELL, 300_000, 700)
     world.place("RESERVE", BUY, 300_000, 700)
     refused(world, "insufficient_allowances", decide, [("reserve", 800), (SZ, 200)])
@@ -148,12 +158,16 @@ def test_the_reserve_can_be_a_source(setup):
 def test_release_reserve_moves_reserve_quota_into_a_city_pool(world):
     world.enterprise("S", SZ)
     world.issue("S", 1_000)
-    world.cmd(c.Deposit, "RESERVE", 1_000_000)
+    world.cmd(commands.Deposit, "RESERVE", 1_000_000)
     world.place("S", SELL, 300_000, 1_000)
     world.place("RESERVE", BUY, 300_000, 1_000)
-    refused(world, "insufficient_allowances", lambda w: w.cmd(c.ReleaseReserve, FS, SYMBOL, 1_001))
-    refused(world, "unknown_city", lambda w: w.cmd(c.ReleaseReserve, "000000", SYMBOL, 1))
-    events = world.cmd(c.ReleaseReserve, FS, SYMBOL, 600)
+    refused(
+        world,
+        "insufficient_allowances",
+        lambda w: w.cmd(commands.ReleaseReserve, FS, SYMBOL, 1_001),
+    )
+    refused(world, "unknown_city", lambda w: w.cmd(commands.ReleaseReserve, "000000", SYMBOL, 1))
+    events = world.cmd(commands.ReleaseReserve, FS, SYMBOL, 600)
     assert world.reg.allowances("POOL-440600", SYMBOL) == (600, 0, 0)
     assert world.reg.allowances("RESERVE", SYMBOL) == (400, 0, 0)
     (move,) = [m for m in events if type(m) is LedgerMoved]
@@ -161,9 +175,9 @@ def test_release_reserve_moves_reserve_quota_into_a_city_pool(world):
 
 
 def test_floors_are_non_negative_and_zero_clears_them(world):
-    world.cmd(c.SetCityFloor, GZ, SYMBOL, 100)
-    world.cmd(c.SetCityFloor, GZ, SYMBOL, 0)
+    world.cmd(commands.SetCityFloor, GZ, SYMBOL, 100)
+    world.cmd(commands.SetCityFloor, GZ, SYMBOL, 0)
     assert world.reg.floor(GZ, SYMBOL) == 0
     with pytest.raises(SettlementError) as err:
-        world.cmd(c.SetCityFloor, GZ, SYMBOL, -1)
+        world.cmd(commands.SetCityFloor, GZ, SYMBOL, -1)
     assert err.value.code == "invalid_amount"

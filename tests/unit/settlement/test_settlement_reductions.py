@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from settlement_world import GZ, SYMBOL, SZ
 
-from settlement import commands as c
+from settlement import commands
 from settlement.errors import SettlementError
 from settlement.events import AllowancePosted, LedgerMoved, LotIssued, ReductionVerified
 
 
 def claim(world, claim_id, claimant, kg=1_000, source_kind="structure_upgrade"):
-    return world.cmd(c.ClaimReduction, claim_id, claimant, SYMBOL, kg, source_kind, "d", "e")
+    return world.cmd(commands.ClaimReduction, claim_id, claimant, SYMBOL, kg, source_kind, "d", "e")
 
 
 def verify(
@@ -24,7 +24,9 @@ def verify(
     note="",
     lot_id="LOT-1",
 ):
-    return world.cmd(c.VerifyReduction, claim_id, verifier, approve, kg, method, note, lot_id)
+    return world.cmd(
+        commands.VerifyReduction, claim_id, verifier, approve, kg, method, note, lot_id
+    )
 
 
 def refused(world, code, fn, *args, **kwargs):
@@ -142,7 +144,7 @@ def test_claims_are_validated_before_anything_is_recorded(world):
     refused(world, "unknown_claim", verify, "RED-404", "PROV")
     before = world.reg.state_hash()
     with pytest.raises(SettlementError) as err:
-        world.cmd(c.ClaimReduction, "RED-1", "E", "SO2-2025", 1, "other_lawful", "", "")
+        world.cmd(commands.ClaimReduction, "RED-1", "E", "SO2-2025", 1, "other_lawful", "", "")
     assert err.value.code == "unknown_symbol" and world.reg.state_hash() == before
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from settlement_world import GZ, SYMBOL, SZ
 
 from matching_engine.types import BUY, SELL
-from settlement import commands as c
+from settlement import commands
 from settlement.events import LedgerMoved
 from settlement.reports import monthly_city_report
 
@@ -17,8 +17,8 @@ def busy_month(world):
     cut = world.ts() + 1
     world.place("A", SELL, 300_000, 1_500)
     world.place("B", BUY, 300_000, 1_500)
-    world.cmd(c.RegisterProject, "PRJ-1", "A", "p", GZ, "ordinary", SYMBOL, 400, "EIA")
-    world.cmd(c.AllocateToProject, "PRJ-1", "A", 400)
+    world.cmd(commands.RegisterProject, "PRJ-1", "A", "p", GZ, "ordinary", SYMBOL, 400, "EIA")
+    world.cmd(commands.AllocateToProject, "PRJ-1", "A", 400)
     world.issue("A", 300)
     return cut, world.ts() + 1
 

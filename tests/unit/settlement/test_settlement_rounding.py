@@ -10,7 +10,7 @@ from settlement_world import SYMBOL, World
 
 from matching_engine.commands import PlaceOrder
 from matching_engine.types import BUY, GTC, IOC, LIMIT, SELL
-from settlement import commands as c
+from settlement import commands
 from settlement.errors import SettlementError
 from settlement.events import HoldChanged, TradeSettled
 from settlement.pricing import buy_hold_fen, fee_fen, rounding_reserve_fen, trade_cash_fen
@@ -188,7 +188,7 @@ def test_the_world_shrinks_a_short_maker_like_the_core_and_releases_the_rest():
     assert world.engine.book(SYMBOL).get_order(order_id).remaining_kg == 2
     assert world.reg.hold(order_id).held_fen == 3
     assert world.reg.cash("B") == (1, 3)  # of 6: 2 paid, 3 held for 2 kg, 1 back
-    world.cmd(c.Deposit, "B", 10)  # and it trades on as an ordinary order
+    world.cmd(commands.Deposit, "B", 10)  # and it trades on as an ordinary order
     world.place("S", SELL, 1_500, 2)
     assert world.reg.hold(order_id) is None
 

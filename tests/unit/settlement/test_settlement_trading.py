@@ -7,7 +7,7 @@ from settlement_world import FS, GZ, SYMBOL, SZ
 
 from matching_engine.events import OrderAccepted, Trade
 from matching_engine.types import BUY, DAY, FOK, IOC, LIMIT, MARKET, SELL
-from settlement import commands as c
+from settlement import commands
 from settlement.errors import SettlementError
 from settlement.events import CashPosted, HoldChanged, LedgerMoved, TradeSettled
 from settlement.pricing import buy_hold_fen, rounding_reserve_fen
@@ -149,7 +149,7 @@ def test_many_small_fills_each_rounded_up_are_covered_by_the_rounding_reserve(ma
     with pytest.raises(SettlementError) as err:
         world.place("B", BUY, 1_500, 10)
     assert err.value.code == "insufficient_cash"
-    world.cmd(c.Deposit, "B", 1)
+    world.cmd(commands.Deposit, "B", 1)
     world.place("B", BUY, 1_500, 10)
     assert len(world.of(TradeSettled)) == 10
     assert world.reg.cash("B") == (need - 20, 0)  # the reserve is never left locked
@@ -273,7 +273,7 @@ def test_halt_that_cancels_orders_releases_their_holds(world):
 
 def test_self_trade_prevented_releases_the_cancelled_order(world):
     seller_with(world, account_id="A")
-    world.cmd(c.Deposit, "A", 1_000_000)
+    world.cmd(commands.Deposit, "A", 1_000_000)
     world.place("A", SELL, 300_000, 1_000)
     world.place("A", BUY, 300_000, 1_000)
     assert world.of(TradeSettled) == []
@@ -316,7 +316,7 @@ def test_trade_within_one_city_records_no_transfer(world):
 
 def test_the_reserve_trades_like_an_enterprise_and_its_quota_leaves_the_city(world):
     seller_with(world)
-    world.cmd(c.Deposit, "RESERVE", 1_000_000)
+    world.cmd(commands.Deposit, "RESERVE", 1_000_000)
     world.place("S", SELL, 300_000, 1_000)
     world.place("RESERVE", BUY, 300_000, 1_000)
     assert world.reg.allowances("RESERVE", SYMBOL) == (1_000, 0, 0)

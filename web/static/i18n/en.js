@@ -66,6 +66,7 @@ export default {
   "source.self_initiated": "Self-initiated reduction",
   "source.eia_approved_unbuilt": "EIA approved, unbuilt",
   "source.other_lawful": "Other lawful source",
+  "source.reserve_auction": "Provincial reserve auction",
   "priority.key_construction": "Key construction project",
   "priority.major_platform": "Major development platform",
   "priority.strategic_cluster": "Strategic industrial cluster",

@@ -66,6 +66,7 @@ export default {
   "source.self_initiated": "自主减排",
   "source.eia_approved_unbuilt": "环评已批未建",
   "source.other_lawful": "其他合法来源",
+  "source.reserve_auction": "省储备拍卖",
   "priority.key_construction": "重点建设项目",
   "priority.major_platform": "重大发展平台",
   "priority.strategic_cluster": "战略性产业集群",

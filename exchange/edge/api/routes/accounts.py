@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from exchange.core import commands
 from exchange.core.units import cny, shanghai_time, tonnes
 from exchange.edge import auth, sessions
-from exchange.edge.api import responses as R
+from exchange.edge.api import responses
 from exchange.edge.api.deps import (
     Conn,
     CurrentCaller,
@@ -23,7 +23,7 @@ from exchange.edge.api.deps import (
 from exchange.edge.api.errors import ApiError
 from exchange.edge.api.schemas import AccountIn, AmountIn, SessionIn
 from exchange.edge.throttle import HashingBusy
-from exchange.infra.db import models as m
+from exchange.infra.db import models
 from exchange.passwords import weakness
 from settlement.cities import CITY_CODES
 
@@ -40,11 +40,11 @@ def _too_many_attempts(retry_after: int) -> ApiError:
     )
 
 
-@router.post("/session", **R.doc(R.Session))
+@router.post("/session", **responses.doc(responses.Session))
 async def create_session(body: SessionIn, request: Request) -> dict:
     app = request.app
     db = app.state.db
-    c = m.Credential.__table__
+    c = models.Credential.__table__
     address = request.client.host if request.client else ""
     throttle = app.state.login_throttle
     wait = await throttle.retry_after(body.username, address)
@@ -78,7 +78,7 @@ async def create_session(body: SessionIn, request: Request) -> dict:
     def store():
         with db.begin() as conn:
             conn.execute(
-                insert(m.Token.__table__),
+                insert(models.Token.__table__),
                 {
                     "token_hash": token_hash,
                     "account_id": row.account_id,
@@ -101,7 +101,7 @@ async def create_session(body: SessionIn, request: Request) -> dict:
 @router.delete("/session", status_code=204)
 async def end_session(caller: CurrentCaller, request: Request) -> Response:
     app = request.app
-    t = m.Token.__table__
+    t = models.Token.__table__
 
     def delete():
         with app.state.db.begin() as conn:
@@ -114,7 +114,7 @@ async def end_session(caller: CurrentCaller, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/accounts", status_code=201, **R.doc(R.NewAccount, 201))
+@router.post("/accounts", status_code=201, **responses.doc(responses.NewAccount, 201))
 async def create_account(body: AccountIn, caller: Operator, request: Request) -> dict:
     if body.role in ("enterprise", "city_bureau"):
         if body.city_code not in CITY_CODES:
@@ -148,7 +148,7 @@ async def create_account(body: AccountIn, caller: Operator, request: Request) ->
 
 
 def account_view(conn, account_id: str) -> dict:
-    a, h = m.Account.__table__, m.Holding.__table__
+    a, h = models.Account.__table__, models.Holding.__table__
     acc = conn.execute(select(a).where(a.c.id == account_id)).first()
     if acc is None:
         raise ApiError("not_found", f"no account {account_id}")
@@ -183,14 +183,14 @@ def account_view(conn, account_id: str) -> dict:
     return view
 
 
-@router.get("/accounts/me", **R.doc(R.Account))
+@router.get("/accounts/me", **responses.doc(responses.Account))
 def me(caller: CurrentCaller, conn: Conn) -> dict:
     return account_view(conn, caller.account_id)
 
 
-@router.get("/accounts/fees", **R.doc(R.Fees))
+@router.get("/accounts/fees", **responses.doc(responses.Fees))
 def fees(caller: ProvinceOrOperator, conn: Conn) -> dict:
-    a = m.Account.__table__
+    a = models.Account.__table__
     row = conn.execute(select(a).where(a.c.id == "FEES")).first()
     return {
         "id": "FEES",
@@ -201,9 +201,9 @@ def fees(caller: ProvinceOrOperator, conn: Conn) -> dict:
     }
 
 
-@router.get("/accounts", **R.doc(R.Accounts))
+@router.get("/accounts", **responses.doc(responses.Accounts))
 def list_accounts(caller: ProvinceOrOperator, conn: Conn, role: str | None = None) -> dict:
-    a = m.Account.__table__
+    a = models.Account.__table__
     query = select(a).order_by(a.c.id)
     if role:
         query = query.where(a.c.role == role)
@@ -227,7 +227,7 @@ async def _cash_move(
     body: AmountIn,
     request: Request,
 ) -> dict:
-    a = m.Account.__table__
+    a = models.Account.__table__
     row = await read(
         request, lambda conn: conn.execute(select(a.c.role).where(a.c.id == account_id)).first()
     )
@@ -237,11 +237,15 @@ async def _cash_move(
     return await read(request, account_view, account_id)
 
 
-@router.post("/accounts/{account_id}/deposits", status_code=201, **R.doc(R.Account, 201))
+@router.post(
+    "/accounts/{account_id}/deposits", status_code=201, **responses.doc(responses.Account, 201)
+)
 async def deposit(account_id: str, body: AmountIn, caller: Operator, request: Request) -> dict:
     return await _cash_move(commands.Deposit, account_id, body, request)
 
 
-@router.post("/accounts/{account_id}/withdrawals", status_code=201, **R.doc(R.Account, 201))
+@router.post(
+    "/accounts/{account_id}/withdrawals", status_code=201, **responses.doc(responses.Account, 201)
+)
 async def withdraw(account_id: str, body: AmountIn, caller: Operator, request: Request) -> dict:
     return await _cash_move(commands.Withdraw, account_id, body, request)

@@ -12,7 +12,7 @@ import asyncio
 
 from fastapi import APIRouter, Request
 
-from exchange.edge.api import responses as R
+from exchange.edge.api import responses
 from exchange.edge.api.deps import Province
 from exchange.edge.api.errors import ApiError
 from exchange.infra.journal import Journal
@@ -30,7 +30,7 @@ def _hash_or_none(core) -> str | None:
         return None
 
 
-@router.get("/state", **R.doc(R.CoreState))
+@router.get("/state", **responses.doc(responses.CoreState))
 async def core_state(caller: Province, request: Request) -> dict:
     runner = request.app.state.runner
     if runner is None:

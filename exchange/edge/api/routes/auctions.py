@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from exchange.core import commands
 from exchange.core.units import cny, iso_time, tonnes
-from exchange.edge.api import responses as R
+from exchange.edge.api import responses
 from exchange.edge.api.deps import (
     Caller,
     Conn,
@@ -24,11 +24,11 @@ from exchange.edge.api.deps import (
 from exchange.edge.api.errors import ApiError
 from exchange.edge.api.lookups import instrument_or_422
 from exchange.edge.api.schemas import AuctionIn, BidIn
-from exchange.infra.db import primary_market as pm
+from exchange.infra.db import primary_market
 
 router = APIRouter(prefix="/api/v1", tags=["auctions"], dependencies=[NoNul])
-_auctions = pm.Auction.__table__
-_bids = pm.AuctionBid.__table__
+_auctions = primary_market.Auction.__table__
+_bids = primary_market.AuctionBid.__table__
 
 
 def bid_view(b, cleared: bool) -> dict:
@@ -79,18 +79,18 @@ async def _view(request: Request, auction_id: str, caller: Caller) -> dict:
     return await read(request, lambda conn: auction_view(conn, _load(conn, auction_id), caller))
 
 
-@router.get("/auctions", **R.doc(R.Auctions))
+@router.get("/auctions", **responses.doc(responses.Auctions))
 def list_auctions(caller: EnterpriseOrProvince, conn: Conn) -> dict:
     rows = conn.execute(select(_auctions).order_by(_auctions.c.created_seq.desc())).all()
     return {"items": [auction_view(conn, a, caller) for a in rows]}
 
 
-@router.get("/auctions/{auction_id}", **R.doc(R.Auction))
+@router.get("/auctions/{auction_id}", **responses.doc(responses.Auction))
 def get_auction(auction_id: str, caller: EnterpriseOrProvince, conn: Conn) -> dict:
     return auction_view(conn, _load(conn, auction_id), caller)
 
 
-@router.post("/auctions", status_code=201, **R.doc(R.Auction, 201))
+@router.post("/auctions", status_code=201, **responses.doc(responses.Auction, 201))
 async def open_auction(body: AuctionIn, caller: Province, request: Request) -> dict:
     await read(request, instrument_or_422, body.symbol)
     reply = await submit(
@@ -106,7 +106,7 @@ async def open_auction(body: AuctionIn, caller: Province, request: Request) -> d
     return await _view(request, reply["result"]["auction_id"], caller)
 
 
-@router.post("/auctions/{auction_id}/bids", status_code=201, **R.doc(R.Bid, 201))
+@router.post("/auctions/{auction_id}/bids", status_code=201, **responses.doc(responses.Bid, 201))
 async def place_bid(auction_id: str, body: BidIn, caller: Enterprise, request: Request) -> dict:
     reply = await submit(
         request,
@@ -120,7 +120,7 @@ async def place_bid(auction_id: str, body: BidIn, caller: Enterprise, request: R
     return await _bid(request, reply["result"]["bid_id"])
 
 
-@router.delete("/auctions/{auction_id}/bids/{bid_id}", **R.doc(R.Bid))
+@router.delete("/auctions/{auction_id}/bids/{bid_id}", **responses.doc(responses.Bid))
 async def withdraw_bid(auction_id: str, bid_id: str, caller: Enterprise, request: Request) -> dict:
     row = await read(
         request, lambda conn: conn.execute(select(_bids).where(_bids.c.id == bid_id)).first()
@@ -131,7 +131,7 @@ async def withdraw_bid(auction_id: str, bid_id: str, caller: Enterprise, request
     return await _bid(request, bid_id)
 
 
-@router.post("/auctions/{auction_id}/close", **R.doc(R.Auction))
+@router.post("/auctions/{auction_id}/close", **responses.doc(responses.Auction))
 async def close_auction(auction_id: str, caller: Province, request: Request) -> dict:
     await submit(request, commands.CloseAuction(auction_id=auction_id))
     return await _view(request, auction_id, caller)

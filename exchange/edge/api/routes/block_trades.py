@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 
 from exchange.core import commands
 from exchange.core.views import block_trade_view
-from exchange.edge.api import responses as R
+from exchange.edge.api import responses
 from exchange.edge.api.deps import (
     Caller,
     Conn,
@@ -22,10 +22,10 @@ from exchange.edge.api.deps import (
 from exchange.edge.api.errors import ApiError
 from exchange.edge.api.lookups import instrument_or_422
 from exchange.edge.api.schemas import BlockTradeIn
-from exchange.infra.db import primary_market as pm
+from exchange.infra.db import primary_market
 
 router = APIRouter(prefix="/api/v1", tags=["block-trades"], dependencies=[NoNul])
-_blocks = pm.BlockTrade.__table__
+_blocks = primary_market.BlockTrade.__table__
 
 
 def _visible(conn, block_id: str, caller: Caller):
@@ -40,7 +40,7 @@ async def _view(request: Request, block_id: str, caller: Caller) -> dict:
     return await read(request, lambda conn: block_trade_view(_visible(conn, block_id, caller)))
 
 
-@router.get("/block-trades", **R.doc(R.BlockTrades))
+@router.get("/block-trades", **responses.doc(responses.BlockTrades))
 def list_block_trades(caller: EnterpriseOrProvince, conn: Conn) -> dict:
     query = select(_blocks)
     if caller.role != "province":
@@ -54,12 +54,12 @@ def list_block_trades(caller: EnterpriseOrProvince, conn: Conn) -> dict:
     return {"items": [block_trade_view(r) for r in rows]}
 
 
-@router.get("/block-trades/{block_id}", **R.doc(R.BlockTrade))
+@router.get("/block-trades/{block_id}", **responses.doc(responses.BlockTrade))
 def get_block_trade(block_id: str, caller: EnterpriseOrProvince, conn: Conn) -> dict:
     return block_trade_view(_visible(conn, block_id, caller))
 
 
-@router.post("/block-trades", status_code=201, **R.doc(R.BlockTrade, 201))
+@router.post("/block-trades", status_code=201, **responses.doc(responses.BlockTrade, 201))
 async def propose(body: BlockTradeIn, caller: Enterprise, request: Request) -> dict:
     settings = request.app.state.settings
     await read(request, instrument_or_422, body.symbol)
@@ -92,16 +92,16 @@ async def _decide(request: Request, block_id: str, caller: Caller, action: str) 
     return await _view(request, block_id, caller)
 
 
-@router.post("/block-trades/{block_id}/accept", **R.doc(R.BlockTrade))
+@router.post("/block-trades/{block_id}/accept", **responses.doc(responses.BlockTrade))
 async def accept(block_id: str, caller: Enterprise, request: Request) -> dict:
     return await _decide(request, block_id, caller, "accept")
 
 
-@router.post("/block-trades/{block_id}/reject", **R.doc(R.BlockTrade))
+@router.post("/block-trades/{block_id}/reject", **responses.doc(responses.BlockTrade))
 async def reject(block_id: str, caller: Enterprise, request: Request) -> dict:
     return await _decide(request, block_id, caller, "reject")
 
 
-@router.delete("/block-trades/{block_id}", **R.doc(R.BlockTrade))
+@router.delete("/block-trades/{block_id}", **responses.doc(responses.BlockTrade))
 async def withdraw(block_id: str, caller: Enterprise, request: Request) -> dict:
     return await _decide(request, block_id, caller, "withdraw")

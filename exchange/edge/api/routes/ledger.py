@@ -4,7 +4,7 @@ reserve, and surveillance alerts."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
@@ -12,38 +12,48 @@ from sqlalchemy import select
 from exchange.core import commands, regulation
 from exchange.core.tables import Column, local_time
 from exchange.core.units import iso_time, tonnes
-from exchange.edge.api import responses as R
+from exchange.edge.api import responses
 from exchange.edge.api.deps import Bureau, Conn, NoNul, Province, Regulator, read, submit
 from exchange.edge.api.errors import ApiError
-from exchange.edge.api.lookups import instrument_or_422
+from exchange.edge.api.lookups import (
+    instrument_or_422,
+    outside_bureau_city,
+    row_by_id,
+    submit_and_view,
+    view_of,
+)
 from exchange.edge.api.schemas import MAX_ID, AsciiInt, DecideIn, FloorIn, ReallocationIn
+from exchange.edge.api.vocabulary import ALERT_STATUS
 from exchange.edge.exports import (
-    MAX_ROWS,
     Format,
+    From,
+    To,
     download,
+    export_rows,
     period_label,
     period_us,
     readable_detail,
-    too_many,
+    within_period,
 )
-from exchange.infra.db import models as m
+from exchange.infra.db import models
 from exchange.infra.monthly import COLUMNS as MONTHLY_COLUMNS
 from exchange.infra.monthly import load_report, monthly_table
+from settlement import ledger
 from settlement.cities import CITIES, CITIES_BY_CODE, CITY_CODES
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"], dependencies=[NoNul])
-_rows = m.LedgerRow.__table__
-_mov = m.LedgerMovement.__table__
-_floor = m.CityFloor.__table__
-_ral = m.Reallocation.__table__
-_alerts = m.Alert.__table__
-_accounts = m.Account.__table__
+_rows = models.LedgerRow.__table__
+_mov = models.LedgerMovement.__table__
+_floor = models.CityFloor.__table__
+_ral = models.Reallocation.__table__
+_alerts = models.Alert.__table__
+_accounts = models.Account.__table__
 
 
 def _city_allowed(caller, code: str) -> None:
     if code not in CITY_CODES:
         raise ApiError("not_found", f"no city {code}")
-    if caller.role == "city_bureau" and caller.city_code != code:
+    if outside_bureau_city(caller, code):
         raise ApiError("not_found", f"no city {code} in your view")
 
 
@@ -59,7 +69,7 @@ _LEDGER_COLUMNS = [
     Column("结余(吨)", "remaining_t", "tonnes"),
     Column("底线(吨)", "floor_t", "tonnes"),
 ]
-_KIND_INDEX = {"added": 0, "used": 1, "transferred_in": 2, "transferred_out": 3}
+_KIND_INDEX = {kind: i for i, kind in enumerate(ledger.KINDS)}
 
 
 def _period_totals(conn, symbol: str, start_us: int | None, end_us: int | None) -> dict:
@@ -73,20 +83,19 @@ def _period_totals(conn, symbol: str, start_us: int | None, end_us: int | None) 
     for r in conn.execute(query):
         within, before = totals.setdefault(r.city_code, ([0] * 4, [0]))
         if start_us is not None and r.ts_us < start_us:
-            sign = 1 if r.kind in ("added", "transferred_in") else -1
-            before[0] += sign * r.quantity_kg
+            before[0] += ledger.SIGN[r.kind] * r.quantity_kg
         else:
             within[_KIND_INDEX[r.kind]] += r.quantity_kg
     return {city: (within, before[0]) for city, (within, before) in totals.items()}
 
 
-@router.get("/ledger/cities", **R.doc(R.CityLedgers, download=True))
+@router.get("/ledger/cities", **responses.doc(responses.CityLedgers, download=True))
 def ledger_cities(
     caller: Regulator,
     conn: Conn,
     symbol: str = "NOX-2025",
-    from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, Asia/Shanghai"),
-    to: str | None = Query(None, description="YYYY-MM-DD, Asia/Shanghai, inclusive"),
+    from_: From = None,
+    to: To = None,
     format: Format = "json",
 ):
     """Each city's totals; with from/to, the movements of that period and the
@@ -107,7 +116,7 @@ def ledger_cities(
     }
     items, table = [], []
     for city in CITIES:
-        if caller.role == "city_bureau" and city.code != caller.city_code:
+        if outside_bureau_city(caller, city.code):
             continue
         (added, used, t_in, t_out), opening = sums.get(city.code, ([0] * 4, 0))
         remaining = opening + added + t_in - t_out - used
@@ -154,7 +163,9 @@ def month_bounds_us(month: str) -> tuple[int, int]:
         raise ApiError("invalid_input", str(bad)) from None
 
 
-@router.get("/ledger/cities/{code}/monthly", **R.doc(R.MonthlyReport, download=True))
+@router.get(
+    "/ledger/cities/{code}/monthly", **responses.doc(responses.MonthlyReport, download=True)
+)
 def monthly(
     code: str,
     caller: Regulator,
@@ -198,7 +209,7 @@ def monthly(
     }
 
 
-@router.put("/ledger/cities/{code}/floor", **R.doc(R.Floor))
+@router.put("/ledger/cities/{code}/floor", **responses.doc(responses.Floor))
 async def set_floor(code: str, body: FloorIn, caller: Province, request: Request) -> dict:
     if code not in CITY_CODES:
         raise ApiError("not_found", f"no city {code}")
@@ -234,37 +245,29 @@ def reallocation_view(r) -> dict:
     }
 
 
-def _reallocation(conn, application_id: str):
-    return conn.execute(select(_ral).where(_ral.c.id == application_id)).first()
-
-
-@router.post("/reallocations", status_code=201, **R.doc(R.Reallocation, 201))
+@router.post("/reallocations", status_code=201, **responses.doc(responses.Reallocation, 201))
 async def apply_reallocation(body: ReallocationIn, caller: Bureau, request: Request) -> dict:
 
     def check(conn):
         instrument_or_422(conn, body.symbol)
-        p = m.Project.__table__
+        p = models.Project.__table__
         return conn.execute(select(p).where(p.c.id == body.project_id)).first()
 
     project = await read(request, check)
     if project is None or project.city_code != caller.city_code:
         raise ApiError("not_found", f"no project {body.project_id} in your city")
-    reply = await submit(
-        request,
-        commands.ApplyReallocation(
-            account_id=caller.account_id,
-            project_id=body.project_id,
-            symbol=body.symbol,
-            quantity_kg=body.quantity,
-            reason=body.reason,
-            priority_category=body.priority_category,
-        ),
+    command = commands.ApplyReallocation(
+        account_id=caller.account_id,
+        project_id=body.project_id,
+        symbol=body.symbol,
+        quantity_kg=body.quantity,
+        reason=body.reason,
+        priority_category=body.priority_category,
     )
-    application_id = reply["result"]["application_id"]
-    return await read(request, lambda conn: reallocation_view(_reallocation(conn, application_id)))
+    return await submit_and_view(request, command, "application_id", _ral, reallocation_view)
 
 
-@router.get("/reallocations", **R.doc(R.Reallocations))
+@router.get("/reallocations", **responses.doc(responses.Reallocations))
 def list_reallocations(caller: Regulator, conn: Conn, status: str | None = None) -> dict:
     query = select(_ral)
     if caller.role == "city_bureau":
@@ -275,11 +278,11 @@ def list_reallocations(caller: Regulator, conn: Conn, status: str | None = None)
     return {"items": [reallocation_view(r) for r in rows]}
 
 
-@router.post("/reallocations/{application_id}/decide", **R.doc(R.Reallocation))
+@router.post("/reallocations/{application_id}/decide", **responses.doc(responses.Reallocation))
 async def decide_reallocation(
     application_id: str, body: DecideIn, caller: Province, request: Request
 ) -> dict:
-    app_row = await read(request, _reallocation, application_id)
+    app_row = await read(request, row_by_id, _ral, application_id)
     if app_row is None:
         raise ApiError("not_found", f"no reallocation application {application_id}")
     if body.decision == "approve":
@@ -301,7 +304,7 @@ async def decide_reallocation(
             note=body.note,
         ),
     )
-    return await read(request, lambda conn: reallocation_view(_reallocation(conn, application_id)))
+    return await view_of(request, _ral, application_id, reallocation_view)
 
 
 def alert_view(r) -> dict:
@@ -337,35 +340,30 @@ _ALERT_COLUMNS = [
 ]
 
 
-@router.get("/surveillance/alerts", **R.doc(R.Alerts, download=True))
+@router.get("/surveillance/alerts", **responses.doc(responses.Alerts, download=True))
 def alerts(
     caller: Regulator,
     conn: Conn,
     kind: str | None = None,
-    status: Literal["open", "acknowledged"] | None = None,
-    from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, Asia/Shanghai"),
-    to: str | None = Query(None, description="YYYY-MM-DD, Asia/Shanghai, inclusive"),
+    status: ALERT_STATUS | None = None,
+    from_: From = None,
+    to: To = None,
     limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100,
     cursor: AsciiInt | None = Query(None, ge=1, le=MAX_ID),
     format: Format = "json",
 ):
-    start_us, end_us = period_us(from_, to)
     query = select(_alerts, _accounts.c.city_code).outerjoin(
         _accounts, _accounts.c.id == _alerts.c.account_id
     )
+    query = within_period(query, _alerts.c.ts_us, from_, to)
     if caller.role == "city_bureau":
         query = query.where(_accounts.c.city_code == caller.city_code)
     if kind:
         query = query.where(_alerts.c.kind == kind)
     if status:
         query = query.where(_alerts.c.status == status)
-    if start_us is not None:
-        query = query.where(_alerts.c.ts_us >= start_us)
-    if end_us is not None:
-        query = query.where(_alerts.c.ts_us < end_us)
     if format != "json":
-        rows = conn.execute(query.order_by(_alerts.c.id).limit(MAX_ROWS + 1)).all()
-        too_many(len(rows))
+        rows = export_rows(conn, query, _alerts.c.id)
         table = [
             [
                 r.id,

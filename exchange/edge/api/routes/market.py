@@ -11,15 +11,16 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from exchange.core import commands
+from exchange.core.market import EXPIRED
 from exchange.core.regulation import FIRST_YEAR, LAST_YEAR
 from exchange.core.units import cny, end_of_day_us, iso_time, tonnes
 from exchange.core.views import levels_view, public_trade_view, ticker_view
-from exchange.edge.api import responses as R
+from exchange.edge.api import responses
 from exchange.edge.api.deps import Conn, NoNul, Province, ProvinceOrOperator, read, submit
 from exchange.edge.api.errors import ApiError
 from exchange.edge.api.schemas import MAX_ID, AsciiInt, InstrumentIn
-from exchange.infra.db import market as mm
-from exchange.infra.db import models as m
+from exchange.infra.db import market as market_models
+from exchange.infra.db import models
 
 router = APIRouter(prefix="/api/v1", tags=["market"], dependencies=[NoNul])
 
@@ -34,7 +35,7 @@ def instrument_view(r) -> dict:
         "lot_size": tonnes(r.lot_kg),
         "reference_price": cny(r.reference_price_fen),
         "price_band_pct": f"{bps // 100}.{bps % 100:02d}",
-        "status": "expired" if r.expired_us is not None else r.status,
+        "status": EXPIRED if r.expired_us is not None else r.status,
         "valid_until": r.valid_until,
     }
 
@@ -50,16 +51,16 @@ def _end_of_day_us(day: str) -> int:
 
 
 def load_instrument(conn, symbol: str):
-    i = m.Instrument.__table__
+    i = models.Instrument.__table__
     row = conn.execute(select(i).where(i.c.symbol == symbol)).first()
     if row is None:
         raise ApiError("not_found", f"no instrument {symbol}")
     return row
 
 
-@router.get("/instruments", **R.doc(R.Instruments))
+@router.get("/instruments", **responses.doc(responses.Instruments))
 def list_instruments(conn: Conn) -> dict:
-    i = m.Instrument.__table__
+    i = models.Instrument.__table__
     return {"items": [instrument_view(r) for r in conn.execute(select(i).order_by(i.c.symbol))]}
 
 
@@ -82,7 +83,7 @@ def _band_bps(text: str) -> int:
     return int(pct * 100)
 
 
-@router.post("/instruments", status_code=201, **R.doc(R.Instrument, 201))
+@router.post("/instruments", status_code=201, **responses.doc(responses.Instrument, 201))
 async def create_instrument(body: InstrumentIn, caller: Province, request: Request) -> dict:
     bps = _band_bps(body.price_band_pct)
     if body.reference_price % body.tick_size:
@@ -119,24 +120,24 @@ async def _control(
     return await read(request, lambda conn: instrument_view(load_instrument(conn, symbol)))
 
 
-@router.post("/market/{symbol}/halt", **R.doc(R.Instrument))
+@router.post("/market/{symbol}/halt", **responses.doc(responses.Instrument))
 async def halt(symbol: str, caller: Province, request: Request) -> dict:
     return await _control(request, commands.Halt, symbol)
 
 
-@router.post("/market/{symbol}/resume", **R.doc(R.Instrument))
+@router.post("/market/{symbol}/resume", **responses.doc(responses.Instrument))
 async def resume(symbol: str, caller: Province, request: Request) -> dict:
     return await _control(request, commands.Resume, symbol)
 
 
-@router.post("/market/{symbol}/close-session", **R.doc(R.Instrument))
+@router.post("/market/{symbol}/close-session", **responses.doc(responses.Instrument))
 async def close_session(symbol: str, caller: ProvinceOrOperator, request: Request) -> dict:
     return await _control(request, commands.CloseSession, symbol)
 
 
 def book_snapshot(conn, symbol: str, depth: int) -> dict:
     load_instrument(conn, symbol)
-    lv, ms = mm.BookLevel.__table__, mm.MarketSession.__table__
+    lv, ms = market_models.BookLevel.__table__, market_models.MarketSession.__table__
     # one read transaction, so the levels and the seq belong together
     seq_row = conn.execute(select(ms.c.book_seq).where(ms.c.symbol == symbol)).first()
     bids = conn.execute(
@@ -159,13 +160,13 @@ def book_snapshot(conn, symbol: str, depth: int) -> dict:
     }
 
 
-@router.get("/market/{symbol}/book", **R.doc(R.Book))
+@router.get("/market/{symbol}/book", **responses.doc(responses.Book))
 def book(symbol: str, conn: Conn, depth: Annotated[AsciiInt, Query(ge=1, le=1000)] = 20) -> dict:
     with conn.begin():
         return book_snapshot(conn, symbol, depth)
 
 
-@router.get("/market/{symbol}/trades", **R.doc(R.PublicTrades))
+@router.get("/market/{symbol}/trades", **responses.doc(responses.PublicTrades))
 def trades(
     symbol: str,
     conn: Conn,
@@ -173,7 +174,7 @@ def trades(
     before_seq: AsciiInt | None = Query(None, ge=1, le=MAX_ID),
 ) -> dict:
     load_instrument(conn, symbol)
-    t = m.Trade.__table__
+    t = models.Trade.__table__
     query = select(t).where(t.c.symbol == symbol)
     if before_seq is not None:
         query = query.where(t.c.seq < before_seq)
@@ -183,15 +184,15 @@ def trades(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/market/{symbol}/ticker", **R.doc(R.Ticker))
+@router.get("/market/{symbol}/ticker", **responses.doc(responses.Ticker))
 def ticker(symbol: str, conn: Conn) -> dict:
     load_instrument(conn, symbol)
-    ms = mm.MarketSession.__table__
+    ms = market_models.MarketSession.__table__
     row = conn.execute(select(ms).where(ms.c.symbol == symbol)).mappings().first()
     return {"symbol": symbol, **ticker_view(row)}
 
 
-@router.get("/market/{symbol}/candles", **R.doc(R.Candles))
+@router.get("/market/{symbol}/candles", **responses.doc(responses.Candles))
 def candles(
     symbol: str,
     conn: Conn,
@@ -199,7 +200,7 @@ def candles(
     limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 500,
 ) -> dict:
     load_instrument(conn, symbol)
-    c = m.Candle.__table__
+    c = models.Candle.__table__
     rows = conn.execute(
         select(c)
         .where(c.c.symbol == symbol, c.c.interval == interval)

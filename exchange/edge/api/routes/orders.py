@@ -5,34 +5,39 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, NamedTuple
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import or_, select
 
 from exchange.core import commands
+from exchange.core.orders import OrderStatus
 from exchange.core.tables import Column, local_time
 from exchange.core.units import cny, iso_time, tonnes
 from exchange.core.views import order_view, party
-from exchange.edge.api import responses as R
+from exchange.edge.api import responses
 from exchange.edge.api.deps import Conn, Enterprise, EnterpriseOrProvince, NoNul, submit
 from exchange.edge.api.errors import ApiError
 from exchange.edge.api.lookups import instrument_or_422
 from exchange.edge.api.schemas import MAX_ID, AmendIn, AsciiInt, CancelAllIn, OrderIn
+from exchange.edge.api.vocabulary import ORDER_STATUS
 from exchange.edge.exports import (
-    MAX_ROWS,
     Format,
+    From,
+    To,
     download,
+    export_rows,
     period_label,
-    period_us,
-    too_many,
+    within_period,
 )
-from exchange.infra.db import models as m
+from exchange.infra.db import models
+from matching_engine.types import OrderType, TimeInForce
 
 router = APIRouter(prefix="/api/v1", tags=["orders"], dependencies=[NoNul])
-_orders = m.Order.__table__
-_trades = m.Trade.__table__
-_accounts = m.Account.__table__
+_orders = models.Order.__table__
+_trades = models.Trade.__table__
+_accounts = models.Account.__table__
+_OPEN_STATUSES = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
 
 
 def _check_steps(inst, price_fen: int | None, quantity_kg: int | None) -> None:
@@ -79,7 +84,7 @@ class _Steps(NamedTuple):
     lot_kg: int
 
 
-@router.post("/orders", status_code=201, **R.doc(R.Order, 201, 200))
+@router.post("/orders", status_code=201, **responses.doc(responses.Order, 201, 200))
 async def place_order(
     body: OrderIn, caller: Enterprise, request: Request, response: Response
 ) -> dict:
@@ -89,17 +94,17 @@ async def place_order(
 async def place_for(account_id: str, body: OrderIn, request: Request, response: Response) -> dict:
     """Place an order owned by `account_id` (an enterprise, or the provincial reserve)."""
     inst = await _instrument_steps(request, body.symbol)
-    if body.type == "limit":
+    if body.type == OrderType.LIMIT:
         if body.price is None:
             raise ApiError("price_required", "a limit order needs a price")
-        tif = body.time_in_force or "GTC"
+        tif = body.time_in_force or TimeInForce.GTC.value
     else:
         if body.price is not None:
             raise ApiError("price_not_allowed", "a market order takes no price")
-        tif = body.time_in_force or "IOC"
-        if tif not in ("IOC", "FOK"):
+        tif = body.time_in_force or TimeInForce.IOC.value
+        if tif not in (TimeInForce.IOC, TimeInForce.FOK):
             raise ApiError("invalid_time_in_force", "a market order is IOC (or FOK)")
-    if body.post_only and tif not in ("GTC", "DAY"):
+    if body.post_only and tif not in (TimeInForce.GTC, TimeInForce.DAY):
         raise ApiError("invalid_time_in_force", "只挂单（post-only）须为限价单，有效期 GTC 或 DAY")
     _check_steps(inst, body.price, body.quantity)
     fields = {
@@ -139,7 +144,7 @@ async def place_for(account_id: str, body: OrderIn, request: Request, response: 
     return next(o for o in reply["orders"] if o["id"] == order_id)
 
 
-@router.post("/orders/cancel-all", **R.doc(R.Cancelled))
+@router.post("/orders/cancel-all", **responses.doc(responses.Cancelled))
 async def cancel_all(caller: Enterprise, request: Request, body: CancelAllIn | None = None) -> dict:
     """Cancel every open order of the caller (in one instrument when `symbol` is given)."""
     symbol = body.symbol if body is not None else None
@@ -147,35 +152,29 @@ async def cancel_all(caller: Enterprise, request: Request, body: CancelAllIn | N
     return {"cancelled": reply["result"]["cancelled"]}
 
 
-@router.get("/orders", **R.doc(R.Orders, download=True))
+@router.get("/orders", **responses.doc(responses.Orders, download=True))
 def list_orders(
     caller: EnterpriseOrProvince,
     conn: Conn,
-    status: Literal["open", "partially_filled", "filled", "cancelled"] | None = None,
+    status: ORDER_STATUS | None = None,
     symbol: str | None = None,
     limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100,
     cursor: AsciiInt | None = Query(
         None, ge=1, le=MAX_ID, description="list orders with a smaller id"
     ),
-    from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, Asia/Shanghai"),
-    to: str | None = Query(None, description="YYYY-MM-DD, Asia/Shanghai, inclusive"),
+    from_: From = None,
+    to: To = None,
     format: Format = "json",
 ):
-    start_us, end_us = period_us(from_, to)
-    query = select(_orders)
+    query = within_period(select(_orders), _orders.c.created_us, from_, to)
     if caller.role == "enterprise":
         query = query.where(_orders.c.account_id == caller.account_id)
     if status:
         query = query.where(_orders.c.status == status)
     if symbol:
         query = query.where(_orders.c.symbol == symbol)
-    if start_us is not None:
-        query = query.where(_orders.c.created_us >= start_us)
-    if end_us is not None:
-        query = query.where(_orders.c.created_us < end_us)
     if format != "json":
-        rows = conn.execute(query.order_by(_orders.c.id).limit(MAX_ROWS + 1)).mappings().all()
-        too_many(len(rows))
+        rows = export_rows(conn, query, _orders.c.id, mappings=True)
         return download(
             format,
             f"orders_{period_label(from_, to)}",
@@ -207,7 +206,7 @@ def _owned(conn, caller, order_id: str):
     return _row_of(conn, None if caller.role == "province" else caller.account_id, order_id)
 
 
-@router.get("/orders/{order_id}", **R.doc(R.Order))
+@router.get("/orders/{order_id}", **responses.doc(responses.Order))
 def get_order(order_id: str, caller: EnterpriseOrProvince, conn: Conn) -> dict:
     row = _owned(conn, caller, order_id)
     view = order_view(row)
@@ -230,7 +229,7 @@ def _only(reply: dict, order_id: str) -> dict:
     return next(o for o in reply["orders"] if o["id"] == order_id)
 
 
-@router.delete("/orders/{order_id}", **R.doc(R.Order))
+@router.delete("/orders/{order_id}", **responses.doc(responses.Order))
 async def cancel_order(order_id: str, caller: Enterprise, request: Request) -> dict:
     return await cancel_for(caller.account_id, order_id, request)
 
@@ -238,19 +237,19 @@ async def cancel_order(order_id: str, caller: Enterprise, request: Request) -> d
 async def cancel_for(account_id: str, order_id: str, request: Request) -> dict:
     """Cancel what remains of `account_id`'s order; anyone else's is not found."""
     row = await _row_off_loop(request, account_id, order_id)
-    if row["status"] not in ("open", "partially_filled"):
+    if row["status"] not in _OPEN_STATUSES:
         raise ApiError("order_not_open", f"order {order_id} is {row['status']}")
     reply = await submit(request, commands.CancelOrder(account_id=account_id, order_id=row["id"]))
     return _only(reply, order_id)
 
 
-@router.patch("/orders/{order_id}", **R.doc(R.Order))
+@router.patch("/orders/{order_id}", **responses.doc(responses.Order))
 async def amend_order(order_id: str, body: AmendIn, caller: Enterprise, request: Request) -> dict:
     if body.quantity is None and body.price is None:
         raise ApiError("invalid_input", "give a new quantity, a new price, or both")
     row = await _row_off_loop(request, caller.account_id, order_id)
     _check_steps(await _instrument_steps(request, row["symbol"]), body.price, body.quantity)
-    if row["status"] not in ("open", "partially_filled"):
+    if row["status"] not in _OPEN_STATUSES:
         raise ApiError("order_not_open", f"order {order_id} is {row['status']}")
     reply = await submit(
         request,
@@ -264,7 +263,7 @@ async def amend_order(order_id: str, body: AmendIn, caller: Enterprise, request:
     return _only(reply, order_id)
 
 
-@router.get("/trades", **R.doc(R.Trades, download=True))
+@router.get("/trades", **responses.doc(responses.Trades, download=True))
 def list_trades(
     caller: EnterpriseOrProvince,
     conn: Conn,
@@ -273,12 +272,11 @@ def list_trades(
     cursor: AsciiInt | None = Query(
         None, ge=1, le=MAX_ID, description="list trades with a smaller seq"
     ),
-    from_: str | None = Query(None, alias="from", description="YYYY-MM-DD, Asia/Shanghai"),
-    to: str | None = Query(None, description="YYYY-MM-DD, Asia/Shanghai, inclusive"),
+    from_: From = None,
+    to: To = None,
     format: Format = "json",
 ):
-    start_us, end_us = period_us(from_, to)
-    query = select(_trades)
+    query = within_period(select(_trades), _trades.c.ts_us, from_, to)
     mine = caller.account_id
     if caller.role == "enterprise":
         query = query.where(
@@ -286,13 +284,8 @@ def list_trades(
         )
     if symbol:
         query = query.where(_trades.c.symbol == symbol)
-    if start_us is not None:
-        query = query.where(_trades.c.ts_us >= start_us)
-    if end_us is not None:
-        query = query.where(_trades.c.ts_us < end_us)
     if format != "json":
-        rows = conn.execute(query.order_by(_trades.c.seq, _trades.c.id).limit(MAX_ROWS + 1)).all()
-        too_many(len(rows))
+        rows = export_rows(conn, query, _trades.c.seq, _trades.c.id)
     else:
         if cursor:
             query = query.where(_trades.c.seq < cursor)

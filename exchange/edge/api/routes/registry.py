@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from exchange.core import commands
 from exchange.core.units import iso_time, tonnes
-from exchange.edge.api import responses as R
+from exchange.edge.api import responses
 from exchange.edge.api.deps import (
     BureauOrProvince,
     Conn,
@@ -21,15 +21,22 @@ from exchange.edge.api.deps import (
     submit,
 )
 from exchange.edge.api.errors import ApiError
-from exchange.edge.api.lookups import instrument_or_422
+from exchange.edge.api.lookups import (
+    instrument_or_422,
+    outside_bureau_city,
+    row_by_id,
+    submit_and_view,
+    view_of,
+)
 from exchange.edge.api.schemas import AllocationIn, AsciiInt, ProjectIn, ReductionIn, VerifyIn
-from exchange.infra.db import models as m
+from exchange.infra.db import models
 from settlement.cities import CITY_CODES
+from settlement.reductions import ClaimStatus
 
 router = APIRouter(prefix="/api/v1", tags=["registry"], dependencies=[NoNul])
-_red = m.Reduction.__table__
-_prj = m.Project.__table__
-_src = m.ProjectSource.__table__
+_red = models.Reduction.__table__
+_prj = models.Project.__table__
+_src = models.ProjectSource.__table__
 
 
 def reduction_view(r) -> dict:
@@ -69,39 +76,31 @@ def project_view(r) -> dict:
     }
 
 
-def _reduction(conn, claim_id: str):
-    return conn.execute(select(_red).where(_red.c.id == claim_id)).first()
-
-
-@router.post("/reductions", status_code=201, **R.doc(R.Reduction, 201))
+@router.post("/reductions", status_code=201, **responses.doc(responses.Reduction, 201))
 async def claim_reduction(body: ReductionIn, caller: EnterpriseOrBureau, request: Request) -> dict:
     await read(request, instrument_or_422, body.symbol)
-    reply = await submit(
-        request,
-        commands.ClaimReduction(
-            account_id=caller.account_id,
-            symbol=body.symbol,
-            quantity_kg=body.quantity,
-            source_kind=body.source_kind,
-            description=body.description,
-            evidence=body.evidence,
-        ),
+    command = commands.ClaimReduction(
+        account_id=caller.account_id,
+        symbol=body.symbol,
+        quantity_kg=body.quantity,
+        source_kind=body.source_kind,
+        description=body.description,
+        evidence=body.evidence,
     )
-    claim_id = reply["result"]["claim_id"]
-    return await read(request, lambda conn: reduction_view(_reduction(conn, claim_id)))
+    return await submit_and_view(request, command, "claim_id", _red, reduction_view)
 
 
-@router.post("/reductions/{claim_id}/verify", **R.doc(R.Reduction))
+@router.post("/reductions/{claim_id}/verify", **responses.doc(responses.Reduction))
 async def verify_reduction(
     claim_id: str, body: VerifyIn, caller: BureauOrProvince, request: Request
 ) -> dict:
-    claim = await read(request, _reduction, claim_id)
-    if claim is None or (caller.role == "city_bureau" and claim.city_code != caller.city_code):
+    claim = await read(request, row_by_id, _red, claim_id)
+    if claim is None or outside_bureau_city(caller, claim.city_code):
         raise ApiError("not_found", f"no reduction claim {claim_id}")
     if body.decision == "approve":
         if body.approved_quantity is None or body.method is None:
             raise ApiError("invalid_input", "an approval needs approved_quantity and method")
-        if claim.status == "pending" and body.approved_quantity > claim.quantity_kg:
+        if claim.status == ClaimStatus.PENDING and body.approved_quantity > claim.quantity_kg:
             raise ApiError(
                 "approved_exceeds_claim",
                 f"approved {tonnes(body.approved_quantity)} t exceeds the claimed "
@@ -118,10 +117,10 @@ async def verify_reduction(
             note=body.note,
         ),
     )
-    return await read(request, lambda conn: reduction_view(_reduction(conn, claim_id)))
+    return await view_of(request, _red, claim_id, reduction_view)
 
 
-@router.get("/reductions", **R.doc(R.Reductions))
+@router.get("/reductions", **responses.doc(responses.Reductions))
 def list_reductions(
     caller: CurrentCaller,
     conn: Conn,
@@ -141,9 +140,9 @@ def list_reductions(
     return {"items": [reduction_view(r) for r in rows]}
 
 
-@router.get("/reductions/{claim_id}", **R.doc(R.Reduction))
+@router.get("/reductions/{claim_id}", **responses.doc(responses.Reduction))
 def get_reduction(claim_id: str, caller: CurrentCaller, conn: Conn) -> dict:
-    r = _reduction(conn, claim_id)
+    r = row_by_id(conn, _red, claim_id)
     visible = r is not None and (
         caller.role == "province"
         or (caller.role == "enterprise" and r.account_id == caller.account_id)
@@ -154,15 +153,11 @@ def get_reduction(claim_id: str, caller: CurrentCaller, conn: Conn) -> dict:
     return reduction_view(r)
 
 
-def _project(conn, project_id: str):
-    return conn.execute(select(_prj).where(_prj.c.id == project_id)).first()
-
-
 def _visible_project(conn, caller, project_id: str, owner_only: bool = False):
     # a role that never sees projects is refused as a role (403), before any lookup
     if caller.role not in ("enterprise", "city_bureau", "province"):
         raise ApiError("forbidden", f"{caller.role} accounts do not see projects", 403)
-    p = _project(conn, project_id)
+    p = row_by_id(conn, _prj, project_id)
     allowed = p is not None and (
         (caller.role == "enterprise" and p.owner_account_id == caller.account_id)
         or (not owner_only and caller.role == "province")
@@ -173,29 +168,25 @@ def _visible_project(conn, caller, project_id: str, owner_only: bool = False):
     return p
 
 
-@router.post("/projects", status_code=201, **R.doc(R.Project, 201))
+@router.post("/projects", status_code=201, **responses.doc(responses.Project, 201))
 async def register_project(body: ProjectIn, caller: Enterprise, request: Request) -> dict:
     city = body.city_code or caller.city_code
     if city not in CITY_CODES:
         raise ApiError("unknown_city", f"{city!r} is not a Guangdong city code")
     await read(request, instrument_or_422, body.symbol)
-    reply = await submit(
-        request,
-        commands.RegisterProject(
-            account_id=caller.account_id,
-            name=body.name,
-            city_code=city,
-            priority_category=body.priority_category,
-            symbol=body.symbol,
-            required_kg=body.required_quantity,
-            eia_reference=body.eia_reference,
-        ),
+    command = commands.RegisterProject(
+        account_id=caller.account_id,
+        name=body.name,
+        city_code=city,
+        priority_category=body.priority_category,
+        symbol=body.symbol,
+        required_kg=body.required_quantity,
+        eia_reference=body.eia_reference,
     )
-    project_id = reply["result"]["project_id"]
-    return await read(request, lambda conn: project_view(_project(conn, project_id)))
+    return await submit_and_view(request, command, "project_id", _prj, project_view)
 
 
-@router.get("/projects", **R.doc(R.Projects))
+@router.get("/projects", **responses.doc(responses.Projects))
 def list_projects(
     caller: CurrentCaller, conn: Conn, limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100
 ):
@@ -210,12 +201,14 @@ def list_projects(
     return {"items": [project_view(r) for r in rows]}
 
 
-@router.get("/projects/{project_id}", **R.doc(R.Project))
+@router.get("/projects/{project_id}", **responses.doc(responses.Project))
 def get_project(project_id: str, caller: CurrentCaller, conn: Conn) -> dict:
     return project_view(_visible_project(conn, caller, project_id))
 
 
-@router.post("/projects/{project_id}/allocations", status_code=201, **R.doc(R.Project, 201))
+@router.post(
+    "/projects/{project_id}/allocations", status_code=201, **responses.doc(responses.Project, 201)
+)
 async def allocate(
     project_id: str, body: AllocationIn, caller: Enterprise, request: Request
 ) -> dict:
@@ -235,10 +228,10 @@ async def allocate(
             quantity_kg=body.quantity,
         ),
     )
-    return await read(request, lambda conn: project_view(_project(conn, project_id)))
+    return await view_of(request, _prj, project_id, project_view)
 
 
-@router.get("/projects/{project_id}/sources", **R.doc(R.ProjectSources))
+@router.get("/projects/{project_id}/sources", **responses.doc(responses.ProjectSources))
 def project_sources(project_id: str, caller: CurrentCaller, conn: Conn) -> dict:
     _visible_project(conn, caller, project_id)
     rows = conn.execute(select(_src).where(_src.c.project_id == project_id).order_by(_src.c.id))

@@ -10,21 +10,21 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from exchange.core import commands
-from exchange.core.regulation import due_us
+from exchange.core.regulation import AlertStatus, Lateness, SubmissionStatus, due_us
 from exchange.core.units import iso_time, tonnes
-from exchange.edge.api import responses as R
+from exchange.edge.api import responses
 from exchange.edge.api.deps import Bureau, Conn, NoNul, Regulator, submit
 from exchange.edge.api.errors import ApiError
-from exchange.edge.api.lookups import instrument_or_422
+from exchange.edge.api.lookups import instrument_or_422, outside_bureau_city
 from exchange.edge.api.routes.ledger import alert_view, month_bounds_us
 from exchange.edge.api.schemas import MAX_ID, AcknowledgeIn, SubmitMonthIn
-from exchange.infra.db import models as m
+from exchange.infra.db import models
 from settlement.cities import CITIES, CITY_CODES
 
 router = APIRouter(prefix="/api/v1", tags=["regulation"], dependencies=[NoNul])
-_subs = m.MonthlySubmission.__table__
-_alerts = m.Alert.__table__
-_accounts = m.Account.__table__
+_subs = models.MonthlySubmission.__table__
+_alerts = models.Alert.__table__
+_accounts = models.Account.__table__
 
 
 def version_view(r) -> dict:
@@ -50,7 +50,7 @@ def version_view(r) -> dict:
 @router.post(
     "/ledger/cities/{code}/monthly/{month}/submit",
     status_code=201,
-    **R.doc(R.Submitted, 201),
+    **responses.doc(responses.Submitted, 201),
 )
 async def submit_month(
     code: str, month: str, body: SubmitMonthIn, caller: Bureau, request: Request
@@ -90,7 +90,7 @@ async def submit_month(
     return {"city_code": code, "symbol": body.symbol, "month": month, **version_view(row)}
 
 
-@router.get("/ledger/submissions", **R.doc(R.Submissions))
+@router.get("/ledger/submissions", **responses.doc(responses.Submissions))
 def submissions(
     caller: Regulator,
     conn: Conn,
@@ -112,16 +112,19 @@ def submissions(
         versions.setdefault(r.city_code, []).append(r)
     items = []
     for city in CITIES:
-        if caller.role == "city_bureau" and city.code != caller.city_code:
+        if outside_bureau_city(caller, city.code):
             continue
         mine = versions.get(city.code, [])
         if mine:
             on_time = mine[0].ts_us < due
-            status, late = ("submitted", None) if on_time else ("late", "submitted_after_due")
+            if on_time:
+                status, late = SubmissionStatus.SUBMITTED, None
+            else:
+                status, late = SubmissionStatus.LATE, Lateness.SUBMITTED_AFTER_DUE
         elif now_us >= due:
-            status, late = "late", "not_submitted"
+            status, late = SubmissionStatus.LATE, Lateness.NOT_SUBMITTED
         else:
-            status, late = "missing", None
+            status, late = SubmissionStatus.MISSING, None
         items.append(
             {
                 "city_code": city.code,
@@ -135,7 +138,7 @@ def submissions(
     return {"month": month, "symbol": symbol, "due_at": iso_time(due), "items": items}
 
 
-@router.post("/surveillance/alerts/{alert_id}/acknowledge", **R.doc(R.Alert))
+@router.post("/surveillance/alerts/{alert_id}/acknowledge", **responses.doc(responses.Alert))
 async def acknowledge(
     alert_id: str, body: AcknowledgeIn, caller: Regulator, request: Request
 ) -> dict:
@@ -151,9 +154,9 @@ async def acknowledge(
             ).first()
 
     row = await asyncio.to_thread(read)
-    if row is None or (caller.role == "city_bureau" and row.city_code != caller.city_code):
+    if row is None or outside_bureau_city(caller, row.city_code):
         raise ApiError("alert_not_found", f"no alert {alert_id} in your view")
-    if row.status == "acknowledged":
+    if row.status == AlertStatus.ACKNOWLEDGED:
         raise ApiError("already_acknowledged", f"alert {alert_id} was already acknowledged")
     await submit(
         request,
