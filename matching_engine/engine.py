@@ -93,6 +93,7 @@ _INVALID_STP = RejectReason.INVALID_SELF_TRADE_PREVENTION
 _POST_ONLY_WOULD_CROSS = RejectReason.POST_ONLY_WOULD_CROSS
 _USER = CancelReason.USER
 _first = itemgetter(0)
+_DEFAULT_BOOK: type[OrderBook] = FastBook
 
 
 class _Market:
@@ -157,10 +158,11 @@ def _quantity_problem(market: _Market, quantity_kg: int) -> RejectReason | None:
 class MatchingEngine:
     def __init__(
         self,
-        book_class: type[OrderBook] = FastBook,
+        book_class: type[OrderBook] | None = None,
         stp: SelfTradePrevention = SelfTradePrevention.CANCEL_INCOMING,
     ) -> None:
-        self.book_class = book_class
+        # None: FastBook, compiled when it was built; PyMatchingEngine: the pure one
+        self.book_class = _DEFAULT_BOOK if book_class is None else book_class
         self.stp = SelfTradePrevention(stp)
         self._markets: dict[str, _Market] = {}
         self._handlers = {
@@ -433,11 +435,12 @@ class MatchingEngine:
         return hashlib.sha256(self.snapshot()).hexdigest()
 
     @classmethod
-    def restore(cls, data: bytes, book_class: type[OrderBook] = FastBook) -> MatchingEngine:
+    def restore(cls, data: bytes, book_class: type[OrderBook] | None = None) -> MatchingEngine:
         state = json.loads(data)
         if state.get("format") != SNAPSHOT_FORMAT:
             raise ValueError(f"unsupported snapshot format {state.get('format')!r}")
         engine = cls(book_class, SelfTradePrevention(state["stp"]))
+        book_class = engine.book_class
         for s in state["markets"]:
             instrument = Instrument(
                 s["symbol"], s["pollutant"], s["vintage"], s["tick_fen"], s["lot_kg"],
@@ -455,3 +458,24 @@ class MatchingEngine:
             if (m.band_low, m.band_high) != m.instrument.band():
                 raise AssertionError(f"market {symbol} band cache is stale")
             m.book.check_invariants()
+
+
+PyMatchingEngine = MatchingEngine
+"""The pure-Python engine, always (its default book is the pure-Python book too);
+`MatchingEngine` is its compiled twin when that was built."""
+IMPLEMENTATION = "pure"
+"""Which implementation `MatchingEngine` (with its default book) is: "compiled" or "pure"."""
+
+if __name__ == "matching_engine.engine":
+    # setup.py compiles this very file with Cython as matching_engine._engine_c
+    # (declarations in _engine_c.pxd), as it compiles book.py: see there.
+    from matching_engine.book import PyFastBook
+
+    _DEFAULT_BOOK = PyFastBook
+    try:
+        from matching_engine._engine_c import MatchingEngine
+    except ImportError:
+        pass
+    else:
+        if FastBook is not PyFastBook:
+            IMPLEMENTATION = "compiled"

@@ -44,13 +44,19 @@ TAKER_OWNERS = 100
 
 
 def _python_312() -> str:
-    """An interpreter the peers accept: EMX_PEERS_PYTHON, python3.12/3.13 on the
-    PATH, or one that pyenv installed."""
+    """An interpreter the peers accept: EMX_PEERS_PYTHON, python3.12 (the version
+    the figures in BENCHMARKS.md are for) or 3.13 on the PATH, or one that pyenv
+    installed."""
     candidates = [os.environ.get("EMX_PEERS_PYTHON", "")]
-    candidates += [shutil.which(n) or "" for n in ("python3.13", "python3.12")]
+    candidates += [shutil.which(n) or "" for n in ("python3.12", "python3.13")]
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     if pyenv.is_dir():
-        for version in sorted(pyenv.iterdir(), reverse=True):
+        # 3.12 first, then the newest: names sort as text ("3.9" after "3.13")
+        def preference(version: Path) -> tuple[bool, list[int]]:
+            numbers = [int(n) for n in version.name.split(".") if n.isdigit()]
+            return numbers[:2] != [3, 12], [-n for n in numbers]
+
+        for version in sorted(pyenv.iterdir(), key=preference):
             candidates += [str(version / "bin" / "python3")]
     for candidate in candidates:
         if not candidate:
