@@ -7,6 +7,13 @@
 
 cimport cython
 
+# module-level names of the hot paths as C variables: no dict lookup per use
+cdef object BUY, SELL, GTC, DAY, FOK, _new, bisect_left, insort
+cdef object BookLevelChanged, OrderCancelled, OrderReduced, OrderReplaced
+cdef object SelfTradePrevented, Trade
+cdef object _SELF_TRADE, _FOK_NOT_FILLABLE, _IOC_REMAINDER, _MARKET_REMAINDER
+cdef object _EXPIRED, _CANCEL_RESTING, _CANCEL_BOTH
+
 
 @cython.final
 @cython.no_gc

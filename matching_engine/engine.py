@@ -180,7 +180,7 @@ class MatchingEngine:
         # Placing and cancelling an order are handled here rather than in
         # methods of their own: one Python call less on the two commands of
         # nearly every stream.
-        cls = c.__class__
+        cls = type(c)
         if cls is not PlaceOrder:
             if cls is CancelOrder:
                 m = self._markets.get(c.symbol)
@@ -197,7 +197,13 @@ class MatchingEngine:
                 if reason.__class__ is not CancelReason:
                     reason = CancelReason(reason)
                 out: list[Any] = []
-                book.cancel(c.seq, c.ts_us, order_id, reason, out)
+                if book.__class__ is FastBook:
+                    # The same call; compiled (see _engine_c.pxd) it is a direct C
+                    # call into the compiled book instead of a method lookup.
+                    fast = book
+                    fast.cancel(c.seq, c.ts_us, order_id, reason, out)
+                else:
+                    book.cancel(c.seq, c.ts_us, order_id, reason, out)
                 return out
             handler = self._handlers.get(cls)
             if handler is None:
@@ -257,8 +263,13 @@ class MatchingEngine:
                 (seq, ts_us, c.symbol, order_id, owner, side, order_type, price, quantity, tif),
             )
         ]
-        book.place(seq, ts_us, order_id, owner, side, price, quantity, tif,
-                   order_type is _MARKET, stp, post_only, out)  # fmt: skip
+        if book.__class__ is FastBook:
+            fast = book  # a direct C call when compiled, as for cancels above
+            fast.place(seq, ts_us, order_id, owner, side, price, quantity, tif,
+                       order_type is _MARKET, stp, post_only, out)  # fmt: skip
+        else:
+            book.place(seq, ts_us, order_id, owner, side, price, quantity, tif,
+                       order_type is _MARKET, stp, post_only, out)  # fmt: skip
         return out
 
 

@@ -86,14 +86,17 @@ def ensure_peers(venv: Path) -> Path:
 
 
 def _build_engine_module(python: Path) -> None:
-    """Build the engine's optional C module for the peers' interpreter too, beside
-    the sources that its run imports (the project's own install built it for the
+    """Build the engine's optional compiled modules (the Cython-compiled book and
+    engine, the C event constructor) for the peers' interpreter too, beside the
+    sources that its run imports (the project's own install built them for the
     project's interpreter). Like the install, a failed build leaves the engine on
     its pure-Python path, which each run reports."""
-    if "setuptools" not in subprocess.run(
+    frozen = subprocess.run(
         [str(python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True
-    ).stdout:
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "setuptools"], check=True)
+    ).stdout.lower()
+    wanted = [p for p in ("setuptools", "cython") if f"{p}==" not in frozen]
+    if wanted:
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *wanted], check=True)
     subprocess.run(
         [str(python), "setup.py", "--quiet", "build_ext", "--inplace"],
         cwd=ROOT, capture_output=True, check=False,
@@ -133,6 +136,7 @@ def measure(ops: int, seed: int, rounds: int, venv: Path) -> dict[str, Any]:
     contestants = [
         ("this project (peers' Python)", peer_python, "this-project", True),
         ("this project (project's Python)", sys.executable, "this-project", True),
+        ("this project, pure Python (peers' Python)", peer_python, "this-project-pure", True),
         ("matching-engine 0.1.1", peer_python, "matching-engine", False),
         ("limit-order-book 2.0.0", peer_python, "limit-order-book", False),
     ]
@@ -191,8 +195,8 @@ def main(ops: int = 200_000, seed: int = 42, rounds: int = 3, venv: Path = DEFAU
             f"{o['ops_per_cpu_s'] / r['ops_per_cpu_s']:.2f}×"
             for o in (same, own)
         ]
-        if "compiled" in r:
-            label += " [C events]" if r["compiled"] else " [pure Python]"
+        if "implementation" in r:
+            label += f" [{r['implementation']}]"
         table.add_row(label, r["python"], f"{r['ops_per_s']:,}", f"{r['ops_per_cpu_s']:,}",
                       *ratios, checked)  # fmt: skip
     console.print(table)
