@@ -16,7 +16,6 @@ cdef object _EXPIRED, _CANCEL_RESTING, _CANCEL_BOTH
 
 
 @cython.final
-@cython.no_gc
 cdef class _Order:
     cdef public object order_id, owner, side, price_fen, remaining_kg, tif, stp, post_only
     cdef public object arrival
@@ -26,7 +25,6 @@ cdef class _Order:
 
 
 @cython.final
-@cython.no_gc
 cdef class _Level:
     cdef public _Order head, tail
     cdef public object key, price_fen, total_kg

@@ -239,21 +239,6 @@ class FastBook:
         self._ask_keys: list[int] = []
         self._arrivals = 0
 
-    def __dealloc__(self) -> None:
-        # Called by the compiled book only (Cython's deallocator; Python never calls
-        # it). _book_c.pxd keeps orders and levels out of the cyclic collector, which
-        # then cannot free a queue's links, so a book that goes away with orders
-        # still resting unlinks them and refcounting frees them.
-        for levels in (self._bids, self._asks):
-            if not levels:
-                continue
-            for level in levels.values():
-                o = level.head
-                level.head = level.tail = None
-                while o is not None:
-                    o.level = o.prev = None
-                    o.next, o = None, o.next
-
     # ----------------------------------------------------------- commands
 
     def place(self, seq, ts_us, order_id, owner, side, price_fen, quantity_kg, tif, is_market,
