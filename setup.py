@@ -1,6 +1,7 @@
 """The matching engine's optional compiled parts; everything else is in pyproject.toml.
 
 - matching_engine._tuplenew: a faster tuple.__new__ for events (C).
+- matching_engine._slots: reads a command's fields straight from its slots (C).
 - matching_engine._book_c and matching_engine._engine_c: book.py and engine.py
   themselves, compiled by Cython with the C declarations in _book_c.pxd and
   _engine_c.pxd (pure-Python mode: the .py files stay plain Python and import
@@ -17,7 +18,8 @@ from pathlib import Path
 from setuptools import Extension, setup
 
 extensions = [
-    Extension("matching_engine._tuplenew", ["matching_engine/_tuplenew.c"], optional=True)
+    Extension(f"matching_engine.{name}", [f"matching_engine/{name}.c"], optional=True)
+    for name in ("_tuplenew", "_slots")
 ]
 
 try:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from matching_engine.book import FastBook, OrderBook
@@ -93,6 +93,21 @@ _INVALID_STP = RejectReason.INVALID_SELF_TRADE_PREVENTION
 _POST_ONLY_WOULD_CROSS = RejectReason.POST_ONLY_WOULD_CROSS
 _USER = CancelReason.USER
 _first = itemgetter(0)
+# Every field of the two commands of nearly every stream, read at once: the C
+# reader (setup.py builds it) reads the slots directly, which saves a generic
+# attribute lookup per field; attrgetter gives the same tuple without it.
+try:
+    from matching_engine._slots import reader as _reader
+except ImportError:  # built without the optional C module
+
+    def _reader(cls: type, names: tuple[str, ...]) -> Any:
+        return attrgetter(*names)
+
+
+_place_fields = _reader(PlaceOrder, ("seq", "ts_us", "symbol", "order_id", "owner", "side",
+                                     "type", "price_fen", "quantity_kg", "tif", "post_only",
+                                     "stp"))  # fmt: skip
+_cancel_fields = _reader(CancelOrder, ("seq", "ts_us", "symbol", "order_id", "owner", "reason"))
 _DEFAULT_BOOK: type[OrderBook] = FastBook
 
 
@@ -183,17 +198,16 @@ class MatchingEngine:
         cls = type(c)
         if cls is not PlaceOrder:
             if cls is CancelOrder:
-                m = self._markets.get(c.symbol)
+                seq, ts_us, symbol, order_id, owner, reason = _cancel_fields(c)
+                m = self._markets.get(symbol)
                 if m is None:
                     return _rejected(c, "cancel", _UNKNOWN_SYMBOL)
                 book = m.book
-                order_id = c.order_id
                 order = book.orders.get(order_id)
                 if order is None:
                     return _rejected(c, "cancel", _ORDER_NOT_OPEN)
-                if order.owner != c.owner:
+                if order.owner != owner:
                     return _rejected(c, "cancel", _NOT_ORDER_OWNER)
-                reason = c.reason
                 if reason.__class__ is not CancelReason:
                     reason = CancelReason(reason)
                 out: list[Any] = []
@@ -201,20 +215,21 @@ class MatchingEngine:
                     # The same call; compiled (see _engine_c.pxd) it is a direct C
                     # call into the compiled book instead of a method lookup.
                     fast = book
-                    fast.cancel(c.seq, c.ts_us, order_id, reason, out)
+                    fast.cancel(seq, ts_us, order_id, reason, out)
                 else:
-                    book.cancel(c.seq, c.ts_us, order_id, reason, out)
+                    book.cancel(seq, ts_us, order_id, reason, out)
                 return out
             handler = self._handlers.get(cls)
             if handler is None:
                 raise TypeError(f"not an engine command: {cls.__name__}")
             return handler(c)
-        m = self._markets.get(c.symbol)
+        (seq, ts_us, symbol, order_id, owner, side, order_type, price, quantity, tif,
+         post_only, stp) = _place_fields(c)  # fmt: skip
+        m = self._markets.get(symbol)
         if m is None:
             return _rejected(c, "place", _UNKNOWN_SYMBOL)
         if m.halted:
             return _rejected(c, "place", _MARKET_HALTED)
-        side, order_type, tif = c.side, c.type, c.tif
         if side is not BUY and side is not SELL:
             side = _SIDES[side]
         if order_type is not _LIMIT and order_type is not _MARKET:
@@ -223,14 +238,12 @@ class MatchingEngine:
             tif = _TIFS.get(tif)
             if tif is None:
                 return _rejected(c, "place", _INVALID_TIF)
-        stp = c.stp
         if stp is None:
             stp = self.stp
         elif stp.__class__ is not SelfTradePrevention:
             stp = _STPS.get(stp)
             if stp is None:
                 return _rejected(c, "place", _INVALID_STP)
-        post_only = c.post_only
         if order_type is _MARKET:
             if (tif is not IOC and tif is not FOK) or post_only:
                 return _rejected(c, "place", _INVALID_TIF)
@@ -238,29 +251,25 @@ class MatchingEngine:
         else:
             if post_only and tif is not GTC and tif is not DAY:
                 return _rejected(c, "place", _INVALID_TIF)
-            price = c.price_fen
             if price <= 0:
                 return _rejected(c, "place", _INVALID_PRICE)
             if price % m.tick_fen:
                 return _rejected(c, "place", _PRICE_OFF_TICK)
             if price < m.band_low or price > m.band_high:
                 return _rejected(c, "place", _PRICE_OUTSIDE_BAND)
-        quantity = c.quantity_kg
         if quantity <= 0:
             return _rejected(c, "place", _INVALID_QUANTITY)
         if quantity % m.lot_kg:
             return _rejected(c, "place", _QUANTITY_OFF_LOT)
         book = m.book
-        order_id = c.order_id
         if order_id in book.orders:
             return _rejected(c, "place", _DUPLICATE_ORDER_ID)
         if post_only and _crosses(book, side, price):
             return _rejected(c, "place", _POST_ONLY_WOULD_CROSS)
-        seq, ts_us, owner = c.seq, c.ts_us, c.owner
         out = [
             _new(
                 OrderAccepted,
-                (seq, ts_us, c.symbol, order_id, owner, side, order_type, price, quantity, tif),
+                (seq, ts_us, symbol, order_id, owner, side, order_type, price, quantity, tif),
             )
         ]
         if book.__class__ is FastBook:

@@ -11,9 +11,11 @@ CI builds them, so a missing build fails there instead of passing as a skip.
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,7 @@ def test_the_pure_modules_import_and_run_without_cython_or_the_compiled_modules(
     # the engine falls back to its pure classes and still trades.
     script = """
 import sys
+import tracemalloc
 for name in ("Cython", "cython", "matching_engine._book_c", "matching_engine._engine_c"):
     sys.modules[name] = None
 from matching_engine.book import FastBook, PyFastBook
@@ -91,6 +94,7 @@ def test_the_compiled_modules_need_no_cython_at_run_time() -> None:
     # build requirement, and the compiled modules load where it cannot be imported.
     script = """
 import sys
+import tracemalloc
 sys.modules["Cython"] = sys.modules["cython"] = None
 import matching_engine.engine as e
 print(e.IMPLEMENTATION)
@@ -115,6 +119,34 @@ def test_a_compiled_resting_order_reads_like_a_pure_one() -> None:
     assert compiled.depth() == pure.depth()
     assert (compiled.best_bid(), compiled.best_ask()) == (pure.best_bid(), pure.best_ask())
     assert compiled.snapshot_state() == pure.snapshot_state()
+
+
+def test_a_compiled_book_that_goes_away_with_resting_orders_frees_them() -> None:
+    # Compiled orders and levels are outside the cyclic collector (book.py, no_gc):
+    # the book's deallocator unlinks its queues so that refcounting frees them.
+    def fill_and_drop() -> None:
+        engine = MatchingEngine()
+        engine.process(AddInstrument(1, 0, SYMBOL, "NOx", 2025, 10, 100, 10_000, 500))
+        for n in range(2_000):
+            side, price = (BUY, 9_500 + 10 * (n % 40)) if n % 2 else (SELL, 10_500 - 10 * (n % 40))
+            engine.process(PlaceOrder(n + 2, 0, SYMBOL, n + 1, f"o{n % 7}", side,
+                                      OrderType.LIMIT, price, 100, GTC))  # fmt: skip
+        assert len(engine.book(SYMBOL).orders) == 2_000
+
+    assert not gc.is_tracked(_book_c._Order.__new__(_book_c._Order))
+    fill_and_drop()  # caches and free lists first
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(5):
+            fill_and_drop()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # 10,000 orders leaked would be over a megabyte
+    assert grown < 100_000, grown
 
 
 PRICES = [9_950, 9_960, 9_970, 9_980, 9_990, 10_000, 10_010, 10_020, 10_030, 10_040, 10_050]
