@@ -316,6 +316,10 @@ def main(commands: int = 1_000_000, seed: int = 42) -> list[dict[str, Any]]:
         console.print("events built by tuple.__new__ (the optional C module was not built)")
     else:
         console.print("events built by the C module matching_engine._tuplenew")
+    if type(engine_module._place_fields).__module__ == "matching_engine._slots":
+        console.print("command fields read by the C module matching_engine._slots")
+    else:
+        console.print("command fields read by operator.attrgetter (_slots was not built)")
     console.print(
         "gc: workload frozen with gc.freeze() before timing; collector enabled during the runs"
     )

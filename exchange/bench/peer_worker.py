@@ -113,9 +113,15 @@ def run_this_project(stream: list, pure: bool = False) -> dict:
     levels = [(True, p, q, count[(True, p)]) for p, q in bids]
     levels += [(False, p, q, count[(False, p)]) for p, q in asks]
     result = _result(elapsed, len(rows), trades, levels, list(book.orders))
-    # "compiled": the Cython-compiled engine and book (setup.py); "pure": Python
-    result["implementation"] = ("pure" if pure else engine_module.IMPLEMENTATION) + (
-        ", C events" if events.new_event is not tuple.__new__ else ""
+    # "compiled": the Cython-compiled engine and book (setup.py); "pure": their
+    # Python source; either uses the small C helpers where they were built
+    helpers = []
+    if events.new_event is not tuple.__new__:
+        helpers.append("C events")
+    if type(engine_module._place_fields).__module__ == "matching_engine._slots":
+        helpers.append("C slot reader")
+    result["implementation"] = ", ".join(
+        ["pure" if pure else engine_module.IMPLEMENTATION, *helpers]
     )
     return result
 

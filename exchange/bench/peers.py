@@ -6,7 +6,10 @@ IOC, FOK or self-trade prevention, no fill reports) and `matching-engine` 0.1.1
 (pure Python and msgspec; needs Python >= 3.12). Each engine runs in a fresh
 process of that interpreter (exchange/bench/peer_worker.py), so the peers and
 this project run on the same Python; this project runs once more on the
-project's own interpreter.
+project's own interpreter, and once more on the peers' as pure Python
+(PyMatchingEngine with PyFastBook) beside its compiled default. The compiled
+modules are built for the peers' interpreter in the source tree that its runs
+import (`setup.py build_ext --inplace`), and each row says which ran.
 
 The stream is the `emx bench engine` workload (about 50% passive limits, 35%
 cancels of live orders, 15% aggressive limits and market IOCs) with aggressive
@@ -175,6 +178,7 @@ def outcome_problems(results: dict[str, dict[str, Any]]) -> list[str]:
 
 def main(ops: int = 200_000, seed: int = 42, rounds: int = 3, venv: Path = DEFAULT_VENV) -> dict:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(width=150)
@@ -196,7 +200,7 @@ def main(ops: int = 200_000, seed: int = 42, rounds: int = 3, venv: Path = DEFAU
             for o in (same, own)
         ]
         if "implementation" in r:
-            label += f" [{r['implementation']}]"
+            label += escape(f" [{r['implementation']}]")  # brackets are rich markup
         table.add_row(label, r["python"], f"{r['ops_per_s']:,}", f"{r['ops_per_cpu_s']:,}",
                       *ratios, checked)  # fmt: skip
     console.print(table)
