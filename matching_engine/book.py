@@ -301,6 +301,8 @@ class FastBook:
             else:
                 levels, keys, key = self._asks, self._ask_keys, -price_fen
             self._arrivals = arrival = self._arrivals + 1
+            # slot stores after __new__: half the cost of an __init__ call (and,
+            # compiled, a direct call of the C type's allocator)
             o = _Order.__new__(_Order)
             o.order_id = order_id
             o.owner = owner
