@@ -6,6 +6,11 @@ sweeps a chosen number of levels. Mix: ~50% passive limit orders a few ticks
 from the touch, ~35% cancels of live orders, ~15% aggressive orders (crossing
 limits and market IOCs sweeping one to three levels), 500 owners, and a book
 held between 1,000 and 10,000 resting orders.
+
+Books: "fast" is what the service runs (FastBook in MatchingEngine: compiled by
+Cython when setup.py could build it, see BENCHMARKS.md), "pure" the same book's
+pure-Python source in the pure-Python engine, "reference" the obviously-right
+book that the tests compare both with.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ import tracemalloc
 from collections import Counter
 from typing import Any
 
-from matching_engine.book import FastBook
+from matching_engine import engine as engine_module
+from matching_engine.book import FastBook, PyFastBook
 from matching_engine.commands import AddInstrument, CancelOrder, PlaceOrder
-from matching_engine.engine import MatchingEngine
+from matching_engine.engine import MatchingEngine, PyMatchingEngine
 from matching_engine.reference_book import ReferenceBook
 from matching_engine.types import BUY, GTC, IOC, LIMIT, MARKET, SELL
 
@@ -31,7 +37,12 @@ OWNERS = 500
 MIN_RESTING = 2_000
 WARM_UP_ORDERS = 5_000
 MAX_RESTING = 10_000
-BOOKS = {"fast": FastBook, "reference": ReferenceBook}
+# book name -> (engine class, book class)
+BOOKS: dict[str, tuple[type, type]] = {
+    "fast": (MatchingEngine, FastBook),
+    "pure": (PyMatchingEngine, PyFastBook),
+    "reference": (MatchingEngine, ReferenceBook),
+}
 REFERENCE_COMMANDS = 10_000
 PASSIVE_OFFSET_MEAN_TICKS = 30
 
@@ -128,13 +139,21 @@ def _percentile(sorted_ns: list[int], fraction: float) -> int:
     return sorted_ns[min(len(sorted_ns) - 1, int(len(sorted_ns) * fraction))]
 
 
-def _memory_per_resting_order(book_class: type, cmds: list[Any]) -> tuple[int, int, int]:
+def _implementation(book: str) -> str:
+    if book == "fast":
+        return engine_module.IMPLEMENTATION
+    return "pure" if book == "pure" else "pure (reference book)"
+
+
+def _memory_per_resting_order(
+    engine_class: type, book_class: type, cmds: list[Any]
+) -> tuple[int, int, int]:
     """(retained bytes, peak bytes, resting orders) for the book the warm-up
     builds: passive orders only, so every one of them rests."""
     warm_up = cmds[: min(len(cmds), WARM_UP_ORDERS)]
     gc.collect()
     tracemalloc.start()
-    engine = MatchingEngine(book_class)
+    engine = engine_class(book_class)
     base = tracemalloc.get_traced_memory()[0]
     for c in warm_up:
         engine.process(c)
@@ -147,7 +166,7 @@ def _memory_per_resting_order(book_class: type, cmds: list[Any]) -> tuple[int, i
 def run(commands: int = 1_000_000, seed: int = 42, book: str = "fast") -> dict[str, Any]:
     """Build the workload, then time it: one pass without per-command timers
     (throughput) and one pass timing each process() call (latency)."""
-    book_class = BOOKS[book]
+    engine_class, book_class = BOOKS[book]
     cmds, mix = build_workload(commands, seed)
     gc.collect()
     # The prebuilt workload is not the engine's memory: keep the collector from
@@ -158,7 +177,7 @@ def run(commands: int = 1_000_000, seed: int = 42, book: str = "fast") -> dict[s
         # the machine only ever slow a pass down.
         elapsed_ns = cpu_ns = None
         for _ in range(2):
-            engine = MatchingEngine(book_class)
+            engine = engine_class(book_class)
             process = engine.process
             events = 0
             start, cpu_start = time.perf_counter_ns(), time.process_time_ns()
@@ -177,7 +196,7 @@ def run(commands: int = 1_000_000, seed: int = 42, book: str = "fast") -> dict[s
         gc.freeze()
         built_ns = None
         for _ in range(2):
-            engine = MatchingEngine(book_class)
+            engine = engine_class(book_class)
             process = engine.process
             start = time.perf_counter_ns()
             for cls, fields in rows:
@@ -188,7 +207,7 @@ def run(commands: int = 1_000_000, seed: int = 42, book: str = "fast") -> dict[s
             raise AssertionError("building the commands in the loop changed the outcome")
         del rows
 
-        engine = MatchingEngine(book_class)
+        engine = engine_class(book_class)
         process = engine.process
         clock = time.perf_counter_ns
         latencies = [0] * len(cmds)
@@ -202,9 +221,10 @@ def run(commands: int = 1_000_000, seed: int = 42, book: str = "fast") -> dict[s
     finally:
         gc.unfreeze()
 
-    retained, peak, mem_resting = _memory_per_resting_order(book_class, cmds)
+    retained, peak, mem_resting = _memory_per_resting_order(engine_class, book_class, cmds)
     return {
         "book": book,
+        "implementation": _implementation(book),
         "commands": len(cmds),
         "seed": seed,
         "mix": dict(mix),
@@ -233,7 +253,10 @@ def main(commands: int = 1_000_000, seed: int = 42) -> list[dict[str, Any]]:
     console = Console()
     reference_commands = min(commands, REFERENCE_COMMANDS)
     results = []
-    for book, n in (("fast", commands), ("reference", reference_commands)):
+    books = [("fast", commands), ("pure", commands), ("reference", reference_commands)]
+    if PyFastBook is FastBook:  # the compiled module was not built: "fast" is the pure book
+        del books[1]
+    for book, n in books:
         console.print(f"[bold]{book} book[/]: building and running {n:,} commands (seed {seed})")
         results.append(run(n, seed, book))
     table = Table(title="Matching engine, one instrument, events included")
@@ -241,6 +264,7 @@ def main(commands: int = 1_000_000, seed: int = 42) -> list[dict[str, Any]]:
     for r in results:
         table.add_column(f"{r['book']} book", justify="right")
     rows = [
+        ("implementation", lambda r: r["implementation"]),
         ("commands", lambda r: f"{r['commands']:,}"),
         ("events emitted", lambda r: f"{r['events']:,}"),
         ("resting orders at end", lambda r: f"{r['resting_orders_at_end']:,}"),
@@ -276,16 +300,26 @@ def main(commands: int = 1_000_000, seed: int = 42) -> list[dict[str, Any]]:
             f"reference book ran the first {reference_commands:,} commands of the same "
             "workload only: it re-sorts lists on every look and is there to be obviously right."
         )
-    same = results[0]["commands"] == results[1]["commands"]
-    if same:
-        console.print(f"state hashes equal: {results[0]['state_hash'] == results[1]['state_hash']}")
+    same = [r for r in results if r["commands"] == results[0]["commands"]]
+    if len(same) > 1:
+        equal = len({r["state_hash"] for r in same}) == 1
+        console.print(f"state hashes equal ({', '.join(r['book'] for r in same)}): {equal}")
     console.print(f"load average while running: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    console.print(
+        f"fast book: {engine_module.IMPLEMENTATION} "
+        + ("(Cython-compiled book.py and engine.py)" if engine_module.IMPLEMENTATION == "compiled"
+           else "(the compiled modules were not built)")
+    )  # fmt: skip
     from matching_engine import events
 
     if events.new_event is tuple.__new__:
         console.print("events built by tuple.__new__ (the optional C module was not built)")
     else:
         console.print("events built by the C module matching_engine._tuplenew")
+    if type(engine_module._place_fields).__module__ == "matching_engine._slots":
+        console.print("command fields read by the C module matching_engine._slots")
+    else:
+        console.print("command fields read by operator.attrgetter (_slots was not built)")
     console.print(
         "gc: workload frozen with gc.freeze() before timing; collector enabled during the runs"
     )

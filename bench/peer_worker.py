@@ -62,14 +62,15 @@ def _timed(loop) -> tuple[int, int]:
         gc.unfreeze()
 
 
-def run_this_project(stream: list) -> dict:
+def run_this_project(stream: list, pure: bool = False) -> dict:
     from matching_engine.commands import AddInstrument, CancelOrder, PlaceOrder
-    from matching_engine.engine import MatchingEngine
+    from matching_engine.engine import MatchingEngine, PyMatchingEngine
     from matching_engine.events import Trade
     from matching_engine.types import BUY, GTC, IOC, LIMIT, MARKET, SELL
 
     def new_engine() -> MatchingEngine:
-        engine = MatchingEngine()
+        # the pure-Python engine and book even where the compiled ones were built
+        engine = PyMatchingEngine() if pure else MatchingEngine()
         # a band of ±100%: market orders are limited by the book alone, as in the peers
         engine.process(AddInstrument(0, 0, SYMBOL, "NOx", 2025, 1, 1, 300_000, 10_000))
         return engine
@@ -101,9 +102,9 @@ def run_this_project(stream: list) -> dict:
         trades += [(e.taker_order_id, e.maker_order_id, e.price_fen, e.quantity_kg)
                    for e in engine.process(cmd) if type(e) is Trade]  # fmt: skip
     assert engine.state_hash() == timed_hash, "the checking pass reached another state"
+    from matching_engine import engine as engine_module
     from matching_engine import events
 
-    compiled = events.new_event is not tuple.__new__
     book = engine.book(SYMBOL)
     bids, asks = book.depth(10**9)
     count: dict = {}
@@ -112,7 +113,16 @@ def run_this_project(stream: list) -> dict:
     levels = [(True, p, q, count[(True, p)]) for p, q in bids]
     levels += [(False, p, q, count[(False, p)]) for p, q in asks]
     result = _result(elapsed, len(rows), trades, levels, list(book.orders))
-    result["compiled"] = compiled
+    # "compiled": the Cython-compiled engine and book (setup.py); "pure": their
+    # Python source; either uses the small C helpers where they were built
+    helpers = []
+    if events.new_event is not tuple.__new__:
+        helpers.append("C events")
+    if type(engine_module._place_fields).__module__ == "matching_engine._slots":
+        helpers.append("C slot reader")
+    result["implementation"] = ", ".join(
+        ["pure" if pure else engine_module.IMPLEMENTATION, *helpers]
+    )
     return result
 
 
@@ -199,6 +209,7 @@ def run_limit_order_book(stream: list) -> dict:
 
 RUNNERS = {
     "this-project": run_this_project,
+    "this-project-pure": lambda stream: run_this_project(stream, pure=True),
     "matching-engine": run_matching_engine,
     "limit-order-book": run_limit_order_book,
 }

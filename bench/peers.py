@@ -6,7 +6,10 @@ IOC, FOK or self-trade prevention, no fill reports) and `matching-engine` 0.1.1
 (pure Python and msgspec; needs Python >= 3.12). Each engine runs in a fresh
 process of that interpreter (bench/peer_worker.py), so the peers and
 this project run on the same Python; this project runs once more on the
-project's own interpreter.
+project's own interpreter, and once more on the peers' as pure Python
+(PyMatchingEngine with PyFastBook) beside its compiled default. The compiled
+modules are built for the peers' interpreter in the source tree that its runs
+import (`setup.py build_ext --inplace`), and each row says which ran.
 
 The stream is the `emx bench engine` workload (about 50% passive limits, 35%
 cancels of live orders, 15% aggressive limits and market IOCs) with aggressive
@@ -44,13 +47,19 @@ TAKER_OWNERS = 100
 
 
 def _python_312() -> str:
-    """An interpreter the peers accept: EMX_PEERS_PYTHON, python3.12/3.13 on the
-    PATH, or one that pyenv installed."""
+    """An interpreter the peers accept: EMX_PEERS_PYTHON, python3.12 (the version
+    the figures in BENCHMARKS.md are for) or 3.13 on the PATH, or one that pyenv
+    installed."""
     candidates = [os.environ.get("EMX_PEERS_PYTHON", "")]
-    candidates += [shutil.which(n) or "" for n in ("python3.13", "python3.12")]
+    candidates += [shutil.which(n) or "" for n in ("python3.12", "python3.13")]
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     if pyenv.is_dir():
-        for version in sorted(pyenv.iterdir(), reverse=True):
+        # 3.12 first, then the newest: names sort as text ("3.9" after "3.13")
+        def preference(version: Path) -> tuple[bool, list[int]]:
+            numbers = [int(n) for n in version.name.split(".") if n.isdigit()]
+            return numbers[:2] != [3, 12], [-n for n in numbers]
+
+        for version in sorted(pyenv.iterdir(), key=preference):
             candidates += [str(version / "bin" / "python3")]
     for candidate in candidates:
         if not candidate:
@@ -80,14 +89,17 @@ def ensure_peers(venv: Path) -> Path:
 
 
 def _build_engine_module(python: Path) -> None:
-    """Build the engine's optional C module for the peers' interpreter too, beside
-    the sources that its run imports (the project's own install built it for the
+    """Build the engine's optional compiled modules (the Cython-compiled book and
+    engine, the C event constructor) for the peers' interpreter too, beside the
+    sources that its run imports (the project's own install built them for the
     project's interpreter). Like the install, a failed build leaves the engine on
     its pure-Python path, which each run reports."""
-    if "setuptools" not in subprocess.run(
+    frozen = subprocess.run(
         [str(python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True
-    ).stdout:
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "setuptools"], check=True)
+    ).stdout.lower()
+    wanted = [p for p in ("setuptools", "cython") if f"{p}==" not in frozen]
+    if wanted:
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *wanted], check=True)
     subprocess.run(
         [str(python), "setup.py", "--quiet", "build_ext", "--inplace"],
         cwd=ROOT, capture_output=True, check=False,
@@ -127,6 +139,7 @@ def measure(ops: int, seed: int, rounds: int, venv: Path) -> dict[str, Any]:
     contestants = [
         ("this project (peers' Python)", peer_python, "this-project", True),
         ("this project (project's Python)", sys.executable, "this-project", True),
+        ("this project, pure Python (peers' Python)", peer_python, "this-project-pure", True),
         ("matching-engine 0.1.1", peer_python, "matching-engine", False),
         ("limit-order-book 2.0.0", peer_python, "limit-order-book", False),
     ]
@@ -165,6 +178,7 @@ def outcome_problems(results: dict[str, dict[str, Any]]) -> list[str]:
 
 def main(ops: int = 200_000, seed: int = 42, rounds: int = 3, venv: Path = DEFAULT_VENV) -> dict:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(width=150)
@@ -185,8 +199,8 @@ def main(ops: int = 200_000, seed: int = 42, rounds: int = 3, venv: Path = DEFAU
             f"{o['ops_per_cpu_s'] / r['ops_per_cpu_s']:.2f}×"
             for o in (same, own)
         ]
-        if "compiled" in r:
-            label += " [C events]" if r["compiled"] else " [pure Python]"
+        if "implementation" in r:
+            label += escape(f" [{r['implementation']}]")  # brackets are rich markup
         table.add_row(label, r["python"], f"{r['ops_per_s']:,}", f"{r['ops_per_cpu_s']:,}",
                       *ratios, checked)  # fmt: skip
     console.print(table)

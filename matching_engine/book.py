@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Mapping
+from contextlib import suppress
 from typing import Any, NamedTuple, Protocol
+
+try:
+    import cython
+except ImportError:  # Cython is a build requirement only; pure Python needs none of it
+    from matching_engine import _cython_shim as cython
 
 from matching_engine.errors import InvariantViolation
 from matching_engine.events import (
@@ -157,8 +163,15 @@ def order_extras(o: Any, default_stp: SelfTradePrevention) -> dict[str, Any] | N
     return extras or None
 
 
+@cython.no_gc
+@cython.cclass
 class _Order:
-    """A resting order, linked into its level's FIFO queue."""
+    """A resting order, linked into its level's FIFO queue.
+
+    Compiled, orders and levels are C types outside the cyclic collector: a book
+    holds thousands, and the collector's full passes walked them all. Nothing
+    else refers to them, so their only cycles are the queue links, which every
+    removal breaks (see _match) and FastBook.__dealloc__ breaks for what rests."""
 
     order_id: int
     owner: str
@@ -189,10 +202,8 @@ class _Order:
     )
 
 
-# Built with object.__new__ and slot stores: half the cost of an __init__ call.
-_new_order = object.__new__
-
-
+@cython.no_gc
+@cython.cclass
 class _Level:
     """One price on one side: a doubly linked FIFO of orders and their total."""
 
@@ -242,6 +253,21 @@ class FastBook:
         self._ask_keys: list[int] = []
         self._arrivals = 0
 
+    def __dealloc__(self) -> None:
+        # Called by the compiled book only (Cython's deallocator; Python never calls
+        # it): compiled, orders and levels stay out of the cyclic collector
+        # (cython.no_gc above), which then cannot free a queue's links, so a book
+        # that goes away with orders resting unlinks them for refcounting to free.
+        for levels in (self._bids, self._asks):
+            if not levels:
+                continue
+            for level in levels.values():
+                o = level.head
+                level.head = level.tail = None
+                while o is not None:
+                    o.level = o.prev = None
+                    o.next, o = None, o.next
+
     # ----------------------------------------------------------- commands
 
     def place(self, seq, ts_us, order_id, owner, side, price_fen, quantity_kg, tif, is_market,
@@ -275,7 +301,9 @@ class FastBook:
             else:
                 levels, keys, key = self._asks, self._ask_keys, -price_fen
             self._arrivals = arrival = self._arrivals + 1
-            o = _new_order(_Order)
+            # slot stores after __new__: half the cost of an __init__ call (and,
+            # compiled, a direct call of the C type's allocator)
+            o = _Order.__new__(_Order)
             o.order_id = order_id
             o.owner = owner
             o.side = side
@@ -586,7 +614,7 @@ class FastBook:
         else:
             levels, keys, key = self._asks, self._ask_keys, -price_fen
         self._arrivals = arrival = self._arrivals + 1
-        o = _new_order(_Order)
+        o = _Order.__new__(_Order)
         o.order_id = order_id
         o.owner = owner
         o.side = side
@@ -790,3 +818,15 @@ class FastBook:
         bid, ask = self.best_bid(), self.best_ask()
         require(bid is None or ask is None or bid < ask, f"book crossed: bid {bid} >= ask {ask}")
         require(self.trade_count >= 0 and self.session_last_price_fen >= 0, "negative counters")
+
+
+PyFastBook = FastBook
+"""The pure-Python book, always; `FastBook` is its compiled twin when that was built."""
+
+if __name__ == "matching_engine.book":
+    # setup.py compiles this very file with Cython as matching_engine._book_c (C
+    # fields and typed locals from _book_c.pxd, nothing else changed). When that
+    # module was built, FastBook names it; without a compiler the pure class runs.
+    # tests/unit/engine and tests/property/engine run both and compare them.
+    with suppress(ImportError):
+        from matching_engine._book_c import FastBook

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from matching_engine.book import FastBook, OrderBook
@@ -93,6 +93,22 @@ _INVALID_STP = RejectReason.INVALID_SELF_TRADE_PREVENTION
 _POST_ONLY_WOULD_CROSS = RejectReason.POST_ONLY_WOULD_CROSS
 _USER = CancelReason.USER
 _first = itemgetter(0)
+# Every field of the two commands of nearly every stream, read at once: the C
+# reader (setup.py builds it) reads the slots directly, which saves a generic
+# attribute lookup per field; attrgetter gives the same tuple without it.
+try:
+    from matching_engine._slots import reader as _reader
+except ImportError:  # built without the optional C module
+
+    def _reader(cls: type, names: tuple[str, ...]) -> Any:
+        return attrgetter(*names)
+
+
+_place_fields = _reader(PlaceOrder, ("seq", "ts_us", "symbol", "order_id", "owner", "side",
+                                     "type", "price_fen", "quantity_kg", "tif", "post_only",
+                                     "stp"))  # fmt: skip
+_cancel_fields = _reader(CancelOrder, ("seq", "ts_us", "symbol", "order_id", "owner", "reason"))
+_DEFAULT_BOOK: type[OrderBook] = FastBook
 
 
 class _Market:
@@ -157,10 +173,11 @@ def _quantity_problem(market: _Market, quantity_kg: int) -> RejectReason | None:
 class MatchingEngine:
     def __init__(
         self,
-        book_class: type[OrderBook] = FastBook,
+        book_class: type[OrderBook] | None = None,
         stp: SelfTradePrevention = SelfTradePrevention.CANCEL_INCOMING,
     ) -> None:
-        self.book_class = book_class
+        # None: FastBook, compiled when it was built; PyMatchingEngine: the pure one
+        self.book_class = _DEFAULT_BOOK if book_class is None else book_class
         self.stp = SelfTradePrevention(stp)
         self._markets: dict[str, _Market] = {}
         self._handlers = {
@@ -178,35 +195,41 @@ class MatchingEngine:
         # Placing and cancelling an order are handled here rather than in
         # methods of their own: one Python call less on the two commands of
         # nearly every stream.
-        cls = c.__class__
+        cls = type(c)
         if cls is not PlaceOrder:
             if cls is CancelOrder:
-                m = self._markets.get(c.symbol)
+                seq, ts_us, symbol, order_id, owner, reason = _cancel_fields(c)
+                m = self._markets.get(symbol)
                 if m is None:
                     return _rejected(c, "cancel", _UNKNOWN_SYMBOL)
                 book = m.book
-                order_id = c.order_id
                 order = book.orders.get(order_id)
                 if order is None:
                     return _rejected(c, "cancel", _ORDER_NOT_OPEN)
-                if order.owner != c.owner:
+                if order.owner != owner:
                     return _rejected(c, "cancel", _NOT_ORDER_OWNER)
-                reason = c.reason
                 if reason.__class__ is not CancelReason:
                     reason = CancelReason(reason)
                 out: list[Any] = []
-                book.cancel(c.seq, c.ts_us, order_id, reason, out)
+                if book.__class__ is FastBook:
+                    # The same call; compiled (see _engine_c.pxd) it is a direct C
+                    # call into the compiled book instead of a method lookup.
+                    fast = book
+                    fast.cancel(seq, ts_us, order_id, reason, out)
+                else:
+                    book.cancel(seq, ts_us, order_id, reason, out)
                 return out
             handler = self._handlers.get(cls)
             if handler is None:
                 raise TypeError(f"not an engine command: {cls.__name__}")
             return handler(c)
-        m = self._markets.get(c.symbol)
+        (seq, ts_us, symbol, order_id, owner, side, order_type, price, quantity, tif,
+         post_only, stp) = _place_fields(c)  # fmt: skip
+        m = self._markets.get(symbol)
         if m is None:
             return _rejected(c, "place", _UNKNOWN_SYMBOL)
         if m.halted:
             return _rejected(c, "place", _MARKET_HALTED)
-        side, order_type, tif = c.side, c.type, c.tif
         if side is not BUY and side is not SELL:
             side = _SIDES[side]
         if order_type is not _LIMIT and order_type is not _MARKET:
@@ -215,14 +238,12 @@ class MatchingEngine:
             tif = _TIFS.get(tif)
             if tif is None:
                 return _rejected(c, "place", _INVALID_TIF)
-        stp = c.stp
         if stp is None:
             stp = self.stp
         elif stp.__class__ is not SelfTradePrevention:
             stp = _STPS.get(stp)
             if stp is None:
                 return _rejected(c, "place", _INVALID_STP)
-        post_only = c.post_only
         if order_type is _MARKET:
             if (tif is not IOC and tif is not FOK) or post_only:
                 return _rejected(c, "place", _INVALID_TIF)
@@ -230,33 +251,34 @@ class MatchingEngine:
         else:
             if post_only and tif is not GTC and tif is not DAY:
                 return _rejected(c, "place", _INVALID_TIF)
-            price = c.price_fen
             if price <= 0:
                 return _rejected(c, "place", _INVALID_PRICE)
             if price % m.tick_fen:
                 return _rejected(c, "place", _PRICE_OFF_TICK)
             if price < m.band_low or price > m.band_high:
                 return _rejected(c, "place", _PRICE_OUTSIDE_BAND)
-        quantity = c.quantity_kg
         if quantity <= 0:
             return _rejected(c, "place", _INVALID_QUANTITY)
         if quantity % m.lot_kg:
             return _rejected(c, "place", _QUANTITY_OFF_LOT)
         book = m.book
-        order_id = c.order_id
         if order_id in book.orders:
             return _rejected(c, "place", _DUPLICATE_ORDER_ID)
         if post_only and _crosses(book, side, price):
             return _rejected(c, "place", _POST_ONLY_WOULD_CROSS)
-        seq, ts_us, owner = c.seq, c.ts_us, c.owner
         out = [
             _new(
                 OrderAccepted,
-                (seq, ts_us, c.symbol, order_id, owner, side, order_type, price, quantity, tif),
+                (seq, ts_us, symbol, order_id, owner, side, order_type, price, quantity, tif),
             )
         ]
-        book.place(seq, ts_us, order_id, owner, side, price, quantity, tif,
-                   order_type is _MARKET, stp, post_only, out)  # fmt: skip
+        if book.__class__ is FastBook:
+            fast = book  # a direct C call when compiled, as for cancels above
+            fast.place(seq, ts_us, order_id, owner, side, price, quantity, tif,
+                       order_type is _MARKET, stp, post_only, out)  # fmt: skip
+        else:
+            book.place(seq, ts_us, order_id, owner, side, price, quantity, tif,
+                       order_type is _MARKET, stp, post_only, out)  # fmt: skip
         return out
 
 
@@ -433,11 +455,12 @@ class MatchingEngine:
         return hashlib.sha256(self.snapshot()).hexdigest()
 
     @classmethod
-    def restore(cls, data: bytes, book_class: type[OrderBook] = FastBook) -> MatchingEngine:
+    def restore(cls, data: bytes, book_class: type[OrderBook] | None = None) -> MatchingEngine:
         state = json.loads(data)
         if state.get("format") != SNAPSHOT_FORMAT:
             raise ValueError(f"unsupported snapshot format {state.get('format')!r}")
         engine = cls(book_class, SelfTradePrevention(state["stp"]))
+        book_class = engine.book_class
         for s in state["markets"]:
             instrument = Instrument(
                 s["symbol"], s["pollutant"], s["vintage"], s["tick_fen"], s["lot_kg"],
@@ -455,3 +478,24 @@ class MatchingEngine:
             if (m.band_low, m.band_high) != m.instrument.band():
                 raise AssertionError(f"market {symbol} band cache is stale")
             m.book.check_invariants()
+
+
+PyMatchingEngine = MatchingEngine
+"""The pure-Python engine, always (its default book is the pure-Python book too);
+`MatchingEngine` is its compiled twin when that was built."""
+IMPLEMENTATION = "pure"
+"""Which implementation `MatchingEngine` (with its default book) is: "compiled" or "pure"."""
+
+if __name__ == "matching_engine.engine":
+    # setup.py compiles this very file with Cython as matching_engine._engine_c
+    # (declarations in _engine_c.pxd), as it compiles book.py: see there.
+    from matching_engine.book import PyFastBook
+
+    _DEFAULT_BOOK = PyFastBook
+    try:
+        from matching_engine._engine_c import MatchingEngine
+    except ImportError:
+        pass
+    else:
+        if FastBook is not PyFastBook:
+            IMPLEMENTATION = "compiled"

@@ -1,9 +1,11 @@
 """Random command streams through the fast and the reference book side by side.
 
-Both must emit the same events and reach the same state hash after every
-command; both books' invariants hold after every step; every kilogram an order
-was accepted for is traded, cancelled or still resting; a replay of the stream
-is identical, and so is a restore from a snapshot taken part way through.
+The fast book runs twice: compiled (the engine's default when setup.py built it)
+and pure Python (PyMatchingEngine with PyFastBook). All three must emit the same
+events and reach the same state hash after every command; every book's invariants
+hold after every step; every kilogram an order was accepted for is traded,
+cancelled or still resting; a replay of the stream is identical, and so is a
+restore from a snapshot taken part way through.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from matching_engine.book import FastBook
+from matching_engine.book import FastBook, PyFastBook
 from matching_engine.commands import (
     AddInstrument,
     AmendOrder,
@@ -34,7 +36,7 @@ from matching_engine.commands import (
     ResumeMarket,
     SetReferencePrice,
 )
-from matching_engine.engine import MatchingEngine
+from matching_engine.engine import MatchingEngine, PyMatchingEngine
 from matching_engine.events import (
     OrderAccepted,
     OrderCancelled,
@@ -77,6 +79,8 @@ class TwoBooks(RuleBasedStateMachine):
         super().__init__()
         self.fast = MatchingEngine(FastBook, self.stp)
         self.reference = MatchingEngine(ReferenceBook, self.stp)
+        # the same book's pure-Python source, in the pure-Python engine
+        self.pure = PyMatchingEngine(PyFastBook, self.stp)
         self.seq = 0
         self.next_order_id = 1
         self.owners: dict[int, str] = {}
@@ -96,10 +100,14 @@ class TwoBooks(RuleBasedStateMachine):
         cmd = cmd_class(seq=self.seq, ts_us=self.seq * 1_000, **fields)
         fast_events = self.fast.process(cmd)
         reference_events = self.reference.process(cmd)
+        pure_events = self.pure.process(cmd)
         assert tagged(fast_events) == tagged(reference_events), cmd
+        assert tagged(fast_events) == tagged(pure_events), cmd
         self.fast.check_invariants()
         self.reference.check_invariants()
+        self.pure.check_invariants()
         assert self.fast.state_hash() == self.reference.state_hash(), cmd
+        assert self.fast.state_hash() == self.pure.state_hash(), cmd
         self.history.append((cmd, tagged(fast_events)))
         self.account(fast_events)
         self.step_failed = False
@@ -229,6 +237,7 @@ class TwoBooks(RuleBasedStateMachine):
                 for cap in (1, 2, 10**6):
                     fast = self.fast.crossable_orders(SYMBOL, side, limit, cap)
                     assert fast == self.reference.crossable_orders(SYMBOL, side, limit, cap)
+                    assert fast == self.pure.crossable_orders(SYMBOL, side, limit, cap)
 
     @invariant()
     def every_committed_kilogram_is_traded_cancelled_or_resting(self):
@@ -248,10 +257,12 @@ class TwoBooks(RuleBasedStateMachine):
         assert replay.state_hash() == self.fast.state_hash()
         if self.snapshot_at is not None:
             index, snapshot = self.snapshot_at
-            restored = MatchingEngine.restore(snapshot, ReferenceBook)
-            for cmd, expected in self.history[index:]:
-                assert tagged(restored.process(cmd)) == expected, cmd
-            assert restored.state_hash() == self.fast.state_hash()
+            # the compiled book's snapshot into the reference book and the pure one
+            for restored in (MatchingEngine.restore(snapshot, ReferenceBook),
+                             PyMatchingEngine.restore(snapshot, PyFastBook)):  # fmt: skip
+                for cmd, expected in self.history[index:]:
+                    assert tagged(restored.process(cmd)) == expected, cmd
+                assert restored.state_hash() == self.fast.state_hash()
 
 
 class TwoBooksCancellingResting(TwoBooks):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from matching_engine.book import FastBook
+from matching_engine.book import FastBook, PyFastBook
 from matching_engine.commands import (
     AddInstrument,
     AmendOrder,
@@ -18,7 +18,7 @@ from matching_engine.commands import (
     ResumeMarket,
     SetReferencePrice,
 )
-from matching_engine.engine import MatchingEngine
+from matching_engine.engine import MatchingEngine, PyMatchingEngine
 from matching_engine.events import OrderRejected, Trade
 from matching_engine.reference_book import ReferenceBook
 from matching_engine.types import BUY, GTC, IOC, LIMIT, MARKET, SELL, SelfTradePrevention
@@ -31,7 +31,9 @@ TICK_FEN, LOT_KG, REFERENCE_FEN, BAND_BPS = 10, 100, 300_000, 1000
 class Market:
     def __init__(self, book_class: type, stp: SelfTradePrevention) -> None:
         self.book_class = book_class
-        self.engine = MatchingEngine(book_class, stp)
+        # the pure-Python book runs in the pure-Python engine: that path whole
+        engine_class = PyMatchingEngine if book_class is PyFastBook else MatchingEngine
+        self.engine = engine_class(book_class, stp)
         self.seq = 0
         self.add_instrument(SYMBOL)
 
@@ -119,7 +121,14 @@ class Market:
         return events[0].reason
 
 
-@pytest.fixture(params=[FastBook, ReferenceBook], ids=["fast", "reference"])
+# "fast" is the compiled book where setup.py built it (see test_engine_compiled.py),
+# "pure" its pure-Python source; without the compiled module the two are one class.
+BOOKS = {"fast": FastBook, "pure": PyFastBook, "reference": ReferenceBook}
+if PyFastBook is FastBook:
+    del BOOKS["pure"]
+
+
+@pytest.fixture(params=list(BOOKS.values()), ids=list(BOOKS))
 def book_class(request: pytest.FixtureRequest) -> type:
     return request.param
 
