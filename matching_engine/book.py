@@ -13,11 +13,6 @@ from collections.abc import Mapping
 from contextlib import suppress
 from typing import Any, NamedTuple, Protocol
 
-try:
-    import cython
-except ImportError:  # Cython is a build requirement only; pure Python needs none of it
-    from matching_engine import _cython_shim as cython
-
 from matching_engine.errors import InvariantViolation
 from matching_engine.events import (
     BookLevelChanged,
@@ -163,15 +158,8 @@ def order_extras(o: Any, default_stp: SelfTradePrevention) -> dict[str, Any] | N
     return extras or None
 
 
-@cython.no_gc
-@cython.cclass
 class _Order:
-    """A resting order, linked into its level's FIFO queue.
-
-    Compiled, orders and levels are C types outside the cyclic collector: a book
-    holds thousands, and the collector's full passes walked them all. Nothing
-    else refers to them, so their only cycles are the queue links, which every
-    removal breaks (see _match) and FastBook.__dealloc__ breaks for what rests."""
+    """A resting order, linked into its level's FIFO queue."""
 
     order_id: int
     owner: str
@@ -202,8 +190,6 @@ class _Order:
     )
 
 
-@cython.no_gc
-@cython.cclass
 class _Level:
     """One price on one side: a doubly linked FIFO of orders and their total."""
 
@@ -252,21 +238,6 @@ class FastBook:
         self._bid_keys: list[int] = []
         self._ask_keys: list[int] = []
         self._arrivals = 0
-
-    def __dealloc__(self) -> None:
-        # Called by the compiled book only (Cython's deallocator; Python never calls
-        # it): compiled, orders and levels stay out of the cyclic collector
-        # (cython.no_gc above), which then cannot free a queue's links, so a book
-        # that goes away with orders resting unlinks them for refcounting to free.
-        for levels in (self._bids, self._asks):
-            if not levels:
-                continue
-            for level in levels.values():
-                o = level.head
-                level.head = level.tail = None
-                while o is not None:
-                    o.level = o.prev = None
-                    o.next, o = None, o.next
 
     # ----------------------------------------------------------- commands
 

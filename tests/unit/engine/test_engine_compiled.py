@@ -122,8 +122,8 @@ def test_a_compiled_resting_order_reads_like_a_pure_one() -> None:
 
 
 def test_a_compiled_book_that_goes_away_with_resting_orders_frees_them() -> None:
-    # Compiled orders and levels are outside the cyclic collector (book.py, no_gc):
-    # the book's deallocator unlinks its queues so that refcounting frees them.
+    # Compiled orders and levels are C types whose queue links form cycles: the
+    # cyclic collector must still see them, or a dropped book would leak its orders.
     def fill_and_drop() -> None:
         engine = MatchingEngine()
         engine.process(AddInstrument(1, 0, SYMBOL, "NOx", 2025, 10, 100, 10_000, 500))
@@ -133,7 +133,7 @@ def test_a_compiled_book_that_goes_away_with_resting_orders_frees_them() -> None
                                       OrderType.LIMIT, price, 100, GTC))  # fmt: skip
         assert len(engine.book(SYMBOL).orders) == 2_000
 
-    assert not gc.is_tracked(_book_c._Order.__new__(_book_c._Order))
+    assert gc.is_tracked(_book_c._Order.__new__(_book_c._Order))
     fill_and_drop()  # caches and free lists first
     gc.collect()
     tracemalloc.start()
