@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
-import hashlib
 import logging
 import os
 from collections.abc import Callable
@@ -98,23 +97,21 @@ def replay(
     *,
     use_snapshot: bool = True,
     progress: Callable[[int], None] | None = None,
+    snapshot: snapshots.Verified | None = None,
 ) -> Core:
     """The core as the durable journal leaves it: the newest snapshot (its hash
-    checked) plus every entry after it, applied in order."""
+    checked, or `snapshot`, checked already) plus every entry after it, applied in order."""
     core = None
     if use_snapshot:
-        snap = snapshots.latest(db)
-        if snap is not None:
-            if hashlib.sha256(snap.data).hexdigest() != snap.state_hash:
-                raise StateMismatch(f"snapshot at seq {snap.seq} does not match its hash")
-            try:
-                core = Core.restore(
-                    snap.data, stp=settings.stp_mode, thresholds=thresholds(settings)
-                )
-            except (ValueError, KeyError, TypeError):
-                raise SnapshotCorrupted(snap.seq, "its data cannot be read") from None
-            if core.last_seq != snap.seq:
-                raise SnapshotCorrupted(snap.seq, f"its data is the state at seq {core.last_seq}")
+        if snapshot is None:
+            snap = snapshots.latest(db)
+            if snap is not None:
+                try:
+                    snapshot = snapshots.verify(snap, snapshots.directory_for(db))
+                except snapshots.SnapshotDamaged as damaged:
+                    raise StateMismatch(f"snapshot at seq {snap.seq}: {damaged}") from None
+        if snapshot is not None:
+            core = restore_snapshot(snapshot, settings)
     if core is None:
         core = new_core(settings)
     journal = Journal(db)
@@ -123,12 +120,31 @@ def replay(
             try:
                 command = from_payload(entry.payload)
             except MalformedCommand as bad:
-                raise StateMismatch(
-                    f"journal entry {entry.seq} holds no command: {bad}"
-                ) from None
+                raise StateMismatch(f"journal entry {entry.seq} holds no command: {bad}") from None
             core.apply(entry.seq, entry.ts_us, command)
             if progress is not None and n % 10_000 == 0:
                 progress(n)
+    return core
+
+
+def restore_snapshot(snapshot: snapshots.Verified, settings: Settings) -> Core:
+    """The core a checked snapshot holds; SnapshotCorrupted if it cannot be read or is
+    the state at another seq."""
+    try:
+        with _no_cyclic_gc():
+            state = snapshot.state()
+            if snapshot.kind == "json":
+                core = Core.restore(state, stp=settings.stp_mode, thresholds=thresholds(settings))
+            else:
+                core = Core.restore_plain(
+                    state, stp=settings.stp_mode, thresholds=thresholds(settings)
+                )
+    except snapshots.SnapshotDamaged as damaged:
+        raise SnapshotCorrupted(snapshot.seq, str(damaged)) from None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        raise SnapshotCorrupted(snapshot.seq, "its data cannot be read") from None
+    if core.last_seq != snapshot.seq:
+        raise SnapshotCorrupted(snapshot.seq, f"its data is the state at seq {core.last_seq}")
     return core
 
 
@@ -146,21 +162,25 @@ def _no_cyclic_gc():
             gc.enable()
 
 
-def check_snapshot(db: Engine, journal_tail: int) -> None:
+def check_snapshot(db: Engine, journal_tail: int) -> snapshots.Verified | None:
     """The snapshot recovery would start from must belong to the verified journal:
-    its seq is a journal entry with the same time, its data matches its hash and
-    says the same seq. Raises SnapshotCorrupted."""
+    its seq is a journal entry with the same time, its stored bytes (the file, for a
+    snapshot kept beside a SQLite database) match the hashes its row records.
+    Returns it checked, for `replay`; raises SnapshotCorrupted."""
     snap = snapshots.latest(db)
     if snap is None:
-        return
+        return None
     if snap.seq > journal_tail:
         raise SnapshotCorrupted(snap.seq, f"the journal ends at seq {journal_tail}")
-    if hashlib.sha256(snap.data).hexdigest() != snap.state_hash:
-        raise SnapshotCorrupted(snap.seq, "its data does not match its hash")
+    try:
+        verified = snapshots.verify(snap, snapshots.directory_for(db))
+    except snapshots.SnapshotDamaged as damaged:
+        raise SnapshotCorrupted(snap.seq, str(damaged)) from None
     if Journal(db).entry_ts_us(snap.seq) != snap.ts_us:
         raise SnapshotCorrupted(snap.seq, "its time differs from the journal entry's")
     # that the data is the state at snap.seq is checked by `replay` as it restores it
-    # (parsing a large snapshot twice would double this check's cost)
+    # (reading a large snapshot twice would double this check's cost)
+    return verified
 
 
 def recover(db: Engine, settings: Settings) -> Core:
@@ -168,8 +188,8 @@ def recover(db: Engine, settings: Settings) -> Core:
     first: a tampered, reordered or missing entry raises JournalCorrupted, a bad
     snapshot SnapshotCorrupted, before anything is served from them."""
     tail, _ = Journal(db).verify_chain()
-    check_snapshot(db, tail)
-    core = replay(db, settings)
+    verified = check_snapshot(db, tail)
+    core = replay(db, settings, snapshot=verified)
     if core.last_seq != tail:
         # an entry appended after verification: only another writer could do that
         raise CoreAlreadyRunning(f"the journal grew during recovery: {tail} -> {core.last_seq}")

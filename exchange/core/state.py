@@ -58,6 +58,12 @@ CLIENT_ORDER_WINDOW_S = 86_400
 records it; older journals remember every id for ever, as they always did)."""
 
 
+PLAIN_FORMAT = 1
+"""Version of `Core.plain_state`; a snapshot in another version is refused, not guessed at."""
+
+_ORDER_FIELDS = tuple(f.name for f in fields(OrderRecord))
+_STATS_FIELDS = tuple(f.name for f in fields(SessionStats))
+
 MAX_FILLED_KG = BALANCE_LIMIT // MAX_PRICE_FEN
 """An order's filled kilograms (across amendments) times the price ceiling must fit its
 filled value (Σ price × kg, a 64-bit integer)."""
@@ -928,13 +934,24 @@ class Core:
 
     # ------------------------------------------------------ snapshot and hash
     def snapshot(self) -> bytes:
+        """The canonical JSON of the whole state: equal states give equal bytes, and
+        `state_hash` is its SHA-256."""
+        return self._canonical(self.engine.snapshot(), self.registry.snapshot())
+
+    def snapshot_forms(self) -> tuple[bytes, dict]:
+        """(`snapshot()`, `plain_state()`) with the engine serialized once for both."""
+        engine_json = self.engine.snapshot()
+        canonical = self._canonical(engine_json, self.registry.snapshot())
+        return canonical, self.plain_state(engine_json)
+
+    def _canonical(self, engine_json: bytes, registry_json: bytes) -> bytes:
         state = {
             "version": 1,
             "last_seq": self.last_seq,
             "fee_bps": self.fee_bps,
             "thresholds": asdict(self.surveillance.thresholds),
-            "engine": base64.b64encode(self.engine.snapshot()).decode(),
-            "registry": base64.b64encode(self.registry.snapshot()).decode(),
+            "engine": base64.b64encode(engine_json).decode(),
+            "registry": base64.b64encode(registry_json).decode(),
             "open_orders": [
                 self._order_state(self.open_orders[i]) for i in sorted(self.open_orders)
             ],
@@ -950,6 +967,59 @@ class Core:
             # only journals that record a window have this key: older ones hash as before
             state["client_order_window_us"] = self.client_order_window_us
         return json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
+
+    def plain_state(self, engine_json: bytes | None = None) -> dict:
+        """The whole state as plain data (dicts, lists, tuples, sets, str, int, bytes)
+        for a snapshot that is pickled: the same state as `snapshot()`, not canonical,
+        but loaded without parsing JSON or re-keying a dict per object. The engine,
+        whose books are rebuilt order by order anyway, travels as its own JSON."""
+        return {
+            "format": PLAIN_FORMAT,
+            "last_seq": self.last_seq,
+            "fee_bps": self.fee_bps,
+            "thresholds": asdict(self.surveillance.thresholds),
+            "engine": self.engine.snapshot() if engine_json is None else engine_json,
+            "registry": self.registry.plain_state(),
+            "open_orders": [
+                tuple([getattr(rec, n) for n in _ORDER_FIELDS]) for rec in self.open_orders.values()
+            ],
+            "client_orders": self.client_orders,
+            "client_order_window_us": self.client_order_window_us,
+            "client_order_ts": self.client_order_ts,
+            "client_order_expiry": list(self._client_order_expiry),
+            "usernames": self.usernames,
+            "stats": [tuple([getattr(st, n) for n in _STATS_FIELDS]) for st in self.stats.values()],
+            "surveillance": self.surveillance.plain_state(),
+            "regulation": self.regulation.plain_state(),
+            "validity": self.validity,
+        }
+
+    @classmethod
+    def restore_plain(
+        cls,
+        state: dict,
+        stp: str = SelfTradePrevention.CANCEL_INCOMING,
+        thresholds: Thresholds | None = None,
+    ) -> Core:
+        """The core `plain_state` describes (the snapshot's own thresholds win)."""
+        if state.get("format") != PLAIN_FORMAT:
+            raise ValueError(f"unsupported plain state format {state.get('format')!r}")
+        core = cls(fee_bps=state["fee_bps"], stp=stp, thresholds=Thresholds(**state["thresholds"]))
+        core.last_seq = state["last_seq"]
+        core.engine = MatchingEngine.restore(state["engine"])
+        core.registry = Registry.restore_plain(state["registry"])
+        core.open_orders = {row[0]: OrderRecord(*row) for row in state["open_orders"]}
+        core.client_orders = state["client_orders"]
+        core.client_order_window_us = state["client_order_window_us"]
+        core.client_order_ts = state["client_order_ts"]
+        core._client_order_expiry = deque(state["client_order_expiry"])
+        core.usernames = state["usernames"]
+        core.stats = {row[0]: SessionStats(*row) for row in state["stats"]}
+        core.surveillance.restore_plain(state["surveillance"])
+        core.regulation.restore_plain(state["regulation"])
+        core.validity = state["validity"]
+        core._plan_expiry()
+        return core
 
     def _client_orders_state(self) -> list:
         if self.client_order_window_us is None:
