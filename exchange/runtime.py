@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import gc
 import logging
+import multiprocessing
 import os
 from collections.abc import Callable
 from dataclasses import asdict
@@ -23,7 +24,7 @@ from exchange.config import Settings
 from exchange.core.state import CLIENT_ORDER_WINDOW_S, Core
 from exchange.core.surveillance import Thresholds
 from exchange.db import models
-from exchange.journal import Journal
+from exchange.journal import Journal, JournalCorrupted
 
 log = logging.getLogger(__name__)
 LOGIN_ROLES = frozenset({"enterprise", "city_bureau", "province", "operator"})
@@ -184,16 +185,89 @@ def check_snapshot(db: Engine, journal_tail: int) -> snapshots.Verified | None:
 
 
 def recover(db: Engine, settings: Settings) -> Core:
-    """The core, from a journal whose whole chain and starting snapshot were checked
-    first: a tampered, reordered or missing entry raises JournalCorrupted, a bad
-    snapshot SnapshotCorrupted, before anything is served from them."""
-    tail, _ = Journal(db).verify_chain()
-    verified = check_snapshot(db, tail)
-    core = replay(db, settings, snapshot=verified)
+    """The core, from a journal whose whole chain and starting snapshot were checked:
+    a tampered, reordered or missing entry raises JournalCorrupted, a bad snapshot
+    SnapshotCorrupted, before anything is served from them.
+
+    The chain is checked in another process while this one restores the snapshot and
+    replays the entries after it: neither waits for the other, and nothing is
+    returned (so nothing served) until both are done. If the chain is broken, that is
+    the error raised, whatever the restore or the replay ran into meanwhile."""
+    chain = ChainCheck(db)
+    try:
+        verified = check_snapshot(db, Journal(db).last()[0])
+        core = replay(db, settings, snapshot=verified)
+    except BaseException:
+        chain.result()  # a broken chain explains the failure: it is the one reported
+        raise
+    tail, _ = chain.result()
     if core.last_seq != tail:
         # an entry appended after verification: only another writer could do that
         raise CoreAlreadyRunning(f"the journal grew during recovery: {tail} -> {core.last_seq}")
     return core
+
+
+class ChainCheck:
+    """`Journal.verify_chain` in a process of its own (a fresh interpreter: a SQLite
+    library carried across fork would trust the parent's lock bookkeeping), started
+    at once; `result()` waits for it and returns the tail or raises JournalCorrupted.
+    Where no process can be started, or none could see the database (in-memory
+    SQLite), it is checked here, in `result()`."""
+
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+        self._process = None
+        self._pipe = None
+        shared = db.dialect.name == "postgresql" or sqlite_path(str(db.url)) is not None
+        if not shared:
+            return
+        try:
+            context = multiprocessing.get_context("spawn")
+            self._pipe, child_end = context.Pipe(duplex=False)
+            url = db.url.render_as_string(hide_password=False)
+            self._process = context.Process(
+                target=_check_chain_in_child, args=(url, child_end), daemon=True
+            )
+            self._process.start()
+            child_end.close()
+        except OSError:
+            log.warning("could not start the chain check beside recovery; checking it inline")
+            self._process = None
+
+    def result(self) -> tuple[int, str]:
+        if self._process is None:
+            return Journal(self.db).verify_chain()
+        try:
+            outcome = self._pipe.recv()
+        except EOFError:
+            outcome = ("failed", f"the chain check exited with {self._process.exitcode}")
+        finally:
+            self._process.join()
+            self._pipe.close()
+        self._process = None
+        if outcome[0] == "ok":
+            return outcome[1], outcome[2]
+        if outcome[0] == "corrupted":
+            raise JournalCorrupted(outcome[1], outcome[2])
+        # the check itself failed (not the chain): check here rather than not at all
+        log.warning("the chain check beside recovery failed (%s); checking it inline", outcome[1])
+        return Journal(self.db).verify_chain()
+
+
+def _check_chain_in_child(url: str, pipe) -> None:
+    from exchange.db.engine import make_engine
+
+    db = make_engine(url)
+    try:
+        tail, head = Journal(db).verify_chain()
+        pipe.send(("ok", tail, head))
+    except JournalCorrupted as bad:
+        pipe.send(("corrupted", bad.seq, bad.reason))
+    except Exception as exc:
+        pipe.send(("failed", repr(exc)))
+    finally:
+        pipe.close()
+        db.dispose()
 
 
 def sqlite_path(url: str) -> Path | None:
