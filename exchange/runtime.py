@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
+import json
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import NamedTuple
@@ -115,17 +116,38 @@ def replay(
             core = restore_snapshot(snapshot, settings)
     if core is None:
         core = new_core(settings)
-    journal = Journal(db)
+    apply = core.apply
+    loads = json.loads
     with _no_cyclic_gc():
-        for n, entry in enumerate(journal.read(after_seq=core.last_seq), start=1):
+        for n, (seq, ts_us, text) in enumerate(_entries_after(db, core.last_seq), start=1):
             try:
-                command = from_payload(entry.payload)
-            except MalformedCommand as bad:
-                raise StateMismatch(f"journal entry {entry.seq} holds no command: {bad}") from None
-            core.apply(entry.seq, entry.ts_us, command)
+                command = from_payload(loads(text))
+            except (MalformedCommand, ValueError) as bad:
+                raise StateMismatch(f"journal entry {seq} holds no command: {bad}") from None
+            apply(seq, ts_us, command)
             if progress is not None and n % 10_000 == 0:
                 progress(n)
     return core
+
+
+def _entries_after(db: Engine, after_seq: int, batch: int = 20_000) -> Iterator[tuple]:
+    """(seq, ts_us, payload text) of every journal entry after `after_seq`, in order:
+    plain driver tuples in keyset pages (SQLAlchemy's row objects cost about a
+    microsecond an entry, a few per cent of a replay)."""
+    mark = "?" if db.dialect.name == "sqlite" else "%s"
+    sql = f"SELECT seq, ts_us, payload FROM journal WHERE seq > {mark} ORDER BY seq LIMIT {mark}"
+    while True:
+        with db.connect() as conn:
+            cur = conn.connection.dbapi_connection.cursor()
+            try:
+                cur.execute(sql, (after_seq, batch))
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after_seq = rows[-1][0]
 
 
 def restore_snapshot(snapshot: snapshots.Verified, settings: Settings) -> Core:
