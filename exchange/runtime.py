@@ -8,8 +8,9 @@ import fcntl
 import gc
 import json
 import logging
-import multiprocessing
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -230,66 +231,69 @@ def recover(db: Engine, settings: Settings) -> Core:
 
 
 class ChainCheck:
-    """`Journal.verify_chain` in a process of its own (a fresh interpreter: a SQLite
-    library carried across fork would trust the parent's lock bookkeeping), started
-    at once; `result()` waits for it and returns the tail or raises JournalCorrupted.
-    Where no process can be started, or none could see the database (in-memory
-    SQLite), it is checked here, in `result()`."""
+    """`Journal.verify_chain` in a process of its own, started at once; `result()`
+    waits for it and returns the tail or raises JournalCorrupted. The process is a
+    fresh interpreter that imports only the journal (a SQLite library carried across
+    fork would trust the parent's lock bookkeeping; multiprocessing's spawn would
+    re-run the caller's main script). Where no process can be started, or none could
+    see the database (in-memory SQLite), or it fails, the chain is checked here."""
 
     def __init__(self, db: Engine) -> None:
         self.db = db
-        self._process = None
-        self._pipe = None
+        self._process: subprocess.Popen | None = None
         shared = db.dialect.name == "postgresql" or sqlite_path(str(db.url)) is not None
         if not shared:
             return
         try:
-            context = multiprocessing.get_context("spawn")
-            self._pipe, child_end = context.Pipe(duplex=False)
-            url = db.url.render_as_string(hide_password=False)
-            self._process = context.Process(
-                target=_check_chain_in_child, args=(url, child_end), daemon=True
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _CHAIN_CHECK],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
             )
-            self._process.start()
-            child_end.close()
+            # the URL (with its password) goes through the pipe, not the command line
+            self._process.stdin.write(db.url.render_as_string(hide_password=False).encode())
+            self._process.stdin.close()
+            self._process.stdin = None  # written and closed: communicate() must not flush it
         except OSError:
             log.warning("could not start the chain check beside recovery; checking it inline")
             self._process = None
 
     def result(self) -> tuple[int, str]:
-        if self._process is None:
+        process, self._process = self._process, None
+        if process is None:
             return Journal(self.db).verify_chain()
+        out, err = process.communicate()
         try:
-            outcome = self._pipe.recv()
-        except EOFError:
-            outcome = ("failed", f"the chain check exited with {self._process.exitcode}")
-        finally:
-            self._process.join()
-            self._pipe.close()
-        self._process = None
-        if outcome[0] == "ok":
+            outcome = json.loads(out) if process.returncode == 0 else None
+        except ValueError:
+            outcome = None
+        if outcome is not None and outcome[0] == "ok":
             return outcome[1], outcome[2]
-        if outcome[0] == "corrupted":
+        if outcome is not None and outcome[0] == "corrupted":
             raise JournalCorrupted(outcome[1], outcome[2])
         # the check itself failed (not the chain): check here rather than not at all
-        log.warning("the chain check beside recovery failed (%s); checking it inline", outcome[1])
+        log.warning(
+            "the chain check beside recovery failed (exit %s: %s); checking it inline",
+            process.returncode,
+            err.decode(errors="replace").strip()[-500:],
+        )
         return Journal(self.db).verify_chain()
 
 
-def _check_chain_in_child(url: str, pipe) -> None:
-    from exchange.db.engine import make_engine
-
-    db = make_engine(url)
-    try:
-        tail, head = Journal(db).verify_chain()
-        pipe.send(("ok", tail, head))
-    except JournalCorrupted as bad:
-        pipe.send(("corrupted", bad.seq, bad.reason))
-    except Exception as exc:
-        pipe.send(("failed", repr(exc)))
-    finally:
-        pipe.close()
-        db.dispose()
+_CHAIN_CHECK = """
+import json, sys
+from exchange.db.engine import make_engine
+from exchange.journal import Journal, JournalCorrupted
+db = make_engine(sys.stdin.read())
+try:
+    tail, head = Journal(db).verify_chain()
+    outcome = ["ok", tail, head]
+except JournalCorrupted as bad:
+    outcome = ["corrupted", bad.seq, bad.reason]
+db.dispose()
+sys.stdout.write(json.dumps(outcome))
+"""
 
 
 def sqlite_path(url: str) -> Path | None:
