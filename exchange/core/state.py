@@ -61,6 +61,13 @@ records it; older journals remember every id for ever, as they always did)."""
 PLAIN_FORMAT = 1
 """Version of `Core.plain_state`; a snapshot in another version is refused, not guessed at."""
 
+# value -> member: a dict lookup instead of an Enum call on every order (the same
+# members; a value not in the table still goes through the Enum and its error)
+_SIDES = {m.value: m for m in Side}
+_ORDER_TYPES = {m.value: m for m in OrderType}
+_TIFS = {m.value: m for m in TimeInForce}
+_STP_MODES = {m.value: m for m in SelfTradePrevention}
+
 _ORDER_FIELDS = tuple(f.name for f in fields(OrderRecord))
 _STATS_FIELDS = tuple(f.name for f in fields(SessionStats))
 
@@ -172,7 +179,7 @@ class Core:
         self.last_seq = seq
         handler = self._handlers.get(type(command))
         kind = command.kind if handler is not None else type(command).__name__
-        out = Outcome(seq=seq, ts_us=ts_us, kind=kind)
+        out = Outcome(seq, ts_us, kind)
         if self._next_expiry_us is not None and ts_us >= self._next_expiry_us:
             self._expire_due(out)
         try:
@@ -491,8 +498,8 @@ class Core:
         self._require_live(inst.symbol)
         if inst.status != MarketStatus.OPEN:
             raise CommandRefused("market_halted", f"{inst.symbol} is halted")
-        side = Side(c.side)
-        order_type = OrderType(c.type)
+        side = _SIDES.get(c.side) or Side(c.side)
+        order_type = _ORDER_TYPES.get(c.type) or OrderType(c.type)
         _check_ceilings(c.quantity_kg, c.price_fen if order_type is OrderType.LIMIT else None)
         self._check_traded_value(
             inst.symbol,
@@ -514,7 +521,8 @@ class Core:
         order_id = commands.order_id_for(out.seq)
         # Absent from commands journaled before orders had them: the old behaviour.
         post_only = c.post_only
-        stp = SelfTradePrevention(c.self_trade_prevention or self.engine.stp)
+        stp_name = c.self_trade_prevention or self.engine.stp
+        stp = _STP_MODES.get(stp_name) or SelfTradePrevention(stp_name)
         events = self._run_engine(
             out,
             engine_commands.PlaceOrder(
@@ -527,7 +535,7 @@ class Core:
                 order_type,
                 price_fen,
                 c.quantity_kg,
-                TimeInForce(c.time_in_force),
+                _TIFS.get(c.time_in_force) or TimeInForce(c.time_in_force),
                 post_only,
                 stp,
             ),
