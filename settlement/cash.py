@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from matching_engine.events import new_event
 from settlement.defects import SettlementDefect
 from settlement.events import CashPosted
 
@@ -43,28 +44,31 @@ class CashBook:
         if not (amount_fen > 0):
             raise SettlementDefect(f"{kind} posting of {amount_fen} fen on {account_id}")
         b = self.balances[account_id]
-        before = (b.available_fen, b.locked_fen)
-        b.available_fen += d_available
-        b.locked_fen += d_locked
-        if not (b.available_fen >= 0 and b.locked_fen >= 0):
+        available_before, locked_before = b.available_fen, b.locked_fen
+        available = b.available_fen = available_before + d_available
+        locked = b.locked_fen = locked_before + d_locked
+        if not (available >= 0 and locked >= 0):
             raise SettlementDefect(
                 f"{kind} of {amount_fen} fen would make {account_id} negative: {b}"
             )
-        b.version += 1
+        version = b.version = b.version + 1
         if kind == "deposit":
             self.deposited_fen += amount_fen
         elif kind == "withdrawal":
             self.withdrawn_fen += amount_fen
-        return CashPosted(
-            seq,
-            ts_us,
-            account_id,
-            kind,
-            amount_fen,
-            before[0],
-            before[1],
-            b.available_fen,
-            b.locked_fen,
-            b.version,
-            reference,
+        return new_event(
+            CashPosted,
+            (
+                seq,
+                ts_us,
+                account_id,
+                kind,
+                amount_fen,
+                available_before,
+                locked_before,
+                available,
+                locked,
+                version,
+                reference,
+            ),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from matching_engine.events import new_event
 from settlement.defects import SettlementDefect
 from settlement.events import AllowancePosted
 from settlement.lots import LotBag, Portion
@@ -75,28 +76,38 @@ class HoldingBook:
         ordinal, lot_id, kg = portion
         if not (kg > 0):
             raise SettlementDefect("kg > 0")
-        h = self.get(account_id, symbol)
-        before = h.totals()
+        key = (account_id, symbol)
+        h = self.holdings.get(key)
+        if h is None:
+            h = self.holdings[key] = Holding()
+        bag = h.available
+        available_before, locked_before, used_before = bag._total, h.locked_kg, h.used_kg
         if d_available > 0:
-            h.available.add(ordinal, lot_id, d_available)
+            bag.add(ordinal, lot_id, d_available)
         elif d_available < 0:
-            h.available.remove(ordinal, lot_id, -d_available)
-        h.locked_kg += d_locked
-        h.used_kg += d_used
-        if not (h.locked_kg >= 0 and h.used_kg >= 0):
+            bag.remove(ordinal, lot_id, -d_available)
+        locked = h.locked_kg = locked_before + d_locked
+        used = h.used_kg = used_before + d_used
+        if not (locked >= 0 and used >= 0):
             raise SettlementDefect(f"{kind} on {account_id} {symbol}: {h}")
-        h.version += 1
-        after = h.totals()
-        return AllowancePosted(
-            seq,
-            ts_us,
-            account_id,
-            symbol,
-            lot_id,
-            kind,
-            kg,
-            *before,
-            *after,
-            h.version,
-            reference,
+        version = h.version = h.version + 1
+        return new_event(
+            AllowancePosted,
+            (
+                seq,
+                ts_us,
+                account_id,
+                symbol,
+                lot_id,
+                kind,
+                kg,
+                available_before,
+                locked_before,
+                used_before,
+                bag._total,
+                locked,
+                used,
+                version,
+                reference,
+            ),
         )

@@ -64,27 +64,33 @@ class LotBag:
     def select_newest(self, kg: int) -> list[Portion]:
         return _select(list(reversed(self._entries)), kg)
 
+    # Entries are [ordinal, lot_id, kg] with unique ordinals, so the one-element list
+    # [ordinal] sorts just before its own entry and after every smaller ordinal's:
+    # bisecting for it finds the entry with list comparisons alone, no key function
+    # called per probe (these run on every posting).
     def add(self, ordinal: int, lot_id: str, kg: int) -> None:
         if not (kg > 0):
             raise SettlementDefect("kg > 0")
-        i = bisect_left(self._entries, ordinal, key=lambda e: e[0])
-        if i < len(self._entries) and self._entries[i][0] == ordinal:
-            self._entries[i][2] += kg
+        entries = self._entries
+        i = bisect_left(entries, [ordinal])
+        if i < len(entries) and entries[i][0] == ordinal:
+            entries[i][2] += kg
         else:
-            self._entries.insert(i, [ordinal, lot_id, kg])
+            entries.insert(i, [ordinal, lot_id, kg])
         self._total += kg
 
     def remove(self, ordinal: int, lot_id: str, kg: int) -> None:
-        i = bisect_left(self._entries, ordinal, key=lambda e: e[0])
-        if not (i < len(self._entries) and self._entries[i][0] == ordinal):
+        entries = self._entries
+        i = bisect_left(entries, [ordinal])
+        if not (i < len(entries) and entries[i][0] == ordinal):
             raise SettlementDefect(f"{lot_id} not in bag")
-        entry = self._entries[i]
+        entry = entries[i]
         if not (0 < kg <= entry[2]):
             raise SettlementDefect(f"removing {kg} kg of {lot_id}, bag has {entry[2]}")
         entry[2] -= kg
         self._total -= kg
         if entry[2] == 0:
-            del self._entries[i]
+            del entries[i]
 
     def to_json(self) -> list[list]:
         return [list(e) for e in self._entries]

@@ -318,6 +318,14 @@ class Registry:
     def restore(cls, data: bytes) -> Registry:
         return snapshot.load(cls, data)
 
+    def plain_state(self) -> dict:
+        """The state as plain data, for a snapshot loaded faster than `snapshot`'s JSON."""
+        return snapshot.plain(self)
+
+    @classmethod
+    def restore_plain(cls, data: dict) -> Registry:
+        return snapshot.from_plain(cls, data)
+
     # ------------------------------------------------------------------ lookups that refuse
 
     def require_account(self, account_id: str) -> Account:

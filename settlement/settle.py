@@ -40,6 +40,7 @@ from matching_engine.events import (
     OrderReduced,
     OrderReplaced,
     Trade,
+    new_event,
 )
 from settlement.accounts import FEES_ACCOUNT, TRADING_ROLES
 from settlement.defects import SettlementDefect
@@ -240,23 +241,26 @@ def _trade(reg: Registry, t: Trade, batch: _Batch) -> list:
     reference = f"trade:{symbol}:{t.trade_id}"
 
     out: list = [
-        TradeSettled(
-            seq,
-            ts_us,
-            symbol,
-            t.trade_id,
-            t.price_fen,
-            qty,
-            buyer,
-            seller,
-            buy_id,
-            sell_id,
-            reg._accounts[buyer].city_code,
-            reg._accounts[seller].city_code,
-            cash,
-            buyer_fee,
-            seller_fee,
-            tuple((lot_id, kg) for _, lot_id, kg in portions),
+        new_event(
+            TradeSettled,
+            (
+                seq,
+                ts_us,
+                symbol,
+                t.trade_id,
+                t.price_fen,
+                qty,
+                buyer,
+                seller,
+                buy_id,
+                sell_id,
+                reg._accounts[buyer].city_code,
+                reg._accounts[seller].city_code,
+                cash,
+                buyer_fee,
+                seller_fee,
+                tuple([(lot_id, kg) for _, lot_id, kg in portions]),
+            ),
         )
     ]
     # the seller's lots, oldest first, out of its hold
@@ -430,19 +434,25 @@ def _release(reg: Registry, seq: int, ts_us: int, hold: Hold, amount: int, actio
 
 
 def _hold_event(seq: int, ts_us: int, hold: Hold, action: str, amount: int) -> HoldChanged:
-    asset, held = ("cash", hold.held_fen) if hold.is_buy else ("allowances", hold.lots.total())
-    return HoldChanged(
-        seq,
-        ts_us,
-        hold.order_id,
-        hold.account_id,
-        hold.symbol,
-        hold.side,
-        asset,
-        action,
-        amount,
-        held,
-        hold.remaining_kg,
+    if hold.side == "buy":
+        asset, held = "cash", hold.held_fen
+    else:
+        asset, held = "allowances", hold.lots._total
+    return new_event(
+        HoldChanged,
+        (
+            seq,
+            ts_us,
+            hold.order_id,
+            hold.account_id,
+            hold.symbol,
+            hold.side,
+            asset,
+            action,
+            amount,
+            held,
+            hold.remaining_kg,
+        ),
     )
 
 

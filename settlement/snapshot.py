@@ -121,3 +121,115 @@ def load(cls: type[Registry], data: bytes) -> Registry:
     reg._expired = set(s.get("expired", ()))
     reg._retired_kg = dict(s.get("retired_kg", {}))
     return reg
+
+
+# ---------------------------------------------------------------------- plain form
+# The same state as `dump`, as plain data (dicts, lists, tuples, str, int) for a
+# snapshot that is pickled rather than parsed: each record is the tuple of its
+# dataclass fields in declaration order, a bag of lots its list of [ordinal, lot_id,
+# kg]. Not canonical (the state hash is always that of `dump`), but loading it
+# builds each object with one positional call instead of parsing and re-keying JSON.
+
+PLAIN_FORMAT = 1
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def _tuples(objs: dict, cls: type) -> dict:
+    names = _names(cls)
+    return {k: tuple([getattr(o, n) for n in names]) for k, o in objs.items()}
+
+
+def _tuples_with_lots(objs: dict, cls: type, bag: str) -> dict:
+    # the bag is the last field of every class that has one
+    names = _names(cls)
+    if names[-1] != bag:
+        raise SettlementDefect(f"{cls.__name__}: {bag} is not the last field")
+    head = names[:-1]
+    return {k: (*[getattr(o, n) for n in head], getattr(o, bag)._entries) for k, o in objs.items()}
+
+
+def plain(reg: Registry) -> dict:
+    return {
+        "format": PLAIN_FORMAT,
+        "fee_bps": reg.fee_bps,
+        "last_seq": reg.last_seq,
+        "listings": _tuples(reg._listings, _listing_class()),
+        "accounts": {
+            a: (acc.account_id, acc.name, str(acc.role), acc.city_code)
+            for a, acc in reg._accounts.items()
+        },
+        "cash": _tuples(reg._cash.balances, CashBalance),
+        "deposited_fen": reg._cash.deposited_fen,
+        "withdrawn_fen": reg._cash.withdrawn_fen,
+        "holdings": {
+            k: (h.available._entries, h.locked_kg, h.used_kg, h.version)
+            for k, h in reg._holdings.holdings.items()
+        },
+        "lots": _tuples(reg._lots, Lot),
+        "holds": _tuples_with_lots(reg._holds, Hold, "lots"),
+        "claims": _tuples(reg._claims, Claim),
+        "projects": _tuples(reg._projects, Project),
+        "applications": _tuples(reg._applications, Application),
+        "ledger": reg._ledger.rows,
+        "floors": reg._ledger.floors,
+        "issued_kg": reg._issued_kg,
+        "auctions": _tuples_with_lots(reg._auctions, Auction, "lots"),
+        "bids": _tuples(reg._bids, Bid),
+        "blocks": _tuples_with_lots(reg._blocks, BlockTrade, "lots"),
+        "expired": reg._expired,
+        "retired_kg": reg._retired_kg,
+    }
+
+
+def _listing_class() -> type:
+    from settlement.registry import Listing
+
+    return Listing
+
+
+def _objects(rows: dict, cls: type) -> dict:
+    return {k: cls(*row) for k, row in rows.items()}
+
+
+def _objects_with_lots(rows: dict, cls: type) -> dict:
+    return {k: cls(*row[:-1], LotBag(row[-1])) for k, row in rows.items()}
+
+
+def from_plain(cls: type[Registry], s: dict) -> Registry:
+    if s["format"] != PLAIN_FORMAT:
+        raise SettlementDefect(f"plain snapshot format {s['format']}, expected {PLAIN_FORMAT}")
+    if _names(Holding) != ("available", "locked_kg", "used_kg", "version"):
+        raise SettlementDefect("Holding's fields changed: the plain snapshot form must follow")
+    reg = cls(s["fee_bps"])
+    reg.last_seq = s["last_seq"]
+    reg._listings = _objects(s["listings"], _listing_class())
+    reg._accounts = {
+        k: Account(a, name, Role(role), city) for k, (a, name, role, city) in s["accounts"].items()
+    }
+    reg._cash.balances = _objects(s["cash"], CashBalance)
+    reg._cash.deposited_fen = s["deposited_fen"]
+    reg._cash.withdrawn_fen = s["withdrawn_fen"]
+    reg._holdings.holdings = {
+        k: Holding(LotBag(entries), locked, used, version)
+        for k, (entries, locked, used, version) in s["holdings"].items()
+    }
+    reg._lots = _objects(s["lots"], Lot)
+    reg._holds = _objects_with_lots(s["holds"], Hold)
+    reg._claims = _objects(s["claims"], Claim)
+    reg._projects = _objects(s["projects"], Project)
+    reg._applications = _objects(s["applications"], Application)
+    reg._ledger.rows = s["ledger"]
+    reg._ledger.floors = s["floors"]
+    reg._issued_kg = s["issued_kg"]
+    reg._auctions = _objects_with_lots(s["auctions"], Auction)
+    reg._bids = _objects(s["bids"], Bid)
+    reg._blocks = _objects_with_lots(s["blocks"], BlockTrade)
+    reg._expired = s["expired"]
+    reg._retired_kg = s["retired_kg"]
+    return reg

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from exchange.core.command_codec import from_payload
 from exchange.core.commands import Command
 from exchange.core.state import Core, Outcome
+from exchange.infra import snapshots
 
 SYMBOL = "NOX-2025"
 T0_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
+
+
+def through_plain_snapshot(core: Core) -> Core:
+    """The core written as the plain snapshot form (pickled, compressed, hashed) and
+    read back the way start-up reads it."""
+    canonical, plain = core.snapshot_forms()
+    state_hash = hashlib.sha256(canonical).hexdigest()
+    assert state_hash == core.state_hash()
+    blob = snapshots.encode_state(core.last_seq, state_hash, plain)
+    record = snapshots.SnapshotRecord(core.last_seq, 0, state_hash, blob)
+    return Core.restore_plain(snapshots.verify(record, None).state())
 
 
 class CoreDriver:

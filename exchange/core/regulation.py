@@ -150,3 +150,23 @@ class Regulation:
             (seq, ordinal): Acknowledgement(**ack)
             for seq, ordinal, ack in state.get("alert_acks", ())
         }
+
+    def plain_state(self) -> dict:
+        return {
+            "submissions": {
+                key: [(v.version, v.seq, v.ts_us, v.account_id, v.correction_reason) for v in vs]
+                for key, vs in self.submissions.items()
+            },
+            "acknowledged": {
+                alert: (a.seq, a.ts_us, a.account_id, a.note)
+                for alert, a in self.acknowledged.items()
+            },
+        }
+
+    def restore_plain(self, data: dict) -> None:
+        self.submissions = {
+            key: [Version(*v) for v in vs] for key, vs in data["submissions"].items()
+        }
+        self.acknowledged = {
+            alert: Acknowledgement(*a) for alert, a in data["acknowledged"].items()
+        }

@@ -58,6 +58,19 @@ CLIENT_ORDER_WINDOW_S = 86_400
 records it; older journals remember every id for ever, as they always did)."""
 
 
+PLAIN_FORMAT = 1
+"""Version of `Core.plain_state`; a snapshot in another version is refused, not guessed at."""
+
+# value -> member: a dict lookup instead of an Enum call on every order (the same
+# members; a value not in the table still goes through the Enum and its error)
+_SIDES = {m.value: m for m in Side}
+_ORDER_TYPES = {m.value: m for m in OrderType}
+_TIFS = {m.value: m for m in TimeInForce}
+_STP_MODES = {m.value: m for m in SelfTradePrevention}
+
+_ORDER_FIELDS = tuple(f.name for f in fields(OrderRecord))
+_STATS_FIELDS = tuple(f.name for f in fields(SessionStats))
+
 MAX_FILLED_KG = BALANCE_LIMIT // MAX_PRICE_FEN
 """An order's filled kilograms (across amendments) times the price ceiling must fit its
 filled value (Σ price × kg, a 64-bit integer)."""
@@ -166,7 +179,7 @@ class Core:
         self.last_seq = seq
         handler = self._handlers.get(type(command))
         kind = command.kind if handler is not None else type(command).__name__
-        out = Outcome(seq=seq, ts_us=ts_us, kind=kind)
+        out = Outcome(seq, ts_us, kind)
         if self._next_expiry_us is not None and ts_us >= self._next_expiry_us:
             self._expire_due(out)
         try:
@@ -485,8 +498,8 @@ class Core:
         self._require_live(inst.symbol)
         if inst.status != MarketStatus.OPEN:
             raise CommandRefused("market_halted", f"{inst.symbol} is halted")
-        side = Side(c.side)
-        order_type = OrderType(c.type)
+        side = _SIDES.get(c.side) or Side(c.side)
+        order_type = _ORDER_TYPES.get(c.type) or OrderType(c.type)
         _check_ceilings(c.quantity_kg, c.price_fen if order_type is OrderType.LIMIT else None)
         self._check_traded_value(
             inst.symbol,
@@ -508,7 +521,8 @@ class Core:
         order_id = commands.order_id_for(out.seq)
         # Absent from commands journaled before orders had them: the old behaviour.
         post_only = c.post_only
-        stp = SelfTradePrevention(c.self_trade_prevention or self.engine.stp)
+        stp_name = c.self_trade_prevention or self.engine.stp
+        stp = _STP_MODES.get(stp_name) or SelfTradePrevention(stp_name)
         events = self._run_engine(
             out,
             engine_commands.PlaceOrder(
@@ -521,7 +535,7 @@ class Core:
                 order_type,
                 price_fen,
                 c.quantity_kg,
-                TimeInForce(c.time_in_force),
+                _TIFS.get(c.time_in_force) or TimeInForce(c.time_in_force),
                 post_only,
                 stp,
             ),
@@ -928,13 +942,24 @@ class Core:
 
     # ------------------------------------------------------ snapshot and hash
     def snapshot(self) -> bytes:
+        """The canonical JSON of the whole state: equal states give equal bytes, and
+        `state_hash` is its SHA-256."""
+        return self._canonical(self.engine.snapshot(), self.registry.snapshot())
+
+    def snapshot_forms(self) -> tuple[bytes, dict]:
+        """(`snapshot()`, `plain_state()`) with the engine serialized once for both."""
+        engine_json = self.engine.snapshot()
+        canonical = self._canonical(engine_json, self.registry.snapshot())
+        return canonical, self.plain_state(engine_json)
+
+    def _canonical(self, engine_json: bytes, registry_json: bytes) -> bytes:
         state = {
             "version": 1,
             "last_seq": self.last_seq,
             "fee_bps": self.fee_bps,
             "thresholds": asdict(self.surveillance.thresholds),
-            "engine": base64.b64encode(self.engine.snapshot()).decode(),
-            "registry": base64.b64encode(self.registry.snapshot()).decode(),
+            "engine": base64.b64encode(engine_json).decode(),
+            "registry": base64.b64encode(registry_json).decode(),
             "open_orders": [
                 self._order_state(self.open_orders[i]) for i in sorted(self.open_orders)
             ],
@@ -950,6 +975,59 @@ class Core:
             # only journals that record a window have this key: older ones hash as before
             state["client_order_window_us"] = self.client_order_window_us
         return json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
+
+    def plain_state(self, engine_json: bytes | None = None) -> dict:
+        """The whole state as plain data (dicts, lists, tuples, sets, str, int, bytes)
+        for a snapshot that is pickled: the same state as `snapshot()`, not canonical,
+        but loaded without parsing JSON or re-keying a dict per object. The engine,
+        whose books are rebuilt order by order anyway, travels as its own JSON."""
+        return {
+            "format": PLAIN_FORMAT,
+            "last_seq": self.last_seq,
+            "fee_bps": self.fee_bps,
+            "thresholds": asdict(self.surveillance.thresholds),
+            "engine": self.engine.snapshot() if engine_json is None else engine_json,
+            "registry": self.registry.plain_state(),
+            "open_orders": [
+                tuple([getattr(rec, n) for n in _ORDER_FIELDS]) for rec in self.open_orders.values()
+            ],
+            "client_orders": self.client_orders,
+            "client_order_window_us": self.client_order_window_us,
+            "client_order_ts": self.client_order_ts,
+            "client_order_expiry": list(self._client_order_expiry),
+            "usernames": self.usernames,
+            "stats": [tuple([getattr(st, n) for n in _STATS_FIELDS]) for st in self.stats.values()],
+            "surveillance": self.surveillance.plain_state(),
+            "regulation": self.regulation.plain_state(),
+            "validity": self.validity,
+        }
+
+    @classmethod
+    def restore_plain(
+        cls,
+        state: dict,
+        stp: str = SelfTradePrevention.CANCEL_INCOMING,
+        thresholds: Thresholds | None = None,
+    ) -> Core:
+        """The core `plain_state` describes (the snapshot's own thresholds win)."""
+        if state.get("format") != PLAIN_FORMAT:
+            raise ValueError(f"unsupported plain state format {state.get('format')!r}")
+        core = cls(fee_bps=state["fee_bps"], stp=stp, thresholds=Thresholds(**state["thresholds"]))
+        core.last_seq = state["last_seq"]
+        core.engine = MatchingEngine.restore(state["engine"])
+        core.registry = Registry.restore_plain(state["registry"])
+        core.open_orders = {row[0]: OrderRecord(*row) for row in state["open_orders"]}
+        core.client_orders = state["client_orders"]
+        core.client_order_window_us = state["client_order_window_us"]
+        core.client_order_ts = state["client_order_ts"]
+        core._client_order_expiry = deque(state["client_order_expiry"])
+        core.usernames = state["usernames"]
+        core.stats = {row[0]: SessionStats(*row) for row in state["stats"]}
+        core.surveillance.restore_plain(state["surveillance"])
+        core.regulation.restore_plain(state["regulation"])
+        core.validity = state["validity"]
+        core._plan_expiry()
+        return core
 
     def _client_orders_state(self) -> list:
         if self.client_order_window_us is None:

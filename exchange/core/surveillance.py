@@ -249,6 +249,22 @@ class Surveillance:
             for sym, d in data.items()
         }
 
+    def plain_state(self) -> dict:
+        return {
+            sym: (
+                s.last_price_fen,
+                s.volume_kg,
+                s.volume_by_account,
+                s.orders_by_account,
+                s.cancels_by_account,
+                s.raised,
+            )
+            for sym, s in self._sessions.items()
+        }
+
+    def restore_plain(self, data: dict) -> None:
+        self._sessions = {sym: _SymbolSession(*row) for sym, row in data.items()}
+
 
 def _alert(seq: int, ts_us: int, kind: str, symbol: str, account_id: str, detail: dict) -> dict:
     return {

@@ -6,10 +6,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
-import hashlib
+import json
 import logging
 import os
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import NamedTuple
@@ -25,7 +27,7 @@ from exchange.core.state import CLIENT_ORDER_WINDOW_S, Core
 from exchange.core.surveillance import Thresholds
 from exchange.infra import snapshots
 from exchange.infra.db import models
-from exchange.infra.journal import Journal
+from exchange.infra.journal import Journal, JournalCorrupted
 from settlement.accounts import OPENABLE_ROLES
 
 log = logging.getLogger(__name__)
@@ -100,37 +102,75 @@ def replay(
     *,
     use_snapshot: bool = True,
     progress: Callable[[int], None] | None = None,
+    snapshot: snapshots.Verified | None = None,
 ) -> Core:
     """The core as the durable journal leaves it: the newest snapshot (its hash
-    checked) plus every entry after it, applied in order."""
+    checked, or `snapshot`, checked already) plus every entry after it, applied in order."""
     core = None
     if use_snapshot:
-        snap = snapshots.latest(db)
-        if snap is not None:
-            if hashlib.sha256(snap.data).hexdigest() != snap.state_hash:
-                raise StateMismatch(f"snapshot at seq {snap.seq} does not match its hash")
-            try:
-                core = Core.restore(
-                    snap.data, stp=settings.stp_mode, thresholds=thresholds(settings)
-                )
-            except (ValueError, KeyError, TypeError):
-                raise SnapshotCorrupted(snap.seq, "its data cannot be read") from None
-            if core.last_seq != snap.seq:
-                raise SnapshotCorrupted(snap.seq, f"its data is the state at seq {core.last_seq}")
+        if snapshot is None:
+            snap = snapshots.latest(db)
+            if snap is not None:
+                try:
+                    snapshot = snapshots.verify(snap, snapshots.directory_for(db))
+                except snapshots.SnapshotDamaged as damaged:
+                    raise StateMismatch(f"snapshot at seq {snap.seq}: {damaged}") from None
+        if snapshot is not None:
+            core = restore_snapshot(snapshot, settings)
     if core is None:
         core = new_core(settings)
-    journal = Journal(db)
+    apply = core.apply
+    loads = json.loads
     with _no_cyclic_gc():
-        for n, entry in enumerate(journal.read(after_seq=core.last_seq), start=1):
+        for n, (seq, ts_us, text) in enumerate(_entries_after(db, core.last_seq), start=1):
             try:
-                command = from_payload(entry.payload)
-            except MalformedCommand as bad:
-                raise StateMismatch(
-                    f"journal entry {entry.seq} holds no command: {bad}"
-                ) from None
-            core.apply(entry.seq, entry.ts_us, command)
+                command = from_payload(loads(text))
+            except (MalformedCommand, ValueError) as bad:
+                raise StateMismatch(f"journal entry {seq} holds no command: {bad}") from None
+            apply(seq, ts_us, command)
             if progress is not None and n % 10_000 == 0:
                 progress(n)
+    return core
+
+
+def _entries_after(db: Engine, after_seq: int, batch: int = 20_000) -> Iterator[tuple]:
+    """(seq, ts_us, payload text) of every journal entry after `after_seq`, in order:
+    plain driver tuples in keyset pages (SQLAlchemy's row objects cost about a
+    microsecond an entry, a few per cent of a replay)."""
+    mark = "?" if db.dialect.name == "sqlite" else "%s"
+    sql = f"SELECT seq, ts_us, payload FROM journal WHERE seq > {mark} ORDER BY seq LIMIT {mark}"
+    while True:
+        with db.connect() as conn:
+            cur = conn.connection.dbapi_connection.cursor()
+            try:
+                cur.execute(sql, (after_seq, batch))
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after_seq = rows[-1][0]
+
+
+def restore_snapshot(snapshot: snapshots.Verified, settings: Settings) -> Core:
+    """The core a checked snapshot holds; SnapshotCorrupted if it cannot be read or is
+    the state at another seq."""
+    try:
+        with _no_cyclic_gc():
+            state = snapshot.state()
+            if snapshot.kind == "json":
+                core = Core.restore(state, stp=settings.stp_mode, thresholds=thresholds(settings))
+            else:
+                core = Core.restore_plain(
+                    state, stp=settings.stp_mode, thresholds=thresholds(settings)
+                )
+    except snapshots.SnapshotDamaged as damaged:
+        raise SnapshotCorrupted(snapshot.seq, str(damaged)) from None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        raise SnapshotCorrupted(snapshot.seq, "its data cannot be read") from None
+    if core.last_seq != snapshot.seq:
+        raise SnapshotCorrupted(snapshot.seq, f"its data is the state at seq {core.last_seq}")
     return core
 
 
@@ -148,34 +188,114 @@ def _no_cyclic_gc():
             gc.enable()
 
 
-def check_snapshot(db: Engine, journal_tail: int) -> None:
+def check_snapshot(db: Engine, journal_tail: int) -> snapshots.Verified | None:
     """The snapshot recovery would start from must belong to the verified journal:
-    its seq is a journal entry with the same time, its data matches its hash and
-    says the same seq. Raises SnapshotCorrupted."""
+    its seq is a journal entry with the same time, its stored bytes (the file, for a
+    snapshot kept beside a SQLite database) match the hashes its row records.
+    Returns it checked, for `replay`; raises SnapshotCorrupted."""
     snap = snapshots.latest(db)
     if snap is None:
-        return
+        return None
     if snap.seq > journal_tail:
         raise SnapshotCorrupted(snap.seq, f"the journal ends at seq {journal_tail}")
-    if hashlib.sha256(snap.data).hexdigest() != snap.state_hash:
-        raise SnapshotCorrupted(snap.seq, "its data does not match its hash")
+    try:
+        verified = snapshots.verify(snap, snapshots.directory_for(db))
+    except snapshots.SnapshotDamaged as damaged:
+        raise SnapshotCorrupted(snap.seq, str(damaged)) from None
     if Journal(db).entry_ts_us(snap.seq) != snap.ts_us:
         raise SnapshotCorrupted(snap.seq, "its time differs from the journal entry's")
     # that the data is the state at snap.seq is checked by `replay` as it restores it
-    # (parsing a large snapshot twice would double this check's cost)
+    # (reading a large snapshot twice would double this check's cost)
+    return verified
 
 
 def recover(db: Engine, settings: Settings) -> Core:
-    """The core, from a journal whose whole chain and starting snapshot were checked
-    first: a tampered, reordered or missing entry raises JournalCorrupted, a bad
-    snapshot SnapshotCorrupted, before anything is served from them."""
-    tail, _ = Journal(db).verify_chain()
-    check_snapshot(db, tail)
-    core = replay(db, settings)
+    """The core, from a journal whose whole chain and starting snapshot were checked:
+    a tampered, reordered or missing entry raises JournalCorrupted, a bad snapshot
+    SnapshotCorrupted, before anything is served from them.
+
+    The chain is checked in another process while this one restores the snapshot and
+    replays the entries after it: neither waits for the other, and nothing is
+    returned (so nothing served) until both are done. If the chain is broken, that is
+    the error raised, whatever the restore or the replay ran into meanwhile."""
+    chain = ChainCheck(db)
+    try:
+        verified = check_snapshot(db, Journal(db).last()[0])
+        core = replay(db, settings, snapshot=verified)
+    except BaseException:
+        chain.result()  # a broken chain explains the failure: it is the one reported
+        raise
+    tail, _ = chain.result()
     if core.last_seq != tail:
         # an entry appended after verification: only another writer could do that
         raise CoreAlreadyRunning(f"the journal grew during recovery: {tail} -> {core.last_seq}")
     return core
+
+
+class ChainCheck:
+    """`Journal.verify_chain` in a process of its own, started at once; `result()`
+    waits for it and returns the tail or raises JournalCorrupted. The process is a
+    fresh interpreter that imports only the journal (a SQLite library carried across
+    fork would trust the parent's lock bookkeeping; multiprocessing's spawn would
+    re-run the caller's main script). Where no process can be started, or none could
+    see the database (in-memory SQLite), or it fails, the chain is checked here."""
+
+    def __init__(self, db: Engine) -> None:
+        self.db = db
+        self._process: subprocess.Popen | None = None
+        shared = db.dialect.name == "postgresql" or sqlite_path(str(db.url)) is not None
+        if not shared:
+            return
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _CHAIN_CHECK],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            # the URL (with its password) goes through the pipe, not the command line
+            self._process.stdin.write(db.url.render_as_string(hide_password=False).encode())
+            self._process.stdin.close()
+            self._process.stdin = None  # written and closed: communicate() must not flush it
+        except OSError:
+            log.warning("could not start the chain check beside recovery; checking it inline")
+            self._process = None
+
+    def result(self) -> tuple[int, str]:
+        process, self._process = self._process, None
+        if process is None:
+            return Journal(self.db).verify_chain()
+        out, err = process.communicate()
+        try:
+            outcome = json.loads(out) if process.returncode == 0 else None
+        except ValueError:
+            outcome = None
+        if outcome is not None and outcome[0] == "ok":
+            return outcome[1], outcome[2]
+        if outcome is not None and outcome[0] == "corrupted":
+            raise JournalCorrupted(outcome[1], outcome[2])
+        # the check itself failed (not the chain): check here rather than not at all
+        log.warning(
+            "the chain check beside recovery failed (exit %s: %s); checking it inline",
+            process.returncode,
+            err.decode(errors="replace").strip()[-500:],
+        )
+        return Journal(self.db).verify_chain()
+
+
+_CHAIN_CHECK = """
+import json, sys
+from exchange.infra.db.engine import make_engine
+from exchange.infra.journal import Journal, JournalCorrupted
+db = make_engine(sys.stdin.read())
+try:
+    tail, head = Journal(db).verify_chain()
+    outcome = ["ok", tail, head]
+except JournalCorrupted as bad:
+    outcome = ["corrupted", bad.seq, bad.reason]
+db.dispose()
+sys.stdout.write(json.dumps(outcome))
+"""
 
 
 def sqlite_path(url: str) -> Path | None:

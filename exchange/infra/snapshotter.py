@@ -4,9 +4,13 @@ Serializing the whole core takes time that grows with the books and the registry
 (about a second with tens of thousands of resting orders); done inside the group
 commit it stalled every client. Instead the sequencer forks right after a commit:
 the child holds a copy-on-write image of the core exactly at the committed seq,
-serializes and compresses it, sends it up a pipe and exits. A thread of the
-parent reads the pipe and writes the row on a connection of its own. The
-sequencer only pays for the fork and never waits for either.
+serializes it (the canonical JSON for its state hash, the plain form to store,
+exchange.infra.snapshots), writes it and exits. Beside a SQLite database the child
+writes the snapshot file itself (temporary name, fsync, rename) and sends up a
+pipe only its hash and name; elsewhere it sends the whole blob. A thread of the
+parent reads the pipe and writes the row, a few hundred bytes for a file, on a
+connection of its own, then removes the files of pruned rows. The sequencer
+only pays for the fork and never waits for any of it.
 
 The child touches no database: a SQLite library carried across fork keeps the
 parent's lock bookkeeping, which a connection opened in the child would trust
@@ -18,6 +22,7 @@ commit's transaction, as before.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -52,6 +57,8 @@ class Snapshotter:
     def __init__(self, db: Engine, *, background: bool | None = None) -> None:
         self.db = db
         self.background = can_fork_for(db) if background is None else background
+        # snapshot files beside a SQLite database file; None: the blob goes in the row
+        self.directory = snapshots.directory_for(db)
         self._writer: threading.Thread | None = None
         # seqs of the snapshots that could not be made (for the log and tests)
         self.failed: list[int] = []
@@ -63,8 +70,12 @@ class Snapshotter:
     def take_inline(
         self, conn: Connection, core: Core, seq: int, ts_us: int, keep: int | None
     ) -> None:
-        data = core.snapshot()
-        snapshots.save(conn, seq, ts_us, hashlib.sha256(data).hexdigest(), data, keep=keep)
+        """The snapshot at `seq` written now, its row in the caller's transaction."""
+        if self.directory is not None:
+            # the rows earlier commits pruned: their files can go
+            snapshots.prune_files(self.db, self.directory)
+        state_hash, stored = _serialize(core, seq, self.directory)
+        snapshots.save_stored(conn, seq, ts_us, state_hash, stored, keep=keep)
 
     def start(self, core: Core, seq: int, ts_us: int, keep: int | None) -> bool:
         """Fork a child that serializes `core` (which must be at `seq`, committed);
@@ -82,8 +93,11 @@ class Snapshotter:
             status = 1
             try:
                 os.close(read_fd)
+                # the collector's passes would write to every object's header and
+                # so copy the parent's whole heap page by page
+                gc.disable()
                 _reset_signals()
-                _serialize_into(write_fd, core)
+                _serialize_into(write_fd, core, seq, self.directory)
                 status = 0
             except BaseException:
                 traceback.print_exc(file=sys.stderr)
@@ -112,6 +126,8 @@ class Snapshotter:
                 snapshots.save_stored(
                     conn, seq, ts_us, state_hash, received[_HASH_CHARS:], keep=keep
                 )
+            if self.directory is not None:
+                snapshots.prune_files(self.db, self.directory)
         except Exception:
             self.failed.append(seq)
             log.exception("the background snapshot at seq %d failed; the next one retries", seq)
@@ -129,8 +145,20 @@ def _reset_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
-def _serialize_into(fd: int, core: Core) -> None:
-    data = core.snapshot()
+def _serialize(core: Core, seq: int, directory) -> tuple[str, bytes]:
+    """(state hash, what the row stores): the blob, or a pointer to the file written."""
+    canonical, plain = core.snapshot_forms()
+    state_hash = hashlib.sha256(canonical).hexdigest()
+    del canonical
+    blob = snapshots.encode_state(seq, state_hash, plain)
+    if directory is None:
+        return state_hash, blob
+    name, digest = snapshots.write_file(directory, seq, blob)
+    return state_hash, snapshots.file_pointer(name, digest)
+
+
+def _serialize_into(fd: int, core: Core, seq: int, directory) -> None:
+    state_hash, stored = _serialize(core, seq, directory)
     with os.fdopen(fd, "wb") as pipe:
-        pipe.write(hashlib.sha256(data).hexdigest().encode("ascii"))
-        pipe.write(snapshots.encode(data))
+        pipe.write(state_hash.encode("ascii"))
+        pipe.write(stored)

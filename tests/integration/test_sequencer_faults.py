@@ -32,6 +32,7 @@ from exchange.infra.runtime import (
     new_core,
     recover,
     replay,
+    restore_snapshot,
     thresholds,
 )
 from exchange.infra.sequencer import Sequencer
@@ -72,9 +73,9 @@ class HeldSnapshotCore(Core):
 
     release: int = -1
 
-    def snapshot(self) -> bytes:
+    def snapshot_forms(self) -> tuple[bytes, dict]:
         select_fds.select([self.release], [], [], 30.0)
-        return super().snapshot()
+        return super().snapshot_forms()
 
 
 class FailingCommits:
@@ -198,6 +199,10 @@ def assert_state_is_the_journals(db_engine, settings, seqr: Sequencer) -> int:
                 break
             at_seq.apply(entry.seq, entry.ts_us, from_payload(entry.payload))
         assert at_seq.state_hash() == snap.state_hash, f"snapshot at seq {snap.seq}"
+        # and what it stores is that state
+        record = snapshots.SnapshotRecord(snap.seq, snap.ts_us, snap.state_hash, bytes(snap.data))
+        checked = snapshots.verify(record, snapshots.directory_for(db_engine))
+        assert restore_snapshot(checked, settings).state_hash() == snap.state_hash
     return tail
 
 
@@ -337,6 +342,10 @@ async def test_snapshots_beyond_the_newest_few_are_pruned(db_engine, settings):
         seqs = sorted(conn.execute(select(models.Snapshot.seq)).scalars())
     assert seqs == [6, 7, 8]
     assert snapshots.latest(db_engine).seq == 8
+    directory = snapshots.directory_for(db_engine)
+    if directory is not None:  # SQLite: the files of pruned rows are gone too
+        assert sorted(os.listdir(directory)) == [snapshots.file_name(s) for s in seqs]
+    assert_state_is_the_journals(db_engine, settings, seqr)
 
 
 async def test_a_failed_recovery_is_retried_by_the_next_batch(db_engine, settings):

@@ -11,6 +11,7 @@ import hashlib
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from exchange.infra.db.engine import make_engine
 from exchange.infra.db.migrate import upgrade
 from exchange.infra.journal import Journal
 from exchange.infra.runtime import genesis_command
+from exchange.infra.snapshotter import Snapshotter
 from tests.core_driver import CoreDriver
 
 EMX = [sys.executable, "-m", "exchange.cli"]
@@ -37,7 +39,7 @@ def url(request, tmp_path) -> str:
 
 
 def write_journal(url: str) -> CoreDriver:
-    """A journal of eight entries (genesis, listing, accounts, cash, allowances, orders)."""
+    """A journal of seven entries (genesis, listing, accounts, cash, allowances, orders)."""
     d = CoreDriver()
     # the parameters `emx serve` runs with, so only the checks below can refuse it
     d.ok(genesis_command(Settings(database_url=url)))
@@ -124,11 +126,94 @@ def test_serve_refuses_a_snapshot_whose_data_was_changed(url):
     data = d.core.snapshot()
     db = make_engine(url)
     with db.begin() as conn:
-        snapshots.save(conn, 8, d.log[-1][1], hashlib.sha256(data).hexdigest(), data)
+        snapshots.save(conn, 7, d.log[-1][1], hashlib.sha256(data).hexdigest(), data)
     db.dispose()
-    execute(url, "UPDATE snapshots SET state_hash = :h WHERE seq = 8", h="0" * 64)
+    execute(url, "UPDATE snapshots SET state_hash = :h WHERE seq = 7", h="0" * 64)
     done = serve(url)
-    assert_refused_with_one_line(done, 3, "snapshot corrupted at seq 8")
+    assert_refused_with_one_line(done, 3, "snapshot corrupted at seq 7", "does not match its hash")
+
+
+def snapshot_beside(url: str, d: CoreDriver) -> Path:
+    """The driver's state saved as `emx serve` saves it beside a SQLite file; its path."""
+    db = make_engine(url)
+    with db.begin() as conn:
+        Snapshotter(db, background=False).take_inline(
+            conn, d.core, d.core.last_seq, d.log[-1][1], keep=None
+        )
+    directory = snapshots.directory_for(db)
+    db.dispose()
+    return directory / snapshots.file_name(d.core.last_seq)
+
+
+def test_a_snapshot_file_beside_the_database_is_served_from(sqlite_url):
+    # the control for the file cases below: the service starts from the file
+    d = write_journal(sqlite_url)
+    path = snapshot_beside(sqlite_url, d)
+    assert path.is_file()
+    db = make_engine(sqlite_url)
+    with db.connect() as conn:
+        stored = conn.execute(text("SELECT data FROM snapshots WHERE seq = 7")).scalar_one()
+    db.dispose()
+    assert len(stored) < 200  # a pointer, not the state
+    with ServiceProcess(service_env(sqlite_url)).start(timeout_s=60) as proc:
+        assert httpx.get(proc.base_url + "/healthz").status_code == 200
+
+
+def test_serve_refuses_a_snapshot_file_that_was_changed(sqlite_url):
+    d = write_journal(sqlite_url)
+    path = snapshot_beside(sqlite_url, d)
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x01  # one bit of the compressed state
+    path.write_bytes(bytes(data))
+    done = serve(sqlite_url)
+    assert_refused_with_one_line(done, 3, "snapshot corrupted at seq 7", "does not match its hash")
+
+
+def test_serve_refuses_a_truncated_snapshot_file(sqlite_url):
+    d = write_journal(sqlite_url)
+    path = snapshot_beside(sqlite_url, d)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    done = serve(sqlite_url)
+    assert_refused_with_one_line(done, 3, "snapshot corrupted at seq 7", "does not match its hash")
+
+
+def test_serve_refuses_a_missing_snapshot_file(sqlite_url):
+    d = write_journal(sqlite_url)
+    snapshot_beside(sqlite_url, d).unlink()
+    done = serve(sqlite_url)
+    assert_refused_with_one_line(done, 3, "snapshot corrupted at seq 7", "missing")
+
+
+def test_serve_refuses_a_snapshot_whose_row_names_another_state(url):
+    # the form `emx serve` writes: a file on SQLite, the blob in the row on PostgreSQL
+    d = write_journal(url)
+    db = make_engine(url)
+    with db.begin() as conn:
+        Snapshotter(db, background=False).take_inline(
+            conn, d.core, d.core.last_seq, d.log[-1][1], keep=None
+        )
+    db.dispose()
+    execute(url, "UPDATE snapshots SET state_hash = :h WHERE seq = 7", h="0" * 64)
+    done = serve(url)
+    assert_refused_with_one_line(done, 3, "snapshot corrupted at seq 7", "another state hash")
+
+
+@pytest.mark.integration
+def test_serve_refuses_a_snapshot_row_whose_blob_was_changed(postgres_url):
+    d = write_journal(postgres_url)
+    db = make_engine(postgres_url)
+    with db.begin() as conn:
+        Snapshotter(db, background=False).take_inline(
+            conn, d.core, d.core.last_seq, d.log[-1][1], keep=None
+        )
+    stored = snapshots.latest(db).data
+    db.dispose()
+    assert stored.startswith(b"EMXS1")
+    changed = stored[:-5] + bytes([stored[-5] ^ 0x01]) + stored[-4:]
+    execute(postgres_url, "UPDATE snapshots SET data = :d WHERE seq = 7", d=changed)
+    done = serve(postgres_url)
+    assert_refused_with_one_line(done, 3, "snapshot corrupted at seq 7", "does not match its hash")
 
 
 def test_serve_names_a_missing_database_directory(tmp_path):

@@ -9,7 +9,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from exchange.core.state import Core
 from settlement.pricing import buy_hold_fen
-from tests.core_driver import SYMBOL, CoreDriver
+from tests.core_driver import SYMBOL, CoreDriver, through_plain_snapshot
 
 PRICES = st.integers(min_value=310_000, max_value=330_000).map(lambda p: p - p % 50)
 QUANTITIES = st.integers(min_value=1, max_value=40).map(lambda n: n * 250)
@@ -267,6 +267,7 @@ class CoreMachine(RuleBasedStateMachine):
             return
         assert self.d.replay().state_hash() == self.d.core.state_hash()
         assert Core.restore(self.d.core.snapshot()).state_hash() == self.d.core.state_hash()
+        assert through_plain_snapshot(self.d.core).state_hash() == self.d.core.state_hash()
 
 
 CoreMachine.TestCase.settings = settings(

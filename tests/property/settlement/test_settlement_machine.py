@@ -5,6 +5,8 @@ into fresh components, and a restore from a mid-run snapshot, reach the same has
 
 from __future__ import annotations
 
+import pickle
+
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -240,7 +242,7 @@ class SettlementMachine(RuleBasedStateMachine):
         self.bids: list[str] = []
         self.blocks: list[str] = []
         self.trades = 0
-        self.mid: tuple[bytes, bytes, int] | None = None
+        self.mid: tuple[bytes, bytes, int, bytes] | None = None
         self.checking_refusals = False  # the seeding below is known to be accepted
         for symbol, lot_kg, ref, band in INSTRUMENTS:
             self._registry(commands.ListInstrument, symbol, "NOx", int(symbol[-4:]), lot_kg)
@@ -712,7 +714,12 @@ class SettlementMachine(RuleBasedStateMachine):
     @rule()
     def remember_mid_run_snapshot(self):
         if self.mid is None:
-            self.mid = (self.w.reg.snapshot(), self.w.engine.snapshot(), len(self.w.log))
+            self.mid = (
+                self.w.reg.snapshot(),
+                self.w.engine.snapshot(),
+                len(self.w.log),
+                pickle.dumps(self.w.reg.plain_state()),
+            )
 
     # ---------------------------------------------------------------- checks
 
@@ -784,7 +791,7 @@ class SettlementMachine(RuleBasedStateMachine):
         w = self.w
         assert replay(w.fee_bps, w.log).state_hash() == w.reg.state_hash()
         if self.mid is not None:
-            reg_bytes, engine_bytes, at = self.mid
+            reg_bytes, engine_bytes, at, plain = self.mid
             restored = replay(
                 w.fee_bps,
                 w.log[at:],
@@ -792,6 +799,14 @@ class SettlementMachine(RuleBasedStateMachine):
                 MatchingEngine.restore(engine_bytes),
             )
             assert restored.snapshot() == w.reg.snapshot()
+            # the plain form (what the service's snapshots store) resumes the same way
+            from_plain = replay(
+                w.fee_bps,
+                w.log[at:],
+                Registry.restore_plain(pickle.loads(plain)),
+                MatchingEngine.restore(engine_bytes),
+            )
+            assert from_plain.snapshot() == w.reg.snapshot()
 
 
 SettlementMachine.TestCase.settings = settings(

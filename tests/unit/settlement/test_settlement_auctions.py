@@ -3,6 +3,8 @@ registry: locks, awards, payment at the clearing price, what stays in the reserv
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 from settlement_world import SYMBOL, World
 
@@ -237,6 +239,10 @@ def test_a_snapshot_with_auctions_restores_to_the_same_hash():
     restored = type(world.reg).restore(world.reg.snapshot())
     assert restored.state_hash() == world.reg.state_hash()
     restored.check_invariants()
+    plain = pickle.loads(pickle.dumps(world.reg.plain_state()))
+    from_plain = type(world.reg).restore_plain(plain)
+    assert from_plain.state_hash() == world.reg.state_hash()
+    from_plain.check_invariants()
 
 
 def test_awarded_quota_is_a_lot_from_the_reserve_and_a_project_shows_it():

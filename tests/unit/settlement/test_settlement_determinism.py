@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import pickle
+
 import pytest
 from settlement_world import FS, GZ, SYMBOL, SZ
 
@@ -46,6 +49,33 @@ def test_snapshot_restore_then_continue_equals_the_full_run(make_world):
         w.cmd(commands.ApplyReallocation, "APP-1", "SZBUR", "PRJ-1", SYMBOL, 1_000, "r", "ordinary")
         w.cmd(commands.DecideReallocation, "APP-1", "PROV", True, ((GZ, 1_000),), "ok")
     assert half.reg.state_hash() == full.reg.state_hash()
+
+
+class _PlainOnly(pickle.Unpickler):
+    def find_class(self, module, name):
+        raise AssertionError(f"the plain form holds a {module}.{name}")
+
+
+def through_plain(reg: Registry) -> Registry:
+    """The registry through its plain form, pickled as the service's snapshots are."""
+    data = pickle.dumps(reg.plain_state(), protocol=5)
+    return Registry.restore_plain(_PlainOnly(io.BytesIO(data)).load())
+
+
+def test_the_plain_form_restores_then_continues_as_the_full_run(make_world):
+    full, half = make_world(fee_bps=7), make_world(fee_bps=7)
+    scripted(full)
+    scripted(half)
+    half.reg = through_plain(half.reg)
+    half.reg.check_invariants()
+    assert half.reg.snapshot() == full.reg.snapshot()
+    for w in (full, half):
+        w.place("A", SELL, 305_000, 500)
+        w.cmd(commands.ApplyReallocation, "APP-1", "SZBUR", "PRJ-1", SYMBOL, 1_000, "r", "ordinary")
+        w.cmd(commands.DecideReallocation, "APP-1", "PROV", True, ((GZ, 1_000),), "ok")
+    assert half.reg.state_hash() == full.reg.state_hash()
+    # and the plain form of the continued state is as whole
+    assert through_plain(half.reg).snapshot() == full.reg.snapshot()
 
 
 def test_snapshot_is_canonical_sorted_json():
