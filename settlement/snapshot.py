@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields
+from enum import Enum
 from typing import TYPE_CHECKING
 
 from settlement.accounts import Account, Role
@@ -140,9 +141,15 @@ def _names(cls: type) -> tuple[str, ...]:
     return names
 
 
+def _base(value: object) -> object:
+    # statuses and kinds may hold their StrEnum member: the plain form holds only
+    # built-in types (its loader refuses every class), and the member equals its value
+    return value.value if isinstance(value, Enum) else value
+
+
 def _tuples(objs: dict, cls: type) -> dict:
     names = _names(cls)
-    return {k: tuple([getattr(o, n) for n in names]) for k, o in objs.items()}
+    return {k: tuple([_base(getattr(o, n)) for n in names]) for k, o in objs.items()}
 
 
 def _tuples_with_lots(objs: dict, cls: type, bag: str) -> dict:
@@ -151,7 +158,10 @@ def _tuples_with_lots(objs: dict, cls: type, bag: str) -> dict:
     if names[-1] != bag:
         raise SettlementDefect(f"{cls.__name__}: {bag} is not the last field")
     head = names[:-1]
-    return {k: (*[getattr(o, n) for n in head], getattr(o, bag)._entries) for k, o in objs.items()}
+    return {
+        k: (*[_base(getattr(o, n)) for n in head], getattr(o, bag)._entries)
+        for k, o in objs.items()
+    }
 
 
 def plain(reg: Registry) -> dict:
