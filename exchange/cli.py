@@ -61,6 +61,9 @@ def serve(
         port=port,
         log_level=log_level,
         ws_ping_interval=20,
+        # feed messages are a few hundred bytes: compressing each one again for every
+        # subscriber cost more CPU than sending it (a browser offers permessage-deflate)
+        ws_per_message_deflate=False,
         # a feed client sends one small auth message; 16 MiB (uvicorn's default) is no use
         ws_max_size=64 * 1024,
         # headers and body trickled in are cut off (uvicorn alone waits for ever)
