@@ -249,25 +249,28 @@ class _FanOutBus(EventBus):
 
 
 class InProcessBus(_FanOutBus):
-    def __init__(self, max_queue: int = DEFAULT_SUBSCRIBER_QUEUE, history_len: int = 1_000) -> None:
+    """Retains the last `history_len` messages of all channels together, not so many per
+    channel: every account has a private channel, so a per-channel history grew with
+    the number of accounts that ever traded (a thousand order views each, about 1 MB)."""
+
+    def __init__(
+        self, max_queue: int = DEFAULT_SUBSCRIBER_QUEUE, history_len: int = 10_000
+    ) -> None:
         super().__init__(max_queue)
-        self._history_len = history_len
-        self._history: dict[str, deque[tuple[int, Message]]] = {}
+        self._history: deque[tuple[int, str, Message]] = deque(maxlen=history_len)
         self._ids = itertools.count(1)
 
     async def publish_many(self, messages: Sequence[tuple[str, Message]]) -> None:
+        retain = self._history.append
         for channel, message in messages:
-            retained = self._history.get(channel)
-            if retained is None:
-                retained = self._history[channel] = deque(maxlen=self._history_len)
-            retained.append((next(self._ids), message))
+            retain((next(self._ids), channel, message))
             self._deliver(channel, message)
 
     async def history(
         self, channel: str, after: str | None = None, count: int = 1000
     ) -> list[tuple[str, Message]]:
         floor = int(after) if after else 0
-        found = [(str(i), m) for i, m in self._history.get(channel, ()) if i > floor]
+        found = [(str(i), m) for i, c, m in self._history if c == channel and i > floor]
         return found[:count]
 
 
