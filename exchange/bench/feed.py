@@ -48,7 +48,8 @@ def _proc_cpu_s(pid: int) -> tuple[float, float]:
     return int(fields[11]) / 100, int(fields[12]) / 100
 
 
-def _start_workers(ws_url: str, subscribers: int, processes: int, trades: int) -> list:
+def _start_workers(ws_urls: list[str], subscribers: int, processes: int, trades: int) -> list:
+    """Worker processes, the i-th on the i-th server's port (round robin)."""
     workers = []
     for i in range(processes):
         n = subscribers // processes + (i < subscribers % processes)
@@ -58,7 +59,7 @@ def _start_workers(ws_url: str, subscribers: int, processes: int, trades: int) -
                     sys.executable,
                     "-m",
                     "exchange.bench.feed_worker",
-                    ws_url,
+                    ws_urls[i % len(ws_urls)],
                     SYMBOL,
                     str(n),
                     str(trades),
@@ -100,22 +101,49 @@ def measure(
     service: ServiceProcess, subscribers: int, processes: int, trades: int, rate_per_s: float
 ) -> dict:
     setup = setup_market(service.base_url, 2)
-    workers = _start_workers(service.ws_url, subscribers, processes, trades)
+    return measure_on(
+        service.base_url,
+        [service.ws_url],
+        [service.proc.pid],
+        setup,
+        subscribers,
+        processes,
+        trades,
+        rate_per_s,
+    )
+
+
+def measure_on(
+    base_url: str,
+    ws_urls: list[str],
+    server_pids: list[int],
+    setup,
+    subscribers: int,
+    processes: int,
+    trades: int,
+    rate_per_s: float,
+) -> dict:
+    """The feed figures against running servers: orders go to `base_url` (from the first
+    two of `setup.enterprises`), the subscribers to `ws_urls`; `server_pids` are the
+    processes whose CPU counts as the server's."""
+    workers = _start_workers(ws_urls, subscribers, processes, trades)
     try:
-        cpu0 = _proc_cpu_s(service.proc.pid)
+        cpu0 = [_proc_cpu_s(pid) for pid in server_pids]
         started = time.perf_counter()
         for w in workers:
             w.stdin.write("go\n")
             w.stdin.flush()
-        _place_pairs(service.base_url, setup, trades, rate_per_s)
+        _place_pairs(base_url, setup, trades, rate_per_s)
         parts = [json.loads(w.stdout.readline()) for w in workers]
         elapsed = time.perf_counter() - started
-        user, system = (b - a for a, b in zip(cpu0, _proc_cpu_s(service.proc.pid), strict=True))
+        cpu1 = [_proc_cpu_s(pid) for pid in server_pids]
     finally:
         for w in workers:
             with contextlib.suppress(Exception):
                 w.stdin.close()
             w.wait(timeout=30)
+    user = sum(b[0] - a[0] for a, b in zip(cpu0, cpu1, strict=True))
+    system = sum(b[1] - a[1] for a, b in zip(cpu0, cpu1, strict=True))
     latencies = [x for p in parts for x in p["latencies_ms"]]
     messages = sum(p["messages"] for p in parts)
     return {
