@@ -60,7 +60,7 @@ class Subscription:
 
     Use as `async with bus.subscribe([...]) as sub: async for channel, msg in sub`,
     or `await sub.take()` for everything queued at once. Reading raises
-    SubscriberDropped if the subscriber was cut off.
+    SubscriberDropped if the subscriber was cut off. One task reads a subscription.
     """
 
     def __init__(self, bus: _FanOutBus, channels: Iterable[str], max_queue: int) -> None:
