@@ -253,9 +253,7 @@ class InProcessBus(_FanOutBus):
     channel: every account has a private channel, so a per-channel history grew with
     the number of accounts that ever traded (a thousand order views each, about 1 MB)."""
 
-    def __init__(
-        self, max_queue: int = DEFAULT_SUBSCRIBER_QUEUE, history_len: int = 2_000
-    ) -> None:
+    def __init__(self, max_queue: int = DEFAULT_SUBSCRIBER_QUEUE, history_len: int = 2_000) -> None:
         super().__init__(max_queue)
         self._history: deque[tuple[int, str, Message]] = deque(maxlen=history_len)
         self._ids = itertools.count(1)
