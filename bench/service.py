@@ -5,10 +5,11 @@ Four figures in three phases, each run on its own so that one does not distort a
 1. throughput and ack latency: `clients` concurrent HTTP clients (httpx, keep-alive),
    one enterprise each, place `orders` limit orders (about a third cross the spread),
    no WebSocket subscribers attached;
-2. trade-to-WebSocket latency: `subscribers` clients on `/ws/market`, while crossing
-   orders arrive at a steady, modest pace; latency runs from the trade's own
-   timestamp (stamped by the sequencer before the journal commit) to its receipt
-   by each subscriber, so it includes the group commit, Redis and the fan-out;
+2. trade-to-WebSocket latency: `subscribers` clients on `/ws/market` in worker
+   processes of their own (bench.feed), while crossing orders arrive at a
+   steady, modest pace; latency runs from the trade's own timestamp (stamped by the
+   sequencer before the journal commit) to its receipt by each subscriber, so it
+   includes the group commit, Redis, the fan-out and the subscriber's own reading;
 3. replay: a journal of `replay_commands` commands, generated through the Core and
    appended with `Journal.append` in large batches, then timed through
    `exchange.infra.runtime.replay` from genesis.
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import random
 import secrets
@@ -36,7 +36,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -409,93 +408,6 @@ async def drive_orders(
     }
 
 
-def _ts_s(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-async def feed_latency(
-    base_url: str,
-    ws_url: str,
-    ws_urls: list[str],
-    enterprises: list[Enterprise],
-    subscribers: int,
-    trades: int,
-    rate_per_s: float,
-) -> dict:
-    """`subscribers` market-feed clients; `trades` crossing orders at `rate_per_s`."""
-    import websockets
-
-    latencies_ms: list[float] = []
-    received: list[int] = [0] * subscribers
-    stop = asyncio.Event()
-    ready = 0
-
-    async def subscriber(i: int) -> None:
-        nonlocal ready
-        url = ws_urls[i % len(ws_urls)] + f"/ws/market?symbols={SYMBOL}"
-        async with websockets.connect(url, open_timeout=60, max_queue=None) as ws:
-            json.loads(await asyncio.wait_for(ws.recv(), 60))  # the book snapshot
-            ready += 1
-            while not stop.is_set():
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), 1.0)
-                except TimeoutError:
-                    continue
-                now = time.time()
-                if '"trade"' not in raw[:20]:
-                    continue
-                msg = json.loads(raw)
-                if msg["type"] == "trade":
-                    latencies_ms.append((now - _ts_s(msg["data"]["time"])) * 1000)
-                    received[i] += 1
-
-    tasks = []
-    for i in range(subscribers):
-        tasks.append(asyncio.create_task(subscriber(i)))
-        if i % 50 == 49:
-            await asyncio.sleep(0.05)  # do not stampede the accept queue
-    deadline = time.monotonic() + 120
-    while ready < subscribers and time.monotonic() < deadline:
-        if any(t.done() and t.exception() for t in tasks):
-            break
-        await asyncio.sleep(0.1)
-    connected = ready
-    maker, taker = enterprises[0], enterprises[1]
-    async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as http:
-        for n in range(trades):
-            started = time.perf_counter()
-            price = "99.00"
-            rest = {
-                "client_order_id": f"fm-{n}",
-                "symbol": SYMBOL,
-                "side": "sell",
-                "type": "limit",
-                "price": price,
-                "quantity": "1.000",
-            }
-            cross = dict(rest, client_order_id=f"ft-{n}", side="buy")
-            _ok(await http.post("/api/v1/orders", json=rest, headers=maker.headers))
-            _ok(await http.post("/api/v1/orders", json=cross, headers=taker.headers))
-            await asyncio.sleep(max(0.0, 1 / rate_per_s - (time.perf_counter() - started)))
-    # let the last messages arrive
-    expected = trades * connected
-    deadline = time.monotonic() + 30
-    while sum(received) < expected and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    return {
-        "subscribers": subscribers,
-        "connected": connected,
-        "trades": trades,
-        "deliveries_expected": expected,
-        "deliveries": sum(received),
-        "feed_ms_p50": percentile(latencies_ms, 0.50),
-        "feed_ms_p99": percentile(latencies_ms, 0.99),
-        "feed_ms_max": max(latencies_ms, default=float("nan")),
-    }
-
-
 def build_journal(database_url: str, commands: int, seed: int = 11, batch: int = 20_000) -> dict:
     """Write a journal of `commands` valid commands (accounts, funding, then a realistic
     order flow with cancels) by running them through a Core and appending in batches."""
@@ -651,6 +563,7 @@ def main(
     gateways: int | None = None,
     feed_trades: int = 50,
     feed_rate_per_s: float = 10.0,
+    feed_processes: int = 2,
 ) -> dict:
     from rich.console import Console
 
@@ -690,24 +603,28 @@ def main(
         console.print(f"ack latency p50      {r['ack_ms_p50']:.1f} ms")
         console.print(f"ack latency p99      {r['ack_ms_p99']:.1f} ms  (max {r['ack_ms_max']:.1f})")
         if subscribers:
-            ws_urls = [p.ws_url for p in procs]
-            f = asyncio.run(
-                feed_latency(
-                    core.base_url,
-                    core.ws_url,
-                    ws_urls,
-                    setup.enterprises,
-                    subscribers,
-                    feed_trades,
-                    feed_rate_per_s,
-                )
+            from bench.feed import measure_on
+
+            # the subscribers run in worker processes of their own (bench.feed),
+            # spread over the servers' ports, so this process's own load is not theirs
+            f = measure_on(
+                core.base_url,
+                [p.ws_url for p in procs],
+                [p.proc.pid for p in procs],
+                setup,
+                subscribers,
+                feed_processes,
+                feed_trades,
+                feed_rate_per_s,
             )
             results["feed"] = f
             console.print(
-                f"trade→WebSocket p99  {f['feed_ms_p99']:.1f} ms  (p50 {f['feed_ms_p50']:.1f}, "
-                f"max {f['feed_ms_max']:.1f}; {f['connected']}/{f['subscribers']} subscribers, "
-                f"{f['trades']} trades at {feed_rate_per_s:g}/s, "
-                f"{f['deliveries']:,}/{f['deliveries_expected']:,} deliveries)"
+                f"trade→WebSocket p99  {f['p99_ms']:.1f} ms  (p50 {f['p50_ms']:.1f}, "
+                f"max {f['max_ms']:.1f}; {f['subscribers']} subscribers in "
+                f"{f['processes']} processes, {f['trades']} trades at {feed_rate_per_s:g}/s, "
+                f"{f['deliveries']:,}/{f['deliveries_expected']:,} deliveries, {f['gaps']} gaps; "
+                f"server {f['server_us_per_message']:.1f} µs CPU per message, clients "
+                f"{f['client_us_per_message']} µs)"
             )
     finally:
         for p in procs:

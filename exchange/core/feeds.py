@@ -38,97 +38,87 @@ REGULATOR_CITY = "regulator:"
 
 
 def messages_for(core: Core, outcomes: list[Outcome]) -> list[tuple[str, dict]]:
+    """(channel, message) pairs for a committed batch, in the order they are published."""
     msgs: list[tuple[str, dict]] = []
     for out in outcomes:
         if out.error is not None and not out.expired:
+            # a refused command changed nothing but may have raised alerts
             _alert_msgs(core, out, msgs)
             continue
-        book: dict[str, dict[str, dict[int, int]]] = {}
-        traded_symbols: list[str] = []
-        taker_sides: dict[tuple[str, int], str] = {}
+        engine = _EngineBatch(out.seq)
         for ev in out.engine_events:
-            cls = type(ev)
-            if cls is BookLevelChanged:
-                book.setdefault(ev.symbol, {"buy": {}, "sell": {}})[str(ev.side)][ev.price_fen] = (
-                    ev.quantity_kg
-                )
-            elif cls is Trade:
-                taker_sides[(ev.symbol, ev.trade_id)] = str(ev.taker_side)
-                trade_id = trade_id_for(ev.symbol, ev.trade_id)
-                msgs.append(
-                    (
-                        MARKET + ev.symbol,
-                        {
-                            "type": "trade",
-                            "symbol": ev.symbol,
-                            "core_seq": ev.seq,
-                            "data": {
-                                "id": trade_id,
-                                "price": cny(ev.price_fen),
-                                "quantity": tonnes(ev.quantity_kg),
-                                "taker_side": str(ev.taker_side),
-                                "time": iso_time(ev.ts_us),
-                                "seq": ev.seq,
-                                "kind": "continuous",
-                            },
-                        },
-                    )
-                )
-                if ev.symbol not in traded_symbols:
-                    traded_symbols.append(ev.symbol)
-        for symbol, sides in book.items():
-            data = {"snapshot": False, "book_seq": out.seq}
-            if sides["buy"]:
-                data["bids"] = _levels(sides["buy"], reverse=True)
-            if sides["sell"]:
-                data["asks"] = _levels(sides["sell"], reverse=False)
-            msgs.append(
-                (
-                    MARKET + symbol,
-                    {"type": "book", "symbol": symbol, "core_seq": out.seq, "data": data},
-                )
-            )
-        for symbol in traded_symbols:
-            stats = core.stats[symbol].to_dict()
-            msgs.append(
-                (
-                    MARKET + symbol,
-                    {
-                        "type": "ticker",
-                        "symbol": symbol,
-                        "core_seq": out.seq,
-                        "data": ticker_view(stats),
-                    },
-                )
-            )
+            handler = _ENGINE.get(type(ev))
+            if handler is not None:
+                handler(engine, ev)
+        msgs.extend(engine.messages(core))
         for ev in out.settlement_events:
-            cls = type(ev)
-            if cls is TradeSettled:
-                msgs.extend(_settled_msgs(core, ev, taker_sides))
-            elif cls is BlockTradeSettled:
-                msgs.extend(_block_settled_msgs(core, ev))
-            elif cls is BlockTradeChanged:
-                msgs.extend(_block_msgs(core, ev))
-            elif cls is BidChanged:
-                msgs.append(_bid_msg(core, ev))
-            elif cls is AuctionCleared:
-                _auction_msgs(core, ev, msgs)
+            handler = _SETTLEMENT.get(type(ev))
+            if handler is not None:
+                handler(core, ev, engine.taker_sides, msgs)
         for rec in out.orders:
-            msgs.append(
-                (
-                    PRIVATE + rec.account_id,
-                    {
-                        "type": "order",
-                        "symbol": rec.symbol,
-                        "core_seq": out.seq,
-                        "data": order_view(record_row(rec)),
-                    },
-                )
-            )
+            msgs.append(_order_msg(out.seq, rec))
         _alert_msgs(core, out, msgs)
         if out.kind == AcknowledgeAlert.kind:
             _regulator(msgs, _ack_msg(out), _cities(core, out.result["alert_account_id"]))
     return msgs
+
+
+class _EngineBatch:
+    """What one command's engine events add to the market channels: its trades in
+    order, then one book delta per symbol (the levels as they ended), then a ticker
+    for each symbol that traded."""
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+        self.trades: list[tuple[str, dict]] = []
+        self.book: dict[str, dict[str, dict[int, int]]] = {}
+        self.traded: dict[str, None] = {}  # symbols in the order they first traded
+        self.taker_sides: dict[tuple[str, int], str] = {}
+
+    def messages(self, core: Core) -> list[tuple[str, dict]]:
+        msgs = self.trades
+        for symbol, sides in self.book.items():
+            data: dict = {"snapshot": False, "book_seq": self.seq}
+            if sides["buy"]:
+                data["bids"] = _levels(sides["buy"], reverse=True)
+            if sides["sell"]:
+                data["asks"] = _levels(sides["sell"], reverse=False)
+            msgs.append((MARKET + symbol, _msg("book", symbol, self.seq, data)))
+        for symbol in self.traded:
+            ticker = ticker_view(core.stats[symbol].to_dict())
+            msgs.append((MARKET + symbol, _msg("ticker", symbol, self.seq, ticker)))
+        return msgs
+
+
+def _on_level(batch: _EngineBatch, ev: BookLevelChanged) -> None:
+    sides = batch.book.setdefault(ev.symbol, {"buy": {}, "sell": {}})
+    sides[str(ev.side)][ev.price_fen] = ev.quantity_kg
+
+
+def _on_trade(batch: _EngineBatch, ev: Trade) -> None:
+    batch.taker_sides[(ev.symbol, ev.trade_id)] = str(ev.taker_side)
+    batch.traded.setdefault(ev.symbol)
+    data = {
+        "id": trade_id_for(ev.symbol, ev.trade_id),
+        "price": cny(ev.price_fen),
+        "quantity": tonnes(ev.quantity_kg),
+        "taker_side": str(ev.taker_side),
+        "time": iso_time(ev.ts_us),
+        "seq": ev.seq,
+        "kind": "continuous",
+    }
+    batch.trades.append((MARKET + ev.symbol, _msg("trade", ev.symbol, ev.seq, data)))
+
+
+_ENGINE = {BookLevelChanged: _on_level, Trade: _on_trade}
+
+
+def _msg(type_: str, symbol: str | None, core_seq: int, data: dict) -> dict:
+    return {"type": type_, "symbol": symbol, "core_seq": core_seq, "data": data}
+
+
+def _order_msg(seq: int, rec) -> tuple[str, dict]:
+    return (PRIVATE + rec.account_id, _msg("order", rec.symbol, seq, order_view(record_row(rec))))
 
 
 def _regulator(msgs: list, msg: dict, cities: set[str]) -> None:
@@ -175,7 +165,8 @@ def _levels(levels: dict[int, int], reverse: bool) -> list[list[str]]:
     return [[cny(p), tonnes(levels[p])] for p in sorted(levels, reverse=reverse)]
 
 
-def _settled_msgs(core: Core, ev: TradeSettled, taker_sides: dict) -> list[tuple[str, dict]]:
+def _on_trade_settled(core: Core, ev: TradeSettled, taker_sides: dict, msgs: list) -> None:
+    """The trade with both parties for the regulators, a fill for each party."""
     trade_id = trade_id_for(ev.symbol, ev.trade_id)
     common = {
         "id": trade_id,
@@ -195,10 +186,9 @@ def _settled_msgs(core: Core, ev: TradeSettled, taker_sides: dict) -> list[tuple
         buyer=party(ev.buyer_account_id, buyer.name, buyer.city_code or None),
         seller=party(ev.seller_account_id, seller.name, seller.city_code or None),
     )
-    msgs: list[tuple[str, dict]] = []
     _regulator(
         msgs,
-        {"type": "trade", "symbol": ev.symbol, "core_seq": ev.seq, "data": regulator},
+        _msg("trade", ev.symbol, ev.seq, regulator),
         _cities(core, ev.buyer_account_id, ev.seller_account_id),
     )
     for account_id, side, order_id, fee in (
@@ -213,16 +203,10 @@ def _settled_msgs(core: Core, ev: TradeSettled, taker_sides: dict) -> list[tuple
             cash=cny(ev.cash_fen),
             fee=cny(fee),
         )
-        msgs.append(
-            (
-                PRIVATE + account_id,
-                {"type": "fill", "symbol": ev.symbol, "core_seq": ev.seq, "data": fill},
-            )
-        )
-    return msgs
+        msgs.append((PRIVATE + account_id, _msg("fill", ev.symbol, ev.seq, fill)))
 
 
-def _block_settled_msgs(core: Core, ev: BlockTradeSettled) -> list[tuple[str, dict]]:
+def _on_block_settled(core: Core, ev: BlockTradeSettled, _taker_sides: dict, msgs: list) -> None:
     """A block trade on the public tape and the regulator's feed, marked `kind: block`;
     it never touches the ticker, so no ticker message follows it."""
     public = {
@@ -243,32 +227,24 @@ def _block_settled_msgs(core: Core, ev: BlockTradeSettled) -> list[tuple[str, di
         buyer=party(ev.buyer_account_id, buyer.name, buyer.city_code or None),
         seller=party(ev.seller_account_id, seller.name, seller.city_code or None),
     )
-    msgs: list[tuple[str, dict]] = [
-        (
-            MARKET + ev.symbol,
-            {"type": "trade", "symbol": ev.symbol, "core_seq": ev.seq, "data": public},
-        )
-    ]
+    msgs.append((MARKET + ev.symbol, _msg("trade", ev.symbol, ev.seq, public)))
     _regulator(
         msgs,
-        {"type": "trade", "symbol": ev.symbol, "core_seq": ev.seq, "data": regulator},
+        _msg("trade", ev.symbol, ev.seq, regulator),
         _cities(core, ev.buyer_account_id, ev.seller_account_id),
     )
-    return msgs
 
 
-def _block_msgs(core: Core, ev: BlockTradeChanged) -> list[tuple[str, dict]]:
+def _on_block_changed(core: Core, ev: BlockTradeChanged, _taker_sides: dict, msgs: list) -> None:
+    """The block trade as it now stands, to both parties."""
     row = block_trade_row(core.registry.block_trade(ev.block_id))
-    msg = {
-        "type": "block_trade",
-        "symbol": row["symbol"],
-        "core_seq": ev.seq,
-        "data": block_trade_view(row),
-    }
-    return [(PRIVATE + row["seller_account_id"], msg), (PRIVATE + row["buyer_account_id"], msg)]
+    msg = _msg("block_trade", row["symbol"], ev.seq, block_trade_view(row))
+    msgs.append((PRIVATE + row["seller_account_id"], msg))
+    msgs.append((PRIVATE + row["buyer_account_id"], msg))
 
 
-def _bid_msg(core: Core, ev: BidChanged) -> tuple[str, dict]:
+def _on_bid_changed(core: Core, ev: BidChanged, _taker_sides: dict, msgs: list) -> None:
+    """The bid as it now stands, to its bidder."""
     bid = core.registry.bid(ev.bid_id)
     auction = core.registry.auction(bid.auction_id)
     data = {
@@ -280,13 +256,10 @@ def _bid_msg(core: Core, ev: BidChanged) -> tuple[str, dict]:
         "awarded_quantity": tonnes(bid.awarded_kg) if auction.status == "cleared" else None,
         "seq": ev.seq,
     }
-    return (
-        PRIVATE + bid.account_id,
-        {"type": "bid", "symbol": auction.symbol, "core_seq": ev.seq, "data": data},
-    )
+    msgs.append((PRIVATE + bid.account_id, _msg("bid", auction.symbol, ev.seq, data)))
 
 
-def _auction_msgs(core: Core, ev: AuctionCleared, msgs: list) -> None:
+def _on_auction_cleared(core: Core, ev: AuctionCleared, _taker_sides: dict, msgs: list) -> None:
     awards = []
     for bid_id, account_id, kg, cash, fee in ev.awards:
         account = core.registry.account(account_id)
@@ -313,9 +286,18 @@ def _auction_msgs(core: Core, ev: AuctionCleared, msgs: list) -> None:
     # a bureau sees the result when one of its city's enterprises won quota
     _regulator(
         msgs,
-        {"type": "auction", "symbol": ev.symbol, "core_seq": ev.seq, "data": data},
+        _msg("auction", ev.symbol, ev.seq, data),
         _cities(core, *(account_id for _, account_id, *_ in ev.awards)),
     )
+
+
+_SETTLEMENT = {
+    TradeSettled: _on_trade_settled,
+    BlockTradeSettled: _on_block_settled,
+    BlockTradeChanged: _on_block_changed,
+    BidChanged: _on_bid_changed,
+    AuctionCleared: _on_auction_cleared,
+}
 
 
 def _alert_msg(alert: dict, ordinal: int) -> dict:

@@ -38,31 +38,57 @@ class _Feed:
         self.seq = 0
 
     async def send(self, type_: str, data: dict, symbol: str | None = None) -> None:
-        await self.send_encoded(type_, _encode(data), symbol)
+        await self.send_parts(_parts(type_, _encode(data), symbol))
 
-    async def send_encoded(self, type_: str, data_json: str, symbol: str | None) -> None:
-        # Only `seq` differs between subscribers, so the body is encoded once per
-        # message (see _pump) and spliced in: a trade fanned out to a thousand
-        # sockets costs one json.dumps, not a thousand.
+    async def send_parts(self, parts: tuple[str, str]) -> None:
+        # Only `seq` differs between subscribers: the rest of the frame is encoded once
+        # per message (see _frame_parts) and this splices the counter in, so a trade
+        # fanned out to a thousand sockets costs one encoding, not a thousand.
         self.seq += 1
-        sym = "" if symbol is None else f',"symbol":{_encode(symbol)}'
-        await self.ws.send_text(f'{{"type":"{type_}","seq":{self.seq}{sym},"data":{data_json}}}')
+        await self.ws.send_text(f"{parts[0]}{self.seq}{parts[1]}")
 
 
 def _encode(value) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _parts(type_: str, data_json: str, symbol: str | None) -> tuple[str, str]:
+    """A frame `{"type", "seq", "symbol"?, "data"}` without its seq: (before, after)."""
+    sym = "" if symbol is None else f',"symbol":{_encode(symbol)}'
+    return f'{{"type":{_encode(type_)},"seq":', sym + ',"data":' + data_json + "}"
+
+
+# The frame parts of recent bus messages, by identity. A bus hands the same message
+# object to every local subscriber, so the first one to send it encodes it and the
+# others reuse the parts; each entry keeps its message alive, so an id is never reused
+# while it is cached. Bounded: a subscriber far behind encodes again, nothing more.
+_FRAMES: dict[int, tuple[dict, tuple[str, str]]] = {}
+FRAME_CACHE_SIZE = 4096
+
+
+def _frame_parts(msg: dict) -> tuple[str, str]:
+    hit = _FRAMES.get(id(msg))
+    if hit is not None and hit[0] is msg:
+        return hit[1]
+    parts = _parts(msg["type"], _encode(msg["data"]), msg.get("symbol"))
+    if len(_FRAMES) >= FRAME_CACHE_SIZE:
+        del _FRAMES[next(iter(_FRAMES))]
+    _FRAMES[id(msg)] = (msg, parts)
+    return parts
+
+
 async def _pump(feed: _Feed, subscription, after_seq: dict[str, int] | None = None) -> None:
-    async for _channel, msg in subscription:
-        symbol = msg.get("symbol")
-        if after_seq is not None and msg["core_seq"] <= after_seq.get(symbol, 0):
-            continue
-        # the same dict reaches every local subscriber, so the cache is shared
-        data_json = msg.get("_data_json")
-        if data_json is None:
-            data_json = msg["_data_json"] = _encode(msg["data"])
-        await feed.send_encoded(msg["type"], data_json, symbol)
+    while batch := await subscription.take():
+        if after_seq is not None:
+            batch = [(c, m) for c, m in batch if m["core_seq"] > after_seq.get(m.get("symbol"), 0)]
+        for i, (_channel, msg) in enumerate(batch):
+            if i == 1:
+                # One turn of the loop between a batch's first message (a trade comes
+                # first) and the rest: every subscriber then gets the first before any
+                # of them sends the rest, so the last one waits for a thousand sends of
+                # the trade rather than for three thousand.
+                await asyncio.sleep(0)
+            await feed.send_parts(_frame_parts(msg))
 
 
 async def _watch_client(ws: WebSocket) -> None:

@@ -39,6 +39,7 @@ MAX_IN_FLIGHT = 256
 MAX_FRAME_CHARS = 8192
 MAX_REQUEST_ID_CHARS = 64
 REQUEST_TYPES = ("place", "cancel", "amend", "cancel_all")
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class _Refused(Exception):
@@ -66,10 +67,9 @@ def _order_id(data: dict) -> str:
     return order_id
 
 
-async def _execute(app, caller, type_: str, data: dict) -> dict:
-    """What the REST route of `type_` would answer, as the ack's data."""
-    # the REST handlers read only `.app` from their request
-    request = SimpleNamespace(app=app)
+async def _execute(request, caller, type_: str, data: dict) -> dict:
+    """What the REST route of `type_` would answer, as the ack's data. `request`
+    stands in for the REST handlers' request: they read only its `.app`."""
     try:
         if type_ == "place":
             order = await place_for(
@@ -125,15 +125,15 @@ class _Session:
         self.ws = ws
         self.caller = caller
         self.app = ws.app
-        self._send_lock = asyncio.Lock()
+        self.request = SimpleNamespace(app=self.app)
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.tasks: set[asyncio.Task] = set()
 
     async def send(self, frame: dict) -> None:
-        text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
-        async with self._send_lock:
-            with contextlib.suppress(Exception):  # the client may be gone; nothing to tell
-                await self.ws.send_text(text)
+        # No lock: each ASGI send writes one whole frame, so concurrent acks never
+        # interleave on the wire.
+        with contextlib.suppress(Exception):  # the client may be gone; nothing to tell
+            await self.ws.send_text(_encode(frame))
 
     async def error(self, request_id: str | None, code: str, message: str) -> None:
         error = {"code": code, "message": message}
@@ -172,7 +172,7 @@ class _Session:
 
     async def _answer(self, request_id: str, type_: str, data: dict) -> None:
         try:
-            result = await _execute(self.app, self.caller, type_, data)
+            result = await _execute(self.request, self.caller, type_, data)
         except _Refused as exc:
             await self.error(request_id, exc.code, exc.message)
         except Exception:

@@ -58,15 +58,21 @@ _DROPPED = object()
 class Subscription:
     """Messages of some channels, in publication order, as (channel, message) pairs.
 
-    Use as `async with bus.subscribe([...]) as sub: async for channel, msg in sub`.
-    Iteration raises SubscriberDropped if the subscriber was cut off.
+    Use as `async with bus.subscribe([...]) as sub: async for channel, msg in sub`,
+    or `await sub.take()` for everything queued at once. Reading raises
+    SubscriberDropped if the subscriber was cut off. One task reads a subscription.
     """
 
     def __init__(self, bus: _FanOutBus, channels: Iterable[str], max_queue: int) -> None:
         self.channels = frozenset(channels)
         self.dropped = False
         self._bus = bus
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(max_queue)
+        # A deque and one waiting future rather than an asyncio.Queue: a trade fanned
+        # out to a thousand subscribers is a thousand of these appends, each of which
+        # Queue.put_nowait made several times dearer.
+        self._items: deque[Any] = deque()
+        self._max_queue = max_queue
+        self._waiter: asyncio.Future | None = None
         self._state = "new"
 
     async def start(self) -> None:
@@ -97,22 +103,50 @@ class Subscription:
     async def __anext__(self) -> tuple[str, Message]:
         if self._state == "new":
             await self.start()
-        if self._state == "closed" and self._queue.empty():
+        if self._state == "closed" and not self._items:
             raise StopAsyncIteration
-        item = await self._queue.get()
-        if item is _DROPPED:
-            self._queue.put_nowait(_DROPPED)  # every later read fails the same way
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        item = self._items[0]
+        if item is _DROPPED:  # left in place: every later read fails the same way
             raise SubscriberDropped(f"subscriber to {sorted(self.channels)} was dropped")
+        self._items.popleft()
         if item is _CLOSED:
             raise StopAsyncIteration
         return item
 
-    def _offer(self, item: tuple[str, Message]) -> bool:
+    async def take(self, max_n: int = 512) -> list[tuple[str, Message]]:
+        """Wait for the next message, then take up to `max_n` in all of those already
+        queued: a reader that handles them in a loop wakes once per published batch,
+        not once per message. [] once closed; raises SubscriberDropped if cut off."""
         try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
+            items = [await self.__anext__()]
+        except StopAsyncIteration:
+            return []
+        queued = self._items
+        # a marker is alone in the queue (see _push), so none is taken here
+        while queued and len(items) < max_n and type(queued[0]) is tuple:
+            items.append(queued.popleft())
+        return items
+
+    def queued(self) -> int:
+        return len(self._items)
+
+    def _offer(self, item: tuple[str, Message]) -> bool:
+        if len(self._items) >= self._max_queue:
             return False
+        self._items.append(item)
+        self._wake()
         return True
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _cut_off(self) -> None:
         self.dropped = True
@@ -121,9 +155,9 @@ class Subscription:
 
     def _push(self, marker: object) -> None:
         # Whatever is still queued is of no use once the subscriber is closed or cut off.
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(marker)
+        self._items.clear()
+        self._items.append(marker)
+        self._wake()
 
 
 class EventBus(ABC):
@@ -174,7 +208,7 @@ class _FanOutBus(EventBus):
     def backlog(self) -> int:
         """Messages waiting in the fullest subscriber's queue (0 with none)."""
         return max(
-            (sub._queue.qsize() for subs in self._subscribers.values() for sub in subs),
+            (sub.queued() for subs in self._subscribers.values() for sub in subs),
             default=0,
         )
 
@@ -198,10 +232,11 @@ class _FanOutBus(EventBus):
         subs = self._subscribers.get(channel)
         if not subs:
             return
-        for sub in list(subs):
-            if not sub._offer((channel, message)):
-                log.warning("dropping a slow subscriber to %s", sorted(sub.channels))
-                self._cut_off(sub)
+        item = (channel, message)  # one tuple for every subscriber
+        slow = [sub for sub in subs if not sub._offer(item)]
+        for sub in slow:
+            log.warning("dropping a slow subscriber to %s", sorted(sub.channels))
+            self._cut_off(sub)
 
     def _cut_off(self, sub: Subscription) -> None:
         for channel in sub.channels:
@@ -214,25 +249,26 @@ class _FanOutBus(EventBus):
 
 
 class InProcessBus(_FanOutBus):
-    def __init__(self, max_queue: int = DEFAULT_SUBSCRIBER_QUEUE, history_len: int = 1_000) -> None:
+    """Retains the last `history_len` messages of all channels together, not so many per
+    channel: every account has a private channel, so a per-channel history grew with
+    the number of accounts that ever traded (a thousand order views each, about 1 MB)."""
+
+    def __init__(self, max_queue: int = DEFAULT_SUBSCRIBER_QUEUE, history_len: int = 2_000) -> None:
         super().__init__(max_queue)
-        self._history_len = history_len
-        self._history: dict[str, deque[tuple[int, Message]]] = {}
+        self._history: deque[tuple[int, str, Message]] = deque(maxlen=history_len)
         self._ids = itertools.count(1)
 
     async def publish_many(self, messages: Sequence[tuple[str, Message]]) -> None:
+        retain = self._history.append
         for channel, message in messages:
-            retained = self._history.get(channel)
-            if retained is None:
-                retained = self._history[channel] = deque(maxlen=self._history_len)
-            retained.append((next(self._ids), message))
+            retain((next(self._ids), channel, message))
             self._deliver(channel, message)
 
     async def history(
         self, channel: str, after: str | None = None, count: int = 1000
     ) -> list[tuple[str, Message]]:
         floor = int(after) if after else 0
-        found = [(str(i), m) for i, m in self._history.get(channel, ()) if i > floor]
+        found = [(str(i), m) for i, c, m in self._history if c == channel and i > floor]
         return found[:count]
 
 

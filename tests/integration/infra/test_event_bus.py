@@ -156,3 +156,39 @@ async def test_redis_reader_failure_cuts_off_every_subscriber(redis_url, redis_p
             assert await _take(again, 1) == [("a", {"n": 1})]
     finally:
         await bus.aclose()
+
+
+async def test_the_in_process_history_is_bounded_over_all_channels_together():
+    # one private channel per account: a bound per channel would grow with the accounts
+    bus = InProcessBus(history_len=3)
+    await bus.publish_many([(f"private:{n}", {"n": n}) for n in range(5)])
+    assert [await bus.history(f"private:{n}") for n in range(2)] == [[], []]
+    kept = [await bus.history(f"private:{n}") for n in range(2, 5)]
+    assert [[m for _id, m in found] for found in kept] == [[{"n": 2}], [{"n": 3}], [{"n": 4}]]
+
+
+async def test_take_returns_what_is_queued_at_once_and_stops_at_a_drop(make_bus):
+    bus = make_bus(max_queue=4)
+    async with bus.subscribe(["a"]) as sub:
+        await bus.publish_many([("a", {"n": n}) for n in range(3)])
+        async with asyncio.timeout(5):
+            got = await sub.take()
+            while len(got) < 3:  # Redis may hand them over in more than one read
+                got += await sub.take()
+        assert got == [("a", {"n": n}) for n in range(3)]
+        await bus.publish_many([("a", {"n": n}) for n in range(6)])  # over max_queue: cut off
+        async with asyncio.timeout(5):
+            while not sub.dropped:
+                await asyncio.sleep(0.01)
+        for _ in range(2):  # every later read says so, as iteration does
+            with pytest.raises(SubscriberDropped):
+                await sub.take()
+
+
+async def test_take_on_a_closed_subscription_returns_nothing(make_bus):
+    bus = make_bus()
+    sub = bus.subscribe(["a"])
+    await sub.start()
+    await bus.publish("a", {"n": 1})
+    await sub.close()
+    assert await sub.take() == []
