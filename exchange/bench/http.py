@@ -1,0 +1,256 @@
+"""Orders over HTTP on the embedded default, against the bare HTTP ceiling of the same run.
+
+`emx serve --demo` (a fresh SQLite file, in-process bus, the demo's simulated traders
+running) in a child process; `wrk -t2` posts resting limit buys of 0.001 t (a Lua script
+adds the bearer token and a fresh `client_order_id` to each request) from one demo
+enterprise. The phases, all against the same server:
+
+1. the ceiling: `GET /livez` (no I/O) at each connection count;
+2. seeding: orders at the largest connection count until `resting` orders rest in the book;
+3. the measured runs: orders at each connection count for `seconds` each, with the
+   snapshots started during each run (`emx_snapshots_started_total`) reported beside it,
+   so a run that crosses none is visible as such.
+
+Latency figures are wrk's (from sending a request to its answer, per connection).
+Nothing lost: every answered order is counted, and the service's `emx_orders_total` must
+have grown by at least the 201 answers (the demo's traders add their own orders).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from exchange.bench.service import ServiceProcess, login, service_env
+
+ENTERPRISE = "ent-440100-1"
+DEMO_PASSWORD = "demo-pass"
+SYMBOL = "NOX-2025"
+# 2,900.00–2,903.99 CNY/t: inside the demo's 10 % band under its 3,200.00 reference, far
+# enough below the simulated traders' prices that the buys rest
+PRICE_BASE_FEN = 290_000
+PRICE_LEVELS = 400
+
+_LUA = """
+local counter = 0
+local prefix = "w"
+local headers = {}
+
+function setup(thread)
+  thread:set("tid", tostring(math.random(1, 1000000000)))
+end
+
+function init(args)
+  prefix = "w" .. tid .. "-"
+  headers["Authorization"] = "Bearer " .. args[1]
+  headers["Content-Type"] = "application/json"
+end
+
+function request()
+  counter = counter + 1
+  local fen = %(base)d + (counter %% %(levels)d)
+  local body = string.format(
+    '{"client_order_id":"%%s%%d","symbol":"%(symbol)s","side":"buy","type":"limit",'
+    .. '"price":"%%d.%%02d","quantity":"0.001"}',
+    prefix, counter, math.floor(fen / 100), fen %% 100)
+  return wrk.format("POST", "/api/v1/orders", headers, body)
+end
+"""
+
+_DONE = """
+function done(summary, latency, requests)
+  io.write(string.format(
+    'EMX_RESULT {"requests":%d,"duration_us":%d,"non_2xx_3xx":%d,"connect":%d,"read":%d,'
+    .. '"write":%d,"timeout":%d,"p50_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d}\\n',
+    summary.requests, summary.duration, summary.errors.status, summary.errors.connect,
+    summary.errors.read, summary.errors.write, summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max))
+end
+"""
+
+
+@dataclass
+class Run:
+    what: str
+    connections: int
+    requests: int
+    seconds: float
+    failed: int
+    p50_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+    snapshots: float = 0.0
+    resting_after: int = 0
+
+    @property
+    def per_s(self) -> float:
+        return self.requests / self.seconds
+
+
+def wrk_path() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit(
+            "wrk is not installed: `apt-get install -y wrk` (Debian/Ubuntu) or "
+            "`brew install wrk`, then run this again"
+        )
+    return found
+
+
+def _wrk(url: str, connections: int, seconds: int, script: Path, *args: str) -> dict:
+    out = subprocess.run(
+        [
+            wrk_path(),
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+            *(["--", *args] if args else []),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for line in out.stdout.splitlines():
+        if line.startswith("EMX_RESULT "):
+            return json.loads(line.removeprefix("EMX_RESULT "))
+    raise RuntimeError(f"wrk printed no result: {out.stdout}\n{out.stderr}")
+
+
+def _run(what: str, url: str, connections: int, seconds: int, script: Path, *args: str) -> Run:
+    r = _wrk(url, connections, seconds, script, *args)
+    failed = r["non_2xx_3xx"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
+    return Run(
+        what,
+        connections,
+        r["requests"],
+        r["duration_us"] / 1e6,
+        failed,
+        r["p50_us"] / 1000,
+        r["p99_us"] / 1000,
+        r["p999_us"] / 1000,
+        r["max_us"] / 1000,
+    )
+
+
+def _metric(base_url: str, name: str) -> float:
+    text = httpx.get(base_url + "/metrics", timeout=30).text
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise RuntimeError(f"{name} missing from /metrics")
+
+
+def main(
+    connections: tuple[int, ...] = (8, 64),
+    seconds: int = 30,
+    resting: int = 50_000,
+    ceiling_seconds: int = 10,
+    snapshot_every: int | None = None,
+) -> dict:
+    wrk_path()
+    workdir = Path(tempfile.mkdtemp(prefix="emx-bench-http-"))
+    env = service_env(f"sqlite:///{workdir / 'emx.db'}")
+    if snapshot_every is not None:
+        env["EMX_SNAPSHOT_EVERY"] = str(snapshot_every)
+    orders_lua = workdir / "orders.lua"
+    orders_lua.write_text(
+        _LUA % {"base": PRICE_BASE_FEN, "levels": PRICE_LEVELS, "symbol": SYMBOL} + _DONE
+    )
+    get_lua = workdir / "get.lua"
+    get_lua.write_text(_DONE)
+    server = ServiceProcess(env, demo=True, log_dir=workdir)
+    server.start(timeout_s=180)
+    runs: list[Run] = []
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=30) as c:
+            operator = {
+                "Authorization": f"Bearer {login(c, 'operator', env['EMX_OPERATOR_PASSWORD'])}"
+            }
+            token = login(c, ENTERPRISE, DEMO_PASSWORD)
+            mine = {"Authorization": f"Bearer {token}"}
+            me = c.get("/api/v1/accounts/me", headers=mine).json()
+            # enough cash for every buy the run can place (≈ 2.9 CNY each)
+            c.post(
+                f"/api/v1/accounts/{me['id']}/deposits",
+                headers=operator,
+                json={"amount": "100000000.00"},
+            ).raise_for_status()
+            orders_url = server.base_url + "/api/v1/orders"
+            for n in connections:
+                runs.append(
+                    _run("ceiling /livez", server.base_url + "/livez", n, ceiling_seconds, get_lua)
+                )
+            seeded = 0
+            while seeded < resting:
+                r = _run("seeding", orders_url, max(connections), 20, orders_lua, token)
+                if r.failed:
+                    raise RuntimeError(f"seeding: {r.failed} orders failed; {server.log()}")
+                # every answered order is a buy far under the simulated traders' prices: it rests
+                seeded += r.requests
+                print(f"seeding: {seeded:,} resting orders")
+            accepted_before = _metric(server.base_url, "emx_orders_total")
+            answered = 0
+            for n in connections:
+                snaps = _metric(server.base_url, "emx_snapshots_started_total")
+                r = _run("orders", orders_url, n, seconds, orders_lua, token)
+                r.snapshots = _metric(server.base_url, "emx_snapshots_started_total") - snaps
+                answered += r.requests - r.failed
+                r.resting_after = seeded + answered
+                runs.append(r)
+            for n in connections:
+                runs.append(
+                    _run("ceiling /livez", server.base_url + "/livez", n, ceiling_seconds, get_lua)
+                )
+            accepted = _metric(server.base_url, "emx_orders_total") - accepted_before
+    finally:
+        server.stop()
+    report = _report(runs, answered, accepted)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return report
+
+
+def _report(runs: list[Run], answered: int, accepted: float) -> dict:
+    ceilings: dict[int, float] = {}
+    for r in runs:
+        if r.what.startswith("ceiling"):
+            ceilings[r.connections] = max(ceilings.get(r.connections, 0.0), r.per_s)
+    print(f"cores: {os.cpu_count()}, load: {Path('/proc/loadavg').read_text().split()[:3]}")
+    print(
+        f"{'run':<16}{'conns':>6}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'p99.9 ms':>10}{'max ms':>9}{'failed':>8}{'snaps':>7}{'resting':>9}"
+    )
+    rows = []
+    for r in runs:
+        ratio = r.per_s / ceilings[r.connections] if r.what == "orders" else None
+        print(
+            f"{r.what:<16}{r.connections:>6}{r.per_s:>10,.0f}"
+            f"{'' if ratio is None else f'{ratio:.2f}':>8}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
+            f"{r.p999_ms:>10.2f}{r.max_ms:>9.1f}{r.failed:>8}"
+            f"{'' if r.what != 'orders' else f'{r.snapshots:.0f}':>7}"
+            f"{'' if r.what != 'orders' else f'{r.resting_after:,}':>9}"
+        )
+        rows.append({**r.__dict__, "per_s": r.per_s, "ratio": ratio})
+    lost = answered > accepted
+    print(
+        f"answered 201 in the measured runs: {answered:,}; journaled meanwhile "
+        f"(emx_orders_total, demo traders included): {accepted:,.0f}"
+        + (" — ORDERS LOST" if lost else "")
+    )
+    return {"runs": rows, "answered": answered, "journaled": accepted, "lost": lost}
+
+
+if __name__ == "__main__":
+    main()
