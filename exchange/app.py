@@ -17,6 +17,7 @@ from fastapi_offline import FastAPIOffline
 from exchange import auth, commands, sessions
 from exchange.api import errors
 from exchange.api import responses as R
+from exchange.api.error_codes import spec
 from exchange.api.guards import EdgeGuards
 from exchange.api.routes import (
     accounts,
@@ -36,6 +37,13 @@ from exchange.db import migrate
 from exchange.db.engine import make_engine, probe_write
 from exchange.metrics import Metrics
 from exchange.metrics import router as metrics_router
+from exchange.projection import (
+    DatabaseFence,
+    FencedEngine,
+    LocalFence,
+    ReadModelsBehind,
+    catch_up,
+)
 from exchange.runtime import (
     CoreStart,
     check_parameters,
@@ -65,6 +73,9 @@ class CoreRunner:
         self.db = db
         start = start or start_core(db, settings)
         self.lock = start.lock
+        # a crash between a journal commit and its projection: the tables show less
+        # than the journal until the rest is projected, before anything is served
+        catch_up(db, settings, start.core.last_seq)
         self.sequencer = Sequencer(
             start.core,
             db,
@@ -162,9 +173,14 @@ async def start_services(
         core_queue = make_command_queue(settings) if settings.redis_url else app.state.commands
         if core_queue is not app.state.commands:
             await core_queue.start()
-        runner = CoreRunner(
-            settings, db, app.state.bus, core_queue, core_start, app.state.metrics
-        )
+        runner = CoreRunner(settings, db, app.state.bus, core_queue, core_start, app.state.metrics)
+        sequencer = runner.sequencer
+        fence = LocalFence(lambda: sequencer.committed_seq, sequencer.projection)
+    else:
+        fence = DatabaseFence(db)
+    # every reader of the tables waits until they show each acknowledged command
+    app.state.db = FencedEngine(db, fence)
+    if runner is not None:
         runner.start()
         await ensure_genesis(app, runner)
         await bootstrap_logins(app, demo)
@@ -208,6 +224,41 @@ def _init_state(app: FastAPI, settings: Settings) -> None:
     app.state.instrument_steps = {}
     app.state.metrics = Metrics()
     app.state.dummy_hash = auth.hash_password("not-a-real-password")
+
+
+async def _read_models_behind(_request, exc: ReadModelsBehind) -> JSONResponse:
+    # a read waited at the fence for the read models to show what was acknowledged
+    log.warning("read refused: %s", exc)
+    code = "read_models_behind"
+    return JSONResponse(
+        errors.error_body(code, spec(code).message), spec(code).status, headers={"Retry-After": "1"}
+    )
+
+
+class SeqHeader:
+    """`X-Emx-Seq` on the answer to a write: the journal seq of the caller's command
+    (set by exchange.api.deps.submit). Any read made after that answer, by anyone,
+    shows it."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_seq(message) -> None:
+            if message["type"] == "http.response.start":
+                seq = scope.get("state", {}).get("emx_seq")
+                if seq is not None:
+                    message["headers"] = [
+                        *message.get("headers", ()),
+                        (b"x-emx-seq", str(seq).encode()),
+                    ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_seq)
 
 
 def _add_routes(app: FastAPI) -> None:
@@ -279,8 +330,10 @@ def create_app(
     )
     _init_state(app, settings)
     errors.install(app)
+    app.add_exception_handler(ReadModelsBehind, _read_models_behind)
     _add_routes(app)
     app.add_middleware(EdgeGuards)
+    app.add_middleware(SeqHeader)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

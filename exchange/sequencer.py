@@ -1,12 +1,14 @@
 """The sequencer: one writer that stamps, applies, journals and acknowledges.
 
 Each batch: stamp every command with the next `seq` and a non-decreasing
-`ts_us`, apply it to the in-memory core, then write the journal entries and
-the read models in ONE database transaction (group commit). Only after that
-commit are clients answered and events published, so an acknowledged command
-is durable and every read made after the answer sees it. The core is applied
-before the commit on purpose: nothing escapes until the commit succeeds, and if
-it fails the core is rebuilt from the durable journal.
+`ts_us`, apply it to the in-memory core, collect the batch's read-model rows
+from the core, then write the journal entries in ONE database transaction (group
+commit: one multi-row insert). Only after that commit are clients answered and
+events published, so an acknowledged command is durable. The read models are
+written behind the commit by exchange.projection.ProjectionWorker, in seq order;
+readers wait at a fence until they show every acknowledged seq (read-your-writes).
+The core is applied before the commit on purpose: nothing escapes until the commit
+succeeds, and if it fails the core is rebuilt from the durable journal.
 
 A core that raised (a defect, not a refusal) may be half-changed: nothing is
 committed, snapshotted or cached from it. The core is rebuilt from the journal,
@@ -37,7 +39,8 @@ from exchange.core.state import Core, Outcome
 from exchange.db.engine import for_writing
 from exchange.feeds import messages_for
 from exchange.journal import Journal
-from exchange.projector import Projector
+from exchange.projection import FENCE_TIMEOUT_S, ProjectionWorker
+from exchange.projector import collect
 from exchange.snapshotter import Snapshotter
 from exchange.views import order_view, record_row
 
@@ -89,7 +92,8 @@ class Sequencer:
         self.bus = bus
         self.queue = queue
         self.journal = Journal(db)
-        self.projector = Projector()
+        # the read models, written behind the commit
+        self.projection = ProjectionWorker(db)
         self.batch_max = batch_max
         self.snapshot_every = snapshot_every
         self.snapshots_keep = snapshots_keep
@@ -100,6 +104,8 @@ class Sequencer:
         self.clock = clock
         self._recover = recover
         self._last_ts_us = 0
+        # the newest seq whose journal entry is committed (and so may be acknowledged)
+        self.committed_seq = core.last_seq
         self._since_snapshot = 0
         self._stopping = False
         # False once the core may differ from the journal (a failed commit or a failed
@@ -124,9 +130,11 @@ class Sequencer:
         self._stopping = True
 
     def close(self) -> None:
-        """Let the commit in progress finish, then end the sequencer's thread and
-        wait for a snapshot being written."""
+        """Let the commit in progress finish, then end the sequencer's thread, write
+        the read models still queued and wait for a snapshot being written."""
         self._thread.shutdown(wait=True)
+        if not self.projection.close():
+            log.warning("read models left behind the journal; projected on the next start")
         self.snapshotter.settle()
 
     def _stamp(self) -> int:
@@ -141,7 +149,6 @@ class Sequencer:
         """Replace the core by one recovered from the journal, and drop every cache
         that was filled from the old one. False if that failed (the core stays unsound)."""
         self._core_sound = False
-        self.projector = Projector()
         try:
             self.core = await self._on_own_thread(self._recover)
         except Exception as exc:
@@ -206,6 +213,9 @@ class Sequencer:
             )
         if failed_at is not None:
             await self.queue.reply(batch[failed_at][0], _internal_error())
+        if outcomes and any(out.alerts for out in outcomes):
+            # an alert's feed message names it by the id its read-model row gets
+            await self.projection.wait_async(outcomes[-1].seq, FENCE_TIMEOUT_S)
         if outcomes:
             try:
                 await self.bus.publish_many(messages_for(self.core, outcomes))
@@ -238,13 +248,17 @@ class Sequencer:
             raise RuntimeError(f"core at seq {self.core.last_seq}, batch ends at {last_seq}")
         snapshot_due = self._since_snapshot + len(entries) >= self.snapshot_every
         inline = snapshot_due and not self.snapshotter.background
+        # before the commit: rows that cannot be collected fail the batch like a failed
+        # commit, rather than leave a committed batch the read models would never show
+        rows = collect(self.core, applied)
         with self._db_write.begin() as conn:
             self.journal.append(conn, entries)
-            self.projector.project(conn, self.core, applied)
             if inline:
                 self.snapshotter.take_inline(
                     conn, self.core, last_seq, last_ts_us, self.snapshots_keep
                 )
+        self.committed_seq = last_seq
+        self.projection.submit(rows)
         taken = inline
         if snapshot_due and not inline:
             # the batch is committed: a failure from here on must not fail it

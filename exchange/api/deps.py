@@ -154,6 +154,8 @@ async def submit(request: Request, command: Command) -> dict:
     if reply.get("error"):
         err = reply["error"]
         raise ApiError(err["code"], err["message"])
+    # answered in the X-Emx-Seq header (exchange.app.SeqHeader)
+    request.state.emx_seq = reply["seq"]
     return reply
 
 
