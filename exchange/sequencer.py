@@ -83,6 +83,8 @@ class Sequencer:
         clock: Callable[[], int] = wall_clock_us,
         background_snapshots: bool | None = None,
         metrics=None,
+        journal: Journal | None = None,
+        projection: ProjectionWorker | None = None,
     ) -> None:
         self.core = core
         self.db = db
@@ -91,9 +93,9 @@ class Sequencer:
         self._db_write = for_writing(db)
         self.bus = bus
         self.queue = queue
-        self.journal = Journal(db)
+        self.journal = journal or Journal(db)
         # the read models, written behind the commit
-        self.projection = ProjectionWorker(db)
+        self.projection = projection or ProjectionWorker(db)
         self.batch_max = batch_max
         self.snapshot_every = snapshot_every
         self.snapshots_keep = snapshots_keep
