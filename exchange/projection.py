@@ -27,16 +27,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from exchange import snapshots
 from exchange.command_codec import from_payload
 from exchange.config import Settings
 from exchange.core.state import Core
-from exchange.db.engine import for_writing
+from exchange.db.engine import for_writing, make_engine
 from exchange.journal import Journal
 from exchange.projector import BatchRows, Projector, load_progress, save_progress
-from exchange.runtime import StateMismatch, new_core, thresholds
+from exchange.runtime import StateMismatch, new_core, sqlite_path, thresholds
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,8 @@ class ProjectionWorker:
 
     def __init__(self, db: Engine, projector: Projector | None = None) -> None:
         self.db = db
-        self._db_write = for_writing(db)
+        self._own_engine = _lazy_commit_engine(db)
+        self._db_write = for_writing(self._own_engine or db)
         self.projector = projector or Projector()
         with db.connect() as conn:
             # the newest seq the tables show; read by other threads without the lock
@@ -123,6 +124,8 @@ class ProjectionWorker:
             self._stopping = True
             self._cond.notify_all()
         self._thread.join(timeout_s)
+        if self._own_engine is not None and not self._thread.is_alive():
+            self._own_engine.dispose()
         return not self._pending
 
     def _run(self) -> None:
@@ -162,11 +165,32 @@ class ProjectionWorker:
 
     def _write(self, batches: list[BatchRows]) -> None:
         with self._db_write.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # the journal is durable, and these rows are projected again from it if a
+                # crash loses them: their commit need not wait for the WAL flush
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             for rows in batches:
                 self.projector.write(conn, rows)
             save_progress(conn, batches[-1].last_seq)
         self.batches_written += len(batches)
         self.transactions += 1
+
+
+def _lazy_commit_engine(db: Engine) -> Engine | None:
+    """SQLite: an engine of the worker's own on the same file whose commits do not
+    fsync (synchronous=NORMAL; WAL mode keeps them atomic). The journal's commits
+    fsync, and whatever a crash takes of the read models is projected again from it
+    (the progress commits with the rows). None elsewhere, and for an in-memory
+    database (another engine would open another, empty, database)."""
+    if db.dialect.name != "sqlite" or sqlite_path(db.url.render_as_string()) is None:
+        return None
+    engine = make_engine(db.url.render_as_string(hide_password=False))
+
+    @event.listens_for(engine, "connect")
+    def _no_fsync(dbapi_conn, _record) -> None:
+        dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+    return engine
 
 
 def _resolve(future: asyncio.Future) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -40,15 +41,20 @@ PRICE_LEVELS = 400
 
 _LUA = """
 local counter = 0
+local non_201 = 0
 local prefix = "w"
 local headers = {}
+local threads = {}
 
 function setup(thread)
-  thread:set("tid", tostring(math.random(1, 1000000000)))
+  table.insert(threads, thread)
+  thread:set("tid", tostring(#threads))
 end
 
 function init(args)
-  prefix = "w" .. tid .. "-"
+  -- args[2]: a prefix fresh for each run, so that no client_order_id repeats one of an
+  -- earlier run (a repeat is answered 200 with the original order, not placed again)
+  prefix = args[2] .. "-" .. tid .. "-"
   headers["Authorization"] = "Bearer " .. args[1]
   headers["Content-Type"] = "application/json"
 end
@@ -62,14 +68,40 @@ function request()
     prefix, counter, math.floor(fen / 100), fen %% 100)
   return wrk.format("POST", "/api/v1/orders", headers, body)
 end
+
+function response(status, headers, body)
+  if status ~= 201 then
+    non_201 = non_201 + 1
+  end
+end
+"""
+
+# GET runs count every answer but 200 as failed
+_GET_LUA = """
+local non_201 = 0
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function response(status, headers, body)
+  if status ~= 200 then
+    non_201 = non_201 + 1
+  end
+end
 """
 
 _DONE = """
 function done(summary, latency, requests)
+  local unexpected = 0
+  for _, thread in ipairs(threads) do
+    unexpected = unexpected + thread:get("non_201")
+  end
   io.write(string.format(
-    'EMX_RESULT {"requests":%d,"duration_us":%d,"non_2xx_3xx":%d,"connect":%d,"read":%d,'
+    'EMX_RESULT {"requests":%d,"duration_us":%d,"unexpected":%d,"connect":%d,"read":%d,'
     .. '"write":%d,"timeout":%d,"p50_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d}\\n',
-    summary.requests, summary.duration, summary.errors.status, summary.errors.connect,
+    summary.requests, summary.duration, unexpected, summary.errors.connect,
     summary.errors.read, summary.errors.write, summary.errors.timeout,
     latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max))
 end
@@ -131,7 +163,7 @@ def _wrk(url: str, connections: int, seconds: int, script: Path, *args: str) -> 
 
 def _run(what: str, url: str, connections: int, seconds: int, script: Path, *args: str) -> Run:
     r = _wrk(url, connections, seconds, script, *args)
-    failed = r["non_2xx_3xx"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
+    failed = r["unexpected"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
     return Run(
         what,
         connections,
@@ -143,6 +175,10 @@ def _run(what: str, url: str, connections: int, seconds: int, script: Path, *arg
         r["p999_us"] / 1000,
         r["max_us"] / 1000,
     )
+
+
+def _fresh() -> str:
+    return "w" + secrets.token_hex(4)
 
 
 def _metric(base_url: str, name: str) -> float:
@@ -170,7 +206,7 @@ def main(
         _LUA % {"base": PRICE_BASE_FEN, "levels": PRICE_LEVELS, "symbol": SYMBOL} + _DONE
     )
     get_lua = workdir / "get.lua"
-    get_lua.write_text(_DONE)
+    get_lua.write_text(_GET_LUA + _DONE)
     server = ServiceProcess(env, demo=True, log_dir=workdir)
     server.start(timeout_s=180)
     runs: list[Run] = []
@@ -195,17 +231,17 @@ def main(
                 )
             seeded = 0
             while seeded < resting:
-                r = _run("seeding", orders_url, max(connections), 20, orders_lua, token)
+                r = _run("seeding", orders_url, max(connections), 20, orders_lua, token, _fresh())
                 if r.failed:
                     raise RuntimeError(f"seeding: {r.failed} orders failed; {server.log()}")
                 # every answered order is a buy far under the simulated traders' prices: it rests
-                seeded += r.requests
+                seeded += r.requests - r.failed
                 print(f"seeding: {seeded:,} resting orders")
             accepted_before = _metric(server.base_url, "emx_orders_total")
             answered = 0
             for n in connections:
                 snaps = _metric(server.base_url, "emx_snapshots_started_total")
-                r = _run("orders", orders_url, n, seconds, orders_lua, token)
+                r = _run("orders", orders_url, n, seconds, orders_lua, token, _fresh())
                 r.snapshots = _metric(server.base_url, "emx_snapshots_started_total") - snaps
                 answered += r.requests - r.failed
                 r.resting_after = seeded + answered
