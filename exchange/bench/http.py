@@ -41,7 +41,7 @@ PRICE_LEVELS = 400
 
 _LUA = """
 local counter = 0
-local non_201 = 0
+non_201 = 0  -- global: done() reads it from each thread
 local prefix = "w"
 local headers = {}
 local threads = {}
@@ -78,7 +78,7 @@ end
 
 # GET runs count every answer but 200 as failed
 _GET_LUA = """
-local non_201 = 0
+non_201 = 0  -- global: done() reads it from each thread
 local threads = {}
 
 function setup(thread)
@@ -153,8 +153,9 @@ def _wrk(url: str, connections: int, seconds: int, script: Path, *args: str) -> 
         ],
         capture_output=True,
         text=True,
-        check=True,
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stdout}\n{out.stderr}")
     for line in out.stdout.splitlines():
         if line.startswith("EMX_RESULT "):
             return json.loads(line.removeprefix("EMX_RESULT "))
