@@ -169,8 +169,7 @@ class ProjectionWorker:
                 # the journal is durable, and these rows are projected again from it if a
                 # crash loses them: their commit need not wait for the WAL flush
                 conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            for rows in batches:
-                self.projector.write(conn, rows)
+            self.projector.write(conn, BatchRows.merged(batches))
             save_progress(conn, batches[-1].last_seq)
         self.batches_written += len(batches)
         self.transactions += 1

@@ -865,3 +865,41 @@ class BatchRows:
         self.bid_rows: list[dict] = []
         self.block_rows: list[dict] = []
         self.session_rows: list[dict] = []
+
+    @classmethod
+    def merged(cls, batches: list[BatchRows]) -> BatchRows:
+        """The rows of consecutive batches as one batch, written with one statement per
+        table instead of one per table and batch. Appended rows (postings, trades,
+        movements, alerts) keep their order; a row kept whole (an order, a holding, a
+        book level, a ledger total) is the newest batch's. The batches are not changed."""
+        if len(batches) == 1:
+            return batches[0]
+        out = cls(batches[-1].last_seq)
+        keyed: dict[str, dict] = {name: {} for name in _KEYED}
+        for batch in batches:
+            for name, value in vars(batch).items():
+                if name == "last_seq":
+                    continue
+                if name in keyed:
+                    columns = _KEYED[name]
+                    for row in value:
+                        keyed[name][tuple(row[c] for c in columns)] = row
+                elif isinstance(value, list):
+                    getattr(out, name).extend(value)
+                else:  # a dict (newest wins) or a set
+                    getattr(out, name).update(value)
+        for name, rows in keyed.items():
+            setattr(out, name, list(rows.values()))
+        return out
+
+
+# BatchRows' lists of whole rows read from the core, and the columns naming each row:
+# of several batches, the newest row stands
+_KEYED = {
+    "instrument_rows": ("symbol",),
+    "ledger_rows": ("city_code", "symbol"),
+    "auction_rows": ("id",),
+    "bid_rows": ("id",),
+    "block_rows": ("id",),
+    "session_rows": ("symbol",),
+}

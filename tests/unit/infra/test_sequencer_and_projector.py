@@ -354,3 +354,24 @@ def test_a_refused_command_writes_only_its_alerts():
     conn = RecordingConn()
     Projector().write(conn, rows)
     assert conn.tables == []
+
+
+def test_merged_batches_keep_appended_rows_in_order_and_the_newest_whole_row():
+    core = Core()
+    acct_batch = _batch(core, account("q"))
+    acct = acct_batch[0][0].result["account_id"]
+    first = collect(
+        core, acct_batch + _batch(core, commands.Deposit(account_id=acct, amount_fen=10))
+    )
+    second = collect(core, _batch(core, commands.Deposit(account_id=acct, amount_fen=5)))
+    before = (repr(vars(first)), repr(vars(second)))
+    merged = BatchRows.merged([first, second])
+    assert merged.last_seq == second.last_seq == 3
+    assert [p["amount_fen"] for p in merged.cash_postings] == [10, 5]
+    assert merged.account_cash[acct]["cash_available_fen"] == 15
+    assert [c["username"] for c in merged.credentials] == ["q"]
+    assert (repr(vars(first)), repr(vars(second))) == before
+    # written at once, the merged rows make the same statements as one batch would
+    conn = RecordingConn()
+    Projector().write(conn, merged)
+    assert conn.tables.count("cash_postings") == 1 and conn.tables.count("accounts") == 2
