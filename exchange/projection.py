@@ -64,10 +64,20 @@ class ProjectionWorker:
     is retried with the same rows until it succeeds, so no committed batch is skipped.
     """
 
-    def __init__(self, db: Engine, projector: Projector | None = None) -> None:
+    def __init__(
+        self,
+        db: Engine,
+        projector: Projector | None = None,
+        *,
+        write_turn: contextlib.AbstractContextManager | None = None,
+    ) -> None:
         self.db = db
+        # taken around each transaction (the sequencer's lock on SQLite: see there)
+        self._write_turn = write_turn or contextlib.nullcontext()
         self._own_engine = _lazy_commit_engine(db)
-        self._db_write = for_writing(self._own_engine or db)
+        # the engine the rows are written through
+        self.engine = self._own_engine or db
+        self._db_write = for_writing(self.engine)
         self.projector = projector or Projector()
         with db.connect() as conn:
             # the newest seq the tables show; read by other threads without the lock
@@ -164,12 +174,13 @@ class ProjectionWorker:
                     future.get_loop().call_soon_threadsafe(_resolve, future)
 
     def _write(self, batches: list[BatchRows]) -> None:
-        with self._db_write.begin() as conn:
+        merged = BatchRows.merged(batches)
+        with self._write_turn, self._db_write.begin() as conn:
             if conn.dialect.name == "postgresql":
                 # the journal is durable, and these rows are projected again from it if a
                 # crash loses them: their commit need not wait for the WAL flush
                 conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            self.projector.write(conn, BatchRows.merged(batches))
+            self.projector.write(conn, merged)
             save_progress(conn, batches[-1].last_seq)
         self.batches_written += len(batches)
         self.transactions += 1

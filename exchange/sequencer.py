@@ -24,7 +24,9 @@ the sequencer never waits for one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -94,8 +96,16 @@ class Sequencer:
         self.bus = bus
         self.queue = queue
         self.journal = journal or Journal(db)
+        # SQLite has one writer at a time, and a writer that finds the lock taken sleeps
+        # in steps of up to 100 ms (its busy handler): the journal commit and the
+        # projector take turns on this lock instead, which hands over at once
+        self._write_turn = (
+            threading.Lock()
+            if getattr(getattr(db, "dialect", None), "name", "") == "sqlite"
+            else contextlib.nullcontext()
+        )
         # the read models, written behind the commit
-        self.projection = projection or ProjectionWorker(db)
+        self.projection = projection or ProjectionWorker(db, write_turn=self._write_turn)
         self.batch_max = batch_max
         self.snapshot_every = snapshot_every
         self.snapshots_keep = snapshots_keep
@@ -253,7 +263,7 @@ class Sequencer:
         # before the commit: rows that cannot be collected fail the batch like a failed
         # commit, rather than leave a committed batch the read models would never show
         rows = collect(self.core, applied)
-        with self._db_write.begin() as conn:
+        with self._write_turn, self._db_write.begin() as conn:
             self.journal.append(conn, entries)
             if inline:
                 self.snapshotter.take_inline(

@@ -11,7 +11,11 @@ enterprise. The phases, all against the same server:
    snapshots started during each run (`emx_snapshots_started_total`) reported beside it,
    so a run that crosses none is visible as such.
 
-Latency figures are wrk's (from sending a request to its answer, per connection).
+Latency figures are wrk's (from sending a request to its answer, per connection). Beside
+the wall-clock ratio (orders/s over the ceiling's requests/s at the same connection
+count) the CPU ratio divides the server's CPU time per /livez answer by its CPU time per
+order: on a machine shared with other work, the wall-clock figures move with the load,
+the CPU time per answer far less.
 Nothing lost: every answered order is counted, and the service's `emx_orders_total` must
 have grown by at least the 201 answers (the demo's traders add their own orders).
 """
@@ -121,6 +125,8 @@ class Run:
     max_ms: float
     snapshots: float = 0.0
     resting_after: int = 0
+    # CPU seconds the server process (and its reaped snapshot children) spent in the run
+    cpu_s: float = 0.0
 
     @property
     def per_s(self) -> float:
@@ -162,8 +168,21 @@ def _wrk(url: str, connections: int, seconds: int, script: Path, *args: str) -> 
     raise RuntimeError(f"wrk printed no result: {out.stdout}\n{out.stderr}")
 
 
+def _cpu_s(pid: int | None) -> float:
+    """utime + stime + cutime + cstime of a process, in seconds."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+_server_pid: int | None = None
+
+
 def _run(what: str, url: str, connections: int, seconds: int, script: Path, *args: str) -> Run:
+    cpu_before = _cpu_s(_server_pid)
     r = _wrk(url, connections, seconds, script, *args)
+    cpu_s = _cpu_s(_server_pid) - cpu_before
     failed = r["unexpected"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
     return Run(
         what,
@@ -175,6 +194,7 @@ def _run(what: str, url: str, connections: int, seconds: int, script: Path, *arg
         r["p99_us"] / 1000,
         r["p999_us"] / 1000,
         r["max_us"] / 1000,
+        cpu_s=cpu_s,
     )
 
 
@@ -210,6 +230,8 @@ def main(
     get_lua.write_text(_GET_LUA + _DONE)
     server = ServiceProcess(env, demo=True, log_dir=workdir)
     server.start(timeout_s=180)
+    global _server_pid
+    _server_pid = server.proc.pid if Path("/proc/self/stat").exists() else None
     runs: list[Run] = []
     try:
         with httpx.Client(base_url=server.base_url, timeout=30) as c:
@@ -261,25 +283,46 @@ def main(
 
 def _report(runs: list[Run], answered: int, accepted: float) -> dict:
     ceilings: dict[int, float] = {}
+    # the server's CPU time per answer: a ratio the other work on a shared machine
+    # disturbs far less than the wall-clock one
+    ceiling_cpu: dict[int, float] = {}
     for r in runs:
         if r.what.startswith("ceiling"):
             ceilings[r.connections] = max(ceilings.get(r.connections, 0.0), r.per_s)
+            per = r.cpu_s / r.requests if r.requests else float("inf")
+            ceiling_cpu[r.connections] = min(ceiling_cpu.get(r.connections, per), per)
     print(f"cores: {os.cpu_count()}, load: {Path('/proc/loadavg').read_text().split()[:3]}")
     print(
         f"{'run':<16}{'conns':>6}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'p99.9 ms':>10}{'max ms':>9}{'failed':>8}{'snaps':>7}{'resting':>9}"
+        f"{'CPU ms/req':>11}{'CPU ratio':>10}"
     )
     rows = []
     for r in runs:
         ratio = r.per_s / ceilings[r.connections] if r.what == "orders" else None
+        cpu_per = r.cpu_s / r.requests * 1000 if r.requests else float("nan")
+        cpu_ratio = (
+            ceiling_cpu[r.connections] * 1000 / cpu_per
+            if r.what == "orders" and cpu_per > 0
+            else None
+        )
         print(
             f"{r.what:<16}{r.connections:>6}{r.per_s:>10,.0f}"
             f"{'' if ratio is None else f'{ratio:.2f}':>8}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
             f"{r.p999_ms:>10.2f}{r.max_ms:>9.1f}{r.failed:>8}"
             f"{'' if r.what != 'orders' else f'{r.snapshots:.0f}':>7}"
             f"{'' if r.what != 'orders' else f'{r.resting_after:,}':>9}"
+            f"{cpu_per:>11.3f}{'' if cpu_ratio is None else f'{cpu_ratio:.2f}':>10}"
         )
-        rows.append({**r.__dict__, "per_s": r.per_s, "ratio": ratio})
+        rows.append(
+            {
+                **r.__dict__,
+                "per_s": r.per_s,
+                "ratio": ratio,
+                "cpu_ms_per_request": cpu_per,
+                "cpu_ratio": cpu_ratio,
+            }
+        )
     lost = answered > accepted
     print(
         f"answered 201 in the measured runs: {answered:,}; journaled meanwhile "
