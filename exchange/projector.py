@@ -88,13 +88,26 @@ def _update(conn: Connection, table: Table, rows: list[dict], key: str = "id") -
     one call have the same keys), in order, in one executemany."""
     if not rows:
         return
-    # bind names must differ from the column names in an UPDATE's SET
-    stmt = (
-        update(table)
-        .where(table.c[key] == bindparam(f"b_{key}"))
-        .values({c: bindparam(f"b_{c}") for c in rows[0] if c != key})
+    conn.execute(
+        _update_statement(table, key, tuple(rows[0])),
+        [{f"b_{c}": v for c, v in row.items()} for row in rows],
     )
-    conn.execute(stmt, [{f"b_{c}": v for c, v in row.items()} for row in rows])
+
+
+_UPDATES: dict[tuple, Any] = {}
+
+
+def _update_statement(table: Table, key: str, columns: tuple):
+    shape = (table.name, key, columns)
+    stmt = _UPDATES.get(shape)
+    if stmt is None:
+        # bind names must differ from the column names in an UPDATE's SET
+        stmt = _UPDATES[shape] = (
+            update(table)
+            .where(table.c[key] == bindparam(f"b_{key}"))
+            .values({c: bindparam(f"b_{c}") for c in columns if c != key})
+        )
+    return stmt
 
 
 _progress = m.ProjectionProgress.__table__
