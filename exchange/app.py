@@ -229,9 +229,11 @@ def _init_state(app: FastAPI, settings: Settings) -> None:
 async def _read_models_behind(_request, exc: ReadModelsBehind) -> JSONResponse:
     # a read waited at the fence for the read models to show what was acknowledged
     log.warning("read refused: %s", exc)
-    code = "read_models_behind"
+    behind = spec("read_models_behind")
     return JSONResponse(
-        errors.error_body(code, spec(code).message), spec(code).status, headers={"Retry-After": "1"}
+        errors.error_body("read_models_behind", behind.message),
+        behind.status,
+        headers={"Retry-After": "1"},
     )
 
 
