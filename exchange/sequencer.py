@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -126,6 +127,8 @@ class Sequencer:
         # why the last commit or recovery failed; None once one succeeds (for /healthz)
         self.failure: str | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emx-sequencer")
+        # the recovered core is long-lived: out of the collector's walks from the start
+        _freeze_long_lived()
 
     @property
     def sound(self) -> bool:
@@ -278,9 +281,23 @@ class Sequencer:
                 taken = self.snapshotter.start(self.core, last_seq, last_ts_us, self.snapshots_keep)
             except OSError:
                 log.exception("could not start a background snapshot; the next commit retries")
+        if taken:
+            _freeze_long_lived()
         if taken and self.metrics is not None:
             self.metrics.snapshots.inc()
         self._since_snapshot = 0 if taken else self._since_snapshot + len(entries)
+
+
+def _freeze_long_lived() -> None:
+    """Move every object alive now out of the cyclic collector's reach (gc.freeze).
+
+    The core's state is a few hundred thousand long-lived objects; a full collection
+    walked them all (about 0.2 s at 80,000 resting orders), stopping every client, each
+    time the heap had grown by a quarter. Run after each snapshot (so the forked child,
+    already running, is not touched), the collections that remain only walk what was
+    made since. Orders leave the book without reference cycles (cancelling 10,000 frozen
+    orders left no cyclic garbage), so nothing that dies later is kept."""
+    gc.freeze()
 
 
 def _unavailable() -> dict:
