@@ -154,8 +154,11 @@ async def submit(request: Request, command: Command) -> dict:
     if reply.get("error"):
         err = reply["error"]
         raise ApiError(err["code"], err["message"])
-    # answered in the X-Emx-Seq header (exchange.app.SeqHeader)
-    request.state.emx_seq = reply["seq"]
+    # answered in the X-Emx-Seq header (exchange.app.SeqHeader); /ws/trade calls the
+    # handlers with a request that has only `.app`, and acks with the order instead
+    state = getattr(request, "state", None)
+    if state is not None:
+        state.emx_seq = reply["seq"]
     return reply
 
 
