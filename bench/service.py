@@ -93,10 +93,17 @@ class ServiceProcess:
     """`emx serve` in a child process on a loopback port, in its own process group."""
 
     def __init__(
-        self, env: dict[str, str], *, gateway: bool = False, port: int | None = None, log_dir=None
+        self,
+        env: dict[str, str],
+        *,
+        gateway: bool = False,
+        port: int | None = None,
+        log_dir=None,
+        demo: bool = False,
     ) -> None:
         self.env = env
         self.gateway = gateway
+        self.demo = demo
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
@@ -120,6 +127,8 @@ class ServiceProcess:
         ]
         if self.gateway:
             args.append("--gateway")
+        if self.demo:
+            args.append("--demo")
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()/kill()
         self.proc = subprocess.Popen(
             args, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True

@@ -317,6 +317,26 @@ def bench_service(
     run(orders=orders, clients=clients, subscribers=subscribers, replay_commands=replay_commands)
 
 
+@bench_app.command("http")
+def bench_http(
+    seconds: int = typer.Option(30, help="seconds of each measured run"),
+    resting: int = typer.Option(50_000, help="resting orders seeded before the measured runs"),
+    connections: str = typer.Option("8,64", help="wrk connection counts, comma-separated"),
+    snapshot_every: int = typer.Option(None, help="EMX_SNAPSHOT_EVERY of the server [10,000]"),
+) -> None:
+    """Orders over HTTP (wrk, `emx serve --demo` on SQLite) beside the bare /livez ceiling."""
+    from bench.http import main as run
+
+    report = run(
+        connections=tuple(int(n) for n in connections.split(",")),
+        seconds=seconds,
+        resting=resting,
+        snapshot_every=snapshot_every,
+    )
+    if report["lost"]:
+        raise typer.Exit(1)
+
+
 @bench_app.command("logins")
 def bench_logins(
     orders: int = typer.Option(300, help="orders in each stream"),

@@ -4,9 +4,9 @@
 from 64 zeros, so changing, removing or reordering any past entry breaks every
 later link and `verify_chain` names the first bad one.
 
-`append` writes on the caller's connection and never commits: the core puts a
-whole batch of commands and its read-model updates in one transaction (group
-commit), and acknowledges the commands only after that commit.
+`append` writes on the caller's connection and never commits: the sequencer puts a
+whole batch of commands in one transaction (group commit) and acknowledges them only
+after that commit; the read models are projected behind it (exchange.infra.projection).
 """
 
 from __future__ import annotations

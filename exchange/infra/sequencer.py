@@ -1,12 +1,14 @@
 """The sequencer: one writer that stamps, applies, journals and acknowledges.
 
 Each batch: stamp every command with the next `seq` and a non-decreasing
-`ts_us`, apply it to the in-memory core, then write the journal entries and
-the read models in ONE database transaction (group commit). Only after that
-commit are clients answered and events published, so an acknowledged command
-is durable and every read made after the answer sees it. The core is applied
-before the commit on purpose: nothing escapes until the commit succeeds, and if
-it fails the core is rebuilt from the durable journal.
+`ts_us`, apply it to the in-memory core, collect the batch's read-model rows
+from the core, then write the journal entries in ONE database transaction (group
+commit: one multi-row insert). Only after that commit are clients answered and
+events published, so an acknowledged command is durable. The read models are
+written behind the commit by exchange.infra.projection.ProjectionWorker, in seq order;
+readers wait at a fence until they show every acknowledged seq (read-your-writes).
+The core is applied before the commit on purpose: nothing escapes until the commit
+succeeds, and if it fails the core is rebuilt from the durable journal.
 
 A core that raised (a defect, not a refusal) may be half-changed: nothing is
 committed, snapshotted or cached from it. The core is rebuilt from the journal,
@@ -22,7 +24,10 @@ the sequencer never waits for one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +43,8 @@ from exchange.core.views import order_view, record_row
 from exchange.infra.bus import malformed_reply
 from exchange.infra.db.engine import for_writing
 from exchange.infra.journal import Journal
-from exchange.infra.projector import Projector
+from exchange.infra.projection import FENCE_TIMEOUT_S, ProjectionWorker
+from exchange.infra.projector import collect
 from exchange.infra.snapshotter import Snapshotter
 
 log = logging.getLogger(__name__)
@@ -80,6 +86,8 @@ class Sequencer:
         clock: Callable[[], int] = wall_clock_us,
         background_snapshots: bool | None = None,
         metrics=None,
+        journal: Journal | None = None,
+        projection: ProjectionWorker | None = None,
     ) -> None:
         self.core = core
         self.db = db
@@ -88,8 +96,17 @@ class Sequencer:
         self._db_write = for_writing(db)
         self.bus = bus
         self.queue = queue
-        self.journal = Journal(db)
-        self.projector = Projector()
+        self.journal = journal or Journal(db)
+        # SQLite has one writer at a time, and a writer that finds the lock taken sleeps
+        # in steps of up to 100 ms (its busy handler): the journal commit and the
+        # projector take turns on this lock instead, which hands over at once
+        self._write_turn = (
+            threading.Lock()
+            if getattr(getattr(db, "dialect", None), "name", "") == "sqlite"
+            else contextlib.nullcontext()
+        )
+        # the read models, written behind the commit
+        self.projection = projection or ProjectionWorker(db, write_turn=self._write_turn)
         self.batch_max = batch_max
         self.snapshot_every = snapshot_every
         self.snapshots_keep = snapshots_keep
@@ -100,6 +117,8 @@ class Sequencer:
         self.clock = clock
         self._recover = recover
         self._last_ts_us = 0
+        # the newest seq whose journal entry is committed (and so may be acknowledged)
+        self.committed_seq = core.last_seq
         self._since_snapshot = 0
         self._stopping = False
         # False once the core may differ from the journal (a failed commit or a failed
@@ -108,6 +127,8 @@ class Sequencer:
         # why the last commit or recovery failed; None once one succeeds (for /healthz)
         self.failure: str | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emx-sequencer")
+        # the recovered core is long-lived: out of the collector's walks from the start
+        _freeze_long_lived()
 
     @property
     def sound(self) -> bool:
@@ -124,9 +145,11 @@ class Sequencer:
         self._stopping = True
 
     def close(self) -> None:
-        """Let the commit in progress finish, then end the sequencer's thread and
-        wait for a snapshot being written."""
+        """Let the commit in progress finish, then end the sequencer's thread, write
+        the read models still queued and wait for a snapshot being written."""
         self._thread.shutdown(wait=True)
+        if not self.projection.close():
+            log.warning("read models left behind the journal; projected on the next start")
         self.snapshotter.settle()
 
     def _stamp(self) -> int:
@@ -141,7 +164,6 @@ class Sequencer:
         """Replace the core by one recovered from the journal, and drop every cache
         that was filled from the old one. False if that failed (the core stays unsound)."""
         self._core_sound = False
-        self.projector = Projector()
         try:
             self.core = await self._on_own_thread(self._recover)
         except Exception as exc:
@@ -206,6 +228,9 @@ class Sequencer:
             )
         if failed_at is not None:
             await self.queue.reply(batch[failed_at][0], _internal_error())
+        if outcomes and any(out.alerts for out in outcomes):
+            # an alert's feed message names it by the id its read-model row gets
+            await self.projection.wait_async(outcomes[-1].seq, FENCE_TIMEOUT_S)
         if outcomes:
             try:
                 await self.bus.publish_many(messages_for(self.core, outcomes))
@@ -238,13 +263,17 @@ class Sequencer:
             raise RuntimeError(f"core at seq {self.core.last_seq}, batch ends at {last_seq}")
         snapshot_due = self._since_snapshot + len(entries) >= self.snapshot_every
         inline = snapshot_due and not self.snapshotter.background
-        with self._db_write.begin() as conn:
+        # before the commit: rows that cannot be collected fail the batch like a failed
+        # commit, rather than leave a committed batch the read models would never show
+        rows = collect(self.core, applied)
+        with self._write_turn, self._db_write.begin() as conn:
             self.journal.append(conn, entries)
-            self.projector.project(conn, self.core, applied)
             if inline:
                 self.snapshotter.take_inline(
                     conn, self.core, last_seq, last_ts_us, self.snapshots_keep
                 )
+        self.committed_seq = last_seq
+        self.projection.submit(rows)
         taken = inline
         if snapshot_due and not inline:
             # the batch is committed: a failure from here on must not fail it
@@ -252,9 +281,24 @@ class Sequencer:
                 taken = self.snapshotter.start(self.core, last_seq, last_ts_us, self.snapshots_keep)
             except OSError:
                 log.exception("could not start a background snapshot; the next commit retries")
+        if taken:
+            _freeze_long_lived()
         if taken and self.metrics is not None:
             self.metrics.snapshots.inc()
         self._since_snapshot = 0 if taken else self._since_snapshot + len(entries)
+
+
+def _freeze_long_lived() -> None:
+    """Move every object alive now out of the cyclic collector's reach (gc.freeze).
+
+    The core's state is a few hundred thousand long-lived objects; a full collection
+    walked them all (about 0.2 s at 80,000 resting orders), stopping every client, each
+    time the heap had grown by a quarter. Run after each snapshot (so the forked child,
+    already running, is not touched), the collections that remain only walk what was
+    made since. The price: an object alive at a freeze that later dies inside a reference
+    cycle is never freed; orders leave the book without cycles (cancelling 10,000 frozen
+    orders left no cyclic garbage), so the book's churn is not kept."""
+    gc.freeze()
 
 
 def _unavailable() -> dict:

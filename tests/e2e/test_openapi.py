@@ -56,6 +56,10 @@ PROJECT_ADDITIONS = {
     ("delete", "/reserve/orders/{}"),
     ("post", "/reserve/releases"),
 }
+# The project's own additions outside /api/v1 (README), each with a response model.
+PROJECT_ADDITIONS_OUTSIDE_API = {
+    ("get", "/livez"),
+}
 
 
 def _normalise(path: str) -> str:
@@ -102,3 +106,14 @@ def test_openapi_lists_every_api_md_endpoint(exchange: Exchange):
     }
     missing = (documented() | PROJECT_ADDITIONS) - served
     assert not missing, sorted(missing)
+
+
+def test_project_additions_outside_the_api_are_served_with_a_response_model(exchange: Exchange):
+    doc = ok(exchange.client.get("/openapi.json"), 200)
+    for method, path in PROJECT_ADDITIONS_OUTSIDE_API:
+        answer = doc["paths"][path][method]["responses"]["200"]
+        assert answer["content"]["application/json"]["schema"]["$ref"], (method, path)
+
+
+def test_livez_answers_ok(exchange: Exchange):
+    assert ok(exchange.client.get("/livez"), 200) == {"status": "ok"}

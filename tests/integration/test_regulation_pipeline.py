@@ -63,6 +63,8 @@ class Pipeline:
         handle = object()
         self.journal.append((self.now, command))
         asyncio.run(self.seq.process([(handle, command)]))
+        # the read models are written behind the commit; this test reads them next
+        assert self.seq.projection.wait(self.seq.committed_seq, 30)
         return self.replies.got[handle]
 
     def ok(self, command: dict) -> dict:

@@ -123,6 +123,9 @@ async def submit(seqr: Sequencer, *commands: dict | Command) -> list[dict]:
     handles = [f"h{next(_handles)}" for _ in commands]
     typed = [c if isinstance(c, Command) else from_payload(c) for c in commands]
     await seqr.process(list(zip(handles, typed, strict=True)))
+    # the read models are written behind the commit: this test reads them next, as a
+    # reader at the fence would, once they show every acknowledged command
+    assert seqr.projection.wait(seqr.committed_seq, 30)
     return [seqr.queue.replies[h] for h in handles]
 
 

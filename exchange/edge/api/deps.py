@@ -15,7 +15,7 @@ from exchange.edge import auth, sessions
 from exchange.edge.api.errors import ApiError
 from exchange.edge.sessions import TokenCache
 from exchange.infra.bus import CommandTimeout
-from exchange.infra.db import models as m
+from exchange.infra.db import models
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ def caller_for_token(app, token: str) -> Caller | None:
         raise SessionEnded
     if hit is not None:
         return hit
-    t, a = m.Token.__table__, m.Account.__table__
+    t, a = models.Token.__table__, models.Account.__table__
     with app.state.db.connect() as conn:
         row = conn.execute(
             select(
@@ -154,6 +154,11 @@ async def submit(request: Request, command: Command) -> dict:
     if reply.get("error"):
         err = reply["error"]
         raise ApiError(err["code"], err["message"])
+    # answered in the X-Emx-Seq header (exchange.bootstrap.SeqHeader); /ws/trade calls the
+    # handlers with a request that has only `.app`, and acks with the order instead
+    state = getattr(request, "state", None)
+    if state is not None:
+        state.emx_seq = reply["seq"]
     return reply
 
 

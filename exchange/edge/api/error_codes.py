@@ -131,6 +131,7 @@ CODES: dict[str, ErrorSpec] = {
         503,
         unavailable="the exchange is unavailable; retry",
         timeout="the core did not answer in time; retry",
+        read_models_behind="the read models have not caught up with the journal yet; retry",
     ),
     # the status of an HTTP error with no code of its own is that error's status
     **_group(400, http_error="the request could not be handled"),

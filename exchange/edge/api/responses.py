@@ -473,6 +473,12 @@ class Health(Shape):
     reason: str | None = Field(None, description="why it is failing")
 
 
+class Live(Shape):
+    """The process answers HTTP; nothing else is checked (no database, no core)."""
+
+    status: Literal["ok"]
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in (

@@ -101,6 +101,18 @@ class JournalEntry(Base):
     hash: Mapped[str]
 
 
+class ProjectionProgress(Base):
+    """One row: the newest journal seq the read models show. The projector writes it in
+    the same transaction as the rows it projects, so after a crash it resumes from
+    the next seq, and a reader can tell how far behind the journal the tables are."""
+
+    __tablename__ = "projection_progress"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int]
+
+
 class Snapshot(Base):
     __tablename__ = "snapshots"
 

@@ -137,6 +137,7 @@ export default {
   "err.not_found": "Not found.",
   "err.conflict": "This conflicts with the current state. Refresh and try again.",
   "err.unavailable": "The exchange is busy. Please try again shortly.",
+  "err.read_models_behind": "The exchange is catching up. Please try again shortly.",
   "err.timeout": "The exchange is busy. Please try again shortly.",
   "err.busy": "The exchange is busy. Please try again shortly.",
   "err.internal_error": "Something went wrong at the exchange. Please try again shortly.",

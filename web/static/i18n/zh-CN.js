@@ -137,6 +137,7 @@ export default {
   "err.not_found": "未找到该记录。",
   "err.conflict": "操作与当前状态冲突，请刷新后重试。",
   "err.unavailable": "交易所暂时繁忙，请稍后重试。",
+  "err.read_models_behind": "交易所数据正在同步，请稍后重试。",
   "err.timeout": "交易所暂时繁忙，请稍后重试。",
   "err.busy": "交易所暂时繁忙，请稍后重试。",
   "err.internal_error": "交易所内部错误，请稍后重试。",

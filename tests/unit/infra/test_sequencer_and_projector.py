@@ -1,0 +1,377 @@
+"""The sequencer and the projector on their own, with fakes for the database, the
+journal, the projection worker and the bus (the core is the real, pure one): their
+failure paths, where they live."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+
+import pytest
+
+from exchange.core import commands
+from exchange.core.commands import Command
+from exchange.core.state import Core
+from exchange.infra.projector import _SETTLEMENT_HANDLERS, BatchRows, Projector, collect
+from exchange.infra.sequencer import Sequencer
+from settlement import events as settlement_events
+
+T0_US = 1_767_225_600_000_000
+
+
+class FakeDb:
+    """What the sequencer asks of an engine: write transactions, counted."""
+
+    def __init__(self) -> None:
+        self.transactions = 0
+
+    def execution_options(self, **_options):
+        return self
+
+    @contextlib.contextmanager
+    def begin(self):
+        self.transactions += 1
+        yield object()
+
+
+class FakeJournal:
+    def __init__(self) -> None:
+        self.entries: list[tuple] = []
+        self.fail_next = 0
+
+    def append(self, _conn, entries) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise OSError("injected: the disk is full")
+        self.entries.extend(entries)
+
+
+class FakeProjection:
+    def __init__(self) -> None:
+        self.rows: list[BatchRows] = []
+        self.projected = 0
+
+    def submit(self, rows: BatchRows) -> None:
+        self.rows.append(rows)
+        self.projected = rows.last_seq
+
+    async def wait_async(self, seq: int, _timeout_s: float) -> bool:
+        return self.projected >= seq
+
+    def close(self) -> bool:
+        return True
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.replies: dict = {}
+
+    async def reply_many(self, replies) -> None:
+        for handle, reply in replies:
+            assert handle not in self.replies, f"{handle} answered twice"
+            self.replies[handle] = reply
+
+    async def reply(self, handle, reply) -> None:
+        await self.reply_many([(handle, reply)])
+
+
+class FakeBus:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.published: list = []
+
+    async def publish_many(self, messages) -> None:
+        if self.fail:
+            raise ConnectionError("injected: the bus is down")
+        self.published.extend(messages)
+
+
+class FaultyCore(Core):
+    """A defect: a deposit of 666 fen raises after the registry has credited it."""
+
+    def apply(self, seq, ts_us, command):
+        out = super().apply(seq, ts_us, command)
+        if getattr(command, "amount_fen", None) == 666:
+            raise RuntimeError("injected core defect")
+        return out
+
+
+def journal_core(journal: FakeJournal, core_class=Core) -> Core:
+    """A core rebuilt from the fake journal, as recovery rebuilds it from the real one."""
+    from exchange.core.command_codec import from_payload
+
+    core = core_class()
+    for seq, ts_us, _kind, payload in journal.entries:
+        core.apply(seq, ts_us, from_payload(payload))
+    return core
+
+
+def make(core: Core | None = None, bus: FakeBus | None = None) -> Sequencer:
+    journal = FakeJournal()
+    clock = itertools.count(T0_US, 1_000)
+    core = core or Core()
+    recoveries = []
+
+    def recover():
+        recoveries.append(1)
+        return journal_core(journal, type(core))
+
+    seqr = Sequencer(
+        core,
+        FakeDb(),
+        bus or FakeBus(),
+        FakeQueue(),
+        recover=recover,
+        snapshot_every=10**9,
+        background_snapshots=False,
+        clock=lambda: next(clock),
+        journal=journal,
+        projection=FakeProjection(),
+    )
+    seqr.recoveries = recoveries
+    return seqr
+
+
+_handles = itertools.count()
+
+
+def run(seqr: Sequencer, *batch: Command | object) -> list[dict]:
+    handles = [f"h{next(_handles)}" for _ in batch]
+    asyncio.run(seqr.process(list(zip(handles, batch, strict=True))))
+    return [seqr.queue.replies[h] for h in handles]
+
+
+def account(name: str) -> commands.OpenAccount:
+    return commands.OpenAccount(
+        username=name, password_hash="x", name=name, role="enterprise", city_code="440100"
+    )
+
+
+def opened(seqr: Sequencer, name: str) -> str:
+    (reply,) = run(seqr, account(name))
+    assert reply["error"] is None, reply
+    return reply["result"]["account_id"]
+
+
+# --- the sequencer ---------------------------------------------------------------------------
+
+
+def test_a_committed_batch_is_acknowledged_and_handed_to_the_projection_in_order():
+    seqr = make()
+    first, second = run(seqr, account("a"), account("b"))
+    assert (first["seq"], second["seq"]) == (1, 2)
+    assert [e[0] for e in seqr.journal.entries] == [1, 2]
+    assert seqr.committed_seq == 2
+    (rows,) = seqr.projection.rows
+    assert rows.last_seq == 2
+    assert [c["username"] for c in rows.credentials] == ["a", "b"]
+
+
+def test_something_not_a_command_is_refused_and_the_rest_of_the_batch_goes_on():
+    seqr = make()
+    bad, good = run(seqr, {"kind": "open_account"}, account("c"))
+    assert bad["error"]["code"] == "invalid_command"
+    assert good["error"] is None and good["seq"] == 1
+    assert len(seqr.journal.entries) == 1
+
+
+def test_a_failed_journal_commit_acknowledges_nothing_and_rebuilds_the_core():
+    seqr = make()
+    opened(seqr, "d")
+    seqr.journal.fail_next = 1
+    replies = run(seqr, account("e"), account("f"))
+    assert [r["error"]["code"] for r in replies] == ["unavailable", "unavailable"]
+    assert "disk is full" in seqr.failure
+    assert seqr.recoveries == [1]
+    # nothing of the failed batch reaches the read models or the core
+    assert [r.last_seq for r in seqr.projection.rows] == [1]
+    assert seqr.committed_seq == 1 and seqr.core.last_seq == 1
+    # the next batch is stamped where the journal ends
+    (again,) = run(seqr, account("e"))
+    assert again["seq"] == 2 and seqr.failure is None
+
+
+def test_a_core_defect_fails_its_command_alone():
+    seqr = make(FaultyCore())
+    acct = opened(seqr, "g")
+    replies = run(
+        seqr,
+        commands.Deposit(account_id=acct, amount_fen=100),
+        commands.Deposit(account_id=acct, amount_fen=666),
+        commands.Deposit(account_id=acct, amount_fen=5),
+    )
+    assert replies[0]["seq"] == 2 and replies[0]["error"] is None
+    assert replies[1]["error"]["code"] == "internal_error" and replies[1]["seq"] is None
+    assert replies[2]["seq"] == 3 and replies[2]["error"] is None
+    assert seqr.recoveries == [1]
+    assert seqr.core.registry.cash(acct)[0] == 105
+    assert [e[0] for e in seqr.journal.entries] == [1, 2, 3]
+    # the rows handed on are the rebuilt core's: the defect's credit is not among them
+    cash_rows = [r.account_cash[acct]["cash_available_fen"] for r in seqr.projection.rows[1:]]
+    assert cash_rows == [100, 105]
+
+
+def test_a_failed_recovery_answers_unavailable_until_one_succeeds():
+    seqr = make(FaultyCore())
+    acct = opened(seqr, "h")
+    real = seqr._recover
+    attempts = []
+
+    def failing_once():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("injected: the database is unreachable")
+        return real()
+
+    seqr._recover = failing_once
+    (faulty,) = run(seqr, commands.Deposit(account_id=acct, amount_fen=666))
+    assert faulty["error"]["code"] == "unavailable"
+    assert not seqr.sound and "unreachable" in seqr.failure
+    (after,) = run(seqr, commands.Deposit(account_id=acct, amount_fen=7))
+    assert after["seq"] == 2 and seqr.sound
+    assert len(attempts) == 2
+
+
+def test_rows_that_cannot_be_collected_fail_the_batch_before_it_is_journaled(monkeypatch):
+    seqr = make()
+    opened(seqr, "i")
+
+    def broken(_core, _batch):
+        raise KeyError("injected projector defect")
+
+    monkeypatch.setattr("exchange.infra.sequencer.collect", broken)
+    (reply,) = run(seqr, account("j"))
+    assert reply["error"]["code"] == "unavailable"
+    assert len(seqr.journal.entries) == 1 and seqr.committed_seq == 1
+
+
+def test_a_bus_that_is_down_loses_no_acknowledgement():
+    bus = FakeBus(fail=True)
+    seqr = make(bus=bus)
+    (reply,) = run(seqr, account("k"))
+    assert reply["error"] is None and reply["seq"] == 1
+    assert bus.published == []
+
+
+def test_the_journal_commit_is_one_transaction_per_batch():
+    seqr = make()
+    run(seqr, *(account(f"m{n}") for n in range(10)))
+    assert seqr.db.transactions == 1
+    assert len(seqr.journal.entries) == 10
+
+
+# --- the projector ---------------------------------------------------------------------------
+
+
+class RecordingConn:
+    """Records the tables each statement writes; the dialect is SQLite's."""
+
+    class dialect:
+        name = "sqlite"
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.tables: list[str] = []
+        self.fail_on = fail_on
+
+    def execute(self, statement, params=None):
+        table = statement.table.name
+        if table == self.fail_on:
+            raise OSError(f"injected: {table} cannot be written")
+        self.tables.append(table)
+        return _NoRows()
+
+
+class _NoRows:
+    def scalars(self):
+        return iter(())
+
+    def mappings(self):
+        return self
+
+    def first(self):
+        return None
+
+
+def _batch(core: Core, *commands_: Command):
+    out = []
+    for command in commands_:
+        out.append((core.apply(core.last_seq + 1, T0_US + core.last_seq, command), command))
+    return out
+
+
+def test_every_settlement_event_kind_has_a_handler_or_is_known_to_write_no_row():
+    kinds = {
+        cls
+        for cls in vars(settlement_events).values()
+        if isinstance(cls, type) and cls.__module__ == settlement_events.__name__
+    }
+    # their effects reach the tables through other events (postings, whole rows read
+    # from the core) or a part of another event (ProjectSource)
+    no_row = {
+        "AuctionCleared",
+        "HoldChanged",
+        "InstrumentListed",
+        "ProjectSource",
+        "ReserveReleased",
+    }
+    assert {cls.__name__ for cls in kinds - set(_SETTLEMENT_HANDLERS)} == no_row
+
+
+def test_collect_reads_the_core_once_and_write_never_changes_the_rows():
+    core = Core()
+    batch = _batch(core, account("n"), account("o"))
+    rows = collect(core, batch)
+    assert rows.last_seq == 2
+    before = repr(vars(rows))
+    conn = RecordingConn()
+    Projector().write(conn, rows)
+    assert "credentials" in conn.tables and "accounts" in conn.tables
+    # written again (a retry after a failed transaction): the same statements
+    again = RecordingConn()
+    Projector().write(again, rows)
+    assert again.tables == conn.tables
+    assert repr(vars(rows)) == before
+
+
+def test_a_failed_write_raises_and_the_projector_forgets_its_cached_candles():
+    core = Core()
+    batch = _batch(core, account("p"))
+    rows = collect(core, batch)
+    projector = Projector()
+    projector._candles[("NOX-2025", "1m", 0)] = {"volume_kg": 1}
+    with pytest.raises(OSError, match="credentials cannot be written"):
+        projector.write(RecordingConn(fail_on="credentials"), rows)
+    projector.reset()
+    assert projector._candles == {}
+
+
+def test_a_refused_command_writes_only_its_alerts():
+    core = Core()
+    batch = _batch(core, commands.Deposit(account_id="nobody", amount_fen=1))
+    assert batch[0][0].error is not None
+    rows = collect(core, batch)
+    conn = RecordingConn()
+    Projector().write(conn, rows)
+    assert conn.tables == []
+
+
+def test_merged_batches_keep_appended_rows_in_order_and_the_newest_whole_row():
+    core = Core()
+    acct_batch = _batch(core, account("q"))
+    acct = acct_batch[0][0].result["account_id"]
+    first = collect(
+        core, acct_batch + _batch(core, commands.Deposit(account_id=acct, amount_fen=10))
+    )
+    second = collect(core, _batch(core, commands.Deposit(account_id=acct, amount_fen=5)))
+    before = (repr(vars(first)), repr(vars(second)))
+    merged = BatchRows.merged([first, second])
+    assert merged.last_seq == second.last_seq == 3
+    assert [p["amount_fen"] for p in merged.cash_postings] == [10, 5]
+    assert merged.account_cash[acct]["cash_available_fen"] == 15
+    assert [c["username"] for c in merged.credentials] == ["q"]
+    assert (repr(vars(first)), repr(vars(second))) == before
+    # written at once, the merged rows make the same statements as one batch would
+    conn = RecordingConn()
+    Projector().write(conn, merged)
+    assert conn.tables.count("cash_postings") == 1 and conn.tables.count("accounts") == 2
