@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import threading
 import time
@@ -36,7 +35,12 @@ from exchange.infra import snapshots
 from exchange.infra.db.engine import for_writing, make_engine
 from exchange.infra.journal import Journal
 from exchange.infra.projector import BatchRows, Projector, load_progress, save_progress
-from exchange.infra.runtime import StateMismatch, new_core, sqlite_path, thresholds
+from exchange.infra.runtime import (
+    SnapshotCorrupted,
+    new_core,
+    restore_snapshot,
+    sqlite_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -316,14 +320,15 @@ def catch_up(db: Engine, settings: Settings, tail: int, batch: int = 1_000) -> i
 
 
 def _core_at(db: Engine, settings: Settings, seq: int) -> Core:
-    core = None
     snap = snapshots.latest(db, at_or_before=seq)
-    if snap is not None:
-        if hashlib.sha256(snap.data).hexdigest() != snap.state_hash:
-            raise StateMismatch(f"snapshot at seq {snap.seq} does not match its hash")
-        core = Core.restore(snap.data, stp=settings.stp_mode, thresholds=thresholds(settings))
-    if core is None:
+    if snap is None:
         core = new_core(settings)
+    else:
+        try:
+            verified = snapshots.verify(snap, snapshots.directory_for(db))
+        except snapshots.SnapshotDamaged as damaged:
+            raise SnapshotCorrupted(snap.seq, str(damaged)) from None
+        core = restore_snapshot(verified, settings)
     for entry in Journal(db).read(after_seq=core.last_seq):
         if entry.seq > seq:
             break

@@ -9,6 +9,7 @@ import contextlib
 import itertools
 
 import pytest
+from sqlalchemy import make_url
 
 from exchange.core import commands
 from exchange.core.commands import Command
@@ -22,6 +23,9 @@ T0_US = 1_767_225_600_000_000
 
 class FakeDb:
     """What the sequencer asks of an engine: write transactions, counted."""
+
+    # an in-memory SQLite URL: snapshots (none are due here) would go in rows
+    url = make_url("sqlite://")
 
     def __init__(self) -> None:
         self.transactions = 0
