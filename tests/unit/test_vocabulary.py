@@ -42,6 +42,7 @@ CATALOGUES = sorted((ROOT / "web" / "static" / "i18n").glob("*.js"))
 LABELS_JS = ROOT / "web" / "static" / "js" / "labels.js"
 REGULATOR_JS = ROOT / "web" / "static" / "js" / "regulator.js"
 MARKET_JS = ROOT / "web" / "static" / "js" / "market.js"
+PAGES_JS = sorted((ROOT / "web" / "static" / "js").glob("*.js"))
 
 
 def values(enum_or_set) -> set[str]:
@@ -190,6 +191,32 @@ def test_the_pages_code_lists_are_the_vocabularies():
     for name, expected in LISTED.items():
         assert code_list(LABELS_JS, name) == expected, name
     assert code_list(REGULATOR_JS, "ALERT_KINDS") == [str(k) for k in AlertKind]
+    assert code_list(REGULATOR_JS, "ALERT_STATUSES") == [str(s) for s in AlertStatus]
+    assert set(js_object(REGULATOR_JS, "SUBMISSION_BADGE")) == values(SubmissionStatus)
+
+
+def test_the_pages_role_lists_hold_login_roles():
+    lists = [
+        found
+        for path in PAGES_JS
+        for found in re.findall(r"requireRole\(\[([^\]]*)\]", path.read_text(encoding="utf-8"))
+    ]
+    login = (ROOT / "web" / "static" / "js" / "login.js").read_text(encoding="utf-8")
+    page_roles = re.search(r"const PAGE_ROLES = \{([^}]*)\}", login)
+    assert page_roles is not None and lists, "no role lists found"
+    lists += re.findall(r"\[([^\]]*)\]", page_roles.group(1))
+    for found in lists:
+        assert set(re.findall(r'"([^"]*)"', found)) <= values(OPENABLE_ROLES), found
+
+
+def test_the_trade_pages_open_statuses_are_the_open_order_statuses():
+    trade = (ROOT / "web" / "static" / "js" / "trade.js").read_text(encoding="utf-8")
+    found = re.search(r"const OPEN = new Set\(\[([^\]]*)\]\)", trade)
+    assert found is not None, "OPEN not found in trade.js"
+    assert set(re.findall(r'"([^"]*)"', found.group(1))) == {
+        OrderStatus.OPEN,
+        OrderStatus.PARTIALLY_FILLED,
+    }
 
 
 def js_object(path: Path, name: str) -> dict[str, str]:
