@@ -57,6 +57,7 @@ from exchange.infra.runtime import (
     start_core,
 )
 from exchange.infra.sequencer import Sequencer
+from settlement.accounts import Role
 
 log = logging.getLogger(__name__)
 _LIVE = {"status": "ok"}
@@ -122,8 +123,8 @@ async def bootstrap_logins(app: FastAPI, demo: bool) -> None:
     for username, role, name, password in (
         # names in Simplified Chinese, as Guangdong writes them; the pages show an English
         # label from their catalogue to a user who reads English
-        ("operator", "operator", "广东省排污权交易中心", passwords.operator),
-        ("province", "province", "广东省生态环境厅", passwords.province),
+        ("operator", Role.OPERATOR.value, "广东省排污权交易中心", passwords.operator),
+        ("province", Role.PROVINCE.value, "广东省生态环境厅", passwords.province),
     ):
         reply = await app.state.commands.submit(
             commands.OpenAccount(

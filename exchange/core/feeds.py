@@ -11,6 +11,8 @@ the WebSocket layer adds its own gap-free per-connection counter.
 from __future__ import annotations
 
 from exchange.core.commands import AcknowledgeAlert, trade_id_for
+from exchange.core.market import TradeKind
+from exchange.core.regulation import AlertStatus
 from exchange.core.state import Core, Outcome
 from exchange.core.units import cny, iso_time, tonnes
 from exchange.core.views import (
@@ -22,6 +24,8 @@ from exchange.core.views import (
     ticker_view,
 )
 from matching_engine.events import BookLevelChanged, Trade
+from matching_engine.types import Side
+from settlement.auctions import AuctionStatus
 from settlement.errors import SettlementError
 from settlement.events import (
     AuctionCleared,
@@ -35,6 +39,12 @@ MARKET = "market:"
 PRIVATE = "private:"
 REGULATOR = "regulator"
 REGULATOR_CITY = "regulator:"
+
+# The messages hold plain strings; module names keep the per-trade path to one lookup.
+BUY = Side.BUY.value
+SELL = Side.SELL.value
+CONTINUOUS = TradeKind.CONTINUOUS.value
+BLOCK = TradeKind.BLOCK.value
 
 
 def messages_for(core: Core, outcomes: list[Outcome]) -> list[tuple[str, dict]]:
@@ -79,10 +89,10 @@ class _EngineBatch:
         msgs = self.trades
         for symbol, sides in self.book.items():
             data: dict = {"snapshot": False, "book_seq": self.seq}
-            if sides["buy"]:
-                data["bids"] = _levels(sides["buy"], reverse=True)
-            if sides["sell"]:
-                data["asks"] = _levels(sides["sell"], reverse=False)
+            if sides[BUY]:
+                data["bids"] = _levels(sides[BUY], reverse=True)
+            if sides[SELL]:
+                data["asks"] = _levels(sides[SELL], reverse=False)
             msgs.append((MARKET + symbol, _msg("book", symbol, self.seq, data)))
         for symbol in self.traded:
             ticker = ticker_view(core.stats[symbol].to_dict())
@@ -91,7 +101,7 @@ class _EngineBatch:
 
 
 def _on_level(batch: _EngineBatch, ev: BookLevelChanged) -> None:
-    sides = batch.book.setdefault(ev.symbol, {"buy": {}, "sell": {}})
+    sides = batch.book.setdefault(ev.symbol, {BUY: {}, SELL: {}})
     sides[str(ev.side)][ev.price_fen] = ev.quantity_kg
 
 
@@ -105,7 +115,7 @@ def _on_trade(batch: _EngineBatch, ev: Trade) -> None:
         "taker_side": str(ev.taker_side),
         "time": iso_time(ev.ts_us),
         "seq": ev.seq,
-        "kind": "continuous",
+        "kind": CONTINUOUS,
     }
     batch.trades.append((MARKET + ev.symbol, _msg("trade", ev.symbol, ev.seq, data)))
 
@@ -153,7 +163,7 @@ def _ack_msg(out: Outcome) -> dict:
             "seq": r["alert_seq"],
             "ordinal": r["alert_ordinal"],
             "account_id": r["alert_account_id"],
-            "status": "acknowledged",
+            "status": AlertStatus.ACKNOWLEDGED.value,
             "acknowledged_by": r["acknowledged_by"],
             "acknowledged_at": iso_time(out.ts_us),
             "note": r["note"],
@@ -175,7 +185,7 @@ def _on_trade_settled(core: Core, ev: TradeSettled, taker_sides: dict, msgs: lis
         "taker_side": taker_sides.get((ev.symbol, ev.trade_id)),
         "time": iso_time(ev.ts_us),
         "seq": ev.seq,
-        "kind": "continuous",
+        "kind": CONTINUOUS,
     }
     buyer = core.registry.account(ev.buyer_account_id)
     seller = core.registry.account(ev.seller_account_id)
@@ -192,8 +202,8 @@ def _on_trade_settled(core: Core, ev: TradeSettled, taker_sides: dict, msgs: lis
         _cities(core, ev.buyer_account_id, ev.seller_account_id),
     )
     for account_id, side, order_id, fee in (
-        (ev.buyer_account_id, "buy", ev.buyer_order_id, ev.buyer_fee_fen),
-        (ev.seller_account_id, "sell", ev.seller_order_id, ev.seller_fee_fen),
+        (ev.buyer_account_id, BUY, ev.buyer_order_id, ev.buyer_fee_fen),
+        (ev.seller_account_id, SELL, ev.seller_order_id, ev.seller_fee_fen),
     ):
         fill = dict(
             common,
@@ -213,10 +223,10 @@ def _on_block_settled(core: Core, ev: BlockTradeSettled, _taker_sides: dict, msg
         "id": ev.block_id,
         "price": cny(ev.price_fen),
         "quantity": tonnes(ev.quantity_kg),
-        "taker_side": "buy",
+        "taker_side": BUY,
         "time": iso_time(ev.ts_us),
         "seq": ev.seq,
-        "kind": "block",
+        "kind": BLOCK,
     }
     buyer = core.registry.account(ev.buyer_account_id)
     seller = core.registry.account(ev.seller_account_id)
@@ -247,13 +257,14 @@ def _on_bid_changed(core: Core, ev: BidChanged, _taker_sides: dict, msgs: list) 
     """The bid as it now stands, to its bidder."""
     bid = core.registry.bid(ev.bid_id)
     auction = core.registry.auction(bid.auction_id)
+    cleared = auction.status == AuctionStatus.CLEARED
     data = {
         "id": bid.bid_id,
         "auction_id": bid.auction_id,
         "price": cny(bid.price_fen),
         "quantity": tonnes(bid.quantity_kg),
         "status": bid.status,
-        "awarded_quantity": tonnes(bid.awarded_kg) if auction.status == "cleared" else None,
+        "awarded_quantity": tonnes(bid.awarded_kg) if cleared else None,
         "seq": ev.seq,
     }
     msgs.append((PRIVATE + bid.account_id, _msg("bid", auction.symbol, ev.seq, data)))
@@ -275,7 +286,7 @@ def _on_auction_cleared(core: Core, ev: AuctionCleared, _taker_sides: dict, msgs
     data = {
         "id": ev.auction_id,
         "symbol": ev.symbol,
-        "status": "cleared",
+        "status": AuctionStatus.CLEARED.value,
         "quantity": tonnes(ev.offered_kg),
         "sold_quantity": tonnes(ev.sold_kg),
         "clearing_price": cny(ev.clearing_price_fen) if ev.sold_kg else None,
@@ -314,6 +325,6 @@ def _alert_msg(alert: dict, ordinal: int) -> dict:
             "time": iso_time(alert["ts_us"]),
             "seq": alert["seq"],
             "ordinal": ordinal,
-            "status": "open",
+            "status": AlertStatus.OPEN.value,
         },
     }

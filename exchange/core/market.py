@@ -3,10 +3,35 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 EXPIRED = "expired"
 """An instrument's status past its last trading day, whatever its book's status
 (matching_engine.types.MarketStatus): clients see open, halted or expired."""
+
+
+class TradeKind(StrEnum):
+    """How a trade on the tape came about: matched on the book, or a negotiated block
+    trade (settled off the book: no order ids, never in the candles or the ticker)."""
+
+    CONTINUOUS = "continuous"
+    BLOCK = "block"
+
+
+class CandleInterval(StrEnum):
+    M1 = "1m"
+    M5 = "5m"
+    H1 = "1h"
+    D1 = "1d"
+
+
+CANDLE_WIDTH_US: dict[str, int] = {
+    CandleInterval.M1.value: 60_000_000,
+    CandleInterval.M5.value: 300_000_000,
+    CandleInterval.H1.value: 3_600_000_000,
+    CandleInterval.D1.value: 86_400_000_000,
+}
+"""Each candle interval's width, keyed by the plain string the candle rows hold."""
 
 
 @dataclass(slots=True)

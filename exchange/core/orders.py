@@ -13,7 +13,7 @@ from matching_engine.events import (
     OrderReplaced,
     Trade,
 )
-from matching_engine.types import SelfTradePrevention
+from matching_engine.types import OrderType, SelfTradePrevention
 
 
 class OrderStatus(StrEnum):
@@ -29,6 +29,7 @@ OPEN = OrderStatus.OPEN.value
 PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED.value
 FILLED = OrderStatus.FILLED.value
 CANCELLED = OrderStatus.CANCELLED.value
+LIMIT = OrderType.LIMIT.value
 
 
 @dataclass(slots=True)
@@ -88,7 +89,7 @@ def new_record(
         symbol=ev.symbol,
         side=str(ev.side),
         type=str(ev.type),
-        price_fen=ev.price_fen if str(ev.type) == "limit" else None,
+        price_fen=ev.price_fen if str(ev.type) == LIMIT else None,
         quantity_kg=ev.quantity_kg,
         remaining_kg=ev.quantity_kg,
         filled_kg=0,

@@ -45,6 +45,8 @@ from matching_engine.types import (
     TimeInForce,
 )
 from settlement import commands as settlement_commands
+from settlement.accounts import Role
+from settlement.block_trades import BlockTradeStatus
 from settlement.errors import SettlementError
 from settlement.limits import BALANCE_LIMIT, MAX_ORDER_KG, MAX_PRICE_FEN
 from settlement.pricing import rounding_reserve_fen
@@ -582,7 +584,7 @@ class Core:
         self._require_live(inst.symbol)
         if inst.status != MarketStatus.OPEN:
             raise CommandRefused("market_halted", f"{inst.symbol} is halted")
-        if rec.type != "limit":
+        if rec.type != OrderType.LIMIT:
             raise CommandRefused("order_not_open", "a market order cannot be amended")
         new_price = c.price_fen
         new_qty = c.quantity_kg
@@ -766,7 +768,7 @@ class Core:
     def _submit_monthly(self, out: Outcome, c: commands.SubmitMonthly) -> None:
         city, symbol, month = c.city_code, c.symbol, c.month
         bureau = self.registry.account(c.account_id)
-        if bureau.role != "city_bureau" or bureau.city_code != city:
+        if bureau.role != Role.CITY_BUREAU or bureau.city_code != city:
             raise CommandRefused("not_your_city", f"only the bureau of {city} submits its report")
         self._instrument(symbol)
         try:
@@ -802,11 +804,11 @@ class Core:
         if not 0 < alert[0] < out.seq:
             raise CommandRefused("alert_not_found", f"no alert at seq {alert[0]}")
         regulator = self.registry.account(c.account_id)
-        if regulator.role == "city_bureau":
+        if regulator.role == Role.CITY_BUREAU:
             subject = c.alert_account_id
             if not subject or self.registry.account(subject).city_code != regulator.city_code:
                 raise CommandRefused("alert_not_found", "no such alert in your city")
-        elif regulator.role != "province":
+        elif regulator.role != Role.PROVINCE:
             raise CommandRefused("forbidden", "only regulators acknowledge alerts")
         if alert in self.regulation.acknowledged:
             raise CommandRefused("already_acknowledged", "the alert was already acknowledged")
@@ -923,7 +925,7 @@ class Core:
             ),
         )
         block = self.registry.block_trade(c.block_id)
-        if block.status == "accepted":
+        if block.status == BlockTradeStatus.ACCEPTED:
             stats = self.stats[block.symbol]
             market = stats.last_fen or self.engine.instrument(block.symbol).reference_price_fen
             alert = self.surveillance.block_trade_off_market(

@@ -17,6 +17,7 @@ from matching_engine.events import (
     SessionClosed,
     Trade,
 )
+from matching_engine.types import CancelReason
 
 
 class AlertKind(StrEnum):
@@ -161,7 +162,7 @@ class Surveillance:
                 s = self._session(ev.symbol)
                 s.orders_by_account[ev.owner] = s.orders_by_account.get(ev.owner, 0) + 1
             elif cls is OrderCancelled:
-                if str(ev.reason) == "user":
+                if str(ev.reason) == CancelReason.USER:
                     s = self._session(ev.symbol)
                     s.cancels_by_account[ev.owner] = s.cancels_by_account.get(ev.owner, 0) + 1
                     self._check_cancel_ratio(s, ev, alerts)

@@ -20,6 +20,7 @@ from prometheus_client.exposition import generate_latest
 from exchange.edge.api.deps import current_caller
 from exchange.edge.api.errors import ApiError
 from matching_engine.events import Trade
+from settlement.accounts import Role
 
 # group commits are a few ms; a snapshot inside one used to take seconds
 COMMIT_BUCKETS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -93,7 +94,7 @@ router = APIRouter()
 async def metrics(request: Request) -> Response:
     if not _loopback(request):
         caller = await current_caller(request)
-        if caller.role != "operator":
+        if caller.role != Role.OPERATOR:
             raise ApiError("forbidden", f"this needs the role operator; you are {caller.role}", 403)
     body = await request.app.state.metrics.render(request.app)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

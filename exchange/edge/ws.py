@@ -21,6 +21,7 @@ from exchange.core.feeds import MARKET, PRIVATE, REGULATOR, REGULATOR_CITY
 from exchange.edge import sessions
 from exchange.edge.api.deps import SessionEnded, caller_for_token
 from exchange.edge.api.routes.market import book_snapshot
+from settlement.accounts import Role
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -243,7 +244,7 @@ def _end_expired(ws: WebSocket) -> None:
 
 @router.websocket("/ws/private")
 async def private_feed(ws: WebSocket) -> None:
-    caller = await _authenticate(ws, ("enterprise",))
+    caller = await _authenticate(ws, (Role.ENTERPRISE,))
     if caller is None:
         return
     await _serve_session(ws, caller, [PRIVATE + caller.account_id])
@@ -251,8 +252,8 @@ async def private_feed(ws: WebSocket) -> None:
 
 @router.websocket("/ws/regulator")
 async def regulator_feed(ws: WebSocket) -> None:
-    caller = await _authenticate(ws, ("province", "city_bureau"))
+    caller = await _authenticate(ws, (Role.PROVINCE, Role.CITY_BUREAU))
     if caller is None:
         return
-    channel = REGULATOR if caller.role == "province" else REGULATOR_CITY + caller.city_code
+    channel = REGULATOR if caller.role == Role.PROVINCE else REGULATOR_CITY + caller.city_code
     await _serve_session(ws, caller, [channel])

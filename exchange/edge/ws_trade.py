@@ -32,6 +32,7 @@ from exchange.edge.api.routes.orders import amend_order, cancel_all, cancel_for,
 from exchange.edge.api.schemas import AmendIn, CancelAllIn, OrderIn
 from exchange.edge.ws import _auth_ok, _authenticate, _end_expired
 from exchange.infra.bus import CommandTimeout
+from settlement.accounts import Role
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -200,7 +201,7 @@ class _Session:
 @router.websocket("/ws/trade")
 async def trade_socket(ws: WebSocket) -> None:
     options: dict = {}
-    caller = await _authenticate(ws, ("enterprise",), options)
+    caller = await _authenticate(ws, (Role.ENTERPRISE,), options)
     if caller is None:
         return
     cancel_on_disconnect = options.get("cancel_on_disconnect") is True

@@ -19,6 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from exchange.core import commands
 from exchange.core.commands import trade_id_for
+from exchange.core.market import CANDLE_WIDTH_US, CandleInterval, TradeKind
+from exchange.core.regulation import AlertStatus
 from exchange.core.state import Core, Outcome
 from exchange.core.views import block_trade_row
 from exchange.infra import monthly
@@ -34,22 +36,20 @@ from matching_engine.events import (
     SessionClosed,
     Trade,
 )
+from matching_engine.types import Side
 from settlement import events as settlement_events
+from settlement.accounts import RESERVE_ACCOUNT, RESERVE_SOURCE
+from settlement.auctions import RESERVE_AUCTION
+from settlement.reallocations import ApplicationStatus
+from settlement.reductions import ClaimStatus
 
-LOGIN_ROLES = frozenset({"enterprise", "city_bureau", "province", "operator"})
-CANDLE_INTERVALS_US = {
-    "1m": 60_000_000,
-    "5m": 300_000_000,
-    "1h": 3_600_000_000,
-    "1d": 86_400_000_000,
-}
 # Daily candles close at midnight in Guangdong (UTC+8, no daylight saving).
 SHANGHAI_OFFSET_US = 8 * 3_600_000_000
 
 
 def candle_bucket(ts_us: int, interval: str) -> int:
-    width = CANDLE_INTERVALS_US[interval]
-    if interval == "1d":
+    width = CANDLE_WIDTH_US[interval]
+    if interval == CandleInterval.D1:
         return (ts_us + SHANGHAI_OFFSET_US) // width * width - SHANGHAI_OFFSET_US
     return ts_us // width * width
 
@@ -245,7 +245,7 @@ def _engine_event(p: BatchRows, ev, taker_sides: dict) -> None:
     elif cls is Trade:
         taker_sides[(ev.symbol, ev.trade_id)] = str(ev.taker_side)
         p.symbols.add(ev.symbol)
-        for interval in CANDLE_INTERVALS_US:
+        for interval in CANDLE_WIDTH_US:
             p.trades_for_candles.append((ev, interval))
     elif cls in (
         InstrumentAdded,
@@ -337,7 +337,7 @@ def _on_account_opened(
         {
             "id": ev.account_id,
             "name": ev.name,
-            "role": ev.role if ev.role in LOGIN_ROLES else "system",
+            "role": models.account_role(ev.role),
             "city_code": ev.city_code or None,
             "last_seq": ev.seq,
         }
@@ -357,7 +357,7 @@ def _on_reduction_claimed(
             "source_kind": ev.source_kind,
             "description": ev.description,
             "evidence": ev.evidence,
-            "status": "pending",
+            "status": ClaimStatus.PENDING.value,
             "created_us": ev.ts_us,
             "last_seq": ev.seq,
         }
@@ -370,7 +370,7 @@ def _on_reduction_verified(
     p.reduction_updates.append(
         {
             "id": ev.claim_id,
-            "status": "approved" if ev.approved else "rejected",
+            "status": (ClaimStatus.APPROVED if ev.approved else ClaimStatus.REJECTED).value,
             "approved_kg": ev.approved_kg if ev.approved else None,
             "method": ev.method or None,
             "note": ev.note or None,
@@ -487,7 +487,7 @@ def _on_reallocation_applied(
             "quantity_kg": ev.quantity_kg,
             "reason": ev.reason,
             "priority_category": ev.priority_category,
-            "status": "pending",
+            "status": ApplicationStatus.PENDING.value,
             "created_us": ev.ts_us,
             "last_seq": ev.seq,
         }
@@ -522,7 +522,7 @@ def _on_block_trade_settled(
             "quantity_kg": ev.quantity_kg,
             "cash_fen": ev.cash_fen,
             # the buyer's acceptance is what makes it trade
-            "taker_side": "buy",
+            "taker_side": Side.BUY.value,
             "buyer_account_id": ev.buyer_account_id,
             "seller_account_id": ev.seller_account_id,
             "buyer_order_id": 0,
@@ -532,7 +532,7 @@ def _on_block_trade_settled(
             "buyer_city_code": ev.buyer_city_code or None,
             "seller_city_code": ev.seller_city_code or None,
             "ts_us": ev.ts_us,
-            "kind": "block",
+            "kind": TradeKind.BLOCK.value,
         }
     )
 
@@ -545,9 +545,9 @@ def _on_lot_from_reserve(
             "id": ev.lot_id,
             "reduction_id": None,
             "symbol": ev.symbol,
-            "source_kind": "reserve_auction",
-            "origin_city_code": "reserve",
-            "origin_account_id": "RESERVE",
+            "source_kind": RESERVE_AUCTION,
+            "origin_city_code": RESERVE_SOURCE,
+            "origin_account_id": RESERVE_ACCOUNT,
             "quantity_kg": ev.quantity_kg,
             "issued_us": ev.ts_us,
             "last_seq": ev.seq,
@@ -567,7 +567,9 @@ def _on_reallocation_decided(
     p.reallocation_updates.append(
         {
             "id": ev.application_id,
-            "status": "approved" if ev.approved else "rejected",
+            "status": (
+                ApplicationStatus.APPROVED if ev.approved else ApplicationStatus.REJECTED
+            ).value,
             "sources": json.dumps([{"from": s, "quantity_kg": q} for s, q in ev.sources]),
             "note": ev.note or None,
             "decided_by": ev.decider_account_id,
@@ -722,7 +724,7 @@ def _write_registry(conn: Connection, p: BatchRows) -> None:
 def _write_trading(conn: Connection, p: BatchRows) -> None:
     _upsert(conn, models.Order.__table__, list(p.orders.values()), ["id"])
     for row in p.trades:
-        row.setdefault("kind", "continuous")
+        row.setdefault("kind", TradeKind.CONTINUOUS.value)
     _insert(conn, models.Trade.__table__, p.trades)
 
 
@@ -823,7 +825,7 @@ def _write_regulation(conn: Connection, p: BatchRows) -> None:
             update(alerts)
             .where(alerts.c.seq == c.alert_seq, alerts.c.ordinal == c.alert_ordinal)
             .values(
-                status="acknowledged",
+                status=AlertStatus.ACKNOWLEDGED.value,
                 acknowledged_by=c.account_id,
                 acknowledged_us=out.ts_us,
                 ack_note=c.note,

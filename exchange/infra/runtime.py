@@ -28,10 +28,8 @@ from exchange.core.surveillance import Thresholds
 from exchange.infra import snapshots
 from exchange.infra.db import models
 from exchange.infra.journal import Journal, JournalCorrupted
-from settlement.accounts import OPENABLE_ROLES
 
 log = logging.getLogger(__name__)
-LOGIN_ROLES = OPENABLE_ROLES
 
 
 class StateMismatch(RuntimeError):
@@ -328,12 +326,12 @@ def ensure_system_accounts(db: Engine, core: Core) -> None:
             {
                 "id": acc.account_id,
                 "name": acc.name,
-                "role": "system",
+                "role": models.SYSTEM_ROLE,
                 "city_code": acc.city_code or None,
                 "last_seq": 0,
             }
             for acc in core.registry.accounts()
-            if str(acc.role) not in LOGIN_ROLES and acc.account_id not in have
+            if models.account_role(acc.role) == models.SYSTEM_ROLE and acc.account_id not in have
         ]
         if rows:
             conn.execute(insert(a), rows)

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import get_args
+from typing import get_args, get_type_hints
 
 import pytest
 from sqlalchemy import CheckConstraint, inspect
 
-from exchange.core.market import EXPIRED
+from exchange.core.market import CANDLE_WIDTH_US, EXPIRED, CandleInterval, TradeKind
 from exchange.core.orders import OrderStatus
 from exchange.core.regulation import AlertStatus, Lateness, SubmissionStatus
 from exchange.core.surveillance import AlertKind
-from exchange.edge.api import schemas
+from exchange.edge.api import responses, schemas
+from exchange.edge.api.routes import market
 from exchange.infra.db.models import Base
 from matching_engine.types import (
     CancelReason,
@@ -40,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = sorted((ROOT / "web" / "static" / "i18n").glob("*.js"))
 LABELS_JS = ROOT / "web" / "static" / "js" / "labels.js"
 REGULATOR_JS = ROOT / "web" / "static" / "js" / "regulator.js"
+MARKET_JS = ROOT / "web" / "static" / "js" / "market.js"
+PAGES_JS = sorted((ROOT / "web" / "static" / "js").glob("*.js"))
 
 
 def values(enum_or_set) -> set[str]:
@@ -63,6 +66,13 @@ def test_the_api_literals_are_the_registry_and_engine_vocabularies():
     assert literal(order["type"].annotation) == values(OrderType)
     assert literal(order["time_in_force"].annotation) == values(TimeInForce)
     assert literal(order["self_trade_prevention"].annotation) == values(SelfTradePrevention)
+    assert literal(responses.PublicTrade.model_fields["kind"].annotation) == values(TradeKind)
+
+
+def test_the_candles_route_takes_the_candle_intervals():
+    hints = get_type_hints(market.candles, include_extras=True)
+    assert literal(hints["interval"]) == values(CandleInterval)
+    assert set(CANDLE_WIDTH_US) == values(CandleInterval)
 
 
 CHECKED = {
@@ -83,6 +93,7 @@ CHECKED = {
     ("auction_bids", "status"): values(BidStatus),
     ("block_trades", "status"): values(BlockTradeStatus),
     ("ledger_movements", "kind"): values(MovementKind),
+    ("candles", "interval"): values(CandleInterval),
 }
 
 
@@ -180,3 +191,44 @@ def test_the_pages_code_lists_are_the_vocabularies():
     for name, expected in LISTED.items():
         assert code_list(LABELS_JS, name) == expected, name
     assert code_list(REGULATOR_JS, "ALERT_KINDS") == [str(k) for k in AlertKind]
+    assert code_list(REGULATOR_JS, "ALERT_STATUSES") == [str(s) for s in AlertStatus]
+    assert set(js_object(REGULATOR_JS, "SUBMISSION_BADGE")) == values(SubmissionStatus)
+
+
+def test_the_pages_role_lists_hold_login_roles():
+    lists = [
+        found
+        for path in PAGES_JS
+        for found in re.findall(r"requireRole\(\[([^\]]*)\]", path.read_text(encoding="utf-8"))
+    ]
+    login = (ROOT / "web" / "static" / "js" / "login.js").read_text(encoding="utf-8")
+    page_roles = re.search(r"const PAGE_ROLES = \{([^}]*)\}", login)
+    assert page_roles is not None and lists, "no role lists found"
+    lists += re.findall(r"\[([^\]]*)\]", page_roles.group(1))
+    for found in lists:
+        assert set(re.findall(r'"([^"]*)"', found)) <= values(OPENABLE_ROLES), found
+
+
+def test_the_trade_pages_open_statuses_are_the_open_order_statuses():
+    trade = (ROOT / "web" / "static" / "js" / "trade.js").read_text(encoding="utf-8")
+    found = re.search(r"const OPEN = new Set\(\[([^\]]*)\]\)", trade)
+    assert found is not None, "OPEN not found in trade.js"
+    assert set(re.findall(r'"([^"]*)"', found.group(1))) == {
+        OrderStatus.OPEN,
+        OrderStatus.PARTIALLY_FILLED,
+    }
+
+
+def js_object(path: Path, name: str) -> dict[str, str]:
+    found = re.search(rf"const {name} = \{{([^}}]*)\}}", path.read_text(encoding="utf-8"))
+    assert found is not None, f"{name} not found in {path.name}"
+    return dict(re.findall(r'"?(\w+)"?: ("[^"]*"|\d+)', found.group(1)))
+
+
+def test_the_pages_trade_kinds_and_candle_intervals_are_the_vocabularies():
+    assert js_object(LABELS_JS, "TRADE_KIND") == {k.name: f'"{k.value}"' for k in TradeKind}
+    # the chart's intervals, in the enum's order, each its width in seconds
+    assert js_object(MARKET_JS, "INTERVALS") == {
+        str(i): str(CANDLE_WIDTH_US[i] // 1_000_000) for i in CandleInterval
+    }
+    assert list(js_object(MARKET_JS, "INTERVALS")) == [str(i) for i in CandleInterval]

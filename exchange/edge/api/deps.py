@@ -16,6 +16,7 @@ from exchange.edge.api.errors import ApiError
 from exchange.edge.sessions import TokenCache
 from exchange.infra.bus import CommandTimeout
 from exchange.infra.db import models
+from settlement.accounts import Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,15 +135,15 @@ def require(*roles: str):
     return Depends(guard)
 
 
-Enterprise = Annotated[Caller, require("enterprise")]
-Operator = Annotated[Caller, require("operator")]
-Province = Annotated[Caller, require("province")]
-Bureau = Annotated[Caller, require("city_bureau")]
-ProvinceOrOperator = Annotated[Caller, require("province", "operator")]
-BureauOrProvince = Annotated[Caller, require("city_bureau", "province")]
-EnterpriseOrBureau = Annotated[Caller, require("enterprise", "city_bureau")]
-EnterpriseOrProvince = Annotated[Caller, require("enterprise", "province")]
-Regulator = Annotated[Caller, require("province", "city_bureau")]
+Enterprise = Annotated[Caller, require(Role.ENTERPRISE)]
+Operator = Annotated[Caller, require(Role.OPERATOR)]
+Province = Annotated[Caller, require(Role.PROVINCE)]
+Bureau = Annotated[Caller, require(Role.CITY_BUREAU)]
+ProvinceOrOperator = Annotated[Caller, require(Role.PROVINCE, Role.OPERATOR)]
+BureauOrProvince = Annotated[Caller, require(Role.CITY_BUREAU, Role.PROVINCE)]
+EnterpriseOrBureau = Annotated[Caller, require(Role.ENTERPRISE, Role.CITY_BUREAU)]
+EnterpriseOrProvince = Annotated[Caller, require(Role.ENTERPRISE, Role.PROVINCE)]
+Regulator = Annotated[Caller, require(Role.PROVINCE, Role.CITY_BUREAU)]
 
 
 async def submit(request: Request, command: Command) -> dict:

@@ -122,7 +122,7 @@ class PublicTrade(Shape):
     taker_side: vocabulary.SIDE
     time: Time
     seq: int
-    kind: str
+    kind: vocabulary.TRADE_KIND
 
 
 class PublicTrades(Shape):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from exchange.core.market import EXPIRED
+from exchange.core.market import EXPIRED, CandleInterval, TradeKind
 from exchange.core.orders import OrderStatus
 from exchange.core.regulation import AlertStatus, Lateness, SubmissionStatus
 from exchange.infra.db.models import ACCOUNT_ROLES
@@ -42,6 +42,8 @@ CANCEL_REASON = one_of(CancelReason)
 MARKET_STATUS = one_of(MarketStatus)
 INSTRUMENT_STATUS = one_of((*MarketStatus, EXPIRED))
 ORDER_STATUS = one_of(OrderStatus)
+TRADE_KIND = one_of(TradeKind)
+CANDLE_INTERVAL = one_of(CandleInterval)
 # the roles an account is opened with (and logs in as); the registry's own accounts
 # (fees, reserve, city pools) have no login
 ROLE = one_of(r for r in Role if r in OPENABLE_ROLES)

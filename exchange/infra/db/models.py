@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from exchange.core.market import CandleInterval, TradeKind
 from exchange.core.orders import OrderStatus
 from exchange.core.regulation import AlertStatus
 from matching_engine.types import (
@@ -57,7 +58,8 @@ AutoId = BigInteger().with_variant(Integer(), "sqlite")
 # The roles that log in, in the enum's order (the CHECK text stays as the migrations wrote it).
 ROLES = tuple(r for r in Role if r in OPENABLE_ROLES)
 # `system` accounts are the exchange's own (fee account, provincial reserve): no login.
-ACCOUNT_ROLES = (*ROLES, "system")
+SYSTEM_ROLE = "system"
+ACCOUNT_ROLES = (*ROLES, SYSTEM_ROLE)
 # what an order row written before order options existed holds (migration 0004)
 _STP_DEFAULT = SelfTradePrevention.CANCEL_INCOMING.value
 
@@ -66,6 +68,11 @@ def _in(column: str, values: Iterable[str]) -> str:
     """`column IN ('a', 'b')`, each value written as the plain string it is (the repr of
     an enum member would name the class)."""
     return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+def account_role(role: str) -> str:
+    """An account row's role: the registry account's own if it logs in, else `system`."""
+    return str(role) if role in OPENABLE_ROLES else SYSTEM_ROLE
 
 
 def _non_negative(*columns: str) -> list[CheckConstraint]:
@@ -319,8 +326,10 @@ class Trade(Base):
     buyer_city_code: Mapped[str | None]
     seller_city_code: Mapped[str | None]
     ts_us: Mapped[int]
-    # continuous (the book) | block (a negotiated block trade; no order ids, 0)
-    kind: Mapped[str] = mapped_column(default="continuous", server_default="continuous")
+    # a block trade (TradeKind.BLOCK) has no order ids: 0
+    kind: Mapped[str] = mapped_column(
+        default=TradeKind.CONTINUOUS.value, server_default=TradeKind.CONTINUOUS.value
+    )
 
 
 # --- registry and provincial ledger --------------------------------------------------------
@@ -501,7 +510,7 @@ class Reallocation(Base):
 class Candle(Base):
     __tablename__ = "candles"
     __table_args__ = (
-        CheckConstraint(_in("interval", ("1m", "5m", "1h", "1d")), name="interval_known"),
+        CheckConstraint(_in("interval", CandleInterval), name="interval_known"),
         *_positive("open_fen", "high_fen", "low_fen", "close_fen"),
         *_non_negative("volume_kg"),
         CheckConstraint(

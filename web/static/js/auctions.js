@@ -8,7 +8,7 @@ import {
   h, $, $$, qty, cny, tonnes, perTonne, fmtDateTime, flash, unflash, flashError, toast, notify,
   confirmDialog, renderHeader, requireRole, fillBody, labelCells, badge, feedStatus, formData, t,
 } from "./ui.js";
-import { label } from "./labels.js";
+import { TRADE_KIND, label } from "./labels.js";
 
 const AUCTION_BADGE = { open: "ok", cleared: "neutral", cancelled: "danger" };
 const BID_BADGE = { open: "ok", won: "ok", lost: "danger", withdrawn: "neutral", cancelled: "danger" };
@@ -445,7 +445,7 @@ function main() {
     },
     onAuthFailed: () => document.dispatchEvent(new CustomEvent("emx:unauthorized")),
     onMessage: (m) => {
-      if (m.type === "trade" && m.data && m.data.kind === "block") {
+      if (m.type === "trade" && m.data && m.data.kind === TRADE_KIND.BLOCK) {
         // the province's feed reports an accepted block trade as a trade
         loadBlocks();
       } else if (m.type === "bid" || m.type === "auction") {

@@ -29,6 +29,8 @@ export const PRIORITY_CODES = ["key_construction", "major_platform", "strategic_
 export const METHOD_CODES = ["online_monitoring", "on_site_inspection", "periodic_check", "enforcement_inspection"];
 export const TIF_CODES = ["GTC", "DAY", "IOC", "FOK"];
 export const STP_CODES = ["cancel_incoming", "cancel_resting", "cancel_both"];
+// A trade's `kind` on the tape: matched on the book, or a negotiated block trade.
+export const TRADE_KIND = { CONTINUOUS: "continuous", BLOCK: "block" };
 
 /** The name of `code` in the catalogue section `kind` (role, source, priority, method, tif,
  *  status, cancel, alert, side, otype, stp); an unknown code shows as itself. */

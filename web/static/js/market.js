@@ -4,7 +4,7 @@ import { createChart, CrosshairMode } from "/vendor/lightweight-charts.standalon
 import { get, Feed, ApiError } from "./api.js";
 import { parseScaled, ratio } from "./decimal.js";
 import { h, $, qty, cny, fmtTime, toMillis, feedStatus, flashError, badge, t } from "./ui.js";
-import { label } from "./labels.js";
+import { TRADE_KIND, label } from "./labels.js";
 import { priceFormat, qtyAxisFormat } from "./i18n.js";
 
 const CHART_TZ_OFFSET_S = 8 * 3600; // the chart library draws UTC; show Asia/Shanghai
@@ -374,15 +374,15 @@ export class MarketView {
     this.tape.length = Math.min(this.tape.length, TAPE_MAX);
     this.renderTape(t.id);
     // block trades (协议转让) are on the tape but never move the candles
-    if (t.kind !== "block") this.updateCandle(t);
+    if (t.kind !== TRADE_KIND.BLOCK) this.updateCandle(t);
   }
 
   renderTape(freshId) {
-    const rows = this.tape.map((x) => h("tr", { class: x.id === freshId ? "fresh" : null, dataset: { kind: x.kind || "continuous", tradeId: x.id } },
+    const rows = this.tape.map((x) => h("tr", { class: x.id === freshId ? "fresh" : null, dataset: { kind: x.kind || TRADE_KIND.CONTINUOUS, tradeId: x.id } },
       h("td", { class: "muted" }, fmtTime(x.time)),
-      h("td", { class: `num ${x.kind === "block" ? "" : x.taker_side === "buy" ? "up" : "down"}` }, cny(x.price)),
+      h("td", { class: `num ${x.kind === TRADE_KIND.BLOCK ? "" : x.taker_side === "buy" ? "up" : "down"}` }, cny(x.price)),
       h("td", { class: "num" }, qty(x.quantity)),
-      h("td", {}, x.kind === "block" ? badge(t("mkt.block"), "info") : label("side", x.taker_side))));
+      h("td", {}, x.kind === TRADE_KIND.BLOCK ? badge(t("mkt.block"), "info") : label("side", x.taker_side))));
     if (!rows.length) rows.push(h("tr", { class: "empty" }, h("td", { colspan: 4 }, t("mkt.no_trades"))));
     this.el.tape.replaceChildren(...rows);
   }

@@ -7,7 +7,7 @@ import {
   h, $, $$, qty, cny, tonnes, yuan, perTonne, fmtDateTime, fmtTime, flash, unflash, flashError, errorRow, toast, notify,
   confirmDialog, renderHeader, requireRole, fillBody, labelCells, badge, feedStatus, formData, currentMonth, toMillis, t,
 } from "./ui.js";
-import { CITY_CODES, CITY_TILES, cityName, PRIORITY_CODES, METHOD_CODES, label } from "./labels.js";
+import { CITY_CODES, CITY_TILES, cityName, PRIORITY_CODES, METHOD_CODES, TRADE_KIND, label } from "./labels.js";
 import { intFormat } from "./i18n.js";
 
 const ALERT_STATUSES = ["open", "acknowledged"];
@@ -284,7 +284,7 @@ function main() {
     const cross = x.buyer && x.seller && x.buyer.city_code !== x.seller.city_code;
     return h("tr", { class: fresh ? "fresh" : null, dataset: { tradeId: x.id } },
       h("td", { class: "muted" }, fmtTime(x.time)),
-      h("td", {}, x.symbol || "—", x.kind === "block" ? h("div", {}, badge(t("mkt.block"), "info")) : null),
+      h("td", {}, x.symbol || "—", x.kind === TRADE_KIND.BLOCK ? h("div", {}, badge(t("mkt.block"), "info")) : null),
       h("td", { class: `num ${x.taker_side === "buy" ? "up" : x.taker_side === "sell" ? "down" : ""}` }, cny(x.price)),
       h("td", { class: "num" }, qty(x.quantity)),
       h("td", {}, party(x.buyer)),

@@ -25,6 +25,7 @@ from exchange.edge.api.schemas import AccountIn, AmountIn, SessionIn
 from exchange.edge.throttle import HashingBusy
 from exchange.infra.db import models
 from exchange.passwords import weakness
+from settlement.accounts import Role
 from settlement.cities import CITY_CODES
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"], dependencies=[NoNul])
@@ -116,7 +117,7 @@ async def end_session(caller: CurrentCaller, request: Request) -> Response:
 
 @router.post("/accounts", status_code=201, **responses.doc(responses.NewAccount, 201))
 async def create_account(body: AccountIn, caller: Operator, request: Request) -> dict:
-    if body.role in ("enterprise", "city_bureau"):
+    if body.role in (Role.ENTERPRISE, Role.CITY_BUREAU):
         if body.city_code not in CITY_CODES:
             raise ApiError("unknown_city", f"{body.city_code!r} is not a Guangdong city code")
     elif body.city_code is not None and body.city_code not in CITY_CODES:
@@ -154,7 +155,7 @@ def account_view(conn, account_id: str) -> dict:
         raise ApiError("not_found", f"no account {account_id}")
     holders = [account_id]
     pool_id = None
-    if acc.role == "city_bureau" and acc.city_code:
+    if acc.role == Role.CITY_BUREAU and acc.city_code:
         pool_id = f"POOL-{acc.city_code}"
         holders.append(pool_id)
     holdings = conn.execute(select(h).where(h.c.account_id.in_(holders))).all()

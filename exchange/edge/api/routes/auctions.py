@@ -25,6 +25,8 @@ from exchange.edge.api.errors import ApiError
 from exchange.edge.api.lookups import instrument_or_422
 from exchange.edge.api.schemas import AuctionIn, BidIn
 from exchange.infra.db import primary_market
+from settlement.accounts import Role
+from settlement.auctions import AuctionStatus
 
 router = APIRouter(prefix="/api/v1", tags=["auctions"], dependencies=[NoNul])
 _auctions = primary_market.Auction.__table__
@@ -48,9 +50,9 @@ def bid_view(b, cleared: bool) -> dict:
 
 def auction_view(conn, a, caller: Caller) -> dict:
     query = select(_bids).where(_bids.c.auction_id == a.id)
-    if caller.role != "province":
+    if caller.role != Role.PROVINCE:
         query = query.where(_bids.c.account_id == caller.account_id)
-    cleared = a.status == "cleared"
+    cleared = a.status == AuctionStatus.CLEARED
     bids = conn.execute(query.order_by(_bids.c.seq)).all()
     return {
         "id": a.id,
@@ -141,6 +143,6 @@ async def _bid(request: Request, bid_id: str) -> dict:
     def view(conn) -> dict:
         b = conn.execute(select(_bids).where(_bids.c.id == bid_id)).one()
         a = _load(conn, b.auction_id)
-        return bid_view(b, a.status == "cleared")
+        return bid_view(b, a.status == AuctionStatus.CLEARED)
 
     return await read(request, view)

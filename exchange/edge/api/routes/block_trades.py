@@ -23,6 +23,7 @@ from exchange.edge.api.errors import ApiError
 from exchange.edge.api.lookups import instrument_or_422
 from exchange.edge.api.schemas import BlockTradeIn
 from exchange.infra.db import primary_market
+from settlement.accounts import Role
 
 router = APIRouter(prefix="/api/v1", tags=["block-trades"], dependencies=[NoNul])
 _blocks = primary_market.BlockTrade.__table__
@@ -31,7 +32,7 @@ _blocks = primary_market.BlockTrade.__table__
 def _visible(conn, block_id: str, caller: Caller):
     row = conn.execute(select(_blocks).where(_blocks.c.id == block_id)).mappings().first()
     parties = (row["seller_account_id"], row["buyer_account_id"]) if row else ()
-    if row is None or (caller.role != "province" and caller.account_id not in parties):
+    if row is None or (caller.role != Role.PROVINCE and caller.account_id not in parties):
         raise ApiError("block_trade_not_found", f"no block trade {block_id}")
     return row
 
@@ -43,7 +44,7 @@ async def _view(request: Request, block_id: str, caller: Caller) -> dict:
 @router.get("/block-trades", **responses.doc(responses.BlockTrades))
 def list_block_trades(caller: EnterpriseOrProvince, conn: Conn) -> dict:
     query = select(_blocks)
-    if caller.role != "province":
+    if caller.role != Role.PROVINCE:
         query = query.where(
             or_(
                 _blocks.c.seller_account_id == caller.account_id,

@@ -39,6 +39,7 @@ from exchange.infra.db import models
 from exchange.infra.monthly import COLUMNS as MONTHLY_COLUMNS
 from exchange.infra.monthly import load_report, monthly_table
 from settlement import ledger
+from settlement.accounts import RESERVE_SOURCE, Role
 from settlement.cities import CITIES, CITIES_BY_CODE, CITY_CODES
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"], dependencies=[NoNul])
@@ -270,7 +271,7 @@ async def apply_reallocation(body: ReallocationIn, caller: Bureau, request: Requ
 @router.get("/reallocations", **responses.doc(responses.Reallocations))
 def list_reallocations(caller: Regulator, conn: Conn, status: str | None = None) -> dict:
     query = select(_ral)
-    if caller.role == "city_bureau":
+    if caller.role == Role.CITY_BUREAU:
         query = query.where(_ral.c.city_code == caller.city_code)
     if status:
         query = query.where(_ral.c.status == status)
@@ -287,8 +288,10 @@ async def decide_reallocation(
         raise ApiError("not_found", f"no reallocation application {application_id}")
     if body.decision == "approve":
         for s in body.sources:
-            if s.from_ != "reserve" and s.from_ not in CITY_CODES:
-                raise ApiError("unknown_city", f"{s.from_!r} is not a city code or 'reserve'")
+            if s.from_ != RESERVE_SOURCE and s.from_ not in CITY_CODES:
+                raise ApiError(
+                    "unknown_city", f"{s.from_!r} is not a city code or {RESERVE_SOURCE!r}"
+                )
         if sum(s.quantity for s in body.sources) != app_row.quantity_kg:
             raise ApiError(
                 "reallocation_sources_mismatch",
@@ -356,7 +359,7 @@ def alerts(
         _accounts, _accounts.c.id == _alerts.c.account_id
     )
     query = within_period(query, _alerts.c.ts_us, from_, to)
-    if caller.role == "city_bureau":
+    if caller.role == Role.CITY_BUREAU:
         query = query.where(_accounts.c.city_code == caller.city_code)
     if kind:
         query = query.where(_alerts.c.kind == kind)

@@ -5,22 +5,23 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from exchange.core import commands
-from exchange.core.market import EXPIRED
+from exchange.core.market import EXPIRED, CandleInterval
 from exchange.core.regulation import FIRST_YEAR, LAST_YEAR
 from exchange.core.units import cny, end_of_day_us, iso_time, tonnes
 from exchange.core.views import levels_view, public_trade_view, ticker_view
-from exchange.edge.api import responses
+from exchange.edge.api import responses, vocabulary
 from exchange.edge.api.deps import Conn, NoNul, Province, ProvinceOrOperator, read, submit
 from exchange.edge.api.errors import ApiError
 from exchange.edge.api.schemas import MAX_ID, AsciiInt, InstrumentIn
 from exchange.infra.db import market as market_models
 from exchange.infra.db import models
+from matching_engine.types import Side
 
 router = APIRouter(prefix="/api/v1", tags=["market"], dependencies=[NoNul])
 
@@ -142,13 +143,13 @@ def book_snapshot(conn, symbol: str, depth: int) -> dict:
     seq_row = conn.execute(select(ms.c.book_seq).where(ms.c.symbol == symbol)).first()
     bids = conn.execute(
         select(lv.c.price_fen, lv.c.quantity_kg)
-        .where(lv.c.symbol == symbol, lv.c.side == "buy")
+        .where(lv.c.symbol == symbol, lv.c.side == Side.BUY.value)
         .order_by(lv.c.price_fen.desc())
         .limit(depth)
     ).all()
     asks = conn.execute(
         select(lv.c.price_fen, lv.c.quantity_kg)
-        .where(lv.c.symbol == symbol, lv.c.side == "sell")
+        .where(lv.c.symbol == symbol, lv.c.side == Side.SELL.value)
         .order_by(lv.c.price_fen.asc())
         .limit(depth)
     ).all()
@@ -196,7 +197,7 @@ def ticker(symbol: str, conn: Conn) -> dict:
 def candles(
     symbol: str,
     conn: Conn,
-    interval: Literal["1m", "5m", "1h", "1d"] = "1m",
+    interval: vocabulary.CANDLE_INTERVAL = CandleInterval.M1.value,
     limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 500,
 ) -> dict:
     load_instrument(conn, symbol)

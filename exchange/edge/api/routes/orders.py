@@ -31,7 +31,8 @@ from exchange.edge.exports import (
     within_period,
 )
 from exchange.infra.db import models
-from matching_engine.types import OrderType, TimeInForce
+from matching_engine.types import OrderType, Side, TimeInForce
+from settlement.accounts import Role
 
 router = APIRouter(prefix="/api/v1", tags=["orders"], dependencies=[NoNul])
 _orders = models.Order.__table__
@@ -167,7 +168,7 @@ def list_orders(
     format: Format = "json",
 ):
     query = within_period(select(_orders), _orders.c.created_us, from_, to)
-    if caller.role == "enterprise":
+    if caller.role == Role.ENTERPRISE:
         query = query.where(_orders.c.account_id == caller.account_id)
     if status:
         query = query.where(_orders.c.status == status)
@@ -178,7 +179,7 @@ def list_orders(
         return download(
             format,
             f"orders_{period_label(from_, to)}",
-            *orders_table(rows, with_account=caller.role == "province"),
+            *orders_table(rows, with_account=caller.role == Role.PROVINCE),
         )
     if cursor:
         query = query.where(_orders.c.id < cursor)
@@ -186,7 +187,7 @@ def list_orders(
     items = []
     for r in rows:
         view = order_view(r)
-        if caller.role == "province":
+        if caller.role == Role.PROVINCE:
             view["account_id"] = r["account_id"]
         items.append(view)
     return {"items": items, "next_cursor": str(rows[-1]["id"]) if len(rows) == limit else None}
@@ -203,14 +204,14 @@ def _row_of(conn, account_id: str | None, order_id: str):
 
 
 def _owned(conn, caller, order_id: str):
-    return _row_of(conn, None if caller.role == "province" else caller.account_id, order_id)
+    return _row_of(conn, None if caller.role == Role.PROVINCE else caller.account_id, order_id)
 
 
 @router.get("/orders/{order_id}", **responses.doc(responses.Order))
 def get_order(order_id: str, caller: EnterpriseOrProvince, conn: Conn) -> dict:
     row = _owned(conn, caller, order_id)
     view = order_view(row)
-    if caller.role == "province":
+    if caller.role == Role.PROVINCE:
         view["account_id"] = row["account_id"]
     return view
 
@@ -278,7 +279,7 @@ def list_trades(
 ):
     query = within_period(select(_trades), _trades.c.ts_us, from_, to)
     mine = caller.account_id
-    if caller.role == "enterprise":
+    if caller.role == Role.ENTERPRISE:
         query = query.where(
             or_(_trades.c.buyer_account_id == mine, _trades.c.seller_account_id == mine)
         )
@@ -293,7 +294,7 @@ def list_trades(
             query.order_by(_trades.c.seq.desc(), _trades.c.id.desc()).limit(limit)
         ).all()
     names = {}
-    if caller.role == "province" and rows:
+    if caller.role == Role.PROVINCE and rows:
         ids = {r.buyer_account_id for r in rows} | {r.seller_account_id for r in rows}
         names = {
             a.id: a
@@ -315,11 +316,11 @@ def list_trades(
             "time": iso_time(r.ts_us),
             "seq": r.seq,
         }
-        if caller.role == "enterprise":
-            side = "buy" if r.buyer_account_id == mine else "sell"
-            view["side"] = side
-            view["order_id"] = str(r.buyer_order_id if side == "buy" else r.seller_order_id)
-            view["fee"] = cny(r.buyer_fee_fen if side == "buy" else r.seller_fee_fen)
+        if caller.role == Role.ENTERPRISE:
+            bought = r.buyer_account_id == mine
+            view["side"] = (Side.BUY if bought else Side.SELL).value
+            view["order_id"] = str(r.buyer_order_id if bought else r.seller_order_id)
+            view["fee"] = cny(r.buyer_fee_fen if bought else r.seller_fee_fen)
         else:
             b, s = names[r.buyer_account_id], names[r.seller_account_id]
             view["buyer"] = party(b.id, b.name, b.city_code)
@@ -329,7 +330,7 @@ def list_trades(
         items.append(view)
     if format != "json":
         stem = f"trades_{period_label(from_, to)}"
-        return download(format, stem, *trades_table(rows, items, caller.role == "enterprise"))
+        return download(format, stem, *trades_table(rows, items, caller.role == Role.ENTERPRISE))
     return {"items": items, "next_cursor": str(rows[-1].seq) if len(rows) == limit else None}
 
 

@@ -30,6 +30,7 @@ from exchange.edge.api.lookups import (
 )
 from exchange.edge.api.schemas import AllocationIn, AsciiInt, ProjectIn, ReductionIn, VerifyIn
 from exchange.infra.db import models
+from settlement.accounts import Role
 from settlement.cities import CITY_CODES
 from settlement.reductions import ClaimStatus
 
@@ -128,11 +129,11 @@ def list_reductions(
     limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100,
 ) -> dict:
     query = select(_red)
-    if caller.role == "enterprise":
+    if caller.role == Role.ENTERPRISE:
         query = query.where(_red.c.account_id == caller.account_id)
-    elif caller.role == "city_bureau":
+    elif caller.role == Role.CITY_BUREAU:
         query = query.where(_red.c.city_code == caller.city_code)
-    elif caller.role != "province":
+    elif caller.role != Role.PROVINCE:
         raise ApiError("forbidden", "operators do not see reduction claims", 403)
     if status:
         query = query.where(_red.c.status == status)
@@ -144,9 +145,9 @@ def list_reductions(
 def get_reduction(claim_id: str, caller: CurrentCaller, conn: Conn) -> dict:
     r = row_by_id(conn, _red, claim_id)
     visible = r is not None and (
-        caller.role == "province"
-        or (caller.role == "enterprise" and r.account_id == caller.account_id)
-        or (caller.role == "city_bureau" and r.city_code == caller.city_code)
+        caller.role == Role.PROVINCE
+        or (caller.role == Role.ENTERPRISE and r.account_id == caller.account_id)
+        or (caller.role == Role.CITY_BUREAU and r.city_code == caller.city_code)
     )
     if not visible:
         raise ApiError("not_found", f"no reduction claim {claim_id}")
@@ -155,13 +156,13 @@ def get_reduction(claim_id: str, caller: CurrentCaller, conn: Conn) -> dict:
 
 def _visible_project(conn, caller, project_id: str, owner_only: bool = False):
     # a role that never sees projects is refused as a role (403), before any lookup
-    if caller.role not in ("enterprise", "city_bureau", "province"):
+    if caller.role not in (Role.ENTERPRISE, Role.CITY_BUREAU, Role.PROVINCE):
         raise ApiError("forbidden", f"{caller.role} accounts do not see projects", 403)
     p = row_by_id(conn, _prj, project_id)
     allowed = p is not None and (
-        (caller.role == "enterprise" and p.owner_account_id == caller.account_id)
-        or (not owner_only and caller.role == "province")
-        or (not owner_only and caller.role == "city_bureau" and p.city_code == caller.city_code)
+        (caller.role == Role.ENTERPRISE and p.owner_account_id == caller.account_id)
+        or (not owner_only and caller.role == Role.PROVINCE)
+        or (not owner_only and caller.role == Role.CITY_BUREAU and p.city_code == caller.city_code)
     )
     if not allowed:
         raise ApiError("not_found", f"no project {project_id}")
@@ -191,11 +192,11 @@ def list_projects(
     caller: CurrentCaller, conn: Conn, limit: Annotated[AsciiInt, Query(ge=1, le=1000)] = 100
 ):
     query = select(_prj)
-    if caller.role == "enterprise":
+    if caller.role == Role.ENTERPRISE:
         query = query.where(_prj.c.owner_account_id == caller.account_id)
-    elif caller.role == "city_bureau":
+    elif caller.role == Role.CITY_BUREAU:
         query = query.where(_prj.c.city_code == caller.city_code)
-    elif caller.role != "province":
+    elif caller.role != Role.PROVINCE:
         raise ApiError("forbidden", "operators do not see projects", 403)
     rows = conn.execute(query.order_by(_prj.c.created_us.desc(), _prj.c.id.desc()).limit(limit))
     return {"items": [project_view(r) for r in rows]}

@@ -19,6 +19,7 @@ from exchange.edge.api.lookups import instrument_or_422, outside_bureau_city
 from exchange.edge.api.routes.ledger import alert_view, month_bounds_us
 from exchange.edge.api.schemas import MAX_ID, AcknowledgeIn, SubmitMonthIn
 from exchange.infra.db import models
+from settlement.accounts import Role
 from settlement.cities import CITIES, CITY_CODES
 
 router = APIRouter(prefix="/api/v1", tags=["regulation"], dependencies=[NoNul])
@@ -105,7 +106,7 @@ def submissions(
     # about now, so the wall clock is the right one here (the core never reads it).
     now_us = time.time_ns() // 1000
     query = select(_subs).where(_subs.c.month == month, _subs.c.symbol == symbol)
-    if caller.role == "city_bureau":
+    if caller.role == Role.CITY_BUREAU:
         query = query.where(_subs.c.city_code == caller.city_code)
     versions: dict[str, list] = {}
     for r in conn.execute(query.order_by(_subs.c.city_code, _subs.c.version)):
