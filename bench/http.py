@@ -173,7 +173,7 @@ def _wrk(url: str, connections: int, seconds: int, script: Path, *args: str) -> 
     out = subprocess.run(
         [
             wrk_path(),
-            "-t2",
+            f"-t{min(2, connections)}",  # wrk needs a connection per thread
             f"-c{connections}",
             f"-d{seconds}s",
             "--timeout",
