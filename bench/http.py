@@ -153,6 +153,8 @@ class Run:
     resting_after: int = 0
     # CPU seconds the server process (and its reaped snapshot children) spent in the run
     cpu_s: float = 0.0
+    # the same, process by process (in production: core, gateway 1, gateway 2)
+    cpu_each: tuple[float, ...] = ()
 
     @property
     def per_s(self) -> float:
@@ -194,13 +196,13 @@ def _wrk(url: str, connections: int, seconds: int, script: Path, *args: str) -> 
     raise RuntimeError(f"wrk printed no result: {out.stdout}\n{out.stderr}")
 
 
-def _cpu_s(pids: list[int]) -> float:
-    """utime + stime + cutime + cstime of the processes, in seconds."""
-    total = 0
+def _cpu_s(pids: list[int]) -> tuple[float, ...]:
+    """utime + stime + cutime + cstime of each process, in seconds."""
+    each = []
     for pid in pids:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += sum(int(f) for f in fields[11:15])
-    return total / os.sysconf("SC_CLK_TCK")
+        each.append(sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK"))
+    return tuple(each)
 
 
 # the server's processes, whose CPU time each run reports (none where /proc is missing)
@@ -224,7 +226,7 @@ def _run_many(
     share = connections // len(targets)
     with ThreadPoolExecutor(len(targets)) as pool:
         results = list(pool.map(lambda t: _wrk(t[0], share, seconds, script, *t[1]), targets))
-    cpu_s = _cpu_s(_server_pids) - cpu_before
+    cpu_each = tuple(a - b for a, b in zip(_cpu_s(_server_pids), cpu_before, strict=True))
     failed = sum(
         r["unexpected"] + r["connect"] + r["read"] + r["write"] + r["timeout"] for r in results
     )
@@ -238,7 +240,8 @@ def _run_many(
         max(r["p99_us"] for r in results) / 1000,
         max(r["p999_us"] for r in results) / 1000,
         max(r["max_us"] for r in results) / 1000,
-        cpu_s=cpu_s,
+        cpu_s=sum(cpu_each),
+        cpu_each=cpu_each,
     )
 
 
@@ -457,10 +460,16 @@ def _report(runs: list[Run], answered: int, accepted: float, visible: int | None
                 "cpu_ratio": cpu_ratio,
             }
         )
+    if any(len(r.cpu_each) > 1 for r in runs):
+        print("server CPU ms per answer, by process (core, gateway under wrk, other gateway):")
+        for r in (r for r in runs if r.requests):
+            each = " ".join(f"{c / r.requests * 1000:.3f}" for c in r.cpu_each)
+            print(f"  {r.what:<16}{r.connections:>6}  {each}")
     lost = answered > accepted or (visible is not None and answered > visible)
     print(
         f"answered 201 in the measured runs: {answered:,}; journaled meanwhile "
-        f"(emx_orders_total, demo traders included): {accepted:,.0f}"
+        f"(emx_orders_total{', demo traders included' if visible is None else ''}): "
+        f"{accepted:,.0f}"
         + ("" if visible is None else f"; in the orders table afterwards: {visible:,}")
         + (" — ORDERS LOST" if lost else "")
     )
