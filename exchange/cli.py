@@ -323,8 +323,13 @@ def bench_http(
     resting: int = typer.Option(50_000, help="resting orders seeded before the measured runs"),
     connections: str = typer.Option("8,64", help="wrk connection counts, comma-separated"),
     snapshot_every: int = typer.Option(None, help="EMX_SNAPSHOT_EVERY of the server [10,000]"),
+    backend: str = typer.Option(
+        "sqlite",
+        help="sqlite: `emx serve --demo`, one process; postgresql: a core and two gateways "
+        "on PostgreSQL and Redis (EMX_BENCH_PG_ADMIN, EMX_BENCH_REDIS_URL), wrk on one gateway",
+    ),
 ) -> None:
-    """Orders over HTTP (wrk, `emx serve --demo` on SQLite) beside the bare /livez ceiling."""
+    """Orders over HTTP (wrk) beside the bare /livez ceiling of the same server."""
     from bench.http import main as run
 
     report = run(
@@ -332,6 +337,7 @@ def bench_http(
         seconds=seconds,
         resting=resting,
         snapshot_every=snapshot_every,
+        backend=backend,
     )
     if report["lost"]:
         raise typer.Exit(1)
