@@ -26,11 +26,10 @@ from exchange.infra.projector import load_progress
 from exchange.infra.runtime import new_core
 from tests.integration.test_sequencer_faults import (
     account,
-    deposit,
-    ok,
     order,
     settings,  # noqa: F401 - a fixture
     started,
+    stocked_market,
     submit,
 )
 
@@ -76,43 +75,9 @@ def _tables(db_engine) -> dict:
         }
 
 
-async def _market(seqr):
-    province = (await ok(seqr, {**account("province"), "role": "province", "city_code": None}))[
-        "account_id"
-    ]
-    seller = (await ok(seqr, account("seller")))["account_id"]
-    buyer = (await ok(seqr, account("buyer")))["account_id"]
-    await ok(seqr, deposit(buyer, 10_000_000_00))
-    claim = await ok(
-        seqr,
-        {
-            "kind": "claim_reduction",
-            "account_id": seller,
-            "symbol": "NOX-2025",
-            "quantity_kg": 50_000,
-            "source_kind": "deep_treatment",
-            "description": "SCR retrofit",
-            "evidence": "CEMS",
-        },
-    )
-    await ok(
-        seqr,
-        {
-            "kind": "verify_reduction",
-            "account_id": province,
-            "claim_id": claim["claim_id"],
-            "decision": "approve",
-            "approved_kg": 50_000,
-            "method": "online_monitoring",
-            "note": "",
-        },
-    )
-    return seller, buyer
-
-
 async def test_catch_up_projects_what_a_crash_left_unprojected(db_engine, settings):  # noqa: F811
     seqr = await started(db_engine, settings, new_core(settings), snapshot_every=5)
-    seller, buyer = await _market(seqr)
+    seller, buyer = await stocked_market(seqr)
     clean = _tables(db_engine)
     projected_before = _progress(db_engine)
     assert projected_before == seqr.committed_seq
@@ -170,7 +135,7 @@ class FailingCommits:
 
 async def test_a_failed_projection_write_is_retried_with_the_same_rows(db_engine, settings):  # noqa: F811
     seqr = await started(db_engine, settings, new_core(settings))
-    seller, buyer = await _market(seqr)
+    seller, buyer = await stocked_market(seqr)
     # the worker's own engine on SQLite (its commits do not fsync), the same elsewhere
     faults = FailingCommits(seqr.projection.engine, failures=3)
     try:

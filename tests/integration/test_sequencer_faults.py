@@ -177,6 +177,41 @@ LIST_NOX = {
 }
 
 
+async def stocked_market(seqr: Sequencer) -> tuple[str, str]:
+    """A province, a seller holding 50 t of verified reductions and a buyer with cash."""
+    province = (await ok(seqr, {**account("province"), "role": "province", "city_code": None}))[
+        "account_id"
+    ]
+    seller = (await ok(seqr, account("seller")))["account_id"]
+    buyer = (await ok(seqr, account("buyer")))["account_id"]
+    await ok(seqr, deposit(buyer, 10_000_000_00))
+    claim = await ok(
+        seqr,
+        {
+            "kind": "claim_reduction",
+            "account_id": seller,
+            "symbol": SYMBOL,
+            "quantity_kg": 50_000,
+            "source_kind": "deep_treatment",
+            "description": "SCR retrofit",
+            "evidence": "CEMS",
+        },
+    )
+    await ok(
+        seqr,
+        {
+            "kind": "verify_reduction",
+            "account_id": province,
+            "claim_id": claim["claim_id"],
+            "decision": "approve",
+            "approved_kg": 50_000,
+            "method": "online_monitoring",
+            "note": "",
+        },
+    )
+    return seller, buyer
+
+
 async def started(db_engine, settings, core: Core, snapshot_every: int = 1000) -> Sequencer:
     ensure_system_accounts(db_engine, core)
     seqr = make_sequencer(db_engine, settings, core, snapshot_every)
@@ -256,36 +291,7 @@ async def test_a_defect_on_the_first_command_of_a_batch_commits_the_rest(db_engi
 
 async def test_a_failed_commit_leaves_no_trace_in_the_candles_or_the_core(db_engine, settings):
     seqr = await started(db_engine, settings, new_core(settings))
-    province = (await ok(seqr, {**account("province"), "role": "province", "city_code": None}))[
-        "account_id"
-    ]
-    seller = (await ok(seqr, account("seller")))["account_id"]
-    buyer = (await ok(seqr, account("buyer")))["account_id"]
-    await ok(seqr, deposit(buyer, 10_000_000_00))
-    claim = await ok(
-        seqr,
-        {
-            "kind": "claim_reduction",
-            "account_id": seller,
-            "symbol": SYMBOL,
-            "quantity_kg": 50_000,
-            "source_kind": "deep_treatment",
-            "description": "SCR retrofit",
-            "evidence": "CEMS",
-        },
-    )
-    await ok(
-        seqr,
-        {
-            "kind": "verify_reduction",
-            "account_id": province,
-            "claim_id": claim["claim_id"],
-            "decision": "approve",
-            "approved_kg": 50_000,
-            "method": "online_monitoring",
-            "note": "",
-        },
-    )
+    seller, buyer = await stocked_market(seqr)
     faults = FailingCommits(db_engine)
     try:
         faults.failing.set()
