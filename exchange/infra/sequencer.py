@@ -122,8 +122,8 @@ class Sequencer:
         # next append reads it from the database
         self._tail: tuple[int, str] | None = None
         # the commit thread's own connection, held between batches: taking one from the
-        # pool would cost a pre-ping round trip per batch. Dropped on any failure, so a
-        # dead one fails its batch and the next batch takes (and pings) a new one.
+        # pool would cost a pre-ping round trip per batch. Dropped on any failure; one
+        # found dead before COMMIT is replaced (a checkout, pinged) within the batch.
         self._writer: Connection | None = None
         self._last_ts_us = 0
         # the newest seq whose journal entry is committed (and so may be acknowledged)
