@@ -70,19 +70,36 @@ class Journal:
         self.engine = engine
 
     def append(
-        self, conn: Connection, entries: Sequence[tuple[int, int, str, dict[str, Any]]]
+        self,
+        conn: Connection,
+        entries: Sequence[tuple[int, int, str, dict[str, Any]]],
+        tail: tuple[int, str] | None = None,
     ) -> tuple[int, str]:
         """Chain and insert `entries` (seq, ts_us, kind, payload) in the caller's transaction.
 
         Seqs must continue the journal without a gap. Returns the new (last seq, last hash).
+        `tail`: the (seq, hash) the caller believes is the journal's last entry (the
+        sequencer, the one writer, keeps it in memory). On PostgreSQL it spares the query
+        for the tail: the insert itself checks it in the same statement, and inserts
+        nothing (JournalError) unless a row with exactly that seq and hash exists; the
+        primary key on seq refuses it if any row follows. So a wrong tail fails the
+        batch, never breaks the chain. On SQLite (no round trip to save) it is compared
+        with the tail read as before.
         """
         if not entries:
             return _tail(conn)
+        postgresql = conn.dialect.name == "postgresql"
         if conn.dialect.name == "sqlite":
             # Write before reading the tail: the write lock is then held (waiting for it if
             # need be) before the read, so the read-then-insert cannot hit SQLITE_BUSY.
             conn.exec_driver_sql("DELETE FROM journal WHERE seq < 0")
-        last_seq, prev = _tail(conn)
+        if tail is not None and postgresql:
+            last_seq, prev = tail
+        else:
+            last_seq, prev = _tail(conn)
+            if tail is not None and tail != (last_seq, prev):
+                raise JournalError(f"the journal ends at {last_seq}, not at the {tail[0]} expected")
+        after = (last_seq, prev)
         rows = []
         for seq, ts_us, kind, payload in entries:
             if seq != last_seq + 1:
@@ -91,7 +108,10 @@ class Journal:
             digest = link_hash(prev, seq, ts_us, kind, text)
             rows.append((seq, ts_us, kind, text, prev, digest))
             last_seq, prev = seq, digest
-        _insert(conn, rows)
+        if tail is not None and postgresql:
+            _insert_after(conn, rows, after)
+        else:
+            _insert(conn, rows)
         return last_seq, prev
 
     def last(self) -> tuple[int, str]:
@@ -193,6 +213,35 @@ def _insert(conn: Connection, rows: list[tuple]) -> None:
                 copy.write_row(row)
     else:
         conn.exec_driver_sql(_SQLITE_INSERT, rows)
+
+
+# One statement, one round trip: the rows go in only if the journal's last row is the
+# tail they were chained to (a row with that seq and hash exists, and the primary key
+# refuses the first seq if anything follows it).
+_INSERT_AFTER = (
+    f"INSERT INTO journal ({', '.join(_COLUMNS)}) "
+    "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[],"
+    " %s::text[]) WHERE "
+)
+_AFTER_ROW = "EXISTS (SELECT 1 FROM journal WHERE seq = %s AND hash = %s)"
+_AFTER_NOTHING = "NOT EXISTS (SELECT 1 FROM journal)"
+
+
+def _insert_after(conn: Connection, rows: list[tuple], after: tuple[int, str]) -> None:
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    if after[0] == 0:
+        if after[1] != GENESIS:
+            raise JournalError("an empty journal's tail is the genesis hash")
+        sql, params = _INSERT_AFTER + _AFTER_NOTHING, columns
+    else:
+        sql, params = _INSERT_AFTER + _AFTER_ROW, [*columns, after[0], after[1]]
+    # through SQLAlchemy, not the raw cursor: a lost connection is then recognised as
+    # one (DBAPIError.connection_invalidated), and the sequencer can take a new one
+    inserted = conn.exec_driver_sql(sql, tuple(params)).rowcount
+    if inserted != len(rows):
+        raise JournalError(
+            f"the journal does not end at seq {after[0]} with the hash expected: nothing written"
+        )
 
 
 def _tail(conn: Connection) -> tuple[int, str]:

@@ -33,7 +33,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from exchange.core.command_codec import to_payload
 from exchange.core.commands import Command, MalformedCommand
@@ -116,6 +117,14 @@ class Sequencer:
         self.metrics = metrics
         self.clock = clock
         self._recover = recover
+        # (seq, hash) of the journal's last committed entry, so a batch's append needs no
+        # query for it; None: unknown (at start, after a recovery or a failed commit), the
+        # next append reads it from the database
+        self._tail: tuple[int, str] | None = None
+        # the commit thread's own connection, held between batches: taking one from the
+        # pool would cost a pre-ping round trip per batch. Dropped on any failure; one
+        # found dead before COMMIT is replaced (a checkout, pinged) within the batch.
+        self._writer: Connection | None = None
         self._last_ts_us = 0
         # the newest seq whose journal entry is committed (and so may be acknowledged)
         self.committed_seq = core.last_seq
@@ -147,6 +156,8 @@ class Sequencer:
     def close(self) -> None:
         """Let the commit in progress finish, then end the sequencer's thread, write
         the read models still queued and wait for a snapshot being written."""
+        with contextlib.suppress(RuntimeError):  # closed already
+            self._thread.submit(self._drop_writer, False).result()
         self._thread.shutdown(wait=True)
         if not self.projection.close():
             log.warning("read models left behind the journal; projected on the next start")
@@ -164,6 +175,7 @@ class Sequencer:
         """Replace the core by one recovered from the journal, and drop every cache
         that was filled from the old one. False if that failed (the core stays unsound)."""
         self._core_sound = False
+        self._tail = None
         try:
             self.core = await self._on_own_thread(self._recover)
         except Exception as exc:
@@ -266,12 +278,33 @@ class Sequencer:
         # before the commit: rows that cannot be collected fail the batch like a failed
         # commit, rather than leave a committed batch the read models would never show
         rows = collect(self.core, applied)
-        with self._write_turn, self._db_write.begin() as conn:
-            self.journal.append(conn, entries)
-            if inline:
-                self.snapshotter.take_inline(
-                    conn, self.core, last_seq, last_ts_us, self.snapshots_keep
-                )
+        with self._write_turn:
+            for attempt in (1, 2):
+                committing = False
+                try:
+                    conn = self._writer or self._db_write.connect()
+                    self._writer = conn
+                    with conn.begin():
+                        tail = self.journal.append(conn, entries, tail=self._tail)
+                        if inline:
+                            self.snapshotter.take_inline(
+                                conn, self.core, last_seq, last_ts_us, self.snapshots_keep
+                            )
+                        committing = True
+                    break
+                except BaseException as exc:
+                    # whatever failed (the connection, the chain check, the commit): the
+                    # tail is read again, on a new connection
+                    self._tail = None
+                    self._drop_writer()
+                    # the held connection was found dead before COMMIT was sent, so
+                    # nothing was written: once more on a new one (what the pool's
+                    # pre-ping did on every batch)
+                    dead = isinstance(exc, DBAPIError) and exc.connection_invalidated
+                    if attempt == 2 or committing or not dead:
+                        raise
+                    log.warning("the sequencer's database connection was lost; reconnecting")
+        self._tail = tail
         self.committed_seq = last_seq
         self.projection.submit(rows)
         taken = inline
@@ -286,6 +319,18 @@ class Sequencer:
         if taken and self.metrics is not None:
             self.metrics.snapshots.inc()
         self._since_snapshot = 0 if taken else self._since_snapshot + len(entries)
+
+    def _drop_writer(self, failed: bool = True) -> None:
+        conn, self._writer = self._writer, None
+        if conn is None:
+            return
+        try:
+            if failed:
+                # not back to the pool: after a failure its state is unknown
+                conn.invalidate()
+            conn.close()
+        except Exception:
+            log.exception("closing the sequencer's database connection failed")
 
 
 def _freeze_long_lived() -> None:

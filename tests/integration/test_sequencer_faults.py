@@ -13,9 +13,10 @@ import itertools
 import os
 import select as select_fds
 import threading
+import time
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from exchange.config import Settings
 from exchange.core.command_codec import from_payload
@@ -24,7 +25,9 @@ from exchange.core.state import Core
 from exchange.infra import snapshots
 from exchange.infra.bus import InProcessBus
 from exchange.infra.db import models
+from exchange.infra.db.engine import make_engine
 from exchange.infra.db.market import MarketSession
+from exchange.infra.db.migrate import upgrade
 from exchange.infra.journal import Journal
 from exchange.infra.runtime import (
     ensure_system_accounts,
@@ -404,3 +407,84 @@ async def test_a_snapshot_being_written_holds_up_no_command(db_engine, settings)
     finally:
         os.close(release_r)
         os.close(release_w)
+
+
+@pytest.mark.parametrize("wrong", ["other_hash", "ahead", "behind"])
+async def test_a_wrong_tail_in_memory_fails_its_batch_and_is_read_again(db_engine, settings, wrong):
+    """The tail the sequencer keeps (so a batch needs no query for it) is checked as the
+    entries are written: a wrong one writes nothing, and the next batch reads it again."""
+    seqr = await started(db_engine, settings, new_core(settings))
+    acct = (await ok(seqr, account("firm")))["account_id"]
+    seq, digest = Journal(db_engine).last()
+    assert seqr._tail == (seq, digest)
+    (before,) = [e.hash for e in Journal(db_engine).read(after_seq=seq - 2) if e.seq == seq - 1]
+    seqr._tail = {
+        "other_hash": (seq, "f" * 64),
+        "ahead": (seq + 1, digest),
+        "behind": (seq - 1, before),
+    }[wrong]
+    (failed,) = await submit(seqr, deposit(acct, 70))
+    assert failed["error"]["code"] == "unavailable"
+    assert Journal(db_engine).verify_chain() == (seq, digest)
+    (again,) = await submit(seqr, deposit(acct, 70))
+    assert again["error"] is None and again["seq"] == seq + 1
+    assert cash_fen(db_engine, acct) == 70
+    assert assert_state_is_the_journals(db_engine, settings, seqr) == seq + 1
+
+
+async def test_on_postgresql_a_batch_is_one_statement_and_a_lost_connection_is_replaced(
+    postgres_url,
+):
+    """No pool checkout (so no pre-ping) and no tail query: the sequencer's thread
+    sends one statement per batch, the INSERT (psycopg adds BEGIN, then COMMIT). A
+    connection that died between two batches fails nothing: it is found dead before
+    COMMIT and replaced."""
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    settings = Settings(database_url=postgres_url)
+    seen: list[str] = []
+
+    def on_checkout(*_args) -> None:
+        if threading.current_thread().name.startswith("emx-sequencer"):
+            seen.append("checkout")
+
+    def on_execute(_conn, _cursor, statement, *_args) -> None:
+        if threading.current_thread().name.startswith("emx-sequencer"):
+            seen.append(statement.split()[0])
+
+    try:
+        seqr = await started(engine, settings, new_core(settings))
+        acct = (await ok(seqr, account("firm")))["account_id"]
+        event.listen(engine.pool, "checkout", on_checkout)
+        event.listen(engine, "before_cursor_execute", on_execute)
+        for _ in range(3):
+            await ok(seqr, deposit(acct, 10))
+        assert seen == ["INSERT", "INSERT", "INSERT"]
+
+        pid = seqr._writer.connection.dbapi_connection.info.backend_pid
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+            for _ in range(100):
+                gone = conn.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                ).scalar()
+                if not gone:
+                    break
+                time.sleep(0.05)
+            conn.rollback()
+        seen.clear()
+        (reply,) = await submit(seqr, deposit(acct, 10))
+        assert reply["error"] is None, reply
+        assert seqr._writer.connection.dbapi_connection.info.backend_pid != pid
+        # the dead connection's INSERT, then a new connection, which reads the tail
+        # (unknown after a failure) and writes by COPY (on the driver's cursor, unseen here)
+        assert seen == ["INSERT", "checkout", "SELECT"]
+        seen.clear()
+        await ok(seqr, deposit(acct, 10))
+        assert seen == ["INSERT"]  # the tail is known again
+        assert cash_fen(engine, acct) == 50
+        assert_state_is_the_journals(engine, settings, seqr)
+        seqr.close()
+        assert seqr._writer is None
+    finally:
+        engine.dispose()

@@ -75,6 +75,50 @@ def test_append_refuses_a_gap_or_a_repeat(db_engine):
     assert journal.last()[0] == 2
 
 
+def test_append_after_a_known_tail_chains_as_append_after_a_read_one(db_engine):
+    """The sequencer passes the tail it keeps in memory: same rows, same hashes."""
+    known, read = Journal(db_engine), Journal(db_engine)
+    tail = (0, GENESIS)
+    for first, count in [(1, 1), (2, 5), (7, 3)]:
+        with db_engine.begin() as conn:
+            tail = known.append(conn, _entries(first, count), tail=tail)
+    assert known.verify_chain() == tail == known.last() == (9, tail[1])
+    entries = list(known.read())
+    assert entries[3].payload == {"seq": 4, "city": "廣州", "q": [1, 2]}
+    with db_engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM journal")
+    with db_engine.begin() as conn:
+        read.append(conn, _entries(1, 1))
+    with db_engine.begin() as conn:
+        read.append(conn, _entries(2, 8))
+    assert [e.hash for e in read.read()] == [e.hash for e in entries]
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    ["other_hash", "behind", "ahead", "empty"],
+)
+def test_append_after_a_wrong_tail_writes_nothing(db_engine, wrong):
+    """A tail kept in memory that is not the journal's last row must fail the append,
+    never write an entry whose prev_hash is not the hash of the row before it."""
+    journal = Journal(db_engine)
+    with db_engine.begin() as conn:
+        journal.append(conn, _entries(1, 2))
+    before = journal.last()
+    (first_hash,) = [e.hash for e in journal.read() if e.seq == 1]
+    tail, entries = {
+        "other_hash": ((2, "f" * 64), _entries(3, 2)),
+        "behind": ((1, first_hash), _entries(2, 2)),
+        "ahead": ((3, "f" * 64), _entries(4, 1)),
+        "empty": ((0, GENESIS), _entries(1, 1)),
+    }[wrong]
+    # behind: the primary key on seq refuses it (IntegrityError) on PostgreSQL
+    with pytest.raises((JournalError, sa.exc.IntegrityError)), db_engine.begin() as conn:
+        journal.append(conn, entries, tail=tail)
+    assert journal.last() == before
+    assert journal.verify_chain() == before
+
+
 def _tamper(engine, sql: str, **params) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text(sql), params)

@@ -33,10 +33,26 @@ class FakeDb:
     def execution_options(self, **_options):
         return self
 
+    def connect(self) -> FakeConn:
+        return FakeConn(self)
+
+
+class FakeConn:
+    """The sequencer's own connection: its transactions are counted on the FakeDb."""
+
+    def __init__(self, db: FakeDb) -> None:
+        self.db = db
+
     @contextlib.contextmanager
     def begin(self):
-        self.transactions += 1
-        yield object()
+        self.db.transactions += 1
+        yield self
+
+    def invalidate(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class FakeJournal:
@@ -44,11 +60,12 @@ class FakeJournal:
         self.entries: list[tuple] = []
         self.fail_next = 0
 
-    def append(self, _conn, entries) -> None:
+    def append(self, _conn, entries, tail=None) -> tuple[int, str]:
         if self.fail_next:
             self.fail_next -= 1
             raise OSError("injected: the disk is full")
         self.entries.extend(entries)
+        return entries[-1][0], f"hash-{entries[-1][0]}"
 
 
 class FakeProjection:
