@@ -71,7 +71,7 @@ PG_PRICE_BASE_FEN = 9_100
 
 _LUA = """
 local counter = 0
-non_201 = 0  -- global: done() reads it from each thread
+unexpected_answers = 0  -- global: done() reads it from each thread
 local prefix = "w"
 local headers = {}
 local threads = {}
@@ -98,39 +98,33 @@ function request()
     prefix, counter, math.floor(fen / 100), fen %% 100)
   return wrk.format("POST", "/api/v1/orders", headers, body)
 end
-
-function response(status, headers, body)
-  if status ~= 201 then
-    non_201 = non_201 + 1
-  end
-end
 """
 
-# GET runs count every answer but 200 as failed
 _GET_LUA = """
-non_201 = 0  -- global: done() reads it from each thread
+unexpected_answers = 0  -- global: done() reads it from each thread
 local threads = {}
 
 function setup(thread)
   table.insert(threads, thread)
 end
-
-function response(status, headers, body)
-  if status ~= 200 then
-    non_201 = non_201 + 1
-  end
-end
 """
 
+# every answer but the expected status (201 for orders, 200 for GETs) counts as failed
 _DONE = """
+function response(status, headers, body)
+  if status ~= %(expected)d then
+    unexpected_answers = unexpected_answers + 1
+  end
+end
+
 function done(summary, latency, requests)
   local unexpected = 0
   for _, thread in ipairs(threads) do
-    unexpected = unexpected + thread:get("non_201")
+    unexpected = unexpected + thread:get("unexpected_answers")
   end
   io.write(string.format(
-    'EMX_RESULT {"requests":%d,"duration_us":%d,"unexpected":%d,"connect":%d,"read":%d,'
-    .. '"write":%d,"timeout":%d,"p50_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d}\\n',
+    'EMX_RESULT {"requests":%%d,"duration_us":%%d,"unexpected":%%d,"connect":%%d,"read":%%d,'
+    .. '"write":%%d,"timeout":%%d,"p50_us":%%d,"p99_us":%%d,"p999_us":%%d,"max_us":%%d}\\n',
     summary.requests, summary.duration, unexpected, summary.errors.connect,
     summary.errors.read, summary.errors.write, summary.errors.timeout,
     latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max))
@@ -280,9 +274,12 @@ def main(
         env["EMX_SNAPSHOT_EVERY"] = str(snapshot_every)
     orders_lua = workdir / "orders.lua"
     base = PRICE_BASE_FEN if backend == "sqlite" else PG_PRICE_BASE_FEN
-    orders_lua.write_text(_LUA % {"base": base, "levels": PRICE_LEVELS, "symbol": SYMBOL} + _DONE)
+    orders_lua.write_text(
+        _LUA % {"base": base, "levels": PRICE_LEVELS, "symbol": SYMBOL}
+        + _DONE % {"expected": 201}
+    )
     get_lua = workdir / "get.lua"
-    get_lua.write_text(_GET_LUA + _DONE)
+    get_lua.write_text(_GET_LUA + _DONE % {"expected": 200})
     servers: list[ServiceProcess] = []
     try:
         if backend == "sqlite":
