@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections import deque
 from dataclasses import asdict, dataclass, field, fields
 
 from exchange.core import commands
+from exchange.core.client_orders import ClientOrderIds
 from exchange.core.market import EXPIRED, SessionStats
 from exchange.core.orders import (
     OrderRecord,
@@ -60,8 +60,10 @@ CLIENT_ORDER_WINDOW_S = 86_400
 records it; older journals remember every id for ever, as they always did)."""
 
 
-PLAIN_FORMAT = 1
-"""Version of `Core.plain_state`; a snapshot in another version is refused, not guessed at."""
+PLAIN_FORMAT = 2
+"""Version of `Core.plain_state`; a snapshot in another version is refused, not guessed at.
+Format 1 (the client order ids as a tuple-keyed map) is still read."""
+_PLAIN_FORMATS_READ = (1, PLAIN_FORMAT)
 
 # value -> member: a dict lookup instead of an Enum call on every order (the same
 # members; a value not in the table still goes through the Enum and its error)
@@ -129,12 +131,10 @@ class Core:
         self.regulation = Regulation()
         self.open_orders: dict[int, OrderRecord] = {}
         # (account_id, client_order_id) -> (order_id, request_hash), for idempotency
-        self.client_orders: dict[tuple[str, str], tuple[int, str]] = {}
+        self.client_orders = ClientOrderIds()
         # Set by a genesis that records it: ids are then forgotten this long after the
         # order was placed (by the commands' own ts_us), which bounds the map.
         self.client_order_window_us: int | None = None
-        self.client_order_ts: dict[tuple[str, str], int] = {}
-        self._client_order_expiry: deque[tuple[int, tuple[str, str]]] = deque()
         self.usernames: set[str] = set()
         self.stats: dict[str, SessionStats] = {}
         # symbol -> (valid_until "YYYY-MM-DD", the first microsecond after that day
@@ -279,11 +279,9 @@ class Core:
                     context["stp"],
                 )
                 opened[ev.order_id] = rec
-                key = (rec.account_id, rec.client_order_id)
-                self.client_orders[key] = (rec.id, rec.request_hash)
-                if self.client_order_window_us is not None:
-                    self.client_order_ts[key] = out.ts_us
-                    self._client_order_expiry.append((out.ts_us, key))
+                self.client_orders.add(
+                    rec.account_id, rec.client_order_id, rec.id, rec.request_hash, out.ts_us
+                )
                 touched[ev.order_id] = rec
             elif cls is OrderCancelled:
                 rec = opened[ev.order_id]
@@ -299,14 +297,6 @@ class Core:
             if not rec.is_open:
                 del opened[oid]
             out.orders.append(rec)
-
-    def _forget_client_orders(self, before_us: int) -> None:
-        expiry = self._client_order_expiry
-        while expiry and expiry[0][0] < before_us:
-            ts_us, key = expiry.popleft()
-            if self.client_order_ts.get(key) == ts_us:
-                del self.client_order_ts[key]
-                del self.client_orders[key]
 
     def _first_rejection(self, events: list) -> None:
         for ev in events:
@@ -412,6 +402,7 @@ class Core:
         self.__init__(fee_bps=c.fee_bps, stp=c.stp, thresholds=Thresholds(**c.thresholds))
         if c.client_order_window_s is not None:
             self.client_order_window_us = c.client_order_window_s * 1_000_000
+            self.client_orders.expires = True
         self.last_seq = out.seq
         out.result = self.parameters()
 
@@ -482,11 +473,10 @@ class Core:
 
     def _place_order(self, out: Outcome, c: commands.PlaceOrder) -> None:
         account_id = c.account_id
-        key = (account_id, c.client_order_id)
         if self.client_order_window_us is not None:
             # the map grows only here, so forgetting here is enough to bound it
-            self._forget_client_orders(out.ts_us - self.client_order_window_us)
-        known = self.client_orders.get(key)
+            self.client_orders.forget_before(out.ts_us - self.client_order_window_us)
+        known = self.client_orders.get(account_id, c.client_order_id)
         if known is not None:
             order_id, request_hash = known
             out.result = {"order_id": order_id, "duplicate": True}
@@ -965,7 +955,7 @@ class Core:
             "open_orders": [
                 self._order_state(self.open_orders[i]) for i in sorted(self.open_orders)
             ],
-            "client_orders": self._client_orders_state(),
+            "client_orders": self.client_orders.rows(),
             "usernames": sorted(self.usernames),
             "stats": [self.stats[s].to_dict() for s in sorted(self.stats)],
             "surveillance": self.surveillance.snapshot(),
@@ -993,10 +983,8 @@ class Core:
             "open_orders": [
                 tuple([getattr(rec, n) for n in _ORDER_FIELDS]) for rec in self.open_orders.values()
             ],
-            "client_orders": self.client_orders,
+            "client_order_ids": self.client_orders.plain_state(),
             "client_order_window_us": self.client_order_window_us,
-            "client_order_ts": self.client_order_ts,
-            "client_order_expiry": list(self._client_order_expiry),
             "usernames": self.usernames,
             "stats": [tuple([getattr(st, n) for n in _STATS_FIELDS]) for st in self.stats.values()],
             "surveillance": self.surveillance.plain_state(),
@@ -1012,17 +1000,15 @@ class Core:
         thresholds: Thresholds | None = None,
     ) -> Core:
         """The core `plain_state` describes (the snapshot's own thresholds win)."""
-        if state.get("format") != PLAIN_FORMAT:
+        if state.get("format") not in _PLAIN_FORMATS_READ:
             raise ValueError(f"unsupported plain state format {state.get('format')!r}")
         core = cls(fee_bps=state["fee_bps"], stp=stp, thresholds=Thresholds(**state["thresholds"]))
         core.last_seq = state["last_seq"]
         core.engine = MatchingEngine.restore(state["engine"])
         core.registry = Registry.restore_plain(state["registry"])
         core.open_orders = {row[0]: OrderRecord(*row) for row in state["open_orders"]}
-        core.client_orders = state["client_orders"]
         core.client_order_window_us = state["client_order_window_us"]
-        core.client_order_ts = state["client_order_ts"]
-        core._client_order_expiry = deque(state["client_order_expiry"])
+        core.client_orders = _client_orders_from_plain(state)
         core.usernames = state["usernames"]
         core.stats = {row[0]: SessionStats(*row) for row in state["stats"]}
         core.surveillance.restore_plain(state["surveillance"])
@@ -1030,14 +1016,6 @@ class Core:
         core.validity = state["validity"]
         core._plan_expiry()
         return core
-
-    def _client_orders_state(self) -> list:
-        if self.client_order_window_us is None:
-            return sorted([a, c, oid, h] for (a, c), (oid, h) in self.client_orders.items())
-        times = self.client_order_ts
-        return sorted(
-            [a, c, oid, h, times[(a, c)]] for (a, c), (oid, h) in self.client_orders.items()
-        )
 
     @classmethod
     def restore(
@@ -1058,13 +1036,11 @@ class Core:
             d["id"]: OrderRecord.from_dict({"self_trade_prevention": default_stp, **d})
             for d in state["open_orders"]
         }
-        core.client_orders = {(row[0], row[1]): (row[2], row[3]) for row in state["client_orders"]}
         if "client_order_window_us" in state:
             core.client_order_window_us = state["client_order_window_us"]
-            core.client_order_ts = {(row[0], row[1]): row[4] for row in state["client_orders"]}
-            core._client_order_expiry = deque(
-                sorted((ts_us, key) for key, ts_us in core.client_order_ts.items())
-            )
+        core.client_orders = ClientOrderIds.from_rows(
+            state["client_orders"], expires=core.client_order_window_us is not None
+        )
         core.usernames = set(state["usernames"])
         core.stats = {d["symbol"]: SessionStats.from_dict(d) for d in state["stats"]}
         core.surveillance.restore(state["surveillance"])
@@ -1086,3 +1062,20 @@ class Core:
 
     def state_hash(self) -> str:
         return hashlib.sha256(self.snapshot()).hexdigest()
+
+
+def _client_orders_from_plain(state: dict) -> ClientOrderIds:
+    """The remembered ids of a plain snapshot; one written before they were packed
+    (a tuple-keyed map, its times and its expiry queue) is converted."""
+    if "client_order_ids" in state:
+        return ClientOrderIds.restore_plain(state["client_order_ids"])
+    expires = state["client_order_window_us"] is not None
+    ids = ClientOrderIds(expires=expires)
+    old, times = state["client_orders"], state["client_order_ts"]
+    for ts_us, key in state["client_order_expiry"]:  # oldest first
+        if times.get(key) == ts_us and key not in ids:
+            ids.add(key[0], key[1], *old[key], ts_us)
+    for (account_id, client_order_id), (order_id, request_hash) in old.items():
+        if (account_id, client_order_id) not in ids:
+            ids.add(account_id, client_order_id, order_id, request_hash, 0)
+    return ids

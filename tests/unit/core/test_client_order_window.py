@@ -125,5 +125,6 @@ def test_restoring_a_snapshot_anywhere_then_going_on_gives_the_same_state(steps,
         resumed.apply(seq, ts, command)
         plain.apply(seq, ts, command)
         assert resumed.state_hash() == plain.state_hash() == d.core.state_hash()
-    assert all(t >= ts_us - WINDOW_US for t in d.core.client_order_ts.values())
-    assert set(d.core.client_order_ts) == set(d.core.client_orders)
+    placed_at = d.core.client_orders.placed_at()
+    assert all(t >= ts_us - WINDOW_US for t in placed_at.values())
+    assert set(placed_at) == set(d.core.client_orders)
