@@ -481,6 +481,11 @@ class InProcessCommandQueue(CommandQueue):
     async def pending(self) -> int:
         return self._queue.qsize()
 
+    def ready(self) -> bool:
+        """Whether a command waits now (the sequencer then starts its commit before
+        answering the last batch); a queue without this answers every batch at once."""
+        return not self._queue.empty()
+
     async def reply_many(self, replies: Sequence[tuple[Any, Message]]) -> None:
         for future, result in replies:
             if not future.done():  # the gateway may have given up waiting

@@ -29,7 +29,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -64,6 +64,9 @@ class Reply:
 
     def to_dict(self) -> dict:
         return {"seq": self.seq, "result": self.result, "error": self.error, "orders": self.orders}
+
+
+_Finish = Callable[[], Awaitable[None]]
 
 
 def reply_for(out: Outcome) -> Reply:
@@ -145,10 +148,23 @@ class Sequencer:
         return self._core_sound
 
     async def run(self) -> None:
-        while not self._stopping:
-            batch = await self.queue.next_batch(self.batch_max)
-            if batch:
-                await self.process(batch)
+        # What is left of the last committed batch (its replies and feed messages, made
+        # already): done once the next batch's commit has started, so the acks are
+        # written while that commit waits for its fsync, or at once if nothing waits.
+        finish: _Finish | None = None
+        ready = getattr(self.queue, "ready", None)
+        try:
+            while not self._stopping:
+                if finish is not None and (ready is None or not ready()):
+                    await finish()
+                    finish = None
+                batch = await self.queue.next_batch(self.batch_max)
+                if batch:
+                    finish = await self._process(batch, finish)
+                    # (a batch that did not start a commit has run the previous finish)
+        finally:
+            if finish is not None:
+                await finish()
 
     def stop(self) -> None:
         self._stopping = True
@@ -186,6 +202,20 @@ class Sequencer:
         return True
 
     async def process(self, batch: list[tuple[object, Command]]) -> None:
+        """Apply, commit and answer one batch; returns once it is answered and published."""
+        finish = await self._process(batch, None)
+        if finish is not None:
+            await finish()
+
+    async def _process(
+        self, batch: list[tuple[object, Command]], previous: _Finish | None
+    ) -> _Finish | None:
+        """Apply and commit `batch`; what is left to do once it is committed (answer
+        and publish) is returned, not done. `previous` (the last batch's) is done as
+        soon as this batch's commit has started, or first on any other path."""
+        if previous is not None and not self._pipelines(batch):
+            await previous()
+            previous = None
         malformed = [(h, c) for h, c in batch if not isinstance(c, Command)]
         if malformed:
             # the queues decode what they carry; anything else is refused, not applied
@@ -197,24 +227,32 @@ class Sequencer:
                 ]
             )
             if not batch:
-                return
+                return None
         if not self._core_sound and not await self._rebuild():
             await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
-            return
+            return None
         stamped = [(self.core.last_seq + 1 + i, self._stamp()) for i in range(len(batch))]
         outcomes, failed_at = self._apply(batch, stamped)
+        if failed_at is not None and previous is not None:
+            await previous()
+            previous = None
         if failed_at is not None:
             # The core may be half-changed by the failing command: rebuild it and
             # re-apply the good prefix (same seq and time, so the same outcomes).
             if not await self._rebuild():
                 await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
-                return
+                return None
             outcomes, again = self._apply(batch[:failed_at], stamped[:failed_at])
             if again is not None:
                 await self._rebuild()
                 await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
-                return
+                return None
         good = batch[: len(outcomes)]
+        if not outcomes and previous is not None:
+            await previous()
+            previous = None
+        replies: list = []
+        messages: list = []
         if outcomes:
             entries = [
                 (out.seq, out.ts_us, command.kind, to_payload(command))
@@ -222,38 +260,67 @@ class Sequencer:
             ]
             applied = [(out, command) for out, (_h, command) in zip(outcomes, good, strict=True)]
             started = time.perf_counter()
+            commit = asyncio.get_running_loop().run_in_executor(
+                self._thread, self._commit, entries, applied
+            )
+            if previous is not None:
+                # the core is not changed until this commit is awaited: the commit
+                # thread reads it (the read-model rows, a snapshot's fork) meanwhile
+                await previous()
             try:
-                await self._on_own_thread(self._commit, entries, applied)
+                await commit
             except Exception as exc:
                 log.exception("group commit failed; rebuilding the core from the journal")
                 self.failure = f"journal commit failed: {exc}"
                 await self._rebuild()
                 await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
-                return
+                return None
             self.failure = None
             if self.metrics is not None:
                 self.metrics.committed(
                     outcomes, [c for _h, c in good], time.perf_counter() - started
                 )
-            await self.queue.reply_many(
-                [(h, reply_for(out).to_dict()) for (h, _c), out in zip(good, outcomes, strict=True)]
-            )
-        if failed_at is not None:
-            await self.queue.reply(batch[failed_at][0], _internal_error())
-        if outcomes and any(out.alerts for out in outcomes):
-            # an alert's feed message names it by the id its read-model row gets
-            await self.projection.wait_async(outcomes[-1].seq, FENCE_TIMEOUT_S)
-        if outcomes:
+            # made now, from the core as this batch left it: the next batch may be
+            # applied (changing these orders' records) before they are sent
+            replies = [
+                (h, reply_for(out).to_dict()) for (h, _c), out in zip(good, outcomes, strict=True)
+            ]
             try:
-                await self.bus.publish_many(messages_for(self.core, outcomes))
+                messages = messages_for(self.core, outcomes)
             except Exception:
                 # feeds are best effort; clients re-sync from snapshots on a seq gap
-                log.exception("publishing to the bus failed")
+                log.exception("making the feed messages failed")
+        last_seq = outcomes[-1].seq if outcomes else None
+        alerts = any(out.alerts for out in outcomes)
+
+        async def finish() -> None:
+            if replies:
+                await self.queue.reply_many(replies)
+            if failed_at is not None:
+                await self.queue.reply(batch[failed_at][0], _internal_error())
+            if alerts:
+                # an alert's feed message names it by the id its read-model row gets
+                await self.projection.wait_async(last_seq, FENCE_TIMEOUT_S)
+            if messages:
+                try:
+                    await self.bus.publish_many(messages)
+                except Exception:
+                    # feeds are best effort; clients re-sync from snapshots on a seq gap
+                    log.exception("publishing to the bus failed")
+
         if failed_at is not None:
+            await finish()
             # the rest of the batch was never applied: put it through again
             rest = batch[failed_at + 1 :]
             if rest:
                 await self.process(rest)
+            return None
+        return finish
+
+    def _pipelines(self, batch: list[tuple[object, Command]]) -> bool:
+        """Whether the last batch's answers may wait until this batch's commit has
+        started: only on the plain path (a sound core, commands only)."""
+        return self._core_sound and all(isinstance(c, Command) for _h, c in batch)
 
     def _apply(
         self, batch: list[tuple[object, Command]], stamped: list[tuple[int, int]]

@@ -396,3 +396,114 @@ def test_merged_batches_keep_appended_rows_in_order_and_the_newest_whole_row():
     conn = RecordingConn()
     Projector().write(conn, merged)
     assert conn.tables.count("cash_postings") == 1 and conn.tables.count("accounts") == 2
+
+
+# --- the next batch's commit starts before the last batch is answered -------------------------
+
+
+class ScriptedQueue(FakeQueue):
+    """Hands out the given batches one by one; `ready` says whether another waits."""
+
+    def __init__(self, batches: list[list], log: list) -> None:
+        super().__init__()
+        self.batches = batches
+        self.log = log
+        self.seqr: Sequencer | None = None
+
+    def ready(self) -> bool:
+        return bool(self.batches)
+
+    async def next_batch(self, _max_n: int, timeout: float | None = 1.0) -> list:
+        if not self.batches:
+            self.seqr.stop()
+            return []
+        return self.batches.pop(0)
+
+    async def reply_many(self, replies) -> None:
+        await super().reply_many(replies)
+        self.log.extend(f"reply {handle}" for handle, _ in replies)
+
+
+class GatedJournal(FakeJournal):
+    """The second commit says it has started, then holds (on the commit thread) until
+    the first batch is answered, or gives up after a few seconds."""
+
+    def __init__(self, log: list, started, first_answered) -> None:
+        super().__init__()
+        self.log = log
+        self.started = started
+        self.first_answered = first_answered
+        self.commits = 0
+
+    def append(self, conn, entries, tail=None):
+        self.commits += 1
+        if self.commits == 2:
+            self.started.set()
+            self.first_answered.wait(5)
+        self.log.append(f"commit {self.commits}")
+        return super().append(conn, entries, tail)
+
+
+def test_the_last_batch_is_answered_while_the_next_one_commits():
+    import threading
+
+    from tests.core_driver import SYMBOL, CoreDriver
+
+    d = CoreDriver()
+    d.list_nox()
+    bureau = d.account("bureau-gz", "city_bureau", "440100")
+    buyer, seller = d.account("buyer"), d.account("seller")
+    d.issue(seller, bureau, 10_000)
+    d.deposit(buyer, 100_000_000)
+
+    def place(account_id: str, side: str) -> Command:
+        from exchange.core.command_codec import from_payload
+
+        return from_payload(
+            {
+                "kind": "place_order",
+                "account_id": account_id,
+                "client_order_id": f"{side}-1",
+                "request_hash": side,
+                "symbol": SYMBOL,
+                "side": side,
+                "type": "limit",
+                "price_fen": 320_000,
+                "quantity_kg": 1_000,
+                "time_in_force": "GTC",
+            }
+        )
+
+    log: list = []
+    started, first_answered = threading.Event(), threading.Event()
+    seqr = make(core=d.core)
+    seqr.journal = GatedJournal(log, started, first_answered)
+    # the buy rests in the first batch; the sell of the second fills it
+    seqr.queue = ScriptedQueue(
+        [[("buy", place(buyer, "buy"))], [("sell", place(seller, "sell"))]], log
+    )
+    seqr.queue.seqr = seqr
+    real_reply_many = seqr.queue.reply_many
+
+    async def reply_many(replies) -> None:
+        if any(handle == "buy" for handle, _ in replies):
+            for _ in range(5_000):  # until the second commit has started, or 5 s
+                if started.is_set():
+                    break
+                await asyncio.sleep(0.001)
+            log.append(f"second commit {'started' if started.is_set() else 'not started'}")
+        await real_reply_many(replies)
+        if any(handle == "buy" for handle, _ in replies):
+            first_answered.set()
+
+    seqr.queue.reply_many = reply_many
+    asyncio.run(seqr.run())
+    assert log == ["commit 1", "second commit started", "reply buy", "commit 2", "reply sell"]
+    # the buy's answer shows it as the first batch left it: resting, not filled
+    (order,) = seqr.queue.replies["buy"]["orders"]
+    assert (order["status"], order["filled_quantity"]) == ("open", "0.000")
+    (sold,) = [o for o in seqr.queue.replies["sell"]["orders"] if o["side"] == "sell"]
+    assert sold["status"] == "filled"
+    # and the feed messages of the first batch were made from that state too
+    first = [m for _ch, m in seqr.bus.published if m["core_seq"] == seqr.core.last_seq - 1]
+    assert [m["data"]["status"] for m in first if m["type"] == "order"] == ["open"]
