@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -81,6 +82,13 @@ async def _healthz_ceiling(base_url: str, clients: int = 8, seconds: float = 3.0
     return done / (time.perf_counter() - started)
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of the server process so far (its own threads; the
+    snapshotter's forked children are not counted)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _orders_total(base_url: str) -> float:
     text = httpx.get(base_url + "/metrics", timeout=10).text
     for line in text.splitlines():
@@ -122,9 +130,11 @@ def main(connections: int = 4, orders: int = 5_000, window: int = 64) -> dict:
             setup = setup_market(service.base_url, connections)
             ceiling = asyncio.run(_healthz_ceiling(service.base_url))
             before = _orders_total(service.base_url)
+            cpu_before = _cpu_s(service.proc.pid)
             run = asyncio.run(
                 _drive(service.ws_url, [e.token for e in setup.enterprises], orders, window)
             )
+            cpu_s = _cpu_s(service.proc.pid) - cpu_before
             grown = _orders_total(service.base_url) - before
             commits = _slow_commits(service.base_url)
     total = connections * orders
@@ -138,6 +148,7 @@ def main(connections: int = 4, orders: int = 5_000, window: int = 64) -> dict:
         "errors": run["errors"],
         "journaled_by_metrics": int(grown),
         "orders_per_s": total / run["elapsed_s"],
+        "server_cpu_us_per_order": cpu_s / total * 1e6,
         "healthz_per_s": ceiling,
         "commits_by_le_s": commits,
         "ratio": total / run["elapsed_s"] / ceiling,
@@ -150,7 +161,8 @@ def main(connections: int = 4, orders: int = 5_000, window: int = 64) -> dict:
         f"{run['elapsed_s']:.1f} s = {result['orders_per_s']:.0f}/s; ack p50 "
         f"{result['p50_ms']:.1f} ms p99 {result['p99_ms']:.1f} ms p99.9 {result['p999_ms']:.1f} ms;"
         f" acked {acked}, journaled (metrics) {int(grown)}, errors {run['errors']}; "
-        f"/healthz ceiling {ceiling:.0f}/s, ratio {result['ratio']:.2f}\n"
+        f"/healthz ceiling {ceiling:.0f}/s, ratio {result['ratio']:.2f}; server CPU "
+        f"{result['server_cpu_us_per_order']:.0f} µs per order\n"
         f"group commits at or under (s): {commits}"
     )
     return result
