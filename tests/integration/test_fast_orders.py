@@ -126,6 +126,20 @@ def placed(monkeypatch) -> list[dict]:
     return seen
 
 
+@pytest.fixture
+def placed_or_cancelled(monkeypatch) -> list[str]:
+    """The requests the fast path answered itself."""
+    seen: list[str] = []
+    answer = fast_orders._answer
+
+    async def counted(scope, *args):
+        seen.append(scope["path"])
+        await answer(scope, *args)
+
+    monkeypatch.setattr(fast_orders, "_answer", counted)
+    return seen
+
+
 @pytest.fixture(scope="module")
 def sides(tmp_path_factory, _cheap_hashing) -> Iterator[tuple[Side, Side]]:
     """(fast path, FastAPI route only), set up alike; shared by this module's tests, which
@@ -420,3 +434,42 @@ def test_the_rate_limit_is_charged_once_per_order(sides):
     # the list went to FastAPI (422 after charging the token once), the first order used
     # the second request's worth, the next is refused
     assert answers == [422, 201, 429]
+
+
+def test_cancels_are_answered_alike(sides, placed_or_cancelled):
+    fast, plain = sides
+    mine = _same(fast, plain, "POST", "/orders", "ent-a", _body(_order("x1"))).json()["id"]
+    theirs = _same(fast, plain, "POST", "/orders", "ent-b", _body(_order("x2"))).json()["id"]
+    cases = [
+        ("ent-a", f"/orders/{mine}", 200),
+        ("ent-a", f"/orders/{mine}", 409),  # not open any more
+        ("ent-a", f"/orders/{theirs}", 404),
+        ("ent-a", "/orders/not-a-number", 404),
+        ("ent-a", "/orders/99999999999999999999", 404),
+        ("ent-a", "/orders/%E4%B8%AD", 404),
+        (None, f"/orders/{theirs}", 401),
+        ("Bearer nope", f"/orders/{theirs}", 401),
+        ("ent-expired", f"/orders/{theirs}", 401),
+        ("province", f"/orders/{theirs}", 403),
+        ("operator", f"/orders/{theirs}", 403),
+        ("ent-b", f"/orders/{theirs}", 200),
+    ]
+    for token, path, status in cases:
+        r = _same(fast, plain, "DELETE", path, token, headers={})
+        assert r.status_code == status, (path, r.text)
+    ours = len(placed_or_cancelled)
+    assert ours == len(cases) + 2
+    # left to FastAPI: a body, a query, a NUL, a trailing slash, the collection
+    left = [
+        ("DELETE", f"/orders/{theirs}", b"{}", JSON, ""),
+        ("DELETE", f"/orders/{theirs}", b"", {}, "?force=1"),
+        ("DELETE", "/orders/1%00", b"", {}, ""),
+        ("DELETE", f"/orders/{theirs}/", b"", {}, ""),
+        ("DELETE", "/orders/", b"", {}, ""),
+        ("DELETE", "/orders", b"", {}, ""),
+        ("DELETE", f"/orders/{theirs}/x", b"", {}, ""),
+        ("DELETE", f"/orders/{theirs}", b" " * (MAX_BODY_BYTES + 1), JSON, ""),
+    ]
+    for method, path, content, headers, query in left:
+        _same(fast, plain, method, path, "ent-b", content, headers, query)
+    assert len(placed_or_cancelled) == ours

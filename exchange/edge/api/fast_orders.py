@@ -1,23 +1,28 @@
-"""`POST /api/v1/orders` below FastAPI: the same answer, without the generic machinery.
+"""`POST /api/v1/orders` and `DELETE /api/v1/orders/{id}` below FastAPI: the same
+answers, without the generic machinery.
 
 A profile of the order path showed FastAPI's per-request work (dependency solving,
 Request objects, the encoder, two middlewares wrapping `send`, route matching) at about
-half of the event loop's time per order. This ASGI layer, outermost inside Starlette's
-error middleware, answers the common order request itself with the route's own parts
-(`authenticate`, `check_role`, `OrderIn`, `place_for`, the app's exception handlers, the
-security headers of EdgeGuards, `X-Emx-Seq`), in the order FastAPI runs them:
+half of the event loop's time per order. This ASGI layer, in front of the project's
+middlewares (inside Starlette's error middleware), answers the common order requests
+itself with the routes' own parts (`authenticate`, `check_role`, `OrderIn`, `place_for`,
+`cancel_for`, the app's exception handlers, the security headers of EdgeGuards,
+`X-Emx-Seq`), in the order FastAPI runs them:
 
-1. the body is read and parsed as JSON (before the token is looked at, as FastAPI does);
+1. a place's body is read and parsed as JSON (before the token is looked at, as FastAPI
+   does);
 2. the token (401 unauthorized / token_expired, 429 rate_limited), then the role (403);
-3. the body is validated (422 as `errors.install` renders RequestValidationError);
-4. the order is placed (201, or 200 with the original for a repeat client_order_id).
+3. a place's body is validated (422 as `errors.install` renders RequestValidationError);
+4. the order is placed (201, or 200 with the original for a repeat client_order_id) or
+   cancelled (200).
 
 Anything else goes to FastAPI unchanged, so its answer is the route's by construction:
-another method or path, a query string, a Content-Type other than `application/json`,
-no Content-Length or one over the body limit, a body that is not a JSON object. These
-fall through before the token is charged to the rate limiter, so no request is
-counted twice. The FastAPI route stays registered for /openapi.json and /docs.
-tests/integration/test_fast_orders.py sends the same requests to both paths.
+other methods and paths, a query string, a NUL in the path; for a place a Content-Type
+other than `application/json`, no Content-Length or one over the body limit, a body that
+is not a JSON object; for a cancel any body at all. These fall through before the token
+is charged to the rate limiter, so no request is counted twice. The FastAPI routes stay
+registered for /openapi.json and /docs. tests/integration/test_fast_orders.py sends the
+same requests to both paths.
 """
 
 from __future__ import annotations
@@ -30,11 +35,12 @@ from starlette.requests import Request
 
 from exchange.edge.api.deps import authenticate, check_role
 from exchange.edge.api.guards import MAX_BODY_BYTES, PAGE_HEADERS
-from exchange.edge.api.routes.orders import place_for
+from exchange.edge.api.routes.orders import cancel_for, place_for
 from exchange.edge.api.schemas import OrderIn
 from settlement.accounts import Role
 
 PATH = "/api/v1/orders"
+ONE_ORDER = PATH + "/"
 _ENTERPRISE = (Role.ENTERPRISE,)
 _JSON = b"application/json"
 # JSONResponse's rendering, so the bytes are those FastAPI sends
@@ -66,8 +72,8 @@ class _Response:
 
     __slots__ = ("status_code",)
 
-    def __init__(self) -> None:
-        self.status_code = 201
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
 
 
 def _replay(body: bytes, receive):
@@ -98,15 +104,19 @@ class OrderFastPath:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or scope["path"] != PATH
-            or scope["query_string"]
-            or scope.get("root_path")
-        ):
-            await self.app(scope, receive, send)
-            return
+        if scope["type"] == "http" and not scope["query_string"] and not scope.get("root_path"):
+            method, path = scope["method"], scope["path"]
+            if method == "POST" and path == PATH:
+                await self._post(scope, receive, send)
+                return
+            if method == "DELETE" and path.startswith(ONE_ORDER):
+                order_id = path[len(ONE_ORDER) :]
+                if order_id and "/" not in order_id and "\x00" not in order_id:
+                    await self._delete(scope, receive, send, order_id)
+                    return
+        await self.app(scope, receive, send)
+
+    async def _post(self, scope, receive, send) -> None:
         content_type = length = authorization = None
         for name, value in scope["headers"]:
             if name == b"content-type":
@@ -145,15 +155,7 @@ class OrderFastPath:
         await self._place(scope, receive, send, data, authorization)
 
     async def _place(self, scope, receive, send, data: dict, authorization) -> None:
-        app = scope["app"]
-        request = _Request(app)
-        try:
-            caller = check_role(
-                await authenticate(
-                    app, "" if authorization is None else authorization.decode("latin-1")
-                ),
-                _ENTERPRISE,
-            )
+        async def place(caller, request, response):
             try:
                 order = OrderIn.model_validate(data, from_attributes=True)
             except ValidationError as exc:
@@ -161,28 +163,59 @@ class OrderFastPath:
                 raise RequestValidationError(
                     [{**e, "loc": ("body", *e["loc"])} for e in errors]
                 ) from None
-            response = _Response()
-            view = await place_for(caller.account_id, order, request, response)
-        except Exception as exc:
-            handler = _handler_for(app, exc)
-            if handler is None:
-                raise  # Starlette's error middleware answers 500, as for the route
-            answer = await handler(Request(scope, receive), exc)
-            await answer(scope, receive, _with_headers(send, request.state.emx_seq))
-            return
-        body = _render(view).encode()
-        headers = [
-            (b"content-length", str(len(body)).encode()),
-            (b"content-type", _JSON),
-            *PAGE_HEADERS,
-        ]
-        seq = request.state.emx_seq
-        if seq is not None:
-            headers.append((b"x-emx-seq", str(seq).encode()))
-        await send(
-            {"type": "http.response.start", "status": response.status_code, "headers": headers}
+            return await place_for(caller.account_id, order, request, response)
+
+        await _answer(scope, receive, send, authorization, 201, place)
+
+    async def _delete(self, scope, receive, send, order_id: str) -> None:
+        authorization = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                if authorization is None:
+                    authorization = value
+            elif name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+                # a body: EdgeGuards' limit and FastAPI's handling of it, as they are
+                await self.app(scope, receive, send)
+                return
+
+        async def cancel(caller, request, _response):
+            return await cancel_for(caller.account_id, order_id, request)
+
+        await _answer(scope, receive, send, authorization, 200, cancel)
+
+
+async def _answer(scope, receive, send, authorization, status: int, run) -> None:
+    """`run(caller, request, response)` for an enterprise caller, answered as FastAPI
+    answers the route: its dict as JSON, an exception through the app's handlers."""
+    app = scope["app"]
+    request = _Request(app)
+    response = _Response(status)
+    try:
+        caller = check_role(
+            await authenticate(
+                app, "" if authorization is None else authorization.decode("latin-1")
+            ),
+            _ENTERPRISE,
         )
-        await send({"type": "http.response.body", "body": body})
+        view = await run(caller, request, response)
+    except Exception as exc:
+        handler = _handler_for(app, exc)
+        if handler is None:
+            raise  # Starlette's error middleware answers 500, as for the route
+        answer = await handler(Request(scope, receive), exc)
+        await answer(scope, receive, _with_headers(send, request.state.emx_seq))
+        return
+    body = _render(view).encode()
+    headers = [
+        (b"content-length", str(len(body)).encode()),
+        (b"content-type", _JSON),
+        *PAGE_HEADERS,
+    ]
+    seq = request.state.emx_seq
+    if seq is not None:
+        headers.append((b"x-emx-seq", str(seq).encode()))
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _with_headers(send, seq):
