@@ -341,7 +341,8 @@ def create_app(
     app.add_middleware(EdgeGuards)
     app.add_middleware(SeqHeader)
     if fast_orders:
-        # outermost, so that an order skips the layers above as well as FastAPI's own
+        # in front of SeqHeader and EdgeGuards: an order it answers passes neither (it adds
+        # their headers itself), nor FastAPI's routing and dependencies
         app.add_middleware(OrderFastPath)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
