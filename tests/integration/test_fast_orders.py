@@ -20,6 +20,7 @@ from exchange.config import Settings, get_settings
 from exchange.edge import auth
 from exchange.edge.api import fast_orders
 from exchange.edge.api.guards import MAX_BODY_BYTES
+from exchange.edge.api.routes import orders as orders_route
 from exchange.edge.throttle import RateLimiter
 
 API = "/api/v1"
@@ -473,3 +474,19 @@ def test_cancels_are_answered_alike(sides, placed_or_cancelled):
     for method, path, content, headers, query in left:
         _same(fast, plain, method, path, "ent-b", content, headers, query)
     assert len(placed_or_cancelled) == ours
+
+
+def test_a_failure_inside_is_the_same_500(sides, monkeypatch):
+    def broken(fields):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(orders_route, "_request_hash", broken)
+    answers = []
+    for side in sides:
+        # a client of its own that answers 500 as a server would, not raise in the test
+        client = TestClient(side.client.app, raise_server_exceptions=False)
+        headers = {**JSON, "Authorization": f"Bearer {side.tokens['ent-a']}"}
+        r = client.post(API + "/orders", content=_body(_order("boom")), headers=headers)
+        answers.append((r.status_code, r.content, r.headers.raw))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 500 and answers[0][1] == b"Internal Server Error"

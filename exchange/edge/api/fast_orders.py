@@ -91,8 +91,11 @@ def _replay(body: bytes, receive):
 
 
 def _handler_for(app, exc: Exception):
-    # as Starlette's ExceptionMiddleware finds it: the nearest class in the MRO
+    # as Starlette's ExceptionMiddleware finds it: the nearest class in the MRO (a handler
+    # of Exception itself belongs to the error middleware outside, which answers 500)
     for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None
         handler = app.exception_handlers.get(cls)
         if handler is not None:
             return handler
