@@ -36,6 +36,9 @@ _COMMON = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 ]
+# what EdgeGuards adds to every answer, after the answer's own headers
+PAGE_HEADERS = (*_COMMON, (b"content-security-policy", _PAGE_POLICY.encode()))
+DOCS_HEADERS = (*_COMMON, (b"content-security-policy", _DOCS_POLICY.encode()))
 
 
 class _BodyTooLarge(HTTPException):
@@ -71,8 +74,7 @@ class EdgeGuards:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = _DOCS_POLICY if scope.get("path") in DOCS_PATHS else _PAGE_POLICY
-        extra = [*_COMMON, (b"content-security-policy", policy.encode())]
+        extra = DOCS_HEADERS if scope.get("path") in DOCS_PATHS else PAGE_HEADERS
         started = False
 
         async def send_with_headers(message) -> None:
