@@ -491,11 +491,18 @@ class InProcessCommandQueue(CommandQueue):
 # take (a blocking pop included) before the client gives up on the connection.
 _BLOCK_S = 5.0
 _SOCKET_TIMEOUT_S = 15.0
+# replies a gateway's reader takes in one round trip
+_REPLIES_PER_READ = 1024
 
 
 class RedisCommandQueue(CommandQueue):
-    """Commands on one Redis list (LPUSH / BRPOP: first in, first out); each gateway
+    """Commands on one Redis list (LPUSH / BLMPOP: first in, first out); each gateway
     gets its replies on its own list, matched to the waiting request by id.
+
+    Round trips are per batch, not per command: a gateway pushes every command
+    submitted while its previous push was on the wire in one LPUSH, the core takes up
+    to a batch in one BLMPOP and answers each gateway's share in one RPUSH, and a
+    gateway's reply reader takes every reply waiting in one BLMPOP. Needs Redis 7.
 
     A command taken by a core that then dies before journaling it is lost; its
     gateway times out and the client retries with the same client_order_id.
@@ -530,11 +537,17 @@ class RedisCommandQueue(CommandQueue):
         self._default_timeout = default_timeout
         self._reply_ttl_s = reply_ttl_s
         self._waiting: dict[str, asyncio.Future] = {}
+        # envelopes not pushed yet, by request id, in submission order
+        self._outbox: dict[str, str] = {}
+        self._pusher: asyncio.Task | None = None
         self._dispatcher: asyncio.Task | None = None
         self._closing = False
 
     async def start(self) -> None:
-        await self._redis.ping()
+        info = await self._redis.info("server")
+        version = tuple(int(p) for p in str(info.get("redis_version", "0")).split(".")[:2])
+        if version < (7, 0):
+            raise RuntimeError(f"the command queue needs Redis 7 (BLMPOP), not {version}")
 
     async def submit(self, command: Command, timeout: float | None = None) -> Message:
         if self._dispatcher is None or self._dispatcher.done():
@@ -550,14 +563,37 @@ class RedisCommandQueue(CommandQueue):
             # past this the gateway has answered "timeout": the core must drop it
             "deadline_ms": time.time_ns() // 1_000_000 + int(wait * 1000),
         }
+        self._outbox[request_id] = _dumps(envelope)
+        if self._pusher is None:
+            self._pusher = asyncio.create_task(self._push())
         try:
-            async with asyncio.timeout(timeout or self._default_timeout):
-                await self._redis.lpush(self._commands_key, _dumps(envelope))
+            async with asyncio.timeout(wait):
                 return await future
         except TimeoutError:
             raise CommandTimeout("the core did not answer in time") from None
         finally:
             self._waiting.pop(request_id, None)
+            # never pushed once its submitter stopped waiting
+            self._outbox.pop(request_id, None)
+
+    async def _push(self) -> None:
+        """Push the outbox, one LPUSH per round: what is submitted while one push is on
+        the wire goes in the next. One task, so a gateway's commands keep their order."""
+        try:
+            while self._outbox:
+                sent, self._outbox = self._outbox, {}
+                try:
+                    # LPUSH a b c leaves c at the head: the core, popping from the tail,
+                    # still takes a first
+                    await self._redis.lpush(self._commands_key, *sent.values())
+                except Exception as exc:
+                    # each submitter raises what a push of its own would have raised
+                    for request_id in sent:
+                        future = self._waiting.get(request_id)
+                        if future is not None and not future.done():
+                            future.set_exception(exc)
+        finally:
+            self._pusher = None
 
     async def _dispatch_replies(self) -> None:
         # One blocking reader per gateway, not one per request in flight. The loop also
@@ -565,7 +601,9 @@ class RedisCommandQueue(CommandQueue):
         # connection error and retried here) would otherwise keep it running for ever.
         while not self._closing:
             try:
-                item = await self._redis.blpop([self._reply_key], timeout=_BLOCK_S)
+                item = await self._redis.blmpop(
+                    _BLOCK_S, 1, self._reply_key, direction="LEFT", count=_REPLIES_PER_READ
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -576,32 +614,34 @@ class RedisCommandQueue(CommandQueue):
                 continue
             if item is None:
                 continue
-            try:
-                reply = json.loads(item[1])
-                future = self._waiting.get(reply["id"])
-            except (ValueError, KeyError, TypeError):
-                log.error("dropping a malformed reply on %s", self._reply_key)
-                continue
-            if future is not None and not future.done():
-                future.set_result(reply["result"])
+            for raw in item[1]:
+                try:
+                    reply = json.loads(raw)
+                    future = self._waiting.get(reply["id"])
+                except (ValueError, KeyError, TypeError):
+                    log.error("dropping a malformed reply on %s", self._reply_key)
+                    continue
+                if future is not None and not future.done():
+                    future.set_result(reply["result"])
 
     async def next_batch(
         self, max_n: int, timeout: float | None = 1.0
     ) -> list[tuple[Any, Command]]:
-        # BRPOP's timeout 0 means "forever"; a sub-millisecond wait would round to it.
+        # BLMPOP's timeout 0 means "forever"; a sub-millisecond wait would round to it.
         # "For ever" is a loop of bounded waits, so no read outlives the socket timeout.
         while True:
             block = _BLOCK_S if timeout is None else min(max(timeout, 0.001), _BLOCK_S)
-            first = await self._redis.brpop([self._commands_key], timeout=block)
-            if first is not None:
+            # the first command and all that queued behind it, up to max_n, in one round trip
+            popped = await self._redis.blmpop(
+                block, 1, self._commands_key, direction="RIGHT", count=max_n
+            )
+            if popped is not None:
                 break
             if timeout is not None and timeout <= _BLOCK_S:
                 return []
             if timeout is not None:
                 timeout -= _BLOCK_S
-        raw = [first[1]]
-        if max_n > 1:
-            raw.extend(await self._redis.rpop(self._commands_key, max_n - 1) or [])
+        raw = popped[1]
         envelopes = [e for e in map(_envelope, raw) if e is not None]
         now_ms = time.time_ns() // 1_000_000
         live = [e for e in envelopes if e.get("deadline_ms", now_ms) >= now_ms]
@@ -626,18 +666,29 @@ class RedisCommandQueue(CommandQueue):
     async def reply_many(self, replies: Sequence[tuple[Any, Message]]) -> None:
         if not replies:
             return
-        pipe = self._redis.pipeline(transaction=False)
-        reply_lists = set()
+        # one RPUSH per gateway, its replies in the order given
+        by_gateway: dict[str, list[str]] = {}
         for (reply_to, request_id), result in replies:
-            pipe.rpush(reply_to, _dumps({"id": request_id, "result": result}))
-            reply_lists.add(reply_to)
-        for key in reply_lists:
+            data = _dumps({"id": request_id, "result": result})
+            values = by_gateway.get(reply_to)
+            if values is None:
+                by_gateway[reply_to] = [data]
+            else:
+                values.append(data)
+        pipe = self._redis.pipeline(transaction=False)
+        for key, values in by_gateway.items():
+            pipe.rpush(key, *values)
             # A gateway that died leaves no reply list behind for long.
             pipe.expire(key, self._reply_ttl_s)
         await pipe.execute()
 
     async def aclose(self) -> None:
         self._closing = True
+        if self._pusher is not None:
+            self._pusher.cancel()
+            await asyncio.wait({self._pusher}, timeout=_SOCKET_TIMEOUT_S)
+            self._pusher = None
+        self._outbox.clear()
         if self._dispatcher is not None:
             self._dispatcher.cancel()
             # bounded: the flag ends the loop within one blocking read at most
