@@ -272,6 +272,18 @@ class InProcessBus(_FanOutBus):
         return found[:count]
 
 
+# KEYS: a stream and a pub/sub channel per message; ARGV: the streams' MAXLEN, then the
+# messages. Each goes to its stream (the same entry as an XADD of its own) and then out live.
+_PUBLISH_LUA = """
+local maxlen = ARGV[1]
+for i = 2, #ARGV do
+  redis.call('XADD', KEYS[2 * i - 3], 'MAXLEN', '~', maxlen, '*', 'd', ARGV[i])
+  redis.call('PUBLISH', KEYS[2 * i - 2], ARGV[i])
+end
+return #ARGV - 1
+"""
+
+
 class RedisBus(_FanOutBus):
     """Redis pub/sub for live fan-out across processes, a capped stream per channel for replay.
 
@@ -298,6 +310,8 @@ class RedisBus(_FanOutBus):
         self._confirmations: dict[str, asyncio.Future] = {}
         self._lock = asyncio.Lock()
         self._closing = False
+        # EVALSHA, loading the script again if Redis lost it (a restart)
+        self._publish_script = self._redis.register_script(_PUBLISH_LUA)
 
     async def start(self) -> None:
         await self._redis.ping()
@@ -311,15 +325,16 @@ class RedisBus(_FanOutBus):
     async def publish_many(self, messages: Sequence[tuple[str, Message]]) -> None:
         if not messages:
             return
-        # One round trip per batch; Redis keeps the order of a connection's commands.
-        pipe = self._redis.pipeline(transaction=False)
+        # One command per batch, not an XADD and a PUBLISH per message: the client's
+        # work (packing each command, parsing each answer) cost more than the rest of
+        # publishing. The script runs them in order, and nothing runs in between.
+        keys: list[str] = []
+        data: list[str] = [str(self._stream_maxlen)]
         for channel, message in messages:
-            data = _dumps(message)
-            pipe.xadd(
-                self._stream(channel), {"d": data}, maxlen=self._stream_maxlen, approximate=True
-            )
-            pipe.publish(self._live(channel), data)
-        await pipe.execute()
+            keys.append(self._stream(channel))
+            keys.append(self._live(channel))
+            data.append(_dumps(message))
+        await self._publish_script(keys=keys, args=data)
 
     async def history(
         self, channel: str, after: str | None = None, count: int = 1000
