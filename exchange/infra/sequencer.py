@@ -136,6 +136,9 @@ class Sequencer:
         # why the last commit or recovery failed; None once one succeeds (for /healthz)
         self.failure: str | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emx-sequencer")
+        # the last batch's event publication, while `run` publishes behind the loop
+        self._publishing: asyncio.Task | None = None
+        self._publish_behind = False
         # the recovered core is long-lived: out of the collector's walks from the start
         _freeze_long_lived()
 
@@ -145,10 +148,31 @@ class Sequencer:
         return self._core_sound
 
     async def run(self) -> None:
-        while not self._stopping:
-            batch = await self.queue.next_batch(self.batch_max)
-            if batch:
-                await self.process(batch)
+        # In the loop, a batch's events go out while the next batch is taken and applied:
+        # over Redis their round trip no longer delays the next batch. `process` alone
+        # (tests, tools) publishes before it returns.
+        self._publish_behind = True
+        try:
+            while not self._stopping:
+                batch = await self.queue.next_batch(self.batch_max)
+                if batch:
+                    await self.process(batch)
+        finally:
+            self._publish_behind = False
+            if self._publishing is not None:
+                await asyncio.wait({self._publishing}, timeout=10)
+
+    async def _publish(self, previous: asyncio.Task | None, outcomes: list[Outcome], msgs):
+        if previous is not None:
+            await previous  # events in seq order; it never raises
+        try:
+            if any(out.alerts for out in outcomes):
+                # an alert's feed message names it by the id its read-model row gets
+                await self.projection.wait_async(outcomes[-1].seq, FENCE_TIMEOUT_S)
+            await self.bus.publish_many(msgs)
+        except Exception:
+            # feeds are best effort; clients re-sync from snapshots on a seq gap
+            log.exception("publishing to the bus failed")
 
     def stop(self) -> None:
         self._stopping = True
@@ -240,15 +264,13 @@ class Sequencer:
             )
         if failed_at is not None:
             await self.queue.reply(batch[failed_at][0], _internal_error())
-        if outcomes and any(out.alerts for out in outcomes):
-            # an alert's feed message names it by the id its read-model row gets
-            await self.projection.wait_async(outcomes[-1].seq, FENCE_TIMEOUT_S)
         if outcomes:
-            try:
-                await self.bus.publish_many(messages_for(self.core, outcomes))
-            except Exception:
-                # feeds are best effort; clients re-sync from snapshots on a seq gap
-                log.exception("publishing to the bus failed")
+            # the messages are made now: the next batch changes the core they read
+            sending = self._publish(self._publishing, outcomes, messages_for(self.core, outcomes))
+            if self._publish_behind:
+                self._publishing = asyncio.create_task(sending)
+            else:
+                await sending
         if failed_at is not None:
             # the rest of the batch was never applied: put it through again
             rest = batch[failed_at + 1 :]
