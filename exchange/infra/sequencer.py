@@ -162,13 +162,10 @@ class Sequencer:
             if self._publishing is not None:
                 await asyncio.wait({self._publishing}, timeout=10)
 
-    async def _publish(self, previous: asyncio.Task | None, outcomes: list[Outcome], msgs):
+    async def _publish(self, previous: asyncio.Task | None, msgs: list) -> None:
         if previous is not None:
             await previous  # events in seq order; it never raises
         try:
-            if any(out.alerts for out in outcomes):
-                # an alert's feed message names it by the id its read-model row gets
-                await self.projection.wait_async(outcomes[-1].seq, FENCE_TIMEOUT_S)
             await self.bus.publish_many(msgs)
         except Exception:
             # feeds are best effort; clients re-sync from snapshots on a seq gap
@@ -264,9 +261,12 @@ class Sequencer:
             )
         if failed_at is not None:
             await self.queue.reply(batch[failed_at][0], _internal_error())
+        if outcomes and any(out.alerts for out in outcomes):
+            # an alert's feed message names it by the id its read-model row gets
+            await self.projection.wait_async(outcomes[-1].seq, FENCE_TIMEOUT_S)
         if outcomes:
             # the messages are made now: the next batch changes the core they read
-            sending = self._publish(self._publishing, outcomes, messages_for(self.core, outcomes))
+            sending = self._publish(self._publishing, messages_for(self.core, outcomes))
             if self._publish_behind:
                 self._publishing = asyncio.create_task(sending)
             else:
