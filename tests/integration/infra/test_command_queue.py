@@ -326,3 +326,31 @@ async def test_a_command_whose_submitter_gave_up_before_its_push_is_never_sent(
     finally:
         await gateway.aclose()
         await core.aclose()
+
+
+async def test_a_core_that_dies_holding_a_batch_takes_no_more_and_acknowledges_nothing(
+    redis_url, redis_prefix
+):
+    """A core that dies after taking a batch loses that batch alone: its submitters time
+    out, never told it was applied; the next core takes the rest, in order, and answers it."""
+    gateway = RedisCommandQueue(redis_url, prefix=redis_prefix)
+    dying = RedisCommandQueue(redis_url, prefix=redis_prefix)
+    successor = RedisCommandQueue(redis_url, prefix=redis_prefix)
+    try:
+        submissions = [asyncio.create_task(gateway.submit(n(i), timeout=2)) for i in range(10)]
+        async with asyncio.timeout(5):
+            while await dying.pending() < 10:
+                await asyncio.sleep(0.005)
+        lost = await dying.next_batch(4, timeout=1)
+        assert [c.amount_fen for _h, c in lost] == [0, 1, 2, 3]
+        await dying.aclose()  # gone without a reply
+        assert await successor.pending() == 6
+        rest = await successor.next_batch(512, timeout=1)
+        assert [c.amount_fen for _h, c in rest] == [4, 5, 6, 7, 8, 9]
+        await successor.reply_many([(h, {"applied": c.amount_fen}) for h, c in rest])
+        results = await asyncio.gather(*submissions, return_exceptions=True)
+        assert all(isinstance(r, CommandTimeout) for r in results[:4])
+        assert results[4:] == [{"applied": i} for i in range(4, 10)]
+    finally:
+        await gateway.aclose()
+        await successor.aclose()
