@@ -272,6 +272,18 @@ class InProcessBus(_FanOutBus):
         return found[:count]
 
 
+# KEYS: a stream and a pub/sub channel per message; ARGV: the streams' MAXLEN, then the
+# messages. Each goes to its stream (the same entry as an XADD of its own) and then out live.
+_PUBLISH_LUA = """
+local maxlen = ARGV[1]
+for i = 2, #ARGV do
+  redis.call('XADD', KEYS[2 * i - 3], 'MAXLEN', '~', maxlen, '*', 'd', ARGV[i])
+  redis.call('PUBLISH', KEYS[2 * i - 2], ARGV[i])
+end
+return #ARGV - 1
+"""
+
+
 class RedisBus(_FanOutBus):
     """Redis pub/sub for live fan-out across processes, a capped stream per channel for replay.
 
@@ -298,6 +310,8 @@ class RedisBus(_FanOutBus):
         self._confirmations: dict[str, asyncio.Future] = {}
         self._lock = asyncio.Lock()
         self._closing = False
+        # EVALSHA, loading the script again if Redis lost it (a restart)
+        self._publish_script = self._redis.register_script(_PUBLISH_LUA)
 
     async def start(self) -> None:
         await self._redis.ping()
@@ -311,15 +325,16 @@ class RedisBus(_FanOutBus):
     async def publish_many(self, messages: Sequence[tuple[str, Message]]) -> None:
         if not messages:
             return
-        # One round trip per batch; Redis keeps the order of a connection's commands.
-        pipe = self._redis.pipeline(transaction=False)
+        # One command per batch, not an XADD and a PUBLISH per message: the client's
+        # work (packing each command, parsing each answer) cost more than the rest of
+        # publishing. The script runs them in order, and nothing runs in between.
+        keys: list[str] = []
+        data: list[str] = [str(self._stream_maxlen)]
         for channel, message in messages:
-            data = _dumps(message)
-            pipe.xadd(
-                self._stream(channel), {"d": data}, maxlen=self._stream_maxlen, approximate=True
-            )
-            pipe.publish(self._live(channel), data)
-        await pipe.execute()
+            keys.append(self._stream(channel))
+            keys.append(self._live(channel))
+            data.append(_dumps(message))
+        await self._publish_script(keys=keys, args=data)
 
     async def history(
         self, channel: str, after: str | None = None, count: int = 1000
@@ -496,11 +511,18 @@ class InProcessCommandQueue(CommandQueue):
 # take (a blocking pop included) before the client gives up on the connection.
 _BLOCK_S = 5.0
 _SOCKET_TIMEOUT_S = 15.0
+# replies a gateway's reader takes in one round trip
+_REPLIES_PER_READ = 1024
 
 
 class RedisCommandQueue(CommandQueue):
-    """Commands on one Redis list (LPUSH / BRPOP: first in, first out); each gateway
+    """Commands on one Redis list (LPUSH / BLMPOP: first in, first out); each gateway
     gets its replies on its own list, matched to the waiting request by id.
+
+    Round trips are per batch, not per command: a gateway pushes every command
+    submitted while its previous push was on the wire in one LPUSH, the core takes up
+    to a batch in one BLMPOP and answers each gateway's share in one RPUSH, and a
+    gateway's reply reader takes every reply waiting in one BLMPOP. Needs Redis 7.
 
     A command taken by a core that then dies before journaling it is lost; its
     gateway times out and the client retries with the same client_order_id.
@@ -535,11 +557,17 @@ class RedisCommandQueue(CommandQueue):
         self._default_timeout = default_timeout
         self._reply_ttl_s = reply_ttl_s
         self._waiting: dict[str, asyncio.Future] = {}
+        # envelopes not pushed yet, by request id, in submission order
+        self._outbox: dict[str, str] = {}
+        self._pusher: asyncio.Task | None = None
         self._dispatcher: asyncio.Task | None = None
         self._closing = False
 
     async def start(self) -> None:
-        await self._redis.ping()
+        info = await self._redis.info("server")
+        version = tuple(int(p) for p in str(info.get("redis_version", "0")).split(".")[:2])
+        if version < (7, 0):
+            raise RuntimeError(f"the command queue needs Redis 7 (BLMPOP), not {version}")
 
     async def submit(self, command: Command, timeout: float | None = None) -> Message:
         if self._dispatcher is None or self._dispatcher.done():
@@ -555,14 +583,37 @@ class RedisCommandQueue(CommandQueue):
             # past this the gateway has answered "timeout": the core must drop it
             "deadline_ms": time.time_ns() // 1_000_000 + int(wait * 1000),
         }
+        self._outbox[request_id] = _dumps(envelope)
+        if self._pusher is None:
+            self._pusher = asyncio.create_task(self._push())
         try:
-            async with asyncio.timeout(timeout or self._default_timeout):
-                await self._redis.lpush(self._commands_key, _dumps(envelope))
+            async with asyncio.timeout(wait):
                 return await future
         except TimeoutError:
             raise CommandTimeout("the core did not answer in time") from None
         finally:
             self._waiting.pop(request_id, None)
+            # never pushed once its submitter stopped waiting
+            self._outbox.pop(request_id, None)
+
+    async def _push(self) -> None:
+        """Push the outbox, one LPUSH per round: what is submitted while one push is on
+        the wire goes in the next. One task, so a gateway's commands keep their order."""
+        try:
+            while self._outbox:
+                sent, self._outbox = self._outbox, {}
+                try:
+                    # LPUSH a b c leaves c at the head: the core, popping from the tail,
+                    # still takes a first
+                    await self._redis.lpush(self._commands_key, *sent.values())
+                except Exception as exc:
+                    # each submitter raises what a push of its own would have raised
+                    for request_id in sent:
+                        future = self._waiting.get(request_id)
+                        if future is not None and not future.done():
+                            future.set_exception(exc)
+        finally:
+            self._pusher = None
 
     async def _dispatch_replies(self) -> None:
         # One blocking reader per gateway, not one per request in flight. The loop also
@@ -570,7 +621,9 @@ class RedisCommandQueue(CommandQueue):
         # connection error and retried here) would otherwise keep it running for ever.
         while not self._closing:
             try:
-                item = await self._redis.blpop([self._reply_key], timeout=_BLOCK_S)
+                item = await self._redis.blmpop(
+                    _BLOCK_S, 1, self._reply_key, direction="LEFT", count=_REPLIES_PER_READ
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -581,32 +634,34 @@ class RedisCommandQueue(CommandQueue):
                 continue
             if item is None:
                 continue
-            try:
-                reply = json.loads(item[1])
-                future = self._waiting.get(reply["id"])
-            except (ValueError, KeyError, TypeError):
-                log.error("dropping a malformed reply on %s", self._reply_key)
-                continue
-            if future is not None and not future.done():
-                future.set_result(reply["result"])
+            for raw in item[1]:
+                try:
+                    reply = json.loads(raw)
+                    future = self._waiting.get(reply["id"])
+                except (ValueError, KeyError, TypeError):
+                    log.error("dropping a malformed reply on %s", self._reply_key)
+                    continue
+                if future is not None and not future.done():
+                    future.set_result(reply["result"])
 
     async def next_batch(
         self, max_n: int, timeout: float | None = 1.0
     ) -> list[tuple[Any, Command]]:
-        # BRPOP's timeout 0 means "forever"; a sub-millisecond wait would round to it.
+        # BLMPOP's timeout 0 means "forever"; a sub-millisecond wait would round to it.
         # "For ever" is a loop of bounded waits, so no read outlives the socket timeout.
         while True:
             block = _BLOCK_S if timeout is None else min(max(timeout, 0.001), _BLOCK_S)
-            first = await self._redis.brpop([self._commands_key], timeout=block)
-            if first is not None:
+            # the first command and all that queued behind it, up to max_n, in one round trip
+            popped = await self._redis.blmpop(
+                block, 1, self._commands_key, direction="RIGHT", count=max_n
+            )
+            if popped is not None:
                 break
             if timeout is not None and timeout <= _BLOCK_S:
                 return []
             if timeout is not None:
                 timeout -= _BLOCK_S
-        raw = [first[1]]
-        if max_n > 1:
-            raw.extend(await self._redis.rpop(self._commands_key, max_n - 1) or [])
+        raw = popped[1]
         envelopes = [e for e in map(_envelope, raw) if e is not None]
         now_ms = time.time_ns() // 1_000_000
         live = [e for e in envelopes if e.get("deadline_ms", now_ms) >= now_ms]
@@ -631,18 +686,29 @@ class RedisCommandQueue(CommandQueue):
     async def reply_many(self, replies: Sequence[tuple[Any, Message]]) -> None:
         if not replies:
             return
-        pipe = self._redis.pipeline(transaction=False)
-        reply_lists = set()
+        # one RPUSH per gateway, its replies in the order given
+        by_gateway: dict[str, list[str]] = {}
         for (reply_to, request_id), result in replies:
-            pipe.rpush(reply_to, _dumps({"id": request_id, "result": result}))
-            reply_lists.add(reply_to)
-        for key in reply_lists:
+            data = _dumps({"id": request_id, "result": result})
+            values = by_gateway.get(reply_to)
+            if values is None:
+                by_gateway[reply_to] = [data]
+            else:
+                values.append(data)
+        pipe = self._redis.pipeline(transaction=False)
+        for key, values in by_gateway.items():
+            pipe.rpush(key, *values)
             # A gateway that died leaves no reply list behind for long.
             pipe.expire(key, self._reply_ttl_s)
         await pipe.execute()
 
     async def aclose(self) -> None:
         self._closing = True
+        if self._pusher is not None:
+            self._pusher.cancel()
+            await asyncio.wait({self._pusher}, timeout=_SOCKET_TIMEOUT_S)
+            self._pusher = None
+        self._outbox.clear()
         if self._dispatcher is not None:
             self._dispatcher.cancel()
             # bounded: the flag ends the loop within one blocking read at most

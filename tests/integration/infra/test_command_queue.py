@@ -16,6 +16,7 @@ def n(i: int) -> Deposit:
     """A small command told apart by its amount."""
     return Deposit(account_id="ACC-1", amount_fen=i)
 
+
 # A wait that never ends (a reader that swallowed its cancellation) cannot be bounded
 # from inside the event loop: the suite's per-test timeout, far below its 300 s, ends it.
 pytestmark = pytest.mark.timeout(60)
@@ -176,16 +177,180 @@ async def test_closing_a_gateway_ends_its_reply_reader_even_if_the_client_loses_
     """The reply reader retries on connection errors; if the Redis client turns the
     cancellation of a blocking read into such an error, closing must still end it."""
     gateway = RedisCommandQueue(redis_url, prefix=redis_prefix)
-    blpop = gateway._redis.blpop
+    blmpop = gateway._redis.blmpop
 
-    async def blpop_losing_the_cancel(*args, **kwargs):
+    async def blmpop_losing_the_cancel(*args, **kwargs):
         try:
-            return await blpop(*args, **kwargs)
+            return await blmpop(*args, **kwargs)
         except asyncio.CancelledError:
             raise ConnectionError("connection closed while reading") from None
 
-    gateway._redis.blpop = blpop_losing_the_cancel
+    gateway._redis.blmpop = blmpop_losing_the_cancel
     with pytest.raises(CommandTimeout):
         await gateway.submit(n(1), timeout=0.2)  # starts the reply reader; nobody answers
     async with bounded(20, "closing the gateway's command queue"):
         await gateway.aclose()
+
+
+# --- round trips over Redis: per batch, not per command ---------------------------------------
+
+
+def counting(queue: RedisCommandQueue) -> list[str]:
+    """The names of the commands `queue` sends to Redis from now on, pipelines included."""
+    sent: list[str] = []
+    client = queue._redis
+    execute_command = client.execute_command
+    pipeline = client.pipeline
+
+    async def counted(*args, **options):
+        sent.append(str(args[0]).upper())
+        return await execute_command(*args, **options)
+
+    def counted_pipeline(*args, **kwargs):
+        pipe = pipeline(*args, **kwargs)
+        execute = pipe.execute
+
+        async def execute_counted(*a, **k):
+            sent.append("PIPELINE:" + ",".join(str(c[0][0]).upper() for c in pipe.command_stack))
+            return await execute(*a, **k)
+
+        pipe.execute = execute_counted
+        return pipe
+
+    client.execute_command = counted
+    client.pipeline = counted_pipeline
+    return sent
+
+
+async def test_commands_submitted_together_are_one_push_and_one_pop(redis_url, redis_prefix):
+    gateway = RedisCommandQueue(redis_url, prefix=redis_prefix)
+    core = RedisCommandQueue(redis_url, prefix=redis_prefix)
+    try:
+        pushed = counting(gateway)
+        submissions = [asyncio.create_task(gateway.submit(n(i), timeout=5)) for i in range(50)]
+        async with asyncio.timeout(5):
+            while await core.pending() < 50:
+                await asyncio.sleep(0.005)
+        assert pushed.count("LPUSH") == 1
+        popped = counting(core)
+        batch = await core.next_batch(512, timeout=1)
+        assert [c.amount_fen for _h, c in batch] == list(range(50))
+        assert popped == ["BLMPOP"]
+        await core.reply_many([(h, {"i": c.amount_fen}) for h, c in batch])
+        # one RPUSH of all 50 replies (and the reply list's expiry), in one round trip
+        assert popped[1:] == ["PIPELINE:RPUSH,EXPIRE"]
+        replies = await asyncio.gather(*submissions)
+        assert replies == [{"i": i} for i in range(50)]
+        # the gateway's reader took them in a round trip or two, not fifty
+        assert pushed.count("BLMPOP") <= 3
+    finally:
+        await gateway.aclose()
+        await core.aclose()
+
+
+async def test_interleaved_replies_to_two_gateways_reach_their_submitters(redis_url, redis_prefix):
+    gateways = [RedisCommandQueue(redis_url, prefix=redis_prefix) for _ in range(2)]
+    core = RedisCommandQueue(redis_url, prefix=redis_prefix)
+    try:
+        submissions = [
+            asyncio.create_task(gateways[i % 2].submit(n(i), timeout=5)) for i in range(40)
+        ]
+        async with asyncio.timeout(5):
+            while await core.pending() < 40:
+                await asyncio.sleep(0.005)
+        taken = []
+        while len(taken) < 40:
+            taken.extend(await core.next_batch(512, timeout=1))
+        # each gateway's commands in its own submission order
+        for g in (0, 1):
+            assert [c.amount_fen for _h, c in taken if c.amount_fen % 2 == g] == list(
+                range(g, 40, 2)
+            )
+        # answered in one call, the two gateways' replies interleaved and reversed
+        await core.reply_many([(h, {"i": c.amount_fen}) for h, c in reversed(taken)])
+        assert await asyncio.gather(*submissions) == [{"i": i} for i in range(40)]
+    finally:
+        for queue in (*gateways, core):
+            await queue.aclose()
+
+
+async def test_a_failed_push_fails_every_command_in_it(redis_url, redis_prefix):
+    gateway = RedisCommandQueue(redis_url, prefix=redis_prefix)
+    try:
+
+        async def refused(*_args, **_kwargs):
+            raise ConnectionError("Redis went away")
+
+        gateway._redis.lpush = refused
+        results = await asyncio.gather(
+            *(gateway.submit(n(i), timeout=5) for i in range(5)), return_exceptions=True
+        )
+        assert all(isinstance(r, ConnectionError) for r in results)
+        assert gateway._waiting == {} and gateway._outbox == {}
+    finally:
+        await gateway.aclose()
+
+
+async def test_a_command_whose_submitter_gave_up_before_its_push_is_never_sent(
+    redis_url, redis_prefix
+):
+    gateway = RedisCommandQueue(redis_url, prefix=redis_prefix)
+    core = RedisCommandQueue(redis_url, prefix=redis_prefix)
+    try:
+        lpush = gateway._redis.lpush
+        on_the_wire = asyncio.Event()
+        release = asyncio.Event()
+
+        async def slow_lpush(*args):
+            on_the_wire.set()
+            await release.wait()
+            return await lpush(*args)
+
+        gateway._redis.lpush = slow_lpush
+        first = asyncio.create_task(gateway.submit(n(1), timeout=5))
+        await on_the_wire.wait()
+        # these two wait for the next push, while the first is on the wire
+        second = asyncio.create_task(gateway.submit(n(2), timeout=5))
+        given_up = asyncio.create_task(gateway.submit(n(3), timeout=5))
+        await asyncio.sleep(0.01)
+        given_up.cancel()
+        await asyncio.sleep(0.01)
+        release.set()
+        taken = []
+        while len(taken) < 2:
+            taken.extend(await core.next_batch(10, timeout=2))
+        assert [c for _h, c in taken] == [n(1), n(2)]
+        assert await core.next_batch(10, timeout=0.2) == []
+        await core.reply_many([(h, {"ok": c.amount_fen}) for h, c in taken])
+        assert await asyncio.gather(first, second) == [{"ok": 1}, {"ok": 2}]
+    finally:
+        await gateway.aclose()
+        await core.aclose()
+
+
+async def test_a_core_that_dies_holding_a_batch_takes_no_more_and_acknowledges_nothing(
+    redis_url, redis_prefix
+):
+    """A core that dies after taking a batch loses that batch alone: its submitters time
+    out, never told it was applied; the next core takes the rest, in order, and answers it."""
+    gateway = RedisCommandQueue(redis_url, prefix=redis_prefix)
+    dying = RedisCommandQueue(redis_url, prefix=redis_prefix)
+    successor = RedisCommandQueue(redis_url, prefix=redis_prefix)
+    try:
+        submissions = [asyncio.create_task(gateway.submit(n(i), timeout=2)) for i in range(10)]
+        async with asyncio.timeout(5):
+            while await dying.pending() < 10:
+                await asyncio.sleep(0.005)
+        lost = await dying.next_batch(4, timeout=1)
+        assert [c.amount_fen for _h, c in lost] == [0, 1, 2, 3]
+        await dying.aclose()  # gone without a reply
+        assert await successor.pending() == 6
+        rest = await successor.next_batch(512, timeout=1)
+        assert [c.amount_fen for _h, c in rest] == [4, 5, 6, 7, 8, 9]
+        await successor.reply_many([(h, {"applied": c.amount_fen}) for h, c in rest])
+        results = await asyncio.gather(*submissions, return_exceptions=True)
+        assert all(isinstance(r, CommandTimeout) for r in results[:4])
+        assert results[4:] == [{"applied": i} for i in range(4, 10)]
+    finally:
+        await gateway.aclose()
+        await successor.aclose()

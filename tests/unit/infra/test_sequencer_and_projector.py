@@ -507,3 +507,48 @@ def test_the_last_batch_is_answered_while_the_next_one_commits():
     # and the feed messages of the first batch were made from that state too
     first = [m for _ch, m in seqr.bus.published if m["core_seq"] == seqr.core.last_seq - 1]
     assert [m["data"]["status"] for m in first if m["type"] == "order"] == ["open"]
+
+
+def test_the_loop_takes_the_next_batch_while_the_last_ones_events_go_out_in_order(monkeypatch):
+    """In `run`, publishing a batch's events does not hold up the next batch (over Redis
+    it is a round trip), and the events still go out in seq order, all before `run` ends."""
+
+    class SlowBus(FakeBus):
+        def __init__(self) -> None:
+            super().__init__()
+            self.release = asyncio.Event()
+
+        async def publish_many(self, messages) -> None:
+            await self.release.wait()
+            await super().publish_many(messages)
+
+    class Batches(FakeQueue):
+        def __init__(self, batches) -> None:
+            super().__init__()
+            self.batches = list(batches)
+            self.taken = 0
+
+        async def next_batch(self, _max_n, timeout=1.0):
+            if not self.batches:
+                seqr.stop()
+                bus.release.set()  # only once every batch was taken
+                return []
+            self.taken += 1
+            return self.batches.pop(0)
+
+    monkeypatch.setattr(
+        "exchange.infra.sequencer.messages_for",
+        lambda _core, outcomes: [("c", {"seq": out.seq}) for out in outcomes],
+    )
+    bus = SlowBus()
+    seqr = make(bus=bus)
+    seqr.queue = Batches([[(f"b{i}", account(f"loop{i}"))] for i in range(3)])
+
+    async def go():
+        await asyncio.wait_for(seqr.run(), 10)
+
+    asyncio.run(go())
+    assert seqr.queue.taken == 3
+    assert sorted(seqr.queue.replies) == ["b0", "b1", "b2"]
+    seqs = [m["seq"] for _c, m in bus.published]
+    assert seqs == [1, 2, 3]
