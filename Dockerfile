@@ -13,16 +13,16 @@ COPY matching_engine ./matching_engine
 COPY settlement ./settlement
 COPY exchange ./exchange
 COPY web ./web
-# The engine's compiled parts (setup.py: the Cython-compiled book and engine, two
-# small C modules) need a C compiler, which the slim image lacks: gcc is installed
-# for the build and removed in the same layer. Without it the build would only
-# warn and the service would run the engine's pure-Python path (same behaviour,
-# slower). The install is editable so that the modules are built beside the
+# The compiled parts (setup.py: the Cython-compiled book and engine, two small C
+# modules, settlement's and the core's hot modules) need a C compiler, which the
+# slim image lacks: gcc is installed for the build and removed in the same layer.
+# Without it the build would only warn and the service would run the pure-Python
+# path (same behaviour, slower). The install is editable so that the modules are built beside the
 # sources in /app, which PYTHONPATH puts first (Cython itself is only in pip's
 # build environment). `python -c "import matching_engine.engine as e;
 # print(e.IMPLEMENTATION)"` in the image says which path it got. Modules built on
 # the host for another interpreter are not copied along (rm before the build).
-RUN rm -rf build matching_engine/*.so \
+RUN rm -rf build matching_engine/*.so settlement/*.so exchange/core/*.so \
     && apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \
     && pip install -e . \

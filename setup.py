@@ -7,6 +7,13 @@
   _engine_c.pxd (pure-Python mode: the .py files stay plain Python and import
   nothing from Cython).
 
+- The settlement and core modules replay spends its time in (`HOT_MODULES`), each
+  compiled by Cython under its own name from its own .py, with no declarations:
+  the extension sits beside the source and is imported in its place. The same
+  code, interpreted one level lower: about a fifth of the time off every command
+  (BENCHMARKS.md, "Replay speed"). tests/unit/core/test_core_compiled.py runs random
+  command streams through both and compares the state after every few commands.
+
 Every one of them is optional: without Cython, a compiler or the Python headers
 the build warns and goes on, and the engine runs on its pure-Python path, which
 behaves identically (book.py, engine.py and events.py choose at import).
@@ -16,6 +23,20 @@ import warnings
 from pathlib import Path
 
 from setuptools import Extension, setup
+
+HOT_MODULES = (
+    "settlement.settle",
+    "settlement.holdings",
+    "settlement.cash",
+    "settlement.lots",
+    "settlement.pricing",
+    "settlement.registry",
+    "exchange.core.state",
+    "exchange.core.orders",
+    "exchange.core.surveillance",
+    "exchange.core.market",
+)
+"""Compiled as they are; tests/unit/core/test_core_compiled.py names the same list."""
 
 extensions = [
     Extension(f"matching_engine.{name}", [f"matching_engine/{name}.c"], optional=True)
@@ -55,5 +76,19 @@ else:
         for extension in compiled:
             extension.optional = True  # cythonize drops it: a failed C build warns
         extensions += compiled
+
+    try:
+        hot = cythonize(
+            [Extension(name, [name.replace(".", "/") + ".py"]) for name in HOT_MODULES],
+            build_dir="build/cython",
+            compiler_directives={"language_level": 3, "annotation_typing": False},
+            quiet=True,
+        )
+    except Exception as exc:
+        warnings.warn(f"settlement and the core run as pure Python: {exc}", stacklevel=1)
+    else:
+        for extension in hot:
+            extension.optional = True
+        extensions += hot
 
 setup(ext_modules=extensions)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +35,24 @@ def service_missing(what: str, error: BaseException) -> None:
     if in_ci():
         pytest.fail(f"{message}. CI=true, so this is a failure, not a skip.", pytrace=False)
     pytest.skip(message)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # settlement's and the core's compiled modules are imported in place of their .py
+    # (setup.py): one built before its source was edited would test the old code
+    root = Path(__file__).resolve().parents[1]
+    stale = [
+        str(ext.relative_to(root))
+        for package in ("settlement", "exchange/core")
+        for ext in (root / package).glob("*.so")
+        if (source := ext.with_name(ext.name.split(".", 1)[0] + ".py")).exists()
+        and source.stat().st_mtime > ext.stat().st_mtime
+    ]
+    if stale:
+        raise pytest.UsageError(
+            f"compiled before their source last changed: {', '.join(stale)}; "
+            "rebuild them (python setup.py build_ext --inplace) or delete them"
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
