@@ -301,6 +301,10 @@ class Sequencer:
                 self.metrics.committed(
                     outcomes, [c for _h, c in good], time.perf_counter() - started
                 )
+            if any(out.alerts for out in outcomes):
+                # an alert's feed message names it by the id its read-model row gets:
+                # the messages wait for that row (the core is not changed meanwhile)
+                await self.projection.wait_async(outcomes[-1].seq, FENCE_TIMEOUT_S)
             # made now, from the core as this batch left it: the next batch may be
             # applied (changing these orders' records) before they are sent
             replies = [
@@ -311,17 +315,12 @@ class Sequencer:
             except Exception:
                 # feeds are best effort; clients re-sync from snapshots on a seq gap
                 log.exception("making the feed messages failed")
-        last_seq = outcomes[-1].seq if outcomes else None
-        alerts = any(out.alerts for out in outcomes)
 
         async def finish() -> None:
             if replies:
                 await self.queue.reply_many(replies)
             if failed_at is not None:
                 await self.queue.reply(batch[failed_at][0], _internal_error())
-            if alerts:
-                # an alert's feed message names it by the id its read-model row gets
-                await self.projection.wait_async(last_seq, FENCE_TIMEOUT_S)
             if messages:
                 sending = self._publish(self._publishing, messages)
                 if self._publish_behind:
