@@ -689,12 +689,7 @@ class RedisCommandQueue(CommandQueue):
         # one RPUSH per gateway, its replies in the order given
         by_gateway: dict[str, list[str]] = {}
         for (reply_to, request_id), result in replies:
-            data = _dumps({"id": request_id, "result": result})
-            values = by_gateway.get(reply_to)
-            if values is None:
-                by_gateway[reply_to] = [data]
-            else:
-                values.append(data)
+            by_gateway.setdefault(reply_to, []).append(_dumps({"id": request_id, "result": result}))
         pipe = self._redis.pipeline(transaction=False)
         for key, values in by_gateway.items():
             pipe.rpush(key, *values)

@@ -269,9 +269,6 @@ class Sequencer:
                 await self.queue.reply_many([(handle, _unavailable()) for handle, _ in batch])
                 return None
         good = batch[: len(outcomes)]
-        if not outcomes and previous is not None:
-            await previous()
-            previous = None
         replies: list = []
         messages: list = []
         if outcomes:
