@@ -69,6 +69,19 @@ def _text(driver, selector):
     return (_texts(driver, selector) or [""])[0]
 
 
+def _first_texts(wait, selector):
+    """The texts of the first element matching `selector` and its cells, read in one step
+    once there is one: the demo's traders can empty a side of the book between two reads."""
+    return wait.until(
+        lambda d: _js(
+            d,
+            "const e = document.querySelector(arguments[0]);"
+            "return e && Array.from(e.children, c => c.innerText.trim());",
+            selector,
+        )
+    )
+
+
 def _trade_ids(driver):
     return set(
         _js(
@@ -122,9 +135,8 @@ def test_market_page_book_depth_chart_status_and_tape(service, browser):
     wait.until(lambda d: d.find_element("id", "instrument").get_attribute("value") == "NOX-2025")
     # depth ladder with price levels (the demo's simulated traders keep quotes in the book)
     wait.until(lambda d: _css(d, "#book-bids tr.lvl") and _css(d, "#book-asks tr.lvl"))
-    price = _texts(browser, "#book-bids tr.lvl td.price")[0]
+    price, qty, _total = _first_texts(wait, "#book-bids tr.lvl")
     assert re.fullmatch(r"[\d,]+\.\d{2}", price), price
-    qty = _texts(browser, "#book-bids tr.lvl td.num")[0]
     assert re.fullmatch(r"[\d,]+\.\d{3}", qty), qty
     # the market's status, in Chinese
     assert _text(browser, "#market-status") == "交易中"
@@ -158,8 +170,7 @@ def test_enterprise_order_rests_is_marked_in_the_book_and_cancels_after_confirma
     assert _text(browser, "#open-count") == "0"
 
     # join the best bid with a size no simulated trade will take in a few seconds
-    wait.until(lambda d: _css(d, "#book-bids tr.lvl"))
-    best_bid = _texts(browser, "#book-bids tr.lvl td.price")[0].replace(",", "")
+    best_bid = _first_texts(wait, "#book-bids tr.lvl")[0].replace(",", "")
     _click_label_of(browser, "side-buy")
     _click_label_of(browser, "type-limit")
     browser.find_element("id", "price").send_keys(best_bid)
