@@ -63,6 +63,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
+SERVER_BACKENDS = ("sqlite", "postgresql")
+"""The ids of tests/e2e/conftest.py's `exchange` parameters: one shared server each."""
+
+
+def shared_server_group(nodeid: str) -> str | None:
+    """The tests that share one session-wide server, by node id: each backend's end-to-end
+    tests (`exchange[sqlite]`, `exchange[postgresql]`) and the browser tests (`service`).
+    Spread over workers, every worker would start those servers again, and again each
+    time its next test wanted the other backend."""
+    if nodeid.startswith("tests/browser/"):
+        return "browser"
+    if nodeid.startswith("tests/e2e/") and nodeid.endswith("]"):
+        ids = nodeid[nodeid.index("[") + 1 : -1].split("-")
+        backend = next((i for i in ids if i in SERVER_BACKENDS), None)
+        if backend:
+            return f"e2e-{backend}"
+    return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Under `pytest -n` (scripts/test): every test goes to whichever worker is free,
+    except that each group of `shared_server_group` goes whole to one worker. (xdist's own
+    `--dist loadgroup` reads a marker through `item._nodeid`, which pytest 9.2 no longer
+    uses, so it groups nothing.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedServerScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return shared_server_group(nodeid) or nodeid
+
+    return SharedServerScheduling(config, log)
+
+
 # --- PostgreSQL ------------------------------------------------------------------------------
 
 
