@@ -19,6 +19,7 @@ the build warns and goes on, and the engine runs on its pure-Python path, which
 behaves identically (book.py, engine.py and events.py choose at import).
 """
 
+import os
 import warnings
 from pathlib import Path
 
@@ -69,6 +70,7 @@ else:
             # the .pxd files declare every C type; annotations stay Python's own
             compiler_directives={"language_level": 3, "annotation_typing": False},
             quiet=True,
+            nthreads=os.cpu_count() or 1,
         )
     except Exception as exc:  # a Cython that cannot compile them: the pure path
         warnings.warn(f"the matching engine runs as pure Python: {exc}", stacklevel=1)
@@ -83,6 +85,7 @@ else:
             build_dir="build/cython",
             compiler_directives={"language_level": 3, "annotation_typing": False},
             quiet=True,
+            nthreads=os.cpu_count() or 1,
         )
     except Exception as exc:
         warnings.warn(f"settlement and the core run as pure Python: {exc}", stacklevel=1)
@@ -91,4 +94,5 @@ else:
             extension.optional = True
         extensions += hot
 
-setup(ext_modules=extensions)
+# a dozen large C files: compiled side by side on every core (a first install, CI)
+setup(ext_modules=extensions, options={"build_ext": {"parallel": os.cpu_count() or 1}})
