@@ -39,13 +39,6 @@ from exchange.infra.db.engine import for_writing
 
 log = logging.getLogger(__name__)
 _HASH_CHARS = 64
-# The child's priority below the service's (nice 0). Serializing the core took it 1-2.5 s
-# of CPU per snapshot at 100,000 resting orders, and with a snapshot due every few
-# seconds a child was running most of the time: on two cores it took CPU from the event
-# loop and the commit thread, which is where an order's latency is made. A snapshot only
-# shortens a recovery, so it yields; under sustained full load it comes later (the next
-# one waits for it, and the journal covers the gap).
-CHILD_NICE = 10
 
 
 def can_fork_for(db: Engine) -> bool:
@@ -103,7 +96,6 @@ class Snapshotter:
                 # the collector's passes would write to every object's header and
                 # so copy the parent's whole heap page by page
                 gc.disable()
-                os.nice(CHILD_NICE)
                 _reset_signals()
                 _serialize_into(write_fd, core, seq, self.directory)
                 status = 0

@@ -39,7 +39,6 @@ from exchange.infra.runtime import (
     thresholds,
 )
 from exchange.infra.sequencer import Sequencer
-from exchange.infra.snapshotter import CHILD_NICE
 
 SYMBOL = "NOX-2025"
 T0_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
@@ -408,38 +407,6 @@ async def test_a_snapshot_being_written_holds_up_no_command(db_engine, settings)
     finally:
         os.close(release_r)
         os.close(release_w)
-
-
-class NiceReportingCore(Core):
-    """Serializing this core first writes the serializing process's nice value to
-    `report` (a pipe), so a test sees the forked child's priority."""
-
-    report: int = -1
-
-    def snapshot_forms(self) -> tuple[bytes, dict]:
-        os.write(self.report, f"{os.getpid()} {os.nice(0)}\n".encode())
-        return super().snapshot_forms()
-
-
-async def test_the_snapshot_child_runs_below_the_service_priority(db_engine, settings):
-    core = NiceReportingCore(
-        fee_bps=settings.fee_bps, stp=settings.stp_mode, thresholds=thresholds(settings)
-    )
-    report_r, core.report = os.pipe()
-    try:
-        seqr = await started(db_engine, settings, core, snapshot_every=3)
-        if not seqr.snapshotter.background:
-            pytest.skip("snapshots are written inline on this database")
-        await ok(seqr, account("niced"))
-        seqr.snapshotter.settle()
-        assert seqr.snapshotter.failed == []
-        pid, nice = map(int, os.read(report_r, 100).split())
-        assert pid != os.getpid()
-        assert nice == min(19, os.nice(0) + CHILD_NICE)
-        assert nice > os.nice(0)  # the service itself keeps its priority
-    finally:
-        os.close(report_r)
-        os.close(core.report)
 
 
 @pytest.mark.parametrize("wrong", ["other_hash", "ahead", "behind"])
