@@ -48,6 +48,15 @@ FENCE_TIMEOUT_S = 5.0
 # a failed projection write is tried again after this, doubling up to the maximum
 RETRY_FIRST_S = 0.01
 RETRY_MAX_S = 1.0
+# On SQLite the worker waits this long after rows arrive before it writes them, unless a
+# reader waits at the fence: one transaction then carries several small batches. Each
+# transaction has a fixed cost (BEGIN IMMEDIATE, the progress row, COMMIT, statements
+# through SQLAlchemy, and a wait for the GIL after every SQLite call), which at 8
+# connections was paid per batch of about four orders, and it holds the write turn the
+# journal commit waits for.
+SQLITE_LINGER_S = 0.02
+# nor more batches than this in one transaction
+LINGER_MAX_BATCHES = 16
 
 
 class ReadModelsBehind(RuntimeError):
@@ -66,6 +75,10 @@ class ProjectionWorker:
     worker's thread takes everything queued, writes it in one transaction with the
     progress, and only then drops it: a failed write (a full disk, a lost connection)
     is retried with the same rows until it succeeds, so no committed batch is skipped.
+
+    With `linger_s` the worker waits up to that long for more batches before writing
+    (fewer, larger transactions), but never while anyone waits at the fence (`wait`,
+    `wait_async`): a reader wakes it at once, so it sees no more delay than before.
     """
 
     def __init__(
@@ -74,6 +87,7 @@ class ProjectionWorker:
         projector: Projector | None = None,
         *,
         write_turn: contextlib.AbstractContextManager | None = None,
+        linger_s: float = 0.0,
     ) -> None:
         self.db = db
         # taken around each transaction (the sequencer's lock on SQLite: see there)
@@ -94,6 +108,9 @@ class ProjectionWorker:
         self._cond = threading.Condition()
         self._stopping = False
         self._waiters: list[tuple[int, asyncio.Future]] = []
+        self.linger_s = linger_s
+        # threads blocked in `wait`: the worker does not linger while there are any
+        self._readers = 0
         self._thread = threading.Thread(target=self._run, name="emx-projector", daemon=True)
         self._thread.start()
 
@@ -108,11 +125,16 @@ class ProjectionWorker:
             return True
         deadline = time.monotonic() + timeout_s
         with self._cond:
-            while self.projected < seq:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
+            self._readers += 1
+            self._cond.notify_all()  # a lingering worker writes now
+            try:
+                while self.projected < seq:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._cond.wait(left)
+            finally:
+                self._readers -= 1
         return True
 
     async def wait_async(self, seq: int, timeout_s: float) -> bool:
@@ -124,6 +146,7 @@ class ProjectionWorker:
             if self.projected >= seq:
                 return True
             self._waiters.append((seq, future))
+            self._cond.notify_all()  # a lingering worker writes now
         try:
             await asyncio.wait_for(future, timeout_s)
         except TimeoutError:
@@ -150,6 +173,7 @@ class ProjectionWorker:
                     self._cond.wait()
                 if not self._pending:
                     return
+                self._linger()
                 batches = list(self._pending)
             try:
                 self._write(batches)
@@ -176,6 +200,20 @@ class ProjectionWorker:
                 # the loop may have closed meanwhile (shutdown): nobody waits any more
                 with contextlib.suppress(RuntimeError):
                     future.get_loop().call_soon_threadsafe(_resolve, future)
+
+    def _linger(self) -> None:
+        """(Under the lock, rows pending.) Wait for more batches, up to `linger_s`."""
+        deadline = time.monotonic() + self.linger_s
+        while (
+            not self._stopping
+            and not self._readers
+            and not self._waiters
+            and len(self._pending) < LINGER_MAX_BATCHES
+        ):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._cond.wait(left)
 
     def _write(self, batches: list[BatchRows]) -> None:
         merged = BatchRows.merged(batches)

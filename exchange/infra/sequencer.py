@@ -44,7 +44,7 @@ from exchange.core.views import order_view, record_row
 from exchange.infra.bus import malformed_reply
 from exchange.infra.db.engine import for_writing
 from exchange.infra.journal import Journal
-from exchange.infra.projection import FENCE_TIMEOUT_S, ProjectionWorker
+from exchange.infra.projection import FENCE_TIMEOUT_S, SQLITE_LINGER_S, ProjectionWorker
 from exchange.infra.projector import collect
 from exchange.infra.snapshotter import Snapshotter
 
@@ -104,13 +104,14 @@ class Sequencer:
         # SQLite has one writer at a time, and a writer that finds the lock taken sleeps
         # in steps of up to 100 ms (its busy handler): the journal commit and the
         # projector take turns on this lock instead, which hands over at once
-        self._write_turn = (
-            threading.Lock()
-            if getattr(getattr(db, "dialect", None), "name", "") == "sqlite"
-            else contextlib.nullcontext()
+        sqlite = getattr(getattr(db, "dialect", None), "name", "") == "sqlite"
+        self._write_turn = threading.Lock() if sqlite else contextlib.nullcontext()
+        # the read models, written behind the commit; on SQLite several batches to a
+        # transaction (every reader is in this process and wakes the worker at the fence;
+        # a gateway's fence elsewhere polls the database and could not)
+        self.projection = projection or ProjectionWorker(
+            db, write_turn=self._write_turn, linger_s=SQLITE_LINGER_S if sqlite else 0.0
         )
-        # the read models, written behind the commit
-        self.projection = projection or ProjectionWorker(db, write_turn=self._write_turn)
         self.batch_max = batch_max
         self.snapshot_every = snapshot_every
         self.snapshots_keep = snapshots_keep

@@ -206,3 +206,32 @@ async def test_the_fence_gives_up_with_read_models_behind(db_engine, settings): 
         DatabaseFence(db_engine).wait(timeout_s=0.1)
     catch_up(db_engine, settings, seqr.committed_seq)
     DatabaseFence(db_engine).wait(timeout_s=0.1)
+
+
+async def test_the_worker_gathers_batches_until_a_reader_waits_at_the_fence(
+    db_engine,
+    settings,  # noqa: F811
+):
+    seqr = await started(db_engine, settings, new_core(settings))
+    worker = seqr.projection
+    assert worker.wait(seqr.committed_seq, 10)
+    worker.linger_s = 60.0  # far longer than this test: only a reader can end it
+    transactions = worker.transactions
+    for city in ("shantou", "foshan", "jiangmen"):
+        await seqr.process([(city, _typed(account(city)))])
+    time.sleep(0.2)
+    assert worker.projected < seqr.committed_seq, "the worker did not wait for more batches"
+    started_at = time.monotonic()
+    LocalFence(lambda: seqr.committed_seq, worker).wait(timeout_s=10)
+    assert time.monotonic() - started_at < 5, "the reader waited out the linger"
+    # the three batches in one transaction
+    assert worker.transactions == transactions + 1
+    with db_engine.connect() as conn:
+        names = conn.execute(select(models.Credential.username)).scalars().all()
+    assert {"shantou", "foshan", "jiangmen"} <= set(names)
+    # an alert's feed message waits on the event loop the same way
+    await seqr.process([("zhuhai", _typed(account("zhuhai")))])
+    started_at = time.monotonic()
+    assert await worker.wait_async(seqr.committed_seq, 10)
+    assert time.monotonic() - started_at < 5
+    assert worker.transactions == transactions + 2
