@@ -282,6 +282,24 @@ def test_the_journal_commit_is_one_transaction_per_batch():
     assert len(seqr.journal.entries) == 10
 
 
+def test_long_lived_objects_are_frozen_every_so_many_commands_without_a_snapshot(monkeypatch):
+    from exchange.infra import sequencer as sequencer_module
+
+    freezes = []
+    monkeypatch.setattr(sequencer_module, "_freeze_long_lived", lambda: freezes.append(1))
+    monkeypatch.setattr(sequencer_module, "FREEZE_EVERY", 5)
+    seqr = make()  # snapshots never due
+    assert freezes == [1]  # the recovered core, at start
+    run(seqr, *(account(f"f{n}") for n in range(3)))
+    assert freezes == [1]
+    run(seqr, *(account(f"g{n}") for n in range(2)))
+    assert freezes == [1, 1]  # 5 commands since the last freeze
+    run(seqr, *(account(f"h{n}") for n in range(4)))
+    assert freezes == [1, 1]
+    run(seqr, account("i"))
+    assert freezes == [1, 1, 1]
+
+
 # --- the projector ---------------------------------------------------------------------------
 
 
