@@ -275,8 +275,7 @@ def main(
     orders_lua = workdir / "orders.lua"
     base = PRICE_BASE_FEN if backend == "sqlite" else PG_PRICE_BASE_FEN
     orders_lua.write_text(
-        _LUA % {"base": base, "levels": PRICE_LEVELS, "symbol": SYMBOL}
-        + _DONE % {"expected": 201}
+        _LUA % {"base": base, "levels": PRICE_LEVELS, "symbol": SYMBOL} + _DONE % {"expected": 201}
     )
     get_lua = workdir / "get.lua"
     get_lua.write_text(_GET_LUA + _DONE % {"expected": 200})

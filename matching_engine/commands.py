@@ -123,4 +123,3 @@ class CloseSession:
     seq: int
     ts_us: int
     symbol: str
-

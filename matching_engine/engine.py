@@ -281,7 +281,6 @@ class MatchingEngine:
                        order_type is _MARKET, stp, post_only, out)  # fmt: skip
         return out
 
-
     # --------------------------------------------------------------- reads
 
     def book(self, symbol: str) -> OrderBook:

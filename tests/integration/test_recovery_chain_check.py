@@ -61,9 +61,7 @@ def test_a_missing_entry_is_reported_as_a_broken_chain_not_as_a_replay_failure(d
 def test_an_edited_entry_that_replays_fine_is_still_refused(database_url):
     _, db = journaled(database_url)
     with db.begin() as conn:
-        conn.execute(
-            text("UPDATE journal SET payload = replace(payload, '50000000', '60000000')")
-        )
+        conn.execute(text("UPDATE journal SET payload = replace(payload, '50000000', '60000000')"))
     with pytest.raises(JournalCorrupted) as broken:
         recover(db, Settings(database_url=database_url))
     assert broken.value.seq == 4
