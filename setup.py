@@ -39,10 +39,35 @@ HOT_MODULES = (
 )
 """Compiled as they are; tests/unit/core/test_core_compiled.py names the same list."""
 
+# generated and compiled side by side on every core (a first install, CI)
+JOBS = os.cpu_count() or 1
+
 extensions = [
     Extension(f"matching_engine.{name}", [f"matching_engine/{name}.c"], optional=True)
     for name in ("_tuplenew", "_slots")
 ]
+
+
+def _cythonized(modules: list[Extension], pure_path: str, **options) -> list[Extension]:
+    """`modules` compiled by Cython, each optional (a failed C build warns); none, with
+    the warning "<pure_path> as pure Python", if Cython cannot translate them."""
+    try:
+        compiled = cythonize(
+            modules,
+            build_dir="build/cython",
+            # the engine's .pxd files declare its C types; annotations stay Python's own
+            compiler_directives={"language_level": 3, "annotation_typing": False},
+            quiet=True,
+            nthreads=JOBS,
+            **options,
+        )
+    except Exception as exc:
+        warnings.warn(f"{pure_path} as pure Python: {exc}", stacklevel=1)
+        return []
+    for extension in compiled:
+        extension.optional = True  # cythonize drops it: a failed C build warns
+    return compiled
+
 
 try:
     from Cython.Build import cythonize
@@ -59,40 +84,14 @@ else:
         < Path(f"matching_engine/_{n}_c.pxd").stat().st_mtime
         for n in names
     )
-    try:
-        compiled = cythonize(
-            [
-                Extension(f"matching_engine._{name}_c", [f"matching_engine/{name}.py"])
-                for name in names
-            ],
-            force=stale,
-            build_dir="build/cython",
-            # the .pxd files declare every C type; annotations stay Python's own
-            compiler_directives={"language_level": 3, "annotation_typing": False},
-            quiet=True,
-            nthreads=os.cpu_count() or 1,
-        )
-    except Exception as exc:  # a Cython that cannot compile them: the pure path
-        warnings.warn(f"the matching engine runs as pure Python: {exc}", stacklevel=1)
-    else:
-        for extension in compiled:
-            extension.optional = True  # cythonize drops it: a failed C build warns
-        extensions += compiled
+    extensions += _cythonized(
+        [Extension(f"matching_engine._{n}_c", [f"matching_engine/{n}.py"]) for n in names],
+        "the matching engine runs",
+        force=stale,
+    )
+    extensions += _cythonized(
+        [Extension(name, [name.replace(".", "/") + ".py"]) for name in HOT_MODULES],
+        "settlement and the core run",
+    )
 
-    try:
-        hot = cythonize(
-            [Extension(name, [name.replace(".", "/") + ".py"]) for name in HOT_MODULES],
-            build_dir="build/cython",
-            compiler_directives={"language_level": 3, "annotation_typing": False},
-            quiet=True,
-            nthreads=os.cpu_count() or 1,
-        )
-    except Exception as exc:
-        warnings.warn(f"settlement and the core run as pure Python: {exc}", stacklevel=1)
-    else:
-        for extension in hot:
-            extension.optional = True
-        extensions += hot
-
-# a dozen large C files: compiled side by side on every core (a first install, CI)
-setup(ext_modules=extensions, options={"build_ext": {"parallel": os.cpu_count() or 1}})
+setup(ext_modules=extensions, options={"build_ext": {"parallel": JOBS}})

@@ -60,17 +60,23 @@ def _ts_us(value: bytes | tuple[int, int, str]) -> int:
 
 class ClientOrderIds:
     """(account_id, client_order_id) -> (order_id, request_hash), with the time each
-    was placed; `forget_before` drops those placed before a time, oldest first."""
+    was placed. With a `window_us` (set by a genesis that records one) `forget_expired`
+    drops the ids placed longer ago than that, oldest first; without one (older
+    journals) they are remembered for ever."""
 
-    __slots__ = ("_by_account", "_count", "_expiry", "expires")
+    __slots__ = ("_by_account", "_count", "_expiry", "window_us")
 
-    def __init__(self, *, expires: bool = False) -> None:
+    def __init__(self, window_us: int | None = None) -> None:
         self._by_account: dict[str, dict[str, bytes | tuple[int, int, str]]] = {}
         # account id, client order id, account id, ... in the order they were added
         # (kept only when ids expire: journals without a window remember them for ever)
         self._expiry: deque[str] = deque()
         self._count = 0
-        self.expires = expires
+        self.window_us = window_us
+
+    @property
+    def expires(self) -> bool:
+        return self.window_us is not None
 
     def __len__(self) -> int:
         return self._count
@@ -101,12 +107,16 @@ class ClientOrderIds:
             ids = self._by_account[account_id] = {}
         if client_order_id not in ids:
             self._count += 1
-            if self.expires:
+            if self.window_us is not None:
                 self._expiry.append(account_id)
                 self._expiry.append(client_order_id)
         ids[client_order_id] = pack(order_id, ts_us, request_hash)
 
-    def forget_before(self, before_us: int) -> None:
+    def forget_expired(self, now_us: int) -> None:
+        """Forget the ids placed more than the window before `now_us`."""
+        if self.window_us is None:
+            return
+        before_us = now_us - self.window_us
         expiry = self._expiry
         by_account = self._by_account
         while expiry:
@@ -126,18 +136,12 @@ class ClientOrderIds:
     def rows(self) -> list[list]:
         """[account_id, client_order_id, order_id, request_hash, ts_us], sorted: the
         canonical state's rows (without the time for journals whose ids never expire)."""
-        if self.expires:
-            rows = [
-                [a, c, *_order_and_hash(v)]
-                for a, ids in self._by_account.items()
-                for c, v in ids.items()
-            ]
-        else:
-            rows = [
-                [a, c, *_order_and_hash(v)[:2]]
-                for a, ids in self._by_account.items()
-                for c, v in ids.items()
-            ]
+        width = 5 if self.window_us is not None else 4
+        rows = [
+            [a, c, *_order_and_hash(v)][:width]
+            for a, ids in self._by_account.items()
+            for c, v in ids.items()
+        ]
         rows.sort()
         return rows
 
@@ -148,26 +152,26 @@ class ClientOrderIds:
             "by_account": self._by_account,
             "expiry": list(self._expiry),
             "count": self._count,
-            "expires": self.expires,
+            "window_us": self.window_us,
         }
 
     @classmethod
     def restore_plain(cls, state: dict) -> ClientOrderIds:
-        ids = cls(expires=state["expires"])
+        ids = cls(state["window_us"])
         ids._by_account = state["by_account"]
         ids._expiry = deque(state["expiry"])
         ids._count = state["count"]
         return ids
 
     @classmethod
-    def from_rows(cls, rows, *, expires: bool) -> ClientOrderIds:
+    def from_rows(cls, rows, window_us: int | None) -> ClientOrderIds:
         """From [account_id, client_order_id, order_id, request_hash(, ts_us)] rows in
         any order; they expire oldest first (ties by key, as the tuple map did)."""
-        ids = cls(expires=expires)
-        if expires:
+        ids = cls(window_us)
+        if ids.expires:
             rows = sorted(rows, key=lambda r: (r[4], r[0], r[1]))
         for row in rows:
-            ids.add(row[0], row[1], row[2], row[3], row[4] if expires else 0)
+            ids.add(row[0], row[1], row[2], row[3], row[4] if ids.expires else 0)
         return ids
 
 

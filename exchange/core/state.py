@@ -130,11 +130,10 @@ class Core:
         self.surveillance = Surveillance(thresholds)
         self.regulation = Regulation()
         self.open_orders: dict[int, OrderRecord] = {}
-        # (account_id, client_order_id) -> (order_id, request_hash), for idempotency
+        # (account_id, client_order_id) -> (order_id, request_hash), for idempotency.
+        # A genesis that records a window sets it: ids are then forgotten that long
+        # after the order was placed (by the commands' own ts_us), which bounds the map.
         self.client_orders = ClientOrderIds()
-        # Set by a genesis that records it: ids are then forgotten this long after the
-        # order was placed (by the commands' own ts_us), which bounds the map.
-        self.client_order_window_us: int | None = None
         self.usernames: set[str] = set()
         self.stats: dict[str, SessionStats] = {}
         # symbol -> (valid_until "YYYY-MM-DD", the first microsecond after that day
@@ -389,8 +388,9 @@ class Core:
             "stp": str(self.engine.stp),
             "thresholds": asdict(self.surveillance.thresholds),
         }
-        if self.client_order_window_us is not None:  # absent from older journals
-            params["client_order_window_s"] = self.client_order_window_us // 1_000_000
+        window_us = self.client_orders.window_us
+        if window_us is not None:  # absent from older journals
+            params["client_order_window_s"] = window_us // 1_000_000
         return params
 
     def _genesis(self, out: Outcome, c: commands.Genesis) -> None:
@@ -401,8 +401,7 @@ class Core:
             raise CommandRefused("invalid_command", f"unknown thresholds {sorted(unknown)}")
         self.__init__(fee_bps=c.fee_bps, stp=c.stp, thresholds=Thresholds(**c.thresholds))
         if c.client_order_window_s is not None:
-            self.client_order_window_us = c.client_order_window_s * 1_000_000
-            self.client_orders.expires = True
+            self.client_orders.window_us = c.client_order_window_s * 1_000_000
         self.last_seq = out.seq
         out.result = self.parameters()
 
@@ -473,9 +472,8 @@ class Core:
 
     def _place_order(self, out: Outcome, c: commands.PlaceOrder) -> None:
         account_id = c.account_id
-        if self.client_order_window_us is not None:
-            # the map grows only here, so forgetting here is enough to bound it
-            self.client_orders.forget_before(out.ts_us - self.client_order_window_us)
+        # the map grows only here, so forgetting here is enough to bound it
+        self.client_orders.forget_expired(out.ts_us)
         known = self.client_orders.get(account_id, c.client_order_id)
         if known is not None:
             order_id, request_hash = known
@@ -963,9 +961,9 @@ class Core:
         self.regulation.snapshot_into(state)
         if self.validity:  # only once used: older journals keep their state hash
             state["validity"] = {s: list(v) for s, v in sorted(self.validity.items())}
-        if self.client_order_window_us is not None:
+        if self.client_orders.window_us is not None:
             # only journals that record a window have this key: older ones hash as before
-            state["client_order_window_us"] = self.client_order_window_us
+            state["client_order_window_us"] = self.client_orders.window_us
         return json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
 
     def plain_state(self, engine_json: bytes | None = None) -> dict:
@@ -984,7 +982,6 @@ class Core:
                 tuple([getattr(rec, n) for n in _ORDER_FIELDS]) for rec in self.open_orders.values()
             ],
             "client_order_ids": self.client_orders.plain_state(),
-            "client_order_window_us": self.client_order_window_us,
             "usernames": self.usernames,
             "stats": [tuple([getattr(st, n) for n in _STATS_FIELDS]) for st in self.stats.values()],
             "surveillance": self.surveillance.plain_state(),
@@ -1007,7 +1004,6 @@ class Core:
         core.engine = MatchingEngine.restore(state["engine"])
         core.registry = Registry.restore_plain(state["registry"])
         core.open_orders = {row[0]: OrderRecord(*row) for row in state["open_orders"]}
-        core.client_order_window_us = state["client_order_window_us"]
         core.client_orders = _client_orders_from_plain(state)
         core.usernames = state["usernames"]
         core.stats = {row[0]: SessionStats(*row) for row in state["stats"]}
@@ -1036,10 +1032,8 @@ class Core:
             d["id"]: OrderRecord.from_dict({"self_trade_prevention": default_stp, **d})
             for d in state["open_orders"]
         }
-        if "client_order_window_us" in state:
-            core.client_order_window_us = state["client_order_window_us"]
         core.client_orders = ClientOrderIds.from_rows(
-            state["client_orders"], expires=core.client_order_window_us is not None
+            state["client_orders"], state.get("client_order_window_us")
         )
         core.usernames = set(state["usernames"])
         core.stats = {d["symbol"]: SessionStats.from_dict(d) for d in state["stats"]}
@@ -1069,8 +1063,7 @@ def _client_orders_from_plain(state: dict) -> ClientOrderIds:
     (a tuple-keyed map, its times and its expiry queue) is converted."""
     if "client_order_ids" in state:
         return ClientOrderIds.restore_plain(state["client_order_ids"])
-    expires = state["client_order_window_us"] is not None
-    ids = ClientOrderIds(expires=expires)
+    ids = ClientOrderIds(state["client_order_window_us"])
     old, times = state["client_orders"], state["client_order_ts"]
     for ts_us, key in state["client_order_expiry"]:  # oldest first
         if times.get(key) == ts_us and key not in ids:

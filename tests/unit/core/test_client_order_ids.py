@@ -62,8 +62,9 @@ def _old_layout(plain: dict, core: Core) -> dict:
     """A plain state as format 1 wrote it: a map keyed by (account, id) tuples."""
     old = {k: v for k, v in plain.items() if k != "client_order_ids"}
     rows = core.client_orders.rows()
-    expires = core.client_order_window_us is not None
+    expires = core.client_orders.expires
     old["format"] = 1
+    old["client_order_window_us"] = core.client_orders.window_us
     old["client_orders"] = {(r[0], r[1]): (r[2], r[3]) for r in rows}
     old["client_order_ts"] = {(r[0], r[1]): r[4] for r in rows} if expires else {}
     old["client_order_expiry"] = sorted((r[4], (r[0], r[1])) for r in rows) if expires else []
@@ -113,7 +114,7 @@ def test_a_remembered_id_costs_under_260_bytes():
     hashes = [hex_hash(str(i)) for i in range(n)]
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    memory = ClientOrderIds(expires=True)
+    memory = ClientOrderIds(WINDOW_US)
     for i in range(n):
         memory.add(accounts[i % 100], ids[i], i + 1, hashes[i], T0_US + i)
     per_id = (tracemalloc.get_traced_memory()[0] - before) / n
